@@ -1,0 +1,80 @@
+"""Shared fixtures: the real dataset from ../shared (required) and tiny generated models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FLOWERDASH_SHARED", ROOT.parent / "shared")).resolve()
+DATA_DIR = SHARED / "datasets" / "oxford_flowers102"
+WEIGHTS_DIR = SHARED / "weights"
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.fail(
+            f"{what} not found at {path}. The tests need the shared folder beside the repository "
+            f"(../shared) or FLOWERDASH_SHARED pointing at it.",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The official-layout Flowers102 folder from ../shared."""
+    return _require(DATA_DIR, "The Oxford Flowers102 dataset")
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """The folder with the offline MobileNetV2 ImageNet weights."""
+    return _require(WEIGHTS_DIR, "The offline weights folder")
+
+
+@pytest.fixture(scope="session")
+def flower_paths(data_dir: Path) -> list[Path]:
+    """A few real flower photos (the first images of the dataset)."""
+    return [data_dir / "jpg" / f"image_{i:05d}.jpg" for i in (1, 2, 3, 4, 5)]
+
+
+@pytest.fixture(scope="session")
+def flower_images(flower_paths: list[Path]) -> np.ndarray:
+    """Five real photos as uint8 RGB arrays, centre-cropped and resized to 64x64."""
+    from PIL import Image
+
+    out = []
+    for p in flower_paths:
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            s = min(im.size)
+            left, top = (im.width - s) // 2, (im.height - s) // 2
+            out.append(np.asarray(im.crop((left, top, left + s, top + s)).resize((64, 64))))
+    return np.stack(out)
+
+
+def make_tiny_cnn(image_size: int = 64, num_classes: int = 5, seed: int = 0):
+    """A tiny flat functional CNN: 0..255 RGB in, logits layer named 'logits', softmax out."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
+    return keras.Model(inputs, probs, name="tiny_cnn")
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn():
+    """A tiny CNN built once per session (do not mutate it in tests)."""
+    return make_tiny_cnn()
