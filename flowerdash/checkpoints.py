@@ -1,0 +1,271 @@
+"""Checkpoints: one folder per run holding ``model.keras`` and ``meta.json``.
+
+Folders are written atomically: everything goes into a hidden temporary folder in the same
+directory, which is renamed into place only when complete. Hidden folders are never listed, so
+a crash can never leave a half checkpoint that the app would offer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowerdash.classes import NUM_CLASSES
+from flowerdash.errors import CheckpointError
+from flowerdash.settings import PROJECT_ROOT, load_settings
+
+if TYPE_CHECKING:
+    import keras
+
+MODEL_FILE = "model.keras"
+META_FILE = "meta.json"
+DEFAULT_NAME = "default"
+SHIPPED_DEFAULT = PROJECT_ROOT / "checkpoints" / DEFAULT_NAME
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A listed checkpoint folder and its metadata (the model is not loaded)."""
+
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def status(self) -> str:
+        return str(self.meta.get("status", "complete"))
+
+    @property
+    def test_top1(self) -> float | None:
+        value = (self.meta.get("metrics") or {}).get("test", {}).get("top1")
+        return None if value is None else float(value)
+
+    @property
+    def label(self) -> str:
+        """A one-line description for pickers: name, backbone, accuracy, status."""
+        parts = [self.name, str(self.meta.get("backbone", "?"))]
+        if self.test_top1 is not None:
+            parts.append(f"test top-1 {self.test_top1:.1%}")
+        if self.status != "complete":
+            parts.append(self.status.upper())
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class BrokenCheckpoint:
+    """A folder that looks like a checkpoint but cannot be used, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Listing:
+    """Result of :func:`list_checkpoints`: usable checkpoints and the rejected ones."""
+
+    checkpoints: list[CheckpointInfo] = field(default_factory=list)
+    broken: list[BrokenCheckpoint] = field(default_factory=list)
+
+
+def checkpoint_root(root: str | Path | None = None) -> Path:
+    """The folder checkpoints are written to and listed from."""
+    return Path(root) if root is not None else load_settings().checkpoint_dir
+
+
+def library_versions() -> dict[str, str]:
+    """Versions recorded in every checkpoint."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from flowerdash import __version__
+
+    return {
+        "flowerdash": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601, seconds precision."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """Read and validate a checkpoint folder's metadata."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CheckpointError(f"The checkpoint {folder} does not exist (was it deleted?).")
+    meta_path = folder / META_FILE
+    if not meta_path.is_file():
+        raise CheckpointError(f"{folder.name} has no {META_FILE}; it is not a flowerdash checkpoint.")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"The metadata of {folder.name} is unreadable: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"The metadata of {folder.name} is not a JSON object.")
+    names = meta.get("class_names")
+    if not isinstance(names, list) or len(names) != meta.get("num_classes", NUM_CLASSES):
+        raise CheckpointError(
+            f"The metadata of {folder.name} has no valid class list; it cannot name predictions."
+        )
+    if not (folder / MODEL_FILE).is_file():
+        raise CheckpointError(f"{folder.name} has no {MODEL_FILE}.")
+    return meta
+
+
+def resolve(checkpoint: str | Path | None, root: str | Path | None = None) -> Path:
+    """A checkpoint folder from a path, a name in the checkpoint folder, or None (the default)."""
+    if checkpoint is None or str(checkpoint) == DEFAULT_NAME:
+        candidate = checkpoint_root(root) / DEFAULT_NAME
+        return candidate if candidate.is_dir() else SHIPPED_DEFAULT
+    path = Path(checkpoint).expanduser()
+    if path.name == MODEL_FILE:
+        path = path.parent
+    if path.is_dir():
+        return path
+    named = checkpoint_root(root) / str(checkpoint)
+    if named.is_dir():
+        return named
+    raise CheckpointError(f"No checkpoint named {checkpoint!r} (looked for a folder at {path}).")
+
+
+def list_checkpoints(root: str | Path | None = None, include_default: bool = True) -> Listing:
+    """All usable checkpoints (newest first) and the broken ones; never raises for bad folders."""
+    folder = checkpoint_root(root)
+    listing = Listing()
+    candidates = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if include_default and SHIPPED_DEFAULT.is_dir() and SHIPPED_DEFAULT not in candidates:
+        candidates.append(SHIPPED_DEFAULT)
+    for path in candidates:
+        if path.name.startswith("."):
+            continue
+        try:
+            listing.checkpoints.append(CheckpointInfo(path, read_meta(path)))
+        except CheckpointError as exc:
+            listing.broken.append(BrokenCheckpoint(path, str(exc)))
+    listing.checkpoints.sort(key=lambda c: str(c.meta.get("created", "")), reverse=True)
+    return listing
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a checkpoint's model with a clear error for a corrupt or foreign file."""
+    import keras
+
+    folder = Path(path)
+    meta = read_meta(folder)
+    try:
+        model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
+    except Exception as exc:  # corrupt zips, foreign files and version skew raise many types
+        raise CheckpointError(
+            f"The model file of {folder.name} could not be loaded ({type(exc).__name__}); "
+            "it is corrupt or was not written by flowerdash."
+        ) from exc
+    classes = int(model.outputs[0].shape[-1])
+    if classes != len(meta["class_names"]):
+        raise CheckpointError(
+            f"{folder.name} predicts {classes} classes but its metadata names "
+            f"{len(meta['class_names'])}; the two do not belong together."
+        )
+    return model
+
+
+def save_checkpoint(
+    model: keras.Model, meta: dict[str, Any], root: str | Path | None = None, name: str | None = None
+) -> Path:
+    """Write a checkpoint folder atomically and return its final path."""
+    parent = checkpoint_root(root)
+    name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{meta.get('backbone', 'model')}"
+    final = parent / name
+    if final.exists():
+        raise CheckpointError(f"A checkpoint named {name} already exists.")
+    tmp = parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+        full_meta = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "created": now_iso(),
+            "num_classes": int(model.outputs[0].shape[-1]),
+            "versions": library_versions(),
+            **meta,
+        }
+        model.save(tmp / MODEL_FILE)
+        with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
+            json.dump(full_meta, fh, indent=2, default=_json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(
+            f"Could not write the checkpoint to {parent} ({exc.strerror or exc}). "
+            "Check that the folder is writable and the disk has space; nothing was changed."
+        ) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def update_meta(path: str | Path, **updates: Any) -> dict[str, Any]:
+    """Merge ``updates`` into a checkpoint's metadata, atomically."""
+    folder = Path(path)
+    meta = read_meta(folder)
+    meta.update(updates)
+    tmp = folder / f".{META_FILE}.{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.write_text(json.dumps(meta, indent=2, default=_json_default), encoding="utf-8")
+        os.replace(tmp, folder / META_FILE)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"Could not update the metadata of {folder.name}: {exc}") from exc
+    return meta
+
+
+def delete_checkpoint(path: str | Path) -> None:
+    """Delete a checkpoint folder; the shipped default cannot be deleted."""
+    folder = Path(path).resolve()
+    if folder == SHIPPED_DEFAULT.resolve():
+        raise CheckpointError("The shipped default checkpoint cannot be deleted.")
+    read_meta(folder)
+    shutil.rmtree(folder)
+
+
+def clean_stale_temporaries(root: str | Path | None = None) -> int:
+    """Remove temporary folders left by an interrupted write; returns how many."""
+    folder = checkpoint_root(root)
+    removed = 0
+    if folder.is_dir():
+        for p in folder.glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

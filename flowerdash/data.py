@@ -1,0 +1,338 @@
+"""Oxford Flowers102 from two sources with one result, and the tf.data pipelines over it.
+
+Sources:
+- ``FolderSource``: a folder in the official VGG layout (``jpg/``, ``imagelabels.mat``,
+  ``setid.mat``, optional ``class_names.json``); works offline.
+- ``TfdsSource``: TensorFlow Datasets ``oxford_flowers102``; needs internet the first time.
+
+Both give the official splits (train 1,020 / val 1,020 / test 6,149), labels 0..101 and the
+image file name (``image_00001.jpg``), so a prediction can always be traced back to its file.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from flowerdash.classes import CLASS_NAMES, NUM_CLASSES
+from flowerdash.errors import ConfigError, DatasetError
+from flowerdash.settings import ENV_DATA_DIR, load_settings
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from flowerdash.augment import AugmentConfig
+
+SPLITS = ("train", "val", "test")
+OFFICIAL_SIZES = {"train": 1020, "val": 1020, "test": 6149}
+_SETID_KEYS = {"train": "trnid", "val": "valid", "test": "tstid"}
+_TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+
+HOW_TO_FIX = (
+    f"Point flowerdash at a folder with the official Oxford Flowers102 files by setting "
+    f"{ENV_DATA_DIR} (or data_dir in flowerdash.toml), or go online so TensorFlow Datasets "
+    f"can download it."
+)
+
+
+@dataclass(frozen=True)
+class SplitIndex:
+    """The images of one split: file names and 0-based labels, in official order."""
+
+    name: str
+    files: tuple[str, ...]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+def _check_split(name: str) -> str:
+    if name not in SPLITS:
+        raise ConfigError(f"Unknown split {name!r}; choose one of {', '.join(SPLITS)}.")
+    return name
+
+
+class DatasetSource(ABC):
+    """Where the images come from; every source yields the same splits, labels and names."""
+
+    kind: str = "abstract"
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """A human-readable description, e.g. the folder path."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The 102 category names, index = label."""
+        return CLASS_NAMES
+
+    @abstractmethod
+    def split(self, name: str) -> SplitIndex:
+        """Return the file names and labels of a split."""
+
+    @abstractmethod
+    def raw_dataset(self, name: str, indices: np.ndarray | None = None) -> tf.data.Dataset:
+        """Yield ``(image uint8 [H,W,3], label int64, file_name string)`` in index order."""
+
+    @abstractmethod
+    def read_image(self, split: str, index: int) -> np.ndarray:
+        """Decode one image of a split as uint8 RGB at its stored resolution."""
+
+    def sizes(self) -> dict[str, int]:
+        """Number of images per split."""
+        return {s: len(self.split(s)) for s in SPLITS}
+
+
+class FolderSource(DatasetSource):
+    """The official download layout in a local folder."""
+
+    kind = "folder"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+        self._validate_layout()
+
+    @property
+    def description(self) -> str:
+        return f"folder {self.root}"
+
+    def _validate_layout(self) -> None:
+        if not self.root.is_dir():
+            raise DatasetError(f"The dataset folder {self.root} does not exist. {HOW_TO_FIX}")
+        missing = [n for n in ("jpg", "imagelabels.mat", "setid.mat") if not (self.root / n).exists()]
+        if missing:
+            raise DatasetError(
+                f"The dataset folder {self.root} is missing {', '.join(missing)} "
+                f"(expected the official layout: jpg/, imagelabels.mat, setid.mat). {HOW_TO_FIX}"
+            )
+
+    @cached_property
+    def _labels(self) -> np.ndarray:
+        labels = self._loadmat("imagelabels.mat", "labels").astype(np.int64) - 1
+        if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+            raise DatasetError(
+                f"{self.root / 'imagelabels.mat'} holds labels outside 1..{NUM_CLASSES}; "
+                "it is not the Oxford Flowers102 label file."
+            )
+        return labels
+
+    def _loadmat(self, filename: str, key: str) -> np.ndarray:
+        from scipy.io import loadmat
+
+        path = self.root / filename
+        try:
+            content = loadmat(path)
+        except Exception as exc:  # scipy raises several unrelated types for a bad file
+            raise DatasetError(f"{path} could not be read as a MATLAB file: {exc}") from exc
+        if key not in content:
+            raise DatasetError(f"{path} has no '{key}' entry; it is not the official file.")
+        return np.asarray(content[key]).reshape(-1)
+
+    @cached_property
+    def class_names(self) -> tuple[str, ...]:
+        path = self.root / "class_names.json"
+        if not path.is_file():
+            return CLASS_NAMES
+        try:
+            names = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path} is not a readable JSON list of names: {exc}") from exc
+        if not isinstance(names, list) or len(names) != NUM_CLASSES:
+            raise DatasetError(f"{path} must hold a list of {NUM_CLASSES} class names.")
+        return tuple(str(n) for n in names)
+
+    @cached_property
+    def _splits(self) -> dict[str, SplitIndex]:
+        labels = self._labels
+        out = {}
+        for name, key in _SETID_KEYS.items():
+            ids = self._loadmat("setid.mat", key).astype(np.int64)
+            if ids.min() < 1 or ids.max() > len(labels):
+                raise DatasetError(
+                    f"setid.mat refers to image {ids.max()} but imagelabels.mat has {len(labels)}."
+                )
+            files = tuple(f"image_{i:05d}.jpg" for i in ids)
+            missing = [f for f in files if not (self.root / "jpg" / f).is_file()]
+            if missing:
+                shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+                raise DatasetError(
+                    f"The {name} split lists {len(missing)} image(s) that are not in "
+                    f"{self.root / 'jpg'}: {shown}. The download looks incomplete; {HOW_TO_FIX}"
+                )
+            out[name] = SplitIndex(name, files, labels[ids - 1])
+        return out
+
+    def split(self, name: str) -> SplitIndex:
+        return self._splits[_check_split(name)]
+
+    def image_path(self, file_name: str) -> Path:
+        """Path of an image file inside the folder."""
+        return self.root / "jpg" / file_name
+
+    def raw_dataset(self, name: str, indices: np.ndarray | None = None) -> tf.data.Dataset:
+        import tensorflow as tf
+
+        index = self.split(name)
+        sel = np.arange(len(index)) if indices is None else np.asarray(indices, dtype=np.int64)
+        files = [index.files[i] for i in sel]
+        paths = [str(self.image_path(f)) for f in files]
+        ds = tf.data.Dataset.from_tensor_slices((paths, index.labels[sel], files))
+
+        def load(path, label, file_name):
+            image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+            return image, label, file_name
+
+        return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def read_image(self, split: str, index: int) -> np.ndarray:
+        from flowerdash.images import load_image
+
+        return load_image(self.image_path(self.split(split).files[index]))
+
+
+class TfdsSource(DatasetSource):
+    """TensorFlow Datasets ``oxford_flowers102`` (downloads on first use)."""
+
+    kind = "tfds"
+    NAME = "oxford_flowers102"
+
+    def __init__(self, data_dir: str | None = None) -> None:
+        self.data_dir = data_dir
+
+    @property
+    def description(self) -> str:
+        return "TensorFlow Datasets oxford_flowers102"
+
+    @cached_property
+    def _builder(self):
+        try:
+            import tensorflow_datasets as tfds
+        except ImportError as exc:
+            raise DatasetError(f"tensorflow-datasets is not installed. {HOW_TO_FIX}") from exc
+        builder = tfds.builder(self.NAME, data_dir=self.data_dir)
+        try:
+            builder.download_and_prepare()
+        except Exception as exc:  # network errors surface as many different types
+            raise DatasetError(
+                f"TensorFlow Datasets could not download {self.NAME} ({type(exc).__name__}). "
+                f"{HOW_TO_FIX}"
+            ) from exc
+        return builder
+
+    def _load(self, name: str) -> tf.data.Dataset:
+        return self._builder.as_dataset(split=_TFDS_SPLITS[_check_split(name)], shuffle_files=False)
+
+    @cached_property
+    def _splits(self) -> dict[str, SplitIndex]:
+        out = {}
+        for name in SPLITS:
+            files, labels = [], []
+            for ex in self._load(name).map(lambda e: (e["file_name"], e["label"])).as_numpy_iterator():
+                files.append(ex[0].decode())
+                labels.append(int(ex[1]))
+            order = np.argsort(files)  # TFDS order is arbitrary; sort by name like the .mat order
+            out[name] = SplitIndex(
+                name, tuple(files[i] for i in order), np.asarray(labels, np.int64)[order]
+            )
+        return out
+
+    def split(self, name: str) -> SplitIndex:
+        return self._splits[_check_split(name)]
+
+    def raw_dataset(self, name: str, indices: np.ndarray | None = None) -> tf.data.Dataset:
+        """Like the folder source, but in TFDS record order (each item carries its file name)."""
+        import tensorflow as tf
+
+        index = self.split(name)
+        ds = self._load(name).map(
+            lambda e: (e["image"], tf.cast(e["label"], tf.int64), e["file_name"])
+        )
+        if indices is None:
+            return ds
+        wanted = tf.constant([index.files[int(i)] for i in indices])
+        return ds.filter(lambda image, label, file_name: tf.reduce_any(tf.equal(file_name, wanted)))
+
+    def read_image(self, split: str, index: int) -> np.ndarray:
+        image, _, _ = next(iter(self.raw_dataset(split, np.array([index])).as_numpy_iterator()))
+        return np.asarray(image)
+
+
+def get_source(data_dir: str | Path | None = None) -> DatasetSource:
+    """The configured source: an explicit folder, else the settings, else TFDS."""
+    if data_dir is None:
+        data_dir = load_settings().data_dir
+    return FolderSource(data_dir) if data_dir else TfdsSource()
+
+
+def resize_and_crop(image: tf.Tensor, image_size: int) -> tf.Tensor:
+    """Resize so the shorter side is ``image_size``, then centre-crop; float32 0..255."""
+    import tensorflow as tf
+
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.cast(image_size, tf.float32) / tf.reduce_min(shape)
+    new = tf.cast(tf.math.ceil(shape * scale), tf.int32)
+    resized = tf.image.resize(image, new, method="bilinear", antialias=True)
+    cropped = tf.image.resize_with_crop_or_pad(resized, image_size, image_size)
+    return tf.clip_by_value(cropped, 0.0, 255.0)
+
+
+def select_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """All indices, or a seeded random subset of ``limit`` of them in ascending order."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    if limit < 1:
+        raise ConfigError("A dataset limit must be at least 1 image.")
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def make_pipeline(
+    source: DatasetSource,
+    split: str,
+    *,
+    image_size: int = 224,
+    batch_size: int = 32,
+    training: bool = False,
+    augment: AugmentConfig | None = None,
+    seed: int = 0,
+    limit: int | None = None,
+    one_hot: bool = True,
+    with_names: bool = False,
+    num_classes: int = NUM_CLASSES,
+) -> tf.data.Dataset:
+    """Batched ``(images float32 0..255, labels)`` for a split.
+
+    Training pipelines shuffle (seeded) and, when ``augment`` is given, augment. Evaluation
+    pipelines (``training=False``) never shuffle and never augment, whatever ``augment`` says.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ConfigError("Batch size must be at least 1.")
+    index = source.split(split)
+    indices = select_indices(len(index), limit, seed)
+    ds = source.raw_dataset(split, indices)
+    if training:
+        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+
+    def prepare(image, label, name):
+        image = resize_and_crop(tf.cast(image, tf.float32), image_size)
+        target = tf.one_hot(label, num_classes) if one_hot else label
+        return (image, target, name) if with_names else (image, target)
+
+    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    ds = ds.batch(batch_size, drop_remainder=False)
+    if training and augment is not None and not augment.is_identity:
+        if with_names or not one_hot:
+            raise ConfigError("Augmented training pipelines need one-hot labels and no names.")
+        from flowerdash.augment import augment_dataset
+
+        ds = augment_dataset(ds, augment, seed=seed, num_classes=num_classes)
+    return ds.prefetch(tf.data.AUTOTUNE)
