@@ -1,0 +1,234 @@
+"""Safe decoding of uploads, camera shots and files into uint8 RGB, and resize/crop for a model.
+
+Every image that enters the product goes through :func:`load_image`, which
+
+* refuses sources larger than ``max_bytes`` before decoding anything;
+* reads only the header first and refuses (or, for JPEG, decodes at a reduced scale) images whose
+  pixel count exceeds ``max_pixels``, so a decompression bomb never gets decoded;
+* refuses truncated files instead of returning a half-grey picture;
+* honours the EXIF orientation, takes the first frame of animations, composites transparency over
+  white and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
+
+There is deliberately no minimum size: a tiny image (say 8x8 pixels, an icon or a thumbnail) is a
+legitimate, if blurry, input. :func:`prepare_for_model` upscales it to the model's size, and the
+prediction shows what the model makes of it; refusing it would only hide that from the user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pathlib
+import re
+import warnings
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from flowerdash.errors import ConfigError, ImageError
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
+
+_DAMAGED = "This image file is damaged and cannot be decoded. Please try another copy of it."
+_NOT_AN_IMAGE = (
+    "This file is not an image we can read. Please use a JPEG, PNG, GIF, WebP, BMP or TIFF photo."
+)
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels:,} pixels"
+
+
+def _check_limit(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, not {value!r}.")
+    return value
+
+
+def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
+    """Return the raw bytes of ``source``, refusing anything larger than ``max_bytes``."""
+    too_big = (
+        "This file is {size} which is larger than the limit of {limit}. Please use a smaller image."
+    )
+    limit = (
+        f"{max_bytes / 1024 / 1024:.0f} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes} bytes"
+    )
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    elif isinstance(source, str | os.PathLike):
+        path = pathlib.Path(source)
+        if not path.exists():
+            raise ImageError(f"There is no file at {path}.")
+        if not path.is_file():
+            raise ImageError(f"{path} is a folder, not an image file.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageError(too_big.format(size=f"{size / 1024 / 1024:.1f} MB", limit=limit))
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise ImageError(f"The file {path} cannot be opened: {exc.strerror or exc}.") from exc
+    elif hasattr(source, "read"):
+        # Streamlit re-runs read the same UploadedFile again: start from the beginning.
+        if getattr(source, "seekable", lambda: False)():
+            source.seek(0)
+        data = source.read(max_bytes + 1)
+        if not isinstance(data, bytes | bytearray):
+            raise ImageError("The uploaded file did not give us bytes to read.")
+        data = bytes(data)
+    else:
+        raise TypeError(
+            f"load_image needs bytes, a file path or a file object, not {type(source).__name__}."
+        )
+
+    if len(data) > max_bytes:
+        raise ImageError(too_big.format(size=f"more than {limit}", limit=limit))
+    if not data:
+        raise ImageError("The file is empty (0 bytes). Please choose a photo.")
+    return data
+
+
+def _open_header(data: bytes, max_pixels: int) -> Image.Image:
+    """Open ``data`` lazily (header only), turning every Pillow failure into ImageError."""
+    try:
+        with warnings.catch_warnings():
+            # Our own, stricter pixel check runs right after opening; Pillow's warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ImageError(_NOT_AN_IMAGE) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = _megapixels(int(found.group(1))) if found else "too many pixels"
+        raise ImageError(
+            f"This image is {size} once decoded; the limit is {_megapixels(max_pixels)}. "
+            f"Please use a smaller image."
+        ) from exc
+    except Exception as exc:  # Pillow plugins raise many types on malformed headers
+        raise ImageError(_NOT_AN_IMAGE) from exc
+
+
+def _reduce_jpeg(im: Image.Image, max_pixels: int) -> None:
+    """Ask the JPEG decoder to decode at 1/2, 1/4 or 1/8 scale so the result fits ``max_pixels``."""
+    w, h = im.size
+    for k in (2, 4, 8):
+        if -(-w // k) * -(-h // k) <= max_pixels:
+            im.draft("RGB" if im.mode == "RGB" else None, (max(w // k, 1), max(h // k, 1)))
+            return
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    """Convert a loaded image of any mode to a uint8 RGB array, alpha composited over white."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        if mode == "F":
+            a = a * 255.0 if a.size and np.nanmax(a) <= 1.0 else a
+        elif mode.startswith("I;16") or (a.size and (a.max() > 255 or a.min() < 0)):
+            # 16-bit samples: map 0..65535 linearly onto 0..255 (65535 / 255 == 257).
+            a = np.clip(a, 0, 65535) / 257.0
+        gray = np.clip(np.rint(np.nan_to_num(a)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+
+    # "transparency" marks a transparent palette index (P) or colour key (L, RGB).
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"), dtype=np.uint8)
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
+    """Decode bytes, a path or a file object into a uint8 RGB array [H, W, 3], safely."""
+    max_bytes = _check_limit(max_bytes, "max_bytes")
+    max_pixels = _check_limit(max_pixels, "max_pixels")
+    data = _read_bytes(source, max_bytes)
+    im = _open_header(data, max_pixels)
+    try:
+        w, h = im.size
+        if w * h > max_pixels and im.format == "JPEG":
+            _reduce_jpeg(im, max_pixels)
+            w, h = im.size
+        if w * h > max_pixels:
+            raise ImageError(
+                f"This image is {w:,} x {h:,} pixels (width x height, {_megapixels(w * h)}); "
+                f"the limit is {_megapixels(max_pixels)}. Please use a smaller image."
+            )
+        try:
+            # Loads the first frame of an animation. Relies on Pillow's default
+            # ImageFile.LOAD_TRUNCATED_IMAGES = False (never changed in this project), which
+            # makes a cut-off file raise instead of decoding to a half-grey picture.
+            im.load()
+        except OSError as exc:
+            if "truncated" in str(exc):
+                raise ImageError(
+                    "This image file is incomplete (it was cut off before the end). "
+                    "Please upload the full file again."
+                ) from exc
+            raise ImageError(_DAMAGED) from exc
+        except Exception as exc:  # decoders raise ValueError, SyntaxError, EOFError, ...
+            raise ImageError(_DAMAGED) from exc
+        try:
+            upright = ImageOps.exif_transpose(im)
+        except Exception:  # a broken EXIF block is no reason to refuse the picture itself
+            upright = im
+        rgb = _to_rgb(upright if upright is not None else im)
+    finally:
+        im.close()
+    return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
+
+
+def prepare_for_model(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize so the shorter side equals ``size`` (bilinear, antialiased), then centre-crop."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
+        raise ConfigError(f"The model image size must be a positive whole number, not {size!r}.")
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or min(image.shape[:2]) == 0
+    ):
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise ImageError(
+            f"Expected an RGB picture as a uint8 array of shape [height, width, 3], "
+            f"got {dtype} with shape {shape}."
+        )
+    h, w = image.shape[:2]
+    size = int(size)
+    # Same geometry as "resize the whole picture, then crop the centre", but Pillow resamples
+    # only the cropped box, so very long thin images never allocate a huge intermediate.
+    if w <= h:
+        new_w, new_h = size, max(size, round(h * size / w))
+    else:
+        new_w, new_h = max(size, round(w * size / h)), size
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    sx, sy = w / new_w, h / new_h
+    box = (left * sx, top * sy, (left + size) * sx, (top + size) * sy)
+    out = Image.fromarray(image, "RGB").resize((size, size), Image.Resampling.BILINEAR, box=box)
+    return np.asarray(out, dtype=np.float32)
+
+
+def image_hash(image: np.ndarray) -> str:
+    """A stable sha1 of an array's shape, dtype and pixels, for caching."""
+    a = np.ascontiguousarray(image)
+    h = hashlib.sha1()
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
