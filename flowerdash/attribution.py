@@ -1,0 +1,287 @@
+"""Shared explainer base: input clean-up, targets, batching, the logits model, normalisation.
+
+Every explainer takes images in the model's pixel space (raw RGB 0..255, float32 or uint8,
+``[H, W, 3]`` or ``[N, H, W, 3]``) and returns one float32 map ``[N, H, W]`` per image.
+Gradients are always taken of the target class's pre-softmax score (its *logit*), never of the
+softmax probability, which saturates.
+"""
+
+from __future__ import annotations
+
+import abc
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from flowerdash.errors import ExplainError
+
+__all__ = [
+    "Explainer",
+    "conv_layer_names",
+    "default_conv_layer",
+    "logits_model",
+    "model_input_shape",
+    "normalize_maps",
+]
+
+# id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
+_LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
+
+
+def _cache_get(cache: dict, model: Any) -> Any | None:
+    entry = cache.get(id(model))
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    return None
+
+
+def _cache_put(cache: dict, model: Any, value: Any) -> None:
+    key = id(model)
+    cache[key] = (weakref.ref(model), value)
+    weakref.finalize(model, cache.pop, key, None)
+
+
+def _is_softmax(fn: Any) -> bool:
+    name = getattr(fn, "__name__", "")
+    if not name and fn is not None:
+        try:
+            name = keras.activations.serialize(fn)
+        except Exception:  # noqa: BLE001 - any unserialisable activation is simply "not softmax"
+            name = ""
+        if isinstance(name, dict):
+            name = name.get("config", name.get("class_name", ""))
+    return str(name) == "softmax"
+
+
+def model_input_shape(model: keras.Model) -> tuple[int | None, int | None, int | None]:
+    """The (H, W, C) an image model expects; ExplainError for models that are not single-image."""
+    if len(model.inputs) != 1:
+        raise ExplainError(
+            f"The model has {len(model.inputs)} inputs; explanations need a model with one image input."
+        )
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4:
+        raise ExplainError(
+            f"The model's input has shape {shape}; explanations need an image input [N, H, W, C]."
+        )
+    return shape[1], shape[2], shape[3]
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """A model from the same inputs to the pre-softmax class scores (built once per model)."""
+    cached = _cache_get(_LOGITS_CACHE, model)
+    if cached is not None:
+        return cached
+    model_input_shape(model)
+    names = [layer.name for layer in model.layers]
+    last = model.layers[-1]
+    if "logits" in names:
+        out = model.get_layer("logits").output
+    elif (
+        isinstance(last, keras.layers.Activation)
+        and _is_softmax(last.activation)
+        or isinstance(last, keras.layers.Softmax)
+    ):
+        out = last.input
+    elif isinstance(last, keras.layers.Dense) and _is_softmax(last.activation):
+        # Rebuild the last Dense without its softmax; the original layer is left untouched.
+        linear = keras.layers.Dense(
+            last.units,
+            use_bias=last.use_bias,
+            dtype=last.dtype_policy,
+            name=f"{last.name}_linear_for_explanations",
+        )
+        out = linear(last.input)
+        linear.set_weights(last.get_weights())
+    else:
+        raise ExplainError(
+            "Cannot find the model's class scores: it has no layer named 'logits' and its last "
+            f"layer ({last.name!r}, {type(last).__name__}) is not a softmax."
+        )
+    result = keras.Model(model.inputs, out, name=f"{model.name}_logits")
+    _cache_put(_LOGITS_CACHE, model, result)
+    return result
+
+
+def conv_layer_names(model: keras.Model) -> list[str]:
+    """Names of the layers whose output is a 4-D feature map (candidates for Grad-CAM)."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        try:
+            out = layer.output
+        except (AttributeError, ValueError):  # layer used several times or never
+            continue
+        if isinstance(out, (list, tuple)) or len(out.shape) != 4:
+            continue
+        names.append(layer.name)
+    return names
+
+
+def default_conv_layer(model: keras.Model) -> str:
+    """The last layer with a 4-D output (e.g. 'out_relu' for MobileNetV2, 'conv2' for tiny CNNs)."""
+    names = conv_layer_names(model)
+    if not names:
+        raise ExplainError(
+            "The model has no layer with a 4-D feature-map output, so Grad-CAM cannot be used. "
+            "If the backbone is a nested model, rebuild the model flat."
+        )
+    return names[-1]
+
+
+def check_layer(model: keras.Model, layer: str | None) -> str:
+    """Resolve ``layer`` (None = default) to a valid feature-map layer name or raise ExplainError."""
+    if layer is None:
+        return default_conv_layer(model)
+    names = conv_layer_names(model)
+    if layer in names:
+        return layer
+    shown = names if len(names) <= 20 else ["..."] + names[-20:]
+    raise ExplainError(
+        f"Layer {layer!r} is not a feature-map layer of this model. "
+        f"Candidates (last is the default): {', '.join(shown)}."
+    )
+
+
+def normalize_maps(maps: np.ndarray) -> np.ndarray:
+    """Scale each non-negative map [N, H, W] by its maximum to [0, 1]; all-zero maps stay zero."""
+    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    maps = np.maximum(maps, 0.0)
+    peak = maps.reshape(len(maps), -1).max(axis=1) if maps.size else np.zeros(len(maps))
+    scale = np.where(peak > 0, peak, 1.0).astype(np.float32)
+    return (maps / scale[:, None, None]).astype(np.float32)
+
+
+class Explainer(abc.ABC):
+    """Base class: validates images and targets, batches, and normalises the maps of a method."""
+
+    #: Whether __call__ scales each map to [0, 1] with :func:`normalize_maps`.
+    normalize: bool = True
+
+    def __init__(self, model: keras.Model, batch_size: int = 16) -> None:
+        if not isinstance(model, keras.Model):
+            raise ExplainError(f"Expected a Keras model, got {type(model).__name__}.")
+        if int(batch_size) < 1:
+            raise ExplainError(f"batch_size must be at least 1, got {batch_size}.")
+        self.model = model
+        self.batch_size = int(batch_size)
+        self.input_shape = model_input_shape(model)
+        self.logits_model = logits_model(model)
+        self.num_classes = int(self.logits_model.outputs[0].shape[-1])
+        #: How many times any compiled function of this explainer has been traced.
+        self.trace_count = 0
+        self._logits_fn = self.compile(
+            lambda x: tf.cast(self.logits_model(x, training=False), tf.float32),
+            [self.image_spec()],
+        )
+
+    # -- compiled functions -------------------------------------------------------------------
+    def image_spec(self, batched: bool = True) -> tf.TensorSpec:
+        """The TensorSpec of an image batch (batch dim None) or of one image."""
+        shape = self.input_shape if not batched else (None, *self.input_shape)
+        return tf.TensorSpec(shape, tf.float32)
+
+    def compile(self, fn: Callable[..., Any], signature: Sequence[tf.TensorSpec]) -> Callable:
+        """Wrap ``fn`` in a tf.function with a fixed signature, counting traces."""
+
+        def traced(*args: Any) -> Any:
+            self.trace_count += 1  # Python side effect: runs only while tracing
+            return fn(*args)
+
+        return tf.function(traced, input_signature=list(signature))
+
+    # -- input clean-up -----------------------------------------------------------------------
+    def prepare_images(self, images: Any) -> np.ndarray:
+        """Images as float32 [N, H, W, C] in the model's pixel space, or ExplainError."""
+        try:
+            arr = np.asarray(images)
+        except Exception as exc:  # noqa: BLE001
+            raise ExplainError(f"Cannot read the images as an array: {exc}") from exc
+        if arr.dtype == bool or not (
+            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+        ):
+            raise ExplainError(f"Images must be numeric pixel arrays, got dtype {arr.dtype}.")
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4:
+            raise ExplainError(
+                f"Expected one image [H, W, C] or a batch [N, H, W, C], got shape {arr.shape}."
+            )
+        if arr.shape[0] == 0:
+            raise ExplainError("No images were given.")
+        want = self.input_shape
+        for got, exp, what in zip(
+            arr.shape[1:], want, ("height", "width", "channels"), strict=True
+        ):
+            if exp is not None and got != exp:
+                raise ExplainError(
+                    f"The image {what} is {got} but the model expects {exp} "
+                    f"(images must be {want[0]}x{want[1]} with {want[2]} channels; got "
+                    f"{arr.shape[1]}x{arr.shape[2]} with {arr.shape[3]})."
+                )
+        arr = arr.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise ExplainError("The images contain NaN or infinite pixel values.")
+        return arr
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        """Pre-softmax scores [N, K] for prepared images, in batches."""
+        out = [
+            self._logits_fn(tf.constant(images[i : i + self.batch_size])).numpy()
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(out, axis=0)
+
+    def resolve_targets(self, images: np.ndarray, targets: Any) -> np.ndarray:
+        """Targets as int32 [N]: None = predicted class, an int for all, or one per image."""
+        n = len(images)
+        if targets is None:
+            return self.predict_logits(images).argmax(axis=1).astype(np.int32)
+        arr = np.asarray(targets)
+        if arr.ndim == 0:
+            arr = np.full(n, arr)
+        if arr.ndim != 1 or len(arr) != n:
+            raise ExplainError(
+                f"Got {arr.size} targets for {n} images; give one int or one per image."
+            )
+        if not np.issubdtype(arr.dtype, np.integer):
+            if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise ExplainError(f"Targets must be class indices (integers), got {arr.tolist()}.")
+        bad = arr[(arr < 0) | (arr >= self.num_classes)]
+        if bad.size:
+            raise ExplainError(
+                f"Target class {int(bad[0])} is out of range: the model has {self.num_classes} classes "
+                f"(0..{self.num_classes - 1})."
+            )
+        return arr.astype(np.int32)
+
+    # -- the public call ----------------------------------------------------------------------
+    def __call__(self, images: Any, targets: Any = None) -> np.ndarray:
+        """Explain ``images`` for ``targets`` (None = predicted class): float32 maps [N, H, W]."""
+        x = self.prepare_images(images)
+        t = self.resolve_targets(x, targets)
+        maps = []
+        for i in range(0, len(x), self.batch_size):
+            batch = self._explain_batch(
+                tf.constant(x[i : i + self.batch_size]), tf.constant(t[i : i + self.batch_size])
+            )
+            maps.append(np.asarray(batch, dtype=np.float32))
+        out = np.concatenate(maps, axis=0)
+        return self.postprocess(out)
+
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Final per-image scaling of the maps (default: max-normalise to [0, 1])."""
+        if self.normalize:
+            return normalize_maps(maps)
+        return np.nan_to_num(maps.astype(np.float32))
+
+    @abc.abstractmethod
+    def _explain_batch(self, images: tf.Tensor, targets: tf.Tensor) -> np.ndarray:
+        """Raw maps [n, H, W] for one batch of prepared images and int32 targets."""
