@@ -1,0 +1,480 @@
+"""Augmentation: config, presets, Keras layers with sampling split from application, MixUp/CutMix.
+
+Pixel space is float32 RGB in 0..255, [B, H, W, 3]. Every transform is a Keras 3 preprocessing
+layer; we call its `get_random_transformation` (random sampling) and `transform_images`
+(deterministic application) separately, so the dashboard can show or fix the parameters and the
+tf.data pipeline can seed each batch statelessly.
+
+Where Keras' behaviour did not fit, the minimal fix and its reason:
+- `RandomFlip("horizontal_and_vertical")` draws ONE decision per image and applies it to both
+  axes, so an image is either unchanged or rotated by 180 degrees; the two mirror images never
+  occur. We use two independent layers, `RandomFlip("horizontal")` and `RandomFlip("vertical")`.
+- `CutMix` weights the labels by the continuous box area `(x1-x0)*(y1-y0)/(W*H)`, but pastes the
+  pixels whose integer coordinates fall in `[x0, x1) x [y0, y1)`; the two differ by up to one row
+  and one column. We recompute the label weight from the mask that is actually pasted.
+- `CutMix(factor=f)` samples Beta's alpha uniformly in `[0, f]`; to get the paper's fixed
+  `Beta(alpha, alpha)` we pass `factor=(alpha, alpha)` (Keras caps it at 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from flowerdash.errors import ConfigError, ImageError
+
+FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+MIX_METHODS = ("mixup", "cutmix")
+VALUE_RANGE = (0, 255)
+
+# Upper bound (inclusive unless noted) of every numeric setting, in Keras' own terms.
+_LIMITS: dict[str, tuple[float, str]] = {
+    "rotation": (1.0, "a fraction of a full turn, e.g. 0.1 means up to ±36 degrees"),
+    "zoom": (0.95, "a fraction of the image size, e.g. 0.1 means up to 10% in or out"),
+    "translation": (1.0, "a fraction of the image size, e.g. 0.1 means up to 10% shift"),
+    "brightness": (1.0, "a fraction of the 0..255 range, e.g. 0.2 means up to ±51"),
+    "contrast": (1.0, "e.g. 0.2 scales contrast by a factor between 0.8 and 1.2"),
+    "mixup_alpha": (1.0, "the Beta(alpha, alpha) parameter of MixUp; 0 turns it off"),
+    "cutmix_alpha": (1.0, "the Beta(alpha, alpha) parameter of CutMix; 0 turns it off"),
+}
+
+
+@dataclass
+class AugmentConfig:
+    """Which augmentations to apply and how strongly (Keras layer semantics)."""
+
+    flip: str = "horizontal"
+    rotation: float = 0.1
+    zoom: float = 0.1
+    translation: float = 0.1
+    brightness: float = 0.2
+    contrast: float = 0.2
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.flip, str) or self.flip not in FLIP_MODES:
+            raise ConfigError(f"Flip must be one of {', '.join(FLIP_MODES)}; got {self.flip!r}.")
+        for name, (upper, meaning) in _LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ConfigError(f"{name} must be a number; got {value!r}.")
+            value = float(value)
+            if not math.isfinite(value) or value < 0 or value > upper:
+                raise ConfigError(
+                    f"{name} must be between 0 and {upper:g} ({meaning}); got {value!r}."
+                )
+            setattr(self, name, value)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when no augmentation at all is switched on."""
+        return self.flip == "none" and all(getattr(self, name) == 0 for name in _LIMITS)
+
+    @property
+    def mixing_methods(self) -> tuple[str, ...]:
+        """The batch-mixing methods switched on, in a fixed order."""
+        return tuple(
+            m for m, a in (("mixup", self.mixup_alpha), ("cutmix", self.cutmix_alpha)) if a > 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the settings."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        """Build from a dict such as `to_dict()` made; missing keys take their defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"Augmentation settings must be a mapping; got {type(data).__name__}."
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"Unknown augmentation setting(s): {', '.join(map(str, unknown))}. "
+                f"Known settings: {', '.join(sorted(known))}."
+            )
+        return cls(**data)
+
+
+PRESETS: dict[str, AugmentConfig] = {
+    "none": AugmentConfig(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0),
+    "basic": AugmentConfig(),
+    "advanced": AugmentConfig(mixup_alpha=0.2, cutmix_alpha=1.0),
+}
+
+
+def preset(name: str) -> AugmentConfig:
+    """A fresh copy of the named preset."""
+    if name not in PRESETS:
+        raise ConfigError(
+            f"Unknown augmentation preset {name!r}. Choose one of: {', '.join(PRESETS)}."
+        )
+    return dataclasses.replace(PRESETS[name])
+
+
+class _SeedStream(keras.random.SeedGenerator):
+    """A stateless stand-in for a SeedGenerator: each draw folds a counter into one seed tensor.
+
+    Keras random ops accept an int or a SeedGenerator; a SeedGenerator holds a variable, which
+    cannot be created per batch inside tf.data. This subclass creates no variable (so it skips
+    the parent constructor) and derives every draw from a [2] seed tensor, which makes the
+    sampling a pure function of the batch's seed.
+    """
+
+    def __init__(self, seed: Any) -> None:
+        self.name = "seed_stream"
+        self.backend = keras.backend
+        self._initial_seed = None
+        self._seed = _seed_tensor(seed)
+        self._count = 0
+
+    def next(self, ordered: bool = True) -> tf.Tensor:
+        out = tf.random.experimental.stateless_fold_in(self._seed, self._count)
+        self._count += 1
+        return out
+
+
+def _seed_tensor(seed: Any) -> tf.Tensor:
+    """An int or a scalar / [2] integer tensor as a [2] int32 stateless seed."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+    t = tf.convert_to_tensor(seed)
+    if not t.dtype.is_integer:
+        raise ConfigError(f"A seed must be an integer; got dtype {t.dtype.name}.")
+    t = tf.cast(tf.math.floormod(tf.cast(t, tf.int64), 2**31 - 1), tf.int32)
+    if t.shape.rank == 0:
+        return tf.stack([t, tf.zeros_like(t)])
+    return tf.reshape(t, [2])
+
+
+def _child_seed(seed: Any, index: int) -> _SeedStream:
+    return _SeedStream(tf.random.experimental.stateless_fold_in(_seed_tensor(seed), index))
+
+
+def _to_images(images: Any) -> tf.Tensor:
+    x = tf.convert_to_tensor(images)
+    if x.shape.rank != 4 or (x.shape[-1] is not None and x.shape[-1] != 3):
+        raise ImageError(f"Expected a batch of RGB images [B, H, W, 3]; got shape {x.shape}.")
+    return tf.cast(x, tf.float32)
+
+
+def _mix_layer(method: str, alpha: float, seed: int | None = None) -> keras.layers.Layer:
+    if method not in MIX_METHODS:
+        raise ConfigError(f"Mixing method must be 'mixup' or 'cutmix'; got {method!r}.")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
+        raise ConfigError(f"The {method} alpha must be a number in (0, 1]; got {alpha!r}.")
+    if method == "mixup":
+        return keras.layers.MixUp(alpha=float(alpha), seed=seed)
+    return keras.layers.CutMix(factor=(float(alpha), float(alpha)), seed=seed)
+
+
+def _mix_with_layer(
+    layer: keras.layers.Layer, images: tf.Tensor, labels: tf.Tensor, seed: _SeedStream | None
+) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+    """Sample and apply one MixUp/CutMix layer; returns images, labels and {lam, permutation}."""
+    t = layer.get_random_transformation(images, training=True, seed=seed)
+    if isinstance(layer, keras.layers.CutMix):
+        # Label weight from the pixels actually pasted (see module docstring).
+        pasted = tf.reduce_mean(tf.cast(t["batch_masks"][..., 0], tf.float32), axis=[1, 2])
+        t = {**t, "mix_weight": 1.0 - pasted}
+    out_images = layer.transform_images(images, t, training=True)
+    out_labels = layer.transform_labels(labels, t, training=True)
+    info = {
+        "lam": tf.reshape(tf.cast(t["mix_weight"], tf.float32), [-1]),
+        "permutation": tf.cast(t["permutation_order"], tf.int64),
+    }
+    return out_images, tf.cast(out_labels, tf.float32), info
+
+
+class Augmenter:
+    """Per-image augmentation built once from a config: Keras layers, sampling, application."""
+
+    def __init__(self, config: AugmentConfig, seed: int = 0) -> None:
+        if not isinstance(config, AugmentConfig):
+            raise ConfigError(f"Expected an AugmentConfig; got {type(config).__name__}.")
+        self.config = config
+        self.seed = int(seed)
+        self.layers: dict[str, keras.layers.Layer] = {}
+        c, s = config, self.seed
+        L = keras.layers
+        if c.flip in ("horizontal", "horizontal_and_vertical"):
+            self.layers["flip"] = L.RandomFlip("horizontal", seed=s)
+        if c.flip in ("vertical", "horizontal_and_vertical"):
+            self.layers["flip_vertical"] = L.RandomFlip("vertical", seed=s + 1)
+        if c.rotation > 0:
+            self.layers["rotation"] = L.RandomRotation(c.rotation, seed=s + 2)
+        if c.zoom > 0:
+            self.layers["zoom"] = L.RandomZoom(c.zoom, seed=s + 3)
+        if c.translation > 0:
+            self.layers["translation"] = L.RandomTranslation(
+                c.translation, c.translation, seed=s + 4
+            )
+        if c.brightness > 0:
+            self.layers["brightness"] = L.RandomBrightness(
+                c.brightness, value_range=VALUE_RANGE, seed=s + 5
+            )
+        if c.contrast > 0:
+            self.layers["contrast"] = L.RandomContrast(
+                c.contrast, value_range=VALUE_RANGE, seed=s + 6
+            )
+        self.mixers: dict[str, keras.layers.Layer] = {
+            m: _mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
+            for i, m in enumerate(c.mixing_methods)
+        }
+
+    def sample(self, images: Any, seed: Any = None) -> dict[str, dict[str, Any]]:
+        """Draw random parameters for each active layer: {layer name: Keras transformation}.
+
+        Without `seed` the layers' own seed generators advance (different draws each call);
+        with an int or integer tensor seed the draws are a pure function of it.
+        """
+        x = _to_images(images)
+        params = {}
+        for i, (name, layer) in enumerate(self.layers.items()):
+            src = None if seed is None else _child_seed(seed, i)
+            params[name] = layer.get_random_transformation(x, training=True, seed=src)
+        return params
+
+    def apply(self, images: Any, params: dict[str, dict[str, Any]]) -> tf.Tensor:
+        """Apply given parameters deterministically; layers absent from `params` are skipped."""
+        unknown = sorted(set(params) - set(self.layers))
+        if unknown:
+            raise ConfigError(
+                f"Parameters given for layer(s) this augmenter does not have: "
+                f"{', '.join(unknown)}. Active layers: {', '.join(self.layers) or 'none'}."
+            )
+        x = _to_images(images)
+        for name, layer in self.layers.items():
+            if name in params:
+                x = layer.transform_images(x, params[name], training=True)
+        return tf.clip_by_value(tf.cast(x, tf.float32), *map(float, VALUE_RANGE))
+
+    def __call__(self, images: Any, training: bool = True, seed: Any = None) -> Any:
+        """Augment a batch when training; return the input itself unchanged otherwise."""
+        if not training or not self.layers:
+            return images
+        return self.apply(images, self.sample(images, seed=seed))
+
+    def mix(
+        self, images: Any, labels: Any, seed: Any = None
+    ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+        """MixUp or CutMix a batch as configured (one of them at random when both are on)."""
+        x = _to_images(images)
+        y = tf.cast(tf.convert_to_tensor(labels), tf.float32)
+        methods = self.config.mixing_methods
+        if not methods:
+            b = tf.shape(x)[0]
+            info = {"lam": tf.ones([b]), "permutation": tf.range(b, dtype=tf.int64)}
+            return x, y, info
+        seeds = [None if seed is None else _child_seed(seed, 100 + i) for i in range(3)]
+        if len(methods) == 1:
+            return _mix_with_layer(self.mixers[methods[0]], x, y, seeds[0])
+        # Both on: compute the coin first, then only run the chosen branch.
+        if seed is None:
+            coin = keras.random.uniform((), seed=self.mixers["mixup"].generator)
+        else:
+            coin = tf.random.stateless_uniform((), seed=seeds[2].next())
+        return tf.cond(
+            coin < 0.5,
+            lambda: _mix_with_layer(self.mixers["mixup"], x, y, seeds[0]),
+            lambda: _mix_with_layer(self.mixers["cutmix"], x, y, seeds[1]),
+        )
+
+
+def mix_batch(
+    images: Any, labels_onehot: Any, method: str, alpha: float, seed: int | None = None
+) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+    """MixUp or CutMix a batch; info has `lam` (weight of each original) and `permutation`."""
+    layer = _mix_layer(method, alpha)
+    x = _to_images(images)
+    y = tf.cast(tf.convert_to_tensor(labels_onehot), tf.float32)
+    if y.shape.rank != 2:
+        raise ConfigError(f"Labels must be one-hot rows [B, classes]; got shape {y.shape}.")
+    return _mix_with_layer(layer, x, y, None if seed is None else _SeedStream(seed))
+
+
+def mix_pair(
+    image_a: Any,
+    image_b: Any,
+    label_a: Any,
+    label_b: Any,
+    method: str,
+    lam: float,
+    box: tuple[int, int, int, int] | None = None,
+) -> tuple[np.ndarray, dict[Any, float]]:
+    """Mix two images deterministically: `lam` is image_a's weight; `box` = (top, left, bottom, right).
+
+    For CutMix without a box, a centred box of area (1 - lam) is pasted from image_b. Returns
+    the mixed image (dtype of image_a) and the label shares, which for CutMix equal the pasted
+    pixel area.
+    """
+    if method not in MIX_METHODS:
+        raise ConfigError(f"Mixing method must be 'mixup' or 'cutmix'; got {method!r}.")
+    a, b = np.asarray(image_a), np.asarray(image_b)
+    if a.ndim != 3 or a.shape[-1] != 3 or a.shape != b.shape:
+        raise ImageError(
+            f"Both images must be RGB [H, W, 3] of the same size; got {a.shape} and {b.shape}."
+        )
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 1:
+        raise ConfigError(f"lam must be a number between 0 and 1; got {lam!r}.")
+    h, w = a.shape[:2]
+    pair = tf.convert_to_tensor(np.stack([a, b]).astype(np.float32))
+    swap = tf.constant([1, 0], tf.int64)
+    if method == "mixup":
+        layer = keras.layers.MixUp(alpha=0.2, seed=0)
+        t = {"mix_weight": tf.constant([lam, 1 - lam], tf.float32), "permutation_order": swap}
+        share_b = 1.0 - float(lam)
+    else:
+        if box is None:
+            side = math.sqrt(1.0 - float(lam))
+            bh, bw = round(side * h), round(side * w)
+            top, left = (h - bh) // 2, (w - bw) // 2
+            box = (top, left, top + bh, left + bw)
+        top, left, bottom, right = (int(v) for v in box)
+        if not (0 <= top <= bottom <= h and 0 <= left <= right <= w):
+            raise ConfigError(
+                f"The box (top, left, bottom, right) must lie inside the {h}x{w} image; got {box}."
+            )
+        mask = np.zeros((2, h, w, 3), bool)
+        mask[:, top:bottom, left:right, :] = True
+        share_b = float(mask[0, ..., 0].mean())
+        layer = keras.layers.CutMix(seed=0)
+        t = {"batch_masks": tf.constant(mask), "permutation_order": tf.cast(swap, tf.int32)}
+    mixed = np.asarray(layer.transform_images(pair, t, training=True))[0]
+    if a.dtype == np.uint8:
+        mixed = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    shares: dict[Any, float] = {label_a: 1.0 - share_b}
+    shares[label_b] = shares.get(label_b, 0.0) + share_b  # same label twice: shares add up
+    return mixed, shares
+
+
+def _check_element_spec(ds: tf.data.Dataset, num_classes: int) -> None:
+    spec = ds.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2):
+        raise ConfigError("augment_dataset needs a dataset of (images, one-hot labels) pairs.")
+    img, lab = spec
+    if img.shape.rank != 4 or img.dtype != tf.float32:
+        raise ConfigError(
+            f"augment_dataset needs batched float32 images [B, H, W, 3]; got {img.dtype.name} "
+            f"{img.shape}. Batch the dataset before augmenting it."
+        )
+    if lab.shape.rank != 2 or lab.dtype != tf.float32:
+        raise ConfigError(
+            f"augment_dataset needs batched one-hot float32 labels [B, classes]; got "
+            f"{lab.dtype.name} {lab.shape}."
+        )
+    if lab.shape[-1] is not None and lab.shape[-1] != num_classes:
+        raise ConfigError(
+            f"The labels have {lab.shape[-1]} classes but num_classes is {num_classes}."
+        )
+
+
+def augment_dataset(
+    ds: tf.data.Dataset, config: AugmentConfig, seed: int = 0, num_classes: int = 102
+) -> tf.data.Dataset:
+    """Augment a batched (images 0..255, one-hot labels) training dataset, seeded per batch."""
+    _check_element_spec(ds, num_classes)
+    if config.is_identity:
+        return ds
+    aug = Augmenter(config, seed=seed)
+    # One stateless seed per batch, fresh each epoch but reproducible, independent of parallelism.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def _map(pair: tuple[tf.Tensor, tf.Tensor], batch_seed: tf.Tensor):
+        images, labels = pair
+        out = aug(images, training=True, seed=_child_seed(batch_seed, 0)._seed)
+        out = tf.convert_to_tensor(out, tf.float32)
+        if aug.mixers:
+            out, labels, _ = aug.mix(out, labels, seed=_child_seed(batch_seed, 1)._seed)
+        out = tf.ensure_shape(out, images.shape)
+        return out, tf.ensure_shape(labels, pair[1].shape)
+
+    return tf.data.Dataset.zip(ds, seeds).map(_map, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def keras_code(config: AugmentConfig) -> str:
+    """Copyable Keras code equivalent to the chosen settings."""
+    c = config
+    layers: list[str] = []
+    if c.flip == "horizontal_and_vertical":
+        layers.append(
+            "# Two independent flips: RandomFlip('horizontal_and_vertical') flips both axes together."
+        )
+        layers += ['keras.layers.RandomFlip("horizontal"),', 'keras.layers.RandomFlip("vertical"),']
+    elif c.flip != "none":
+        layers.append(f'keras.layers.RandomFlip("{c.flip}"),')
+    if c.rotation > 0:
+        layers.append(f"keras.layers.RandomRotation({c.rotation!r}),  # fraction of a full turn")
+    if c.zoom > 0:
+        layers.append(f"keras.layers.RandomZoom({c.zoom!r}),")
+    if c.translation > 0:
+        layers.append(f"keras.layers.RandomTranslation({c.translation!r}, {c.translation!r}),")
+    if c.brightness > 0:
+        layers.append(f"keras.layers.RandomBrightness({c.brightness!r}, value_range=(0, 255)),")
+    if c.contrast > 0:
+        layers.append(f"keras.layers.RandomContrast({c.contrast!r}, value_range=(0, 255)),")
+    lines = [
+        "import keras",
+        "",
+        "# Images: float32 [batch, height, width, 3] in 0..255; labels: one-hot float32.",
+        "augment = keras.Sequential(",
+        "    [",
+        *(f"        {line}" for line in layers),
+        "    ],",
+        '    name="augment",',
+        ")",
+    ]
+    if c.mixup_alpha > 0:
+        lines.append(f"mix_up = keras.layers.MixUp(alpha={c.mixup_alpha!r})")
+    if c.cutmix_alpha > 0:
+        lines += [
+            "# factor=(a, a) samples the box from Beta(a, a), as in the CutMix paper.",
+            f"cut_mix = keras.layers.CutMix(factor=({c.cutmix_alpha!r}, {c.cutmix_alpha!r}))",
+        ]
+    lines += [
+        "",
+        "",
+        "def augment_batch(images, labels):",
+        "    images = augment(images, training=True)",
+    ]
+    if c.mixup_alpha > 0 and c.cutmix_alpha > 0:
+        lines += [
+            '    batch = {"images": images, "labels": labels}',
+            "    out = keras.ops.cond(",
+            "        keras.random.uniform(()) < 0.5, lambda: mix_up(batch), lambda: cut_mix(batch)",
+            "    )",
+            '    images, labels = out["images"], out["labels"]',
+        ]
+    elif c.mixup_alpha > 0 or c.cutmix_alpha > 0:
+        name = "mix_up" if c.mixup_alpha > 0 else "cut_mix"
+        lines += [
+            f'    out = {name}({{"images": images, "labels": labels}})',
+            '    images, labels = out["images"], out["labels"]',
+        ]
+    lines += ["    return images, labels", ""]
+    return "\n".join(lines)
+
+
+def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndarray:
+    """n augmented variants of one uint8 image for the live preview; same seed, same grid.
+
+    Only the per-image layers are shown: MixUp/CutMix need a second image (see `mix_pair`).
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        raise ImageError(f"Expected one RGB image [H, W, 3]; got shape {arr.shape}.")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"The number of variants must be a positive integer; got {n!r}.")
+    batch = np.repeat(arr[None].astype(np.float32), int(n), axis=0)
+    aug = Augmenter(config, seed=seed)
+    out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch
+    return np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)

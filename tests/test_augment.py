@@ -1,0 +1,382 @@
+"""Tests for flowerdash.augment: config, presets, sampling vs application, MixUp/CutMix, tf.data."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from flowerdash.augment import (
+    PRESETS,
+    AugmentConfig,
+    Augmenter,
+    augment_dataset,
+    keras_code,
+    mix_batch,
+    mix_pair,
+    preset,
+    sample_grid,
+)
+from flowerdash.errors import ConfigError, ImageError
+
+
+@pytest.fixture(scope="module")
+def batch(flower_images: np.ndarray) -> np.ndarray:
+    """The real flower photos as a float32 0..255 batch [5, 64, 64, 3]."""
+    return flower_images.astype(np.float32)
+
+
+def _colour_batch(n: int = 8, size: int = 16) -> np.ndarray:
+    """n constant-colour images, each a different grey level."""
+    levels = np.linspace(10, 240, n, dtype=np.float32)
+    return np.broadcast_to(levels[:, None, None, None], (n, size, size, 3)).copy()
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"flip": "diagonal"},
+        {"flip": 1},
+        {"rotation": -0.1},
+        {"rotation": 1.5},
+        {"zoom": 1.0},
+        {"translation": float("nan")},
+        {"brightness": "0.2"},
+        {"contrast": True},
+        {"mixup_alpha": -1},
+        {"cutmix_alpha": 2.0},
+    ],
+)
+def test_config_rejects_bad_values_in_plain_words(kwargs):
+    with pytest.raises(ConfigError) as err:
+        AugmentConfig(**kwargs)
+    assert next(iter(kwargs)).split("_")[0] in str(err.value).lower()
+
+
+def test_config_round_trips_through_dict_and_rejects_unknown_keys():
+    cfg = AugmentConfig(flip="vertical", rotation=0.05, mixup_alpha=0.3)
+    assert AugmentConfig.from_dict(cfg.to_dict()) == cfg
+    assert AugmentConfig.from_dict({"zoom": 0.2}) == AugmentConfig(zoom=0.2)
+    assert isinstance(AugmentConfig(rotation=0).rotation, float)
+    with pytest.raises(ConfigError, match="rotaton"):
+        AugmentConfig.from_dict({"rotaton": 0.1})
+    with pytest.raises(ConfigError):
+        AugmentConfig.from_dict([("zoom", 0.1)])
+
+
+def test_presets_have_the_promised_contents():
+    assert set(PRESETS) == {"none", "basic", "advanced"}
+    assert preset("none").is_identity
+    basic, advanced = preset("basic"), preset("advanced")
+    assert not basic.is_identity and basic.mixing_methods == ()
+    assert basic.flip != "none" and basic.rotation > 0 and basic.brightness > 0
+    assert advanced.mixup_alpha == 0.2 and advanced.cutmix_alpha == 1.0
+    assert dataclasses.replace(advanced, mixup_alpha=0.0, cutmix_alpha=0.0) == basic
+    assert not AugmentConfig(flip="none", rotation=0, zoom=0, translation=0, brightness=0,
+                             contrast=0, mixup_alpha=0.1).is_identity  # fmt: skip
+
+
+def test_preset_returns_a_copy_and_unknown_names_list_the_choices():
+    p = preset("basic")
+    p.rotation = 0.5
+    assert PRESETS["basic"].rotation == 0.1
+    with pytest.raises(ConfigError, match="none, basic, advanced"):
+        preset("extreme")
+
+
+# --- identity and evaluation pass-through -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_training_false_returns_the_input_unchanged(name, batch):
+    aug = Augmenter(preset(name), seed=1)
+    before = batch.copy()
+    out = aug(batch, training=False)
+    assert out is batch
+    np.testing.assert_array_equal(before, batch)
+    t = tf.constant(batch)
+    assert aug(t, training=False) is t
+
+
+def test_identity_config_returns_input_unchanged(batch):
+    aug = Augmenter(preset("none"))
+    assert aug.layers == {} and aug.mixers == {}
+    assert aug(batch, training=True) is batch
+    np.testing.assert_array_equal(np.asarray(aug.apply(batch, {})), batch)
+
+
+# --- fixed parameters give known results ---------------------------------------------------
+
+
+def test_horizontal_flip_params_flip_exactly(batch):
+    aug = Augmenter(AugmentConfig(flip="horizontal", rotation=0, zoom=0, translation=0,
+                                  brightness=0, contrast=0))  # fmt: skip
+    b = len(batch)
+    everything = {"flip": {"flips": np.ones((b, 1, 1, 1), bool)}}
+    np.testing.assert_array_equal(np.asarray(aug.apply(batch, everything)), np.flip(batch, 2))
+    nothing = {"flip": {"flips": np.zeros((b, 1, 1, 1), bool)}}
+    np.testing.assert_array_equal(np.asarray(aug.apply(batch, nothing)), batch)
+    first = {"flip": {"flips": np.arange(b).reshape(b, 1, 1, 1) == 0}}
+    out = np.asarray(aug.apply(batch, first))
+    np.testing.assert_array_equal(out[0], np.flip(batch[0], 1))
+    np.testing.assert_array_equal(out[1:], batch[1:])
+
+
+def test_horizontal_and_vertical_flips_are_independent(batch):
+    aug = Augmenter(AugmentConfig(flip="horizontal_and_vertical"))
+    assert set(aug.layers) >= {"flip", "flip_vertical"}
+    b = len(batch)
+    params = {
+        "flip": {"flips": np.zeros((b, 1, 1, 1), bool)},
+        "flip_vertical": {"flips": np.ones((b, 1, 1, 1), bool)},
+    }
+    np.testing.assert_array_equal(np.asarray(aug.apply(batch, params)), np.flip(batch, 1))
+    # Over many draws, "mirror only horizontally" happens: Keras' single layer never does that.
+    many = np.zeros((64, 4, 4, 3), np.float32)
+    p = aug.sample(many, seed=0)
+    h = np.asarray(p["flip"]["flips"]).ravel()
+    v = np.asarray(p["flip_vertical"]["flips"]).ravel()
+    assert (h & ~v).any() and (v & ~h).any()
+
+
+def test_neutral_geometric_and_photometric_params_are_identity(batch):
+    aug = Augmenter(preset("basic"))
+    b = len(batch)
+    identity_affine = np.tile(np.array([[1, 0, 0, 0, 1, 0, 0, 0]], np.float32), (b, 1))
+    params = {
+        "rotation": {"rotation_matrix": identity_affine},
+        "zoom": {
+            "height_zoom": np.ones((b, 1), np.float32),
+            "width_zoom": np.ones((b, 1), np.float32),
+        },
+        "translation": {"translations": np.zeros((b, 2), np.float32)},
+        "brightness": {"rgb_delta": np.zeros((b, 1, 1, 1), np.float32)},
+        "contrast": {"contrast_factor": np.ones((b, 1, 1, 1), np.float32)},
+    }
+    np.testing.assert_allclose(np.asarray(aug.apply(batch, params)), batch, atol=1e-3)
+
+
+def test_photometric_params_use_the_0_255_range_and_clip(batch):
+    aug = Augmenter(preset("basic"))
+    b = len(batch)
+    up = {"brightness": {"rgb_delta": np.full((b, 1, 1, 1), 40.0, np.float32)}}
+    np.testing.assert_allclose(np.asarray(aug.apply(batch, up)), np.minimum(batch + 40, 255))
+    blow = {"brightness": {"rgb_delta": np.full((b, 1, 1, 1), 300.0, np.float32)}}
+    assert np.all(np.asarray(aug.apply(batch, blow)) == 255)
+    flat = {"contrast": {"contrast_factor": np.zeros((b, 1, 1, 1), np.float32)}}
+    np.testing.assert_allclose(
+        np.asarray(aug.apply(batch, flat)),
+        np.broadcast_to(batch.mean(axis=(1, 2), keepdims=True), batch.shape),
+        rtol=1e-5,
+    )
+
+
+def test_apply_rejects_params_for_layers_it_does_not_have(batch):
+    aug = Augmenter(AugmentConfig(flip="none"))
+    with pytest.raises(ConfigError, match="flip"):
+        aug.apply(batch, {"flip": {"flips": np.ones((5, 1, 1, 1), bool)}})
+
+
+def test_apply_does_not_mutate_its_input(batch):
+    aug = Augmenter(preset("basic"))
+    x = batch.copy()
+    aug.apply(x, aug.sample(x, seed=0))
+    np.testing.assert_array_equal(x, batch)
+
+
+# --- random sampling ------------------------------------------------------------------------
+
+
+def test_augmented_values_stay_float32_in_0_255_and_change_the_image(batch):
+    aug = Augmenter(AugmentConfig(rotation=0.3, zoom=0.3, translation=0.3, brightness=0.8,
+                                  contrast=0.8), seed=3)  # fmt: skip
+    out = aug(batch, training=True)
+    assert out.dtype == tf.float32 and tuple(out.shape) == batch.shape
+    arr = np.asarray(out)
+    assert arr.min() >= 0 and arr.max() <= 255
+    assert np.any(arr == 255) or np.any(arr == 0)  # strong brightness hits the clip
+    assert np.abs(arr - batch).mean() > 1
+
+
+def test_seeded_sampling_is_reproducible_and_unseeded_advances(batch):
+    a, b = Augmenter(preset("basic"), seed=5), Augmenter(preset("basic"), seed=5)
+    np.testing.assert_array_equal(
+        np.asarray(a.apply(batch, a.sample(batch, seed=9))),
+        np.asarray(b.apply(batch, b.sample(batch, seed=9))),
+    )
+    first = np.asarray(a.sample(batch)["rotation"]["angle"])
+    second = np.asarray(a.sample(batch)["rotation"]["angle"])
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(first, np.asarray(b.sample(batch)["rotation"]["angle"]))
+
+
+# --- MixUp / CutMix -------------------------------------------------------------------------
+
+
+def test_mixup_mixes_pixels_and_labels_with_the_same_weight():
+    x = _colour_batch(8)
+    y = np.eye(8, dtype=np.float32)
+    out, labels, info = mix_batch(x, y, "mixup", 0.4, seed=1)
+    lam, perm, labels = np.asarray(info["lam"]), np.asarray(info["permutation"]), np.asarray(labels)
+    np.testing.assert_allclose(labels.sum(1), 1, atol=1e-6)
+    expected = lam[:, None, None, None] * x + (1 - lam[:, None, None, None]) * x[perm]
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-5)
+    for i in np.flatnonzero(perm != np.arange(8)):
+        assert labels[i, i] == pytest.approx(lam[i]) and labels[i, perm[i]] == pytest.approx(
+            1 - lam[i]
+        )
+
+
+def test_cutmix_label_share_equals_the_pasted_pixel_area():
+    x = _colour_batch(8, size=15)  # odd size: Keras' continuous box area would be off here
+    y = np.eye(8, dtype=np.float32)
+    checked = 0
+    for seed in range(4):
+        out, labels, info = mix_batch(x, y, "cutmix", 1.0, seed=seed)
+        out, labels = np.asarray(out), np.asarray(labels)
+        lam, perm = np.asarray(info["lam"]), np.asarray(info["permutation"])
+        np.testing.assert_allclose(labels.sum(1), 1, atol=1e-6)
+        for i in np.flatnonzero(perm != np.arange(8)):
+            changed = (out[i] != x[i]).any(-1)
+            assert np.all(out[i][changed] == x[perm[i]][0, 0])
+            assert labels[i, perm[i]] == pytest.approx(changed.mean(), abs=1e-6)
+            assert lam[i] == pytest.approx(1 - changed.mean(), abs=1e-6)
+            checked += 1
+    assert checked >= 8
+
+
+def test_mix_batch_rejects_bad_method_and_alpha():
+    x, y = _colour_batch(2), np.eye(2, dtype=np.float32)
+    with pytest.raises(ConfigError, match="mixup"):
+        mix_batch(x, y, "blend", 0.2)
+    with pytest.raises(ConfigError, match="alpha"):
+        mix_batch(x, y, "cutmix", 0.0)
+
+
+def test_mix_pair_cutmix_share_is_the_box_area():
+    a, b = np.zeros((10, 20, 3), np.uint8), np.full((10, 20, 3), 200, np.uint8)
+    mixed, shares = mix_pair(a, b, "rose", "tulip", "cutmix", lam=0.5, box=(2, 5, 6, 15))
+    assert mixed.dtype == np.uint8 and mixed.shape == a.shape
+    assert (mixed[2:6, 5:15] == 200).all() and (mixed == 200).mean() == pytest.approx(40 / 200)
+    assert shares == pytest.approx({"rose": 0.8, "tulip": 0.2})
+    mixed, shares = mix_pair(a, b, 1, 2, "cutmix", lam=0.75)  # centred box of area 1/4
+    assert shares[2] == pytest.approx((mixed == 200).all(-1).mean())
+    assert sum(shares.values()) == pytest.approx(1)
+
+
+def test_mix_pair_mixup_and_edge_cases():
+    a, b = np.full((4, 4, 3), 100.0, np.float32), np.full((4, 4, 3), 200.0, np.float32)
+    mixed, shares = mix_pair(a, b, "a", "b", "mixup", lam=0.3)
+    np.testing.assert_allclose(mixed, 0.3 * 100 + 0.7 * 200, rtol=1e-6)
+    assert shares == pytest.approx({"a": 0.3, "b": 0.7})
+    assert mix_pair(a, b, "x", "x", "mixup", lam=0.3)[1] == pytest.approx({"x": 1.0})
+    with pytest.raises(ConfigError, match="box"):
+        mix_pair(a, b, "a", "b", "cutmix", lam=0.5, box=(0, 0, 5, 5))
+    with pytest.raises(ImageError):
+        mix_pair(a, b[:2], "a", "b", "mixup", lam=0.5)
+
+
+# --- tf.data -----------------------------------------------------------------------------------
+
+
+def _labelled(batch: np.ndarray, num_classes: int = 5) -> tf.data.Dataset:
+    y = np.eye(num_classes, dtype=np.float32)[np.arange(len(batch)) % num_classes]
+    return tf.data.Dataset.from_tensor_slices((batch, y)).batch(2)
+
+
+def test_augment_dataset_keeps_shapes_and_is_seed_deterministic(batch):
+    ds = _labelled(batch)
+    out = augment_dataset(ds, preset("advanced"), seed=7, num_classes=5)
+    assert out.element_spec[0].shape.as_list() == [None, 64, 64, 3]
+    assert out.element_spec[1].shape.as_list() == [None, 5]
+    run1 = list(out.as_numpy_iterator())
+    again = list(augment_dataset(ds, preset("advanced"), seed=7, num_classes=5).as_numpy_iterator())
+    other = list(augment_dataset(ds, preset("advanced"), seed=8, num_classes=5).as_numpy_iterator())
+    assert [x.shape for x, _ in run1] == [(2, 64, 64, 3), (2, 64, 64, 3), (1, 64, 64, 3)]
+    for (x1, y1), (x2, y2) in zip(run1, again, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(y1, y2)
+        assert x1.dtype == np.float32 and x1.min() >= 0 and x1.max() <= 255
+        np.testing.assert_allclose(y1.sum(1), 1, atol=1e-5)
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(run1, other, strict=True))
+    epoch2 = list(out.as_numpy_iterator())  # a new epoch draws new augmentations
+    assert any(not np.array_equal(a[0], b[0]) for a, b in zip(run1, epoch2, strict=True))
+
+
+def test_augment_dataset_mixing_only_and_identity(batch):
+    ds = _labelled(batch)
+    assert augment_dataset(ds, preset("none"), num_classes=5) is ds
+    only_mix = dataclasses.replace(preset("none"), cutmix_alpha=1.0)
+    mixed = list(augment_dataset(ds, only_mix, seed=2, num_classes=5).as_numpy_iterator())
+    for (x, y), (x0, y0) in zip(mixed, ds.as_numpy_iterator(), strict=True):
+        assert x.shape == x0.shape
+        np.testing.assert_allclose(y.sum(1), 1, atol=1e-5)
+        for i in range(len(x)):  # no per-image layers: a row changes exactly when its label does
+            assert np.array_equal(x[i], x0[i]) == np.allclose(y[i], y0[i])
+
+
+def test_augment_dataset_rejects_unbatched_or_mismatched_data(batch):
+    y = np.eye(5, dtype=np.float32)
+    unbatched = tf.data.Dataset.from_tensor_slices((batch, y))
+    with pytest.raises(ConfigError, match="[Bb]atch"):
+        augment_dataset(unbatched, preset("basic"), num_classes=5)
+    with pytest.raises(ConfigError, match="102"):
+        augment_dataset(_labelled(batch), preset("basic"))
+
+
+def test_augmenter_call_works_inside_dataset_map(batch):
+    aug = Augmenter(preset("basic"), seed=0)
+    ds = tf.data.Dataset.from_tensor_slices(batch).batch(3).map(lambda x: aug(x, training=True))
+    shapes = [tuple(x.shape) for x in ds]
+    assert shapes == [(3, 64, 64, 3), (2, 64, 64, 3)]
+
+
+# --- code view and preview grid ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        *PRESETS.values(),
+        AugmentConfig(flip="horizontal_and_vertical", cutmix_alpha=0.5),
+        AugmentConfig(flip="vertical", zoom=0, mixup_alpha=0.4),
+    ],
+)
+def test_keras_code_is_valid_python_naming_the_layers(cfg):
+    code = keras_code(cfg)
+    compile(code, "<keras_code>", "exec")
+    assert "keras.Sequential" in code
+    assert ("RandomRotation" in code) == (cfg.rotation > 0)
+    assert ("MixUp" in code) == (cfg.mixup_alpha > 0)
+    assert ("CutMix" in code) == (cfg.cutmix_alpha > 0)
+
+
+def test_keras_code_runs_and_augments_a_batch():
+    ns: dict = {}
+    exec(compile(keras_code(preset("advanced")), "<keras_code>", "exec"), ns)
+    x, y = _colour_batch(4), np.eye(4, dtype=np.float32)
+    images, labels = ns["augment_batch"](x, y)
+    assert tuple(images.shape) == x.shape
+    np.testing.assert_allclose(np.asarray(labels).sum(1), 1, atol=1e-5)
+
+
+def test_sample_grid_is_seed_deterministic(flower_images):
+    img = flower_images[0]
+    grid = sample_grid(img, preset("basic"), n=4, seed=11)
+    assert grid.shape == (4, 64, 64, 3) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid, sample_grid(img, preset("basic"), n=4, seed=11))
+    assert not np.array_equal(grid, sample_grid(img, preset("basic"), n=4, seed=12))
+    assert len({g.tobytes() for g in grid}) == 4  # the variants differ from each other
+    np.testing.assert_array_equal(sample_grid(img, preset("none"), 2, 0), np.stack([img, img]))
+
+
+def test_sample_grid_rejects_bad_input(flower_images):
+    with pytest.raises(ImageError):
+        sample_grid(flower_images, preset("basic"), 2, 0)
+    with pytest.raises(ConfigError):
+        sample_grid(flower_images[0], preset("basic"), 0, 0)
