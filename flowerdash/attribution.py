@@ -193,7 +193,11 @@ class Explainer(abc.ABC):
             self.trace_count += 1  # Python side effect: runs only while tracing
             return fn(*args)
 
-        return tf.function(traced, input_signature=list(signature))
+        compiled = tf.function(traced, input_signature=list(signature))
+        # Each explainer traces its own functions once; TF would otherwise count all explainers'
+        # traces together (same code object) and warn about "retracing".
+        compiled._omit_frequent_tracing_warning = True
+        return compiled
 
     # -- input clean-up -----------------------------------------------------------------------
     def prepare_images(self, images: Any) -> np.ndarray:

@@ -1,0 +1,296 @@
+"""Integrated Gradients (Sundararajan et al., 2017), chunked, with several quadrature rules.
+
+``IG_i(x) = (x_i - x'_i) * ∫_0^1 dF(x' + a (x - x'))/dx_i da`` with F the target *logit* and x'
+a baseline in the model's pixel space (0..255). The integral is a weighted sum over points
+``alphas`` with ``weights`` from :func:`integration_points`:
+
+* ``"trapezoid"``: ``steps + 1`` equally spaced points 0, 1/steps, ..., 1 with weights
+  1/(2 steps) at both ends and 1/steps inside (the trapezoid rule; ``steps`` is the number of
+  intervals, so the model sees ``steps + 1`` points).
+* ``"midpoint"``: ``steps`` points (k + 0.5)/steps with weight 1/steps (Riemann midpoint).
+* ``"gauss_legendre"``: ``steps`` Gauss-Legendre nodes of ``numpy.polynomial.legendre.leggauss``
+  mapped from [-1, 1] to [0, 1] (nodes ``(t + 1)/2``, weights ``w/2``).
+
+Gradients are evaluated ``chunk_size`` points at a time by one compiled function whose
+signature never changes (the last chunk is padded with zero-weight points), so memory stays
+bounded whatever the step count and repeated calls never retrace.
+
+Completeness: ``Σ_i IG_i = F(x) - F(x')`` for an exact integral; ``completeness_gap`` reports
+``|Σ IG - (F(x) - F(x'))| / |F(x) - F(x')|``.
+
+Default rule and step count (measured, see ``scripts``-free evidence below): on the real
+MobileNetV2 backbone (ImageNet weights from ../shared, Rescaling(1/127.5, -1) in front,
+GlobalAveragePooling + a random Dense(102) head), five real Flowers102 photos at 224x224, black
+baseline, predicted class, median completeness gap:
+
+    ============  =====  =====  =====  =====  ======
+    rule          8      16     32     64     128
+    ============  =====  =====  =====  =====  ======
+    trapezoid     MEASURE_TRAPEZOID
+    midpoint      MEASURE_MIDPOINT
+    gauss_legendre MEASURE_GL
+    ============  =====  =====  =====  =====  ======
+
+DEFAULT_EVIDENCE
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from flowerdash.attribution import Explainer
+from flowerdash.errors import ExplainError
+from flowerdash.overlays import aggregate_channels, normalize_map
+
+__all__ = [
+    "BASELINES",
+    "DEFAULT_RULE",
+    "DEFAULT_STEPS",
+    "MAX_STEPS",
+    "RULES",
+    "IGResult",
+    "IntegratedGradients",
+    "integrate",
+    "integration_points",
+    "interpolate",
+    "make_baseline",
+]
+
+RULES = ("gauss_legendre", "trapezoid", "midpoint")
+BASELINES = ("black", "blur", "noise")
+MAX_STEPS = 512
+DEFAULT_RULE = "gauss_legendre"
+DEFAULT_STEPS = 32
+
+
+def check_steps(steps: Any) -> int:
+    """``steps`` as an int in 1..MAX_STEPS, or ExplainError."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise ExplainError(f"The number of IG steps must be a whole number, got {steps!r}.")
+    if not 1 <= int(steps) <= MAX_STEPS:
+        raise ExplainError(
+            f"The number of IG steps must be between 1 and {MAX_STEPS}, got {steps}."
+        )
+    return int(steps)
+
+
+def integration_points(steps: int, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``alphas`` in [0, 1] and ``weights`` (summing to 1) approximating ∫_0^1 f(a) da."""
+    steps = check_steps(steps)
+    if rule == "trapezoid":
+        alphas = np.linspace(0.0, 1.0, steps + 1)
+        weights = np.full(steps + 1, 1.0 / steps)
+        weights[[0, -1]] = 0.5 / steps
+    elif rule == "midpoint":
+        alphas = (np.arange(steps) + 0.5) / steps
+        weights = np.full(steps, 1.0 / steps)
+    elif rule == "gauss_legendre":
+        nodes, w = np.polynomial.legendre.leggauss(steps)
+        alphas, weights = (nodes + 1.0) / 2.0, w / 2.0
+    else:
+        raise ExplainError(f"Unknown IG rule {rule!r}; choose one of {', '.join(RULES)}.")
+    return alphas.astype(np.float64), weights.astype(np.float64)
+
+
+def interpolate(x: np.ndarray, baseline: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    """Points on the straight path: ``baseline + a (x - baseline)`` for each a, shape [M, *x.shape]."""
+    x = np.asarray(x)
+    baseline = np.asarray(baseline)
+    a = np.asarray(alphas).reshape((-1,) + (1,) * x.ndim)
+    return baseline[None] + a * (x - baseline)[None]
+
+
+def integrate(grads: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted sum of path gradients [M, ...] over the first axis (the path integral)."""
+    return np.tensordot(np.asarray(weights), np.asarray(grads), axes=(0, 0))
+
+
+def make_baseline(
+    images: np.ndarray, baseline: str | np.ndarray = "black", seed: int = 0
+) -> np.ndarray:
+    """Baselines [N, H, W, C] in pixel space 0..255 for prepared float32 images [N, H, W, C]."""
+    images = np.asarray(images, dtype=np.float32)
+    if isinstance(baseline, str):
+        if baseline == "black":
+            return np.zeros_like(images)
+        if baseline == "blur":
+            sigma = max(images.shape[1:3]) / 8.0
+            return np.stack(
+                [
+                    cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+                    .reshape(img.shape)
+                    .astype(np.float32)
+                    for img in images
+                ]
+            )
+        if baseline == "noise":
+            rng = np.random.default_rng(seed)
+            return rng.uniform(0.0, 255.0, size=images.shape).astype(np.float32)
+        raise ExplainError(
+            f"Unknown IG baseline {baseline!r}; choose one of {', '.join(BASELINES)} or give an image."
+        )
+    arr = np.asarray(baseline)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ExplainError(f"A baseline image must be a numeric array, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float32)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[1:] != images.shape[1:] or arr.shape[0] not in (1, len(images)):
+        raise ExplainError(
+            f"The baseline image has shape {tuple(np.asarray(baseline).shape)} but the images are "
+            f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]}; resize it to the same size."
+        )
+    if not np.isfinite(arr).all():
+        raise ExplainError("The baseline image contains NaN or infinite values.")
+    return np.broadcast_to(arr, images.shape).copy()
+
+
+@dataclass
+class IGResult:
+    """Integrated Gradients output for a batch of images."""
+
+    attributions: np.ndarray  # [N, H, W, C] float32, in logit units
+    maps: np.ndarray  # [N, H, W] float32 in [0, 1] (|attr| summed over channels, 99th pct clipped)
+    completeness_gap: np.ndarray  # [N] float32, relative
+    steps: int
+    rule: str
+    targets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # [N] int32
+    logit_delta: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # F(x)-F(x')
+
+
+class IntegratedGradients(Explainer):
+    """Integrated Gradients on the target logit, chunked, with optional SmoothGrad averaging."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        steps: int = DEFAULT_STEPS,
+        baseline: str | np.ndarray = "black",
+        rule: str = DEFAULT_RULE,
+        chunk_size: int = 32,
+        smooth_samples: int = 0,
+        smooth_sigma: float = 0.15,
+        seed: int = 0,
+        batch_size: int = 16,
+    ) -> None:
+        self.steps = check_steps(steps)
+        if rule not in RULES:
+            raise ExplainError(f"Unknown IG rule {rule!r}; choose one of {', '.join(RULES)}.")
+        if isinstance(baseline, str) and baseline not in BASELINES:
+            raise ExplainError(
+                f"Unknown IG baseline {baseline!r}; choose one of {', '.join(BASELINES)} or give an image."
+            )
+        if int(chunk_size) < 1:
+            raise ExplainError(f"chunk_size must be at least 1, got {chunk_size}.")
+        if int(smooth_samples) < 0 or float(smooth_sigma) < 0:
+            raise ExplainError("smooth_samples and smooth_sigma must not be negative.")
+        super().__init__(model, batch_size=batch_size)
+        self.rule = rule
+        self.baseline = baseline
+        self.chunk_size = int(chunk_size)
+        self.smooth_samples = int(smooth_samples)
+        self.smooth_sigma = float(smooth_sigma)
+        self.seed = int(seed)
+        self.alphas, self.weights = integration_points(self.steps, rule)
+        one = self.image_spec(batched=False)
+        self._chunk_fn = self.compile(
+            self._chunk,
+            [
+                one,
+                one,
+                tf.TensorSpec([None], tf.float32),
+                tf.TensorSpec([None], tf.float32),
+                tf.TensorSpec([], tf.int32),
+            ],
+        )
+
+    @property
+    def name(self) -> str:
+        """Display name of the method."""
+        return "SmoothGrad-IG" if self.smooth_samples else "Integrated Gradients"
+
+    def _chunk(
+        self,
+        x: tf.Tensor,
+        base: tf.Tensor,
+        alphas: tf.Tensor,
+        weights: tf.Tensor,
+        target: tf.Tensor,
+    ) -> tf.Tensor:
+        path = base[None] + alphas[:, None, None, None] * (x - base)[None]
+        with tf.GradientTape() as tape:
+            tape.watch(path)
+            logits = tf.cast(self.logits_model(path, training=False), tf.float32)
+            score = tf.reduce_sum(logits[:, target])
+        grads = tf.cast(tape.gradient(score, path), tf.float32)
+        return tf.tensordot(weights, grads, axes=1)
+
+    def _path_integral(self, x: np.ndarray, base: np.ndarray, target: int) -> np.ndarray:
+        """∫ dF/dx along the path from base to x, as float64 [H, W, C]."""
+        total = np.zeros(x.shape, dtype=np.float64)
+        n, c = len(self.alphas), self.chunk_size
+        xt, bt, tt = tf.constant(x), tf.constant(base), tf.constant(target, tf.int32)
+        for start in range(0, n, c):
+            a = np.zeros(c, np.float32)
+            w = np.zeros(c, np.float32)
+            part = slice(start, min(start + c, n))
+            k = part.stop - part.start
+            a[:k], w[:k] = self.alphas[part], self.weights[part]
+            # Padding points get weight 0: same shape every call, so no retrace.
+            total += self._chunk_fn(xt, bt, tf.constant(a), tf.constant(w), tt).numpy()
+        return total
+
+    def _attribute(
+        self, images: np.ndarray, targets: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Attributions [N,H,W,C], relative completeness gaps [N] and F(x)-F(x') [N]."""
+        baselines = make_baseline(images, self.baseline, self.seed)
+        rng = np.random.default_rng(self.seed)
+        attrs, gaps, deltas = [], [], []
+        for x, base, t in zip(images, baselines, targets, strict=True):
+            if self.smooth_samples:
+                noise = rng.normal(0.0, self.smooth_sigma * 255.0, (self.smooth_samples, *x.shape))
+                inputs = np.clip(x[None] + noise, 0.0, 255.0).astype(np.float32)
+            else:
+                inputs = x[None]
+            attr = np.zeros(x.shape, np.float64)
+            for xi in inputs:
+                attr += (xi.astype(np.float64) - base) * self._path_integral(xi, base, int(t))
+            attr /= len(inputs)
+            scores = self.predict_logits(np.concatenate([inputs, base[None]]))[:, int(t)]
+            delta = float(np.mean(scores[:-1]) - scores[-1])
+            gap = abs(float(attr.sum()) - delta) / max(abs(delta), 1e-12)
+            attrs.append(attr.astype(np.float32))
+            gaps.append(gap)
+            deltas.append(delta)
+        return np.stack(attrs), np.asarray(gaps, np.float32), np.asarray(deltas, np.float32)
+
+    def explain(self, images: Any, targets: Any = None) -> IGResult:
+        """Attributions, display maps and completeness gaps for ``images`` and ``targets``."""
+        x = self.prepare_images(images)
+        t = self.resolve_targets(x, targets)
+        attrs, gaps, deltas = self._attribute(x, t)
+        maps = normalize_map(aggregate_channels(attrs, "abs"), clip_percentile=99.0)
+        return IGResult(
+            attributions=attrs,
+            maps=maps.astype(np.float32),
+            completeness_gap=gaps,
+            steps=self.steps,
+            rule=self.rule,
+            targets=t,
+            logit_delta=deltas,
+        )
+
+    def _explain_batch(self, images: tf.Tensor, targets: tf.Tensor) -> np.ndarray:
+        attrs, _, _ = self._attribute(images.numpy(), targets.numpy())
+        return aggregate_channels(attrs, "abs")
+
+    def postprocess(self, maps: np.ndarray) -> np.ndarray:
+        """Scale each map to [0, 1] with 99th-percentile clipping (as in ``explain().maps``)."""
+        return normalize_map(maps, clip_percentile=99.0).astype(np.float32)
