@@ -156,8 +156,13 @@ def _seed_tensor(seed: Any) -> tf.Tensor:
     return tf.reshape(t, [2])
 
 
+def _fold(seed: Any, index: int) -> tf.Tensor:
+    """An independent [2] seed derived from `seed` for sub-task `index`."""
+    return tf.random.experimental.stateless_fold_in(_seed_tensor(seed), index)
+
+
 def _child_seed(seed: Any, index: int) -> _SeedStream:
-    return _SeedStream(tf.random.experimental.stateless_fold_in(_seed_tensor(seed), index))
+    return _SeedStream(_fold(seed, index))
 
 
 def _to_images(images: Any) -> tf.Tensor:
@@ -313,7 +318,8 @@ def mix_pair(
 ) -> tuple[np.ndarray, dict[Any, float]]:
     """Mix two images deterministically: `lam` is image_a's weight; `box` = (top, left, bottom, right).
 
-    For CutMix without a box, a centred box of area (1 - lam) is pasted from image_b. Returns
+    For CutMix the box is pasted from image_b (lam is then ignored); without a box, a centred
+    box of area about (1 - lam) is used. Returns
     the mixed image (dtype of image_a) and the label shares, which for CutMix equal the pasted
     pixel area.
     """
@@ -391,10 +397,10 @@ def augment_dataset(
 
     def _map(pair: tuple[tf.Tensor, tf.Tensor], batch_seed: tf.Tensor):
         images, labels = pair
-        out = aug(images, training=True, seed=_child_seed(batch_seed, 0)._seed)
+        out = aug(images, training=True, seed=_fold(batch_seed, 0))
         out = tf.convert_to_tensor(out, tf.float32)
         if aug.mixers:
-            out, labels, _ = aug.mix(out, labels, seed=_child_seed(batch_seed, 1)._seed)
+            out, labels, _ = aug.mix(out, labels, seed=_fold(batch_seed, 1))
         out = tf.ensure_shape(out, images.shape)
         return out, tf.ensure_shape(labels, pair[1].shape)
 
