@@ -1,0 +1,328 @@
+"""``python -m flowerdash``: train, evaluate, predict, explain and manage checkpoints.
+
+Errors end the process with a non-zero exit code and one line on stderr, never a traceback
+(set FLOWERDASH_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from flowerdash.errors import FlowerdashError
+
+PROG = "python -m flowerdash"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _checkpoint_and_image(values: list[str], parser: argparse.ArgumentParser) -> tuple[str | None, str]:
+    if len(values) == 1:
+        return None, values[0]
+    if len(values) == 2:
+        return values[0], values[1]
+    parser.error("expected [CHECKPOINT] IMAGE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all sub-commands."""
+    parser = _Parser(prog=PROG, description="Oxford Flowers102 classifier: train, evaluate, explain.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a classifier and write a checkpoint",
+                       description="Train on Oxford Flowers102 and write a checkpoint.")
+    t.add_argument("--backbone", default="efficientnetb0",
+                   help="efficientnetb0 (default, needs internet for ImageNet weights), mobilenetv2, tiny")
+    t.add_argument("--weights", default="auto",
+                   help="auto (offline file if configured, else imagenet), imagenet, none, or a weights file path")
+    t.add_argument("--augment", default="basic", help="augmentation preset: none, basic, advanced")
+    t.add_argument("--epochs", type=int, default=5, help="epochs of stage 1 (head on frozen backbone)")
+    t.add_argument("--fine-tune-epochs", type=int, default=0, help="epochs of stage 2 (fine-tuning)")
+    t.add_argument("--fine-tune-layers", type=int, default=30, help="top backbone layers to fine-tune")
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
+    t.add_argument("--fine-tune-lr", type=float, default=1e-4, help="stage 2 learning rate")
+    t.add_argument("--label-smoothing", type=float, default=0.0)
+    t.add_argument("--dropout", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--image-size", type=int, default=None)
+    for name in ("rotation", "zoom", "translation", "brightness", "contrast", "mixup-alpha", "cutmix-alpha"):
+        t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
+    t.add_argument("--flip", default=None, help="override the preset's flip mode")
+    t.add_argument("--train-limit", type=int, default=None, help="use only N training images")
+    t.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
+    t.add_argument("--test-limit", type=int, default=None, help="evaluate on only N test images")
+    t.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
+    t.add_argument("--no-feature-cache", action="store_true",
+                   help="train stage 1 end to end even without augmentation")
+    t.add_argument("--no-head-augment", action="store_true",
+                   help="stage 1 without augmentation (on cached features); stage 2 still augments")
+    t.add_argument("--name", default=None, help="checkpoint folder name")
+    t.add_argument("--checkpoint-dir", default=None)
+    t.add_argument("--data-dir", default=None, help="official-layout dataset folder (else settings/TFDS)")
+    t.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="continue an interrupted run from its last completed epoch")
+
+    e = sub.add_parser("evaluate", help="test top-1/top-5 and per-image predictions",
+                       description="Evaluate a checkpoint (default: the shipped one) on a split.")
+    e.add_argument("checkpoint", nargs="?", default=None)
+    e.add_argument("--split", default="test", choices=("train", "val", "test"))
+    e.add_argument("--limit", type=int, default=None, help="evaluate on only N images")
+    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--out", default=None, help="per-image predictions file (JSON lines)")
+    e.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    e.add_argument("--data-dir", default=None)
+    e.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    p = sub.add_parser("predict", help="top-5 flower names for an image",
+                       description="Predict the flower in an image: predict [CHECKPOINT] IMAGE")
+    p.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    x = sub.add_parser("explain", help="GradCAM / Integrated Gradients panel for an image",
+                       description="Explain a prediction: explain [CHECKPOINT] IMAGE")
+    x.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
+    x.add_argument("--method", default="both", choices=("gradcam", "ig", "both"))
+    x.add_argument("--steps", type=int, default=None, help="Integrated Gradients steps (1..512)")
+    x.add_argument("--baseline", default="black", choices=("black", "blur", "noise"))
+    x.add_argument("--target", type=int, default=None, help="class to explain (default: predicted)")
+    x.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
+    x.add_argument("--colormap", default="jet")
+    x.add_argument("--out", default="panel.png", help="where to write the PNG panel")
+    x.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    c = sub.add_parser("checkpoints", help="list checkpoints", description="List checkpoints.")
+    c.add_argument("--checkpoint-dir", default=None)
+    c.add_argument("--json", action="store_true")
+    return parser
+
+
+def _progress_line(ev: Any, width: int = 24) -> str:
+    frac = (ev.step or 0) / ev.steps if ev.steps else 0.0
+    bar = "█" * int(frac * width) + "░" * (width - int(frac * width))
+    parts = [f"[{ev.stage}]"]
+    if ev.epoch:
+        parts.append(f"epoch {ev.epoch}/{ev.epochs}")
+    parts.append(f"{bar} {ev.step}/{ev.steps}")
+    if ev.loss is not None:
+        parts.append(f"loss {ev.loss:.3f} acc {ev.accuracy:.3f}")
+    if ev.images_per_sec:
+        parts.append(f"{ev.images_per_sec:.0f} img/s")
+    if ev.eta_seconds is not None:
+        parts.append(f"ETA {_duration(ev.eta_seconds)}")
+    return " ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _follow(job: Any) -> None:
+    """Print a job's events to stderr until it finishes (a live bar on a terminal)."""
+    tty = sys.stderr.isatty()
+    cursor = 0
+    while True:
+        events, cursor = job.channel.read(cursor, timeout=0.5)
+        for ev in events:
+            if ev.kind == "batch":
+                if tty:
+                    print("\r" + _progress_line(ev)[:160].ljust(160), end="", file=sys.stderr, flush=True)
+            elif ev.kind == "epoch":
+                val = f" val_acc {ev.val_accuracy:.3f}" if ev.val_accuracy is not None else ""
+                print(("\r" if tty else "") + f"[{ev.stage}] epoch {ev.epoch}/{ev.epochs} "
+                      f"loss {ev.loss:.3f} acc {ev.accuracy:.3f}{val}".ljust(160 if tty else 0),
+                      file=sys.stderr, flush=True)
+            elif ev.message:
+                print(("\r" if tty else "") + ev.message.ljust(160 if tty else 0), file=sys.stderr, flush=True)
+        if job.done and job.channel.closed and not events:
+            return
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train and report the checkpoint."""
+    from flowerdash.training import TrainConfig, TrainingJob, interrupted_runs
+
+    overrides = {k: getattr(args, k) for k in
+                 ("rotation", "zoom", "translation", "brightness", "contrast", "mixup_alpha",
+                  "cutmix_alpha", "flip") if getattr(args, k) is not None}
+    resume_path = None
+    if args.resume:
+        runs = {r.run_id: r for r in interrupted_runs(args.checkpoint_dir)}
+        if args.resume not in runs:
+            known = ", ".join(runs) or "none"
+            raise FlowerdashError(f"No interrupted run {args.resume!r} to resume (interrupted runs: {known}).")
+        config, resume_path = runs[args.resume].config, runs[args.resume].path
+    else:
+        config = TrainConfig(
+            backbone=args.backbone, weights=None if args.weights == "none" else args.weights,
+            image_size=args.image_size, augment=args.augment, augment_overrides=overrides,
+            epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs,
+            fine_tune_layers=args.fine_tune_layers, batch_size=args.batch_size,
+            learning_rate=args.lr, fine_tune_learning_rate=args.fine_tune_lr,
+            label_smoothing=args.label_smoothing, dropout=args.dropout, seed=args.seed,
+            train_limit=args.train_limit, val_limit=args.val_limit, test_limit=args.test_limit,
+            evaluate_test=not args.no_test, cache_features=not args.no_feature_cache,
+            head_augment=not args.no_head_augment,
+            data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir, name=args.name,
+        )
+        config.augment_config()  # validate before starting
+    job = TrainingJob(config, resume_from=resume_path).start()
+    try:
+        _follow(job)
+    except KeyboardInterrupt:
+        print("\nCancelling (the last completed epoch is kept)…", file=sys.stderr)
+        job.cancel()
+        job.wait()
+        _follow(job)
+    if job.status == "failed":
+        raise FlowerdashError(job.error or "training failed")
+    if job.checkpoint:
+        print(job.checkpoint)
+    return 0 if job.status == "succeeded" else 130
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a checkpoint and print metrics."""
+    from flowerdash import checkpoints
+    from flowerdash.data import get_source
+    from flowerdash.evaluation import evaluate_checkpoint, predictions_to_json
+
+    folder = checkpoints.resolve(args.checkpoint)
+    meta = checkpoints.read_meta(folder)
+    source = get_source(args.data_dir)
+    tty = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            print(f"\rEvaluating {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    preds, metrics = evaluate_checkpoint(folder, args.split, source=source, limit=args.limit,
+                                         batch_size=args.batch_size, use_cache=not args.no_cache,
+                                         progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    out = Path(args.out) if args.out else folder / "eval" / f"{args.split}-predictions.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(predictions_to_json(preds, meta["class_names"]), encoding="utf-8")
+    result = {"checkpoint": str(folder), "split": args.split, "n": metrics["n"],
+              "top1": metrics["top1"], "top5": metrics["top5"],
+              "seconds": round(time.perf_counter() - start, 2), "predictions": str(out)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{folder.name} on {args.split} ({metrics['n']} images): "
+              f"top-1 {metrics['top1']:.2%}, top-5 {metrics['top5']:.2%}")
+        print(f"Per-image predictions: {out}")
+    return 0
+
+
+def _load(checkpoint: str | None) -> tuple[Any, dict[str, Any], Path]:
+    from flowerdash import checkpoints
+
+    folder = checkpoints.resolve(checkpoint)
+    meta = checkpoints.read_meta(folder)
+    return checkpoints.load_model(folder), meta, folder
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Print the top-k flower names for an image."""
+    from flowerdash.images import load_image
+    from flowerdash.predict import predict_image
+
+    ckpt, image_path = _checkpoint_and_image(args.paths, args._parser)
+    image = load_image(Path(image_path))
+    model, meta, folder = _load(ckpt)
+    top = predict_image(model, image, meta["class_names"], top=args.top)
+    if args.json:
+        print(json.dumps({"checkpoint": str(folder), "image": image_path,
+                          "top": [{"label": k, "name": n, "probability": p} for k, n, p in top]}))
+    else:
+        for k, name, p in top:
+            print(f"{p:7.2%}  {name} (label {k})")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Write a GradCAM / IG panel for an image."""
+    from flowerdash.explanations import explain_image, result_to_json
+    from flowerdash.images import load_image, prepare_for_model
+    from flowerdash.models import input_size
+    from flowerdash.overlays import make_panel, overlay, to_png_bytes
+
+    ckpt, image_path = _checkpoint_and_image(args.paths, args._parser)
+    image = load_image(Path(image_path))
+    model, meta, folder = _load(ckpt)
+    x = prepare_for_model(image, input_size(model)).astype("uint8")
+    methods = ("gradcam", "ig") if args.method == "both" else (args.method,)
+    kwargs: dict[str, Any] = {"methods": methods, "target": args.target, "ig_baseline": args.baseline}
+    if args.steps is not None:
+        kwargs["ig_steps"] = args.steps
+    result = explain_image(model, x, **kwargs)
+    names = meta["class_names"]
+    overlays = {("GradCAM" if m == "gradcam" else "Integrated Gradients"):
+                overlay(x, result.maps[m], alpha=args.alpha, cmap=args.colormap) for m in methods}
+    pred = int(result.probabilities.argmax())
+    panel = make_panel(x, overlays, [f"Predicted: {names[pred]} ({result.probabilities[pred]:.1%})",
+                                     f"Explained class: {names[result.target]}"])
+    Path(args.out).write_bytes(to_png_bytes(panel))
+    if args.json:
+        print(json.dumps({"checkpoint": str(folder), "image": image_path, "out": args.out,
+                          "predicted": pred, "predicted_name": names[pred],
+                          **result_to_json(result)}))
+    else:
+        print(f"Predicted {names[pred]} ({result.probabilities[pred]:.1%}); panel written to {args.out}")
+    return 0
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    """List usable and broken checkpoints."""
+    from flowerdash.checkpoints import list_checkpoints
+
+    listing = list_checkpoints(args.checkpoint_dir)
+    if args.json:
+        print(json.dumps({"checkpoints": [{"path": str(c.path), "label": c.label} for c in listing.checkpoints],
+                          "broken": [{"path": str(b.path), "reason": b.reason} for b in listing.broken]}))
+        return 0
+    for c in listing.checkpoints:
+        print(f"{c.label}  ({c.path})")
+    for b in listing.broken:
+        print(f"unusable: {b.path.name}: {b.reason}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "explain": cmd_explain, "checkpoints": cmd_checkpoints}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args._parser = parser
+    try:
+        return COMMANDS[args.command](args)
+    except FlowerdashError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("FLOWERDASH_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set FLOWERDASH_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,589 @@
+"""The training engine: a ``TrainConfig`` becomes a run that streams events and ends in a checkpoint.
+
+Stages: (1) the head on a frozen backbone (on cached backbone features when there is no
+augmentation, so epochs are near-instant); (2) optional fine-tuning of the top N backbone layers
+at a lower learning rate, BatchNormalization kept in inference mode. Runs are cancellable within
+one batch; an exception ends the run as failed with its message kept. Every completed epoch is
+saved to a hidden run folder so an interrupted run (even a killed process) can be resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flowerdash.errors import ConfigError, FlowerdashError, TrainingError
+from flowerdash.events import EventChannel, TrainingEvent
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from flowerdash.data import DatasetSource
+
+RUNS_DIR = ".runs"
+STATUSES = ("pending", "running", "succeeded", "cancelled", "failed")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the checkpoint)."""
+
+    backbone: str = "efficientnetb0"
+    weights: str | None = "auto"
+    image_size: int | None = None
+    augment: str = "basic"
+    augment_overrides: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 5
+    fine_tune_epochs: int = 0
+    fine_tune_layers: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-4
+    label_smoothing: float = 0.0
+    dropout: float = 0.2
+    seed: int = 42
+    train_limit: int | None = None
+    val_limit: int | None = None
+    test_limit: int | None = None
+    evaluate_test: bool = True
+    cache_features: bool = True
+    head_augment: bool = True
+    keep_on_cancel: bool = True
+    data_dir: str | None = None
+    checkpoint_dir: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, "Epochs must be at least 1."),
+            (self.fine_tune_epochs >= 0, "Fine-tuning epochs cannot be negative."),
+            (self.fine_tune_layers >= 0, "Fine-tuning depth cannot be negative."),
+            (self.batch_size >= 1, "Batch size must be at least 1."),
+            (self.learning_rate > 0 and self.fine_tune_learning_rate > 0, "Learning rates must be positive."),
+            (0.0 <= self.label_smoothing < 1.0, "Label smoothing must be in [0, 1)."),
+            (0.0 <= self.dropout < 1.0, "Dropout must be in [0, 1)."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def augment_config(self):
+        """The resolved augmentation: the preset with overrides applied."""
+        from flowerdash.augment import AugmentConfig, preset
+
+        base = preset(self.augment).to_dict()
+        base.update(self.augment_overrides)
+        return AugmentConfig.from_dict(base)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config from plain data, ignoring unknown keys from other versions."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class Cancelled(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside the run to unwind promptly after a cancel request."""
+
+
+def describe_device() -> str:
+    """'GPU (name)' or 'CPU (n cores)' for the device training will use."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+class _Progress:
+    """Keras callback that turns batches and epochs into events and honours cancel."""
+
+    def __init__(self, job: TrainingJob, stage: str, epochs: int, steps: int, batch: int):
+        import keras
+
+        outer = self
+
+        class _Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                outer.epoch_start = time.perf_counter()
+
+            def on_train_batch_end(self, step, logs=None):
+                outer.batch(step, logs or {})
+
+            def on_test_batch_end(self, step, logs=None):
+                job.check_cancel()
+
+            def on_epoch_end(self, epoch, logs=None):
+                outer.epoch_end(logs or {})
+
+        self.callback = _Callback()
+        self.job, self.stage, self.epochs, self.steps, self.batch_size = job, stage, epochs, steps, batch
+        self.epoch_start = time.perf_counter()
+        self.stage_start = time.perf_counter()
+        self.steps_done = 0
+        self.last_emit = 0.0
+
+    def batch(self, step: int, logs: dict[str, float]) -> None:
+        self.job.check_cancel()
+        self.steps_done += 1
+        now = time.perf_counter()
+        if now - self.last_emit < 0.25 and step + 1 < self.steps:
+            return
+        self.last_emit = now
+        elapsed = now - self.stage_start
+        rate = self.steps_done / elapsed if elapsed > 0 else 0.0
+        remaining = self.epochs * self.steps - self.steps_done
+        self.job.emit(
+            "batch",
+            stage=self.stage,
+            epoch=self.job.epoch_counter + 1,
+            epochs=self.job.total_epochs,
+            step=step + 1,
+            steps=self.steps,
+            loss=_f(logs.get("loss")),
+            accuracy=_f(logs.get("accuracy")),
+            images_per_sec=rate * self.batch_size,
+            eta_seconds=remaining / rate if rate > 0 else None,
+        )
+
+    def epoch_end(self, logs: dict[str, float]) -> None:
+        seconds = time.perf_counter() - self.epoch_start
+        self.job.epoch_counter += 1
+        record = {
+            "epoch": self.job.epoch_counter,
+            "stage": self.stage,
+            "loss": _f(logs.get("loss")),
+            "accuracy": _f(logs.get("accuracy")),
+            "val_loss": _f(logs.get("val_loss")),
+            "val_accuracy": _f(logs.get("val_accuracy")),
+            "seconds": round(seconds, 3),
+        }
+        self.job.history.append(record)
+        self.job.epoch_completed(self.stage)
+        self.job.emit(
+            "epoch",
+            stage=self.stage,
+            epoch=self.job.epoch_counter,
+            epochs=self.job.total_epochs,
+            loss=record["loss"],
+            accuracy=record["accuracy"],
+            val_loss=record["val_loss"],
+            val_accuracy=record["val_accuracy"],
+            images_per_sec=self.steps * self.batch_size / seconds if seconds > 0 else None,
+        )
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class TrainingJob:
+    """One training run; ``start()`` runs it in a background thread, ``run()`` in this one."""
+
+    def __init__(self, config: TrainConfig, resume_from: str | Path | None = None) -> None:
+        self.config = config
+        self.id = uuid.uuid4().hex[:10]
+        self.channel = EventChannel()
+        self.status = "pending"
+        self.error: str | None = None
+        self.error_details: str | None = None
+        self.checkpoint: Path | None = None
+        self.history: list[dict[str, Any]] = []
+        self.device: str | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.epoch_counter = 0
+        self.total_epochs = config.epochs + config.fine_tune_epochs
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._model: keras.Model | None = None
+        self._best_weights: list[np.ndarray] | None = None
+        self._resume_from = Path(resume_from) if resume_from else None
+        self._run_dir: Path | None = None
+
+    # -- public API -------------------------------------------------------------------
+    def start(self) -> TrainingJob:
+        """Run in a daemon thread; returns immediately."""
+        if self._thread is not None:
+            raise TrainingError("This job was already started.")
+        self._thread = threading.Thread(target=self.run, name=f"train-{self.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the run to stop; it does within one batch."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a started job; True when it has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.done
+
+    @property
+    def done(self) -> bool:
+        """True once the run ended (succeeded, cancelled or failed)."""
+        return self.status in ("succeeded", "cancelled", "failed")
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True after :meth:`cancel`."""
+        return self._cancel.is_set()
+
+    def describe(self) -> str:
+        """One line for messages: backbone, epochs, status and progress."""
+        return (
+            f"run {self.id} ({self.config.backbone}, {self.total_epochs} epochs, "
+            f"{self.status}, epoch {self.epoch_counter}/{self.total_epochs})"
+        )
+
+    # -- inside the run ---------------------------------------------------------------
+    def emit(self, kind: str, **fields_: Any) -> None:
+        """Put an event on the channel."""
+        self.channel.put(TrainingEvent(kind=kind, **fields_))
+
+    def check_cancel(self) -> None:
+        """Unwind the run if a cancel was requested."""
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def epoch_completed(self, stage: str) -> None:
+        """Remember the weights of the last completed epoch and persist resumable state."""
+        self._best_weights = [w.copy() for w in self._model.get_weights()]
+        if self._run_dir is not None:
+            _save_run_state(self._run_dir, self, stage)
+
+    def run(self) -> Path | None:
+        """Execute the run synchronously; never raises (the outcome is in ``status``)."""
+        self.status = "running"
+        self.started_at = time.time()
+        try:
+            self.checkpoint = self._run()
+            self.status = "succeeded"
+            self.emit("finished", status="succeeded", checkpoint=str(self.checkpoint),
+                      message=f"Saved checkpoint {self.checkpoint.name}.")
+        except Cancelled:
+            self.status = "cancelled"
+            self.checkpoint = self._save_partial()
+            note = (
+                f"Kept the last completed epoch as {self.checkpoint.name}."
+                if self.checkpoint
+                else "No epoch had completed, so nothing was kept."
+            )
+            self.emit("finished", status="cancelled", checkpoint=_s(self.checkpoint),
+                      message=f"Training was cancelled. {note}")
+        except FlowerdashError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # the process must stay healthy whatever the run raises
+            self._fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            self.finished_at = time.time()
+        return self.checkpoint
+
+    def _fail(self, message: str, details: str | None = None) -> None:
+        self.status = "failed"
+        self.error = message
+        self.error_details = details
+        self.emit("finished", status="failed", message=f"Training failed: {message}")
+
+    def _run(self) -> Path:
+        import keras
+
+        from flowerdash.checkpoints import checkpoint_root
+        from flowerdash.data import get_source, make_pipeline
+        from flowerdash.models import build_model, set_trainable
+
+        cfg = self.config
+        self.device = describe_device()
+        if self.device.startswith("GPU"):
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        self.emit("started", message=f"Training {cfg.backbone} on {self.device}.")
+        keras.utils.set_random_seed(cfg.seed)
+        source = get_source(cfg.data_dir)
+        augment = cfg.augment_config()
+        self.check_cancel()
+        model = build_model(cfg.backbone, cfg.weights, cfg.image_size, dropout=cfg.dropout)
+        self._model = model
+        size = int(model.inputs[0].shape[1])
+        root = checkpoint_root(cfg.checkpoint_dir)
+        self._run_dir = root / RUNS_DIR / self.id
+        start_epoch = self._restore(model)
+        self.emit("message", message=f"Data: {source.description}.")
+
+        def pipeline(split: str, training: bool, limit: int | None) -> tf.data.Dataset:
+            return make_pipeline(
+                source, split, image_size=size, batch_size=cfg.batch_size, training=training,
+                augment=augment if training else None, seed=cfg.seed, limit=limit,
+            )
+
+        n_train = _count(source, "train", cfg.train_limit)
+        steps = math.ceil(n_train / cfg.batch_size)
+        val = pipeline("val", False, cfg.val_limit)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+
+        head_epochs = max(cfg.epochs - start_epoch, 0)
+        if head_epochs:
+            set_trainable(model, 0)
+            model.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
+            self.emit("stage", stage="head", epochs=cfg.epochs,
+                      message="Stage 1: training the new head on a frozen backbone.")
+            if (augment.is_identity or not cfg.head_augment) and cfg.cache_features:
+                self._fit_head_on_features(model, pipeline, cfg, head_epochs, loss)
+            else:
+                cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size)
+                model.fit(pipeline("train", True, cfg.train_limit), validation_data=val,
+                          epochs=head_epochs, verbose=0, callbacks=[cb.callback], shuffle=False)
+        ft_done = max(start_epoch - cfg.epochs, 0)
+        ft_epochs = cfg.fine_tune_epochs - ft_done
+        if ft_epochs > 0:
+            count = set_trainable(model, cfg.fine_tune_layers)
+            schedule = keras.optimizers.schedules.CosineDecay(
+                cfg.fine_tune_learning_rate, decay_steps=max(ft_epochs * steps, 1), alpha=0.05
+            )
+            model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
+            self.emit("stage", stage="fine_tune", epochs=cfg.fine_tune_epochs,
+                      message=f"Stage 2: fine-tuning the top {count} backbone layers.")
+            cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
+            model.fit(pipeline("train", True, cfg.train_limit), validation_data=val,
+                      epochs=ft_epochs, verbose=0, callbacks=[cb.callback], shuffle=False)
+        return self._finish(model, source)
+
+    def _fit_head_on_features(self, model, pipeline, cfg, epochs, loss) -> None:
+        import keras
+
+        from flowerdash.models import feature_model
+
+        feats = {}
+        extractor = feature_model(model)
+        for split, limit in (("train", cfg.train_limit), ("val", cfg.val_limit)):
+            xs, ys = [], []
+            ds = pipeline(split, False, limit)
+            for images, labels in ds:
+                self.check_cancel()
+                xs.append(extractor(images, training=False).numpy())
+                ys.append(labels.numpy())
+                self.emit("batch", stage="features", step=len(xs), steps=len(ds),
+                          message=f"Computing backbone features once ({split}).")
+            feats[split] = (np.concatenate(xs), np.concatenate(ys))
+        inputs = keras.Input(feats["train"][0].shape[1:], name="features")
+        x = model.get_layer("dropout")(inputs)
+        x = model.get_layer("logits")(x)
+        head = keras.Model(inputs, model.get_layer("probs")(x), name="head")
+        head.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
+        steps = math.ceil(len(feats["train"][0]) / cfg.batch_size)
+        # The head shares its layers with the full model, so epoch snapshots (taken of the full
+        # model) include what the head learned.
+        cb = _Progress(self, "head", epochs, steps, cfg.batch_size)
+        head.fit(*feats["train"], batch_size=cfg.batch_size, epochs=epochs, shuffle=True,
+                 validation_data=feats["val"], verbose=0, callbacks=[cb.callback])
+
+    def _finish(self, model: keras.Model, source: DatasetSource) -> Path:
+        from flowerdash.checkpoints import save_checkpoint
+        from flowerdash.evaluation import compute_metrics, predict_split
+
+        cfg = self.config
+        metrics: dict[str, Any] = {}
+        if self.history and self.history[-1].get("val_accuracy") is not None:
+            metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
+        if cfg.evaluate_test:
+            self.emit("stage", stage="evaluate", message="Measuring accuracy on the test split.")
+
+            def progress(done: int, total: int) -> None:
+                self.check_cancel()
+                self.emit("batch", stage="evaluate", step=done, steps=total)
+
+            preds = predict_split(model, source, "test", limit=cfg.test_limit, progress=progress)
+            m = compute_metrics(preds.labels, preds.top_k, len(source.class_names))
+            metrics["test"] = {"n": m["n"], "top1": m["top1"], "top5": m["top5"]}
+            self.emit("message", message=f"Test top-1 {m['top1']:.1%}, top-5 {m['top5']:.1%}.")
+        path = save_checkpoint(model, self._meta(source, "complete", metrics),
+                               root=cfg.checkpoint_dir, name=cfg.name)
+        self._cleanup_run_dir()
+        return path
+
+    def _meta(self, source: DatasetSource, status: str, metrics: dict[str, Any]) -> dict[str, Any]:
+        from flowerdash.checkpoints import now_iso
+
+        cfg = self.config
+        return {
+            "status": status,
+            "backbone": cfg.backbone,
+            "image_size": int(self._model.inputs[0].shape[1]) if self._model else None,
+            "class_names": list(source.class_names),
+            "config": cfg.to_dict(),
+            "augmentation": cfg.augment_config().to_dict(),
+            "seed": cfg.seed,
+            "dataset": {"source": source.kind, "description": source.description,
+                        "split_sizes": source.sizes(),
+                        "used": {"train": cfg.train_limit, "val": cfg.val_limit, "test": cfg.test_limit}},
+            "history": self.history,
+            "metrics": metrics,
+            "device": self.device,
+            "started": _iso(self.started_at),
+            "finished": now_iso(),
+            "seconds": round(time.time() - (self.started_at or time.time()), 1),
+            "run_id": self.id,
+        }
+
+    def _save_partial(self) -> Path | None:
+        if not (self.config.keep_on_cancel and self._best_weights is not None and self._model):
+            return None
+        from flowerdash.checkpoints import save_checkpoint
+        from flowerdash.data import get_source
+
+        self._model.set_weights(self._best_weights)
+        metrics = {}
+        if self.history and self.history[-1].get("val_accuracy") is not None:
+            metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
+        name = f"{self.config.name or time.strftime('%Y%m%d-%H%M%S')}-partial-epoch{self.epoch_counter}"
+        meta = self._meta(get_source(self.config.data_dir), "cancelled", metrics)
+        meta["note"] = f"Cancelled run: weights of the last completed epoch ({self.epoch_counter})."
+        path = save_checkpoint(self._model, meta, root=self.config.checkpoint_dir, name=name)
+        self._cleanup_run_dir()
+        return path
+
+    def _restore(self, model: keras.Model) -> int:
+        if self._resume_from is None:
+            return 0
+        state = json.loads((self._resume_from / "state.json").read_text())
+        model.load_weights(self._resume_from / "last.weights.h5")
+        self.history = state["history"]
+        self.epoch_counter = state["epochs_done"]
+        self.id = state["run_id"]
+        self.emit("message", message=f"Resumed from epoch {self.epoch_counter}.")
+        return self.epoch_counter
+
+    def _cleanup_run_dir(self) -> None:
+        if self._run_dir is not None:
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+
+
+def _count(source: DatasetSource, split: str, limit: int | None) -> int:
+    n = len(source.split(split))
+    return min(n, limit) if limit else n
+
+
+def _s(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _iso(ts: float | None) -> str | None:
+    from datetime import UTC, datetime
+
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _save_run_state(run_dir: Path, job: TrainingJob, stage: str) -> None:
+    """Persist weights and progress of the last completed epoch (atomically)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    weights_tmp = run_dir / "last.tmp.weights.h5"
+    job._model.save_weights(weights_tmp)
+    os.replace(weights_tmp, run_dir / "last.weights.h5")
+    state = {
+        "run_id": job.id,
+        "config": job.config.to_dict(),
+        "epochs_done": job.epoch_counter,
+        "stage": stage,
+        "history": job.history,
+        "pid": os.getpid(),
+        "updated": time.time(),
+    }
+    tmp = run_dir / "state.tmp.json"
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, run_dir / "state.json")
+
+
+@dataclass(frozen=True)
+class InterruptedRun:
+    """A run whose process died after completing some epochs; it can be resumed."""
+
+    path: Path
+    run_id: str
+    config: TrainConfig
+    epochs_done: int
+
+
+def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[InterruptedRun]:
+    """Runs left behind by a killed process (not the ones running in this process)."""
+    from flowerdash.checkpoints import checkpoint_root
+
+    root = checkpoint_root(checkpoint_dir) / RUNS_DIR
+    live = {j.id for j in REGISTRY.jobs() if not j.done}
+    found = []
+    for state_file in sorted(root.glob("*/state.json")) if root.is_dir() else []:
+        try:
+            state = json.loads(state_file.read_text())
+            if state["run_id"] in live or not (state_file.parent / "last.weights.h5").is_file():
+                continue
+            found.append(InterruptedRun(state_file.parent, state["run_id"],
+                                        TrainConfig.from_dict(state["config"]), state["epochs_done"]))
+        except (OSError, ValueError, KeyError, ConfigError):
+            continue
+    return found
+
+
+class JobRegistry:
+    """Process-wide registry allowing one training run at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[TrainingJob] = []
+
+    def start(self, config: TrainConfig, resume_from: str | Path | None = None) -> TrainingJob:
+        """Start a run in the background, or refuse if one is already running."""
+        with self._lock:
+            running = self.current_locked()
+            if running is not None:
+                raise TrainingError(f"A training run is already in progress: {running.describe()}.")
+            job = TrainingJob(config, resume_from=resume_from)
+            self._jobs.append(job)
+            return job.start()
+
+    def current_locked(self) -> TrainingJob | None:
+        for job in reversed(self._jobs):
+            if not job.done:
+                return job
+        return None
+
+    def current(self) -> TrainingJob | None:
+        """The running job, if any."""
+        with self._lock:
+            return self.current_locked()
+
+    def latest(self) -> TrainingJob | None:
+        """The most recent job, running or not."""
+        with self._lock:
+            return self._jobs[-1] if self._jobs else None
+
+    def jobs(self) -> list[TrainingJob]:
+        """All jobs started in this process, oldest first."""
+        with self._lock:
+            return list(self._jobs)
+
+
+REGISTRY = JobRegistry()
+
+
+def train(config: TrainConfig) -> TrainingJob:
+    """Run training synchronously in this thread and return the finished job."""
+    job = TrainingJob(config)
+    job.run()
+    return job

@@ -1,0 +1,162 @@
+"""Dataset sources and tf.data pipelines against the official files in ../shared."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.io import loadmat
+
+from flowerdash import data
+from flowerdash.classes import CLASS_NAMES
+from flowerdash.errors import ConfigError, DatasetError
+
+
+@pytest.fixture(scope="module")
+def source(data_dir: Path) -> data.FolderSource:
+    return data.FolderSource(data_dir)
+
+
+def test_split_sizes_and_labels_match_the_mat_files(source, data_dir):
+    labels = loadmat(data_dir / "imagelabels.mat")["labels"].reshape(-1)
+    setid = loadmat(data_dir / "setid.mat")
+    assert source.sizes() == {"train": 1020, "val": 1020, "test": 6149}
+    for split, key in (("train", "trnid"), ("val", "valid"), ("test", "tstid")):
+        ids = setid[key].reshape(-1)
+        index = source.split(split)
+        assert index.files == tuple(f"image_{i:05d}.jpg" for i in ids)
+        np.testing.assert_array_equal(index.labels, labels[ids - 1] - 1)
+    all_labels = np.concatenate([source.split(s).labels for s in data.SPLITS])
+    assert all_labels.min() == 0 and all_labels.max() == 101
+    assert len(np.unique(source.split("train").labels)) == 102  # 10 per class
+
+
+def test_class_names_agree_with_tfds_metadata_and_the_folder(source):
+    import tensorflow_datasets as tfds
+
+    tfds_names = tfds.builder("oxford_flowers102").info.features["label"].names
+    assert source.class_names == CLASS_NAMES
+    differ = {i: (t, o) for i, (t, o) in enumerate(zip(tfds_names, CLASS_NAMES, strict=True)) if t != o}
+    # Same order; the two sources spell two names differently (TFDS "lotus" vs "lotus lotus").
+    assert differ == {59: ("pink-yellow dahlia?", "pink-yellow dahlia"), 77: ("lotus", "lotus lotus")}
+
+
+def _tfds_records(data_dir: Path, split_name: str) -> list[tuple[str, int]]:
+    """TFDS's own example generator, run on the local official files (no download)."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("oxford_flowers102")
+    gen = builder._generate_examples(  # noqa: SLF001 - the builder's documented generator
+        images_dir_path=str(data_dir / "jpg"),
+        labels_path=str(data_dir / "imagelabels.mat"),
+        setid_path=str(data_dir / "setid.mat"),
+        split_name=split_name,
+    )
+    return [(rec["file_name"], int(rec["label"])) for _, rec in gen]
+
+
+@pytest.mark.parametrize(("split", "key"), [("train", "trnid"), ("val", "valid"), ("test", "tstid")])
+def test_tfds_and_folder_give_the_same_label_for_the_same_file(source, data_dir, split, key):
+    tfds_labels = dict(_tfds_records(data_dir, key))
+    index = source.split(split)
+    assert len(tfds_labels) == len(index)
+    assert all(tfds_labels[f] == int(lab) for f, lab in zip(index.files, index.labels, strict=True))
+
+
+def test_tfds_source_maps_records_like_the_folder(source, data_dir, monkeypatch):
+    import tensorflow as tf
+
+    records = _tfds_records(data_dir, "valid")[:6][::-1]  # TFDS order is not the official order
+
+    def fake_load(self, name):
+        images = [tf.io.decode_jpeg(tf.io.read_file(str(data_dir / "jpg" / f))) for f, _ in records]
+        return tf.data.Dataset.from_generator(
+            lambda: ({"image": im, "label": lab, "file_name": f}
+                     for im, (f, lab) in zip(images, records, strict=True)),
+            output_signature={"image": tf.TensorSpec([None, None, 3], tf.uint8),
+                              "label": tf.TensorSpec([], tf.int64),
+                              "file_name": tf.TensorSpec([], tf.string)},
+        )
+
+    monkeypatch.setattr(data.TfdsSource, "_load", fake_load)
+    tfds_src = data.TfdsSource()
+    index = tfds_src.split("val")
+    assert sorted(index.files) == list(index.files)
+    for f, lab in zip(index.files, index.labels, strict=True):
+        assert int(source.split("val").labels[source.split("val").files.index(f)]) == lab
+    x_t, y_t = next(iter(data.make_pipeline(tfds_src, "val", image_size=32, batch_size=6, one_hot=False)))
+    assert x_t.shape == (6, 32, 32, 3) and sorted(y_t.numpy().tolist()) == sorted(index.labels.tolist())
+
+
+def test_missing_folder_says_how_to_fix(tmp_path):
+    with pytest.raises(DatasetError, match="FLOWERDASH_DATA_DIR"):
+        data.FolderSource(tmp_path / "nope")
+
+
+def test_wrong_layout_names_what_is_missing(tmp_path):
+    (tmp_path / "jpg").mkdir()
+    with pytest.raises(DatasetError, match="imagelabels.mat, setid.mat"):
+        data.FolderSource(tmp_path)
+
+
+def test_incomplete_download_lists_missing_images(tmp_path, data_dir):
+    for name in ("imagelabels.mat", "setid.mat"):
+        shutil.copy(data_dir / name, tmp_path / name)
+    (tmp_path / "jpg").mkdir()
+    shutil.copy(data_dir / "jpg" / "image_06765.jpg", tmp_path / "jpg")
+    src = data.FolderSource(tmp_path)
+    with pytest.raises(DatasetError, match=r"1019 image\(s\) that are not in"):
+        src.split("train")
+
+
+def test_get_source_follows_settings(monkeypatch, data_dir, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLOWERDASH_SETTINGS", raising=False)
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    assert isinstance(data.get_source(), data.FolderSource)
+    monkeypatch.delenv("FLOWERDASH_DATA_DIR")
+    assert isinstance(data.get_source(), data.TfdsSource)
+    (tmp_path / "flowerdash.toml").write_text(f'data_dir = "{data_dir}"\n')
+    src = data.get_source()
+    assert isinstance(src, data.FolderSource) and src.root == data_dir
+
+
+def test_eval_pipeline_shapes_dtypes_range_and_determinism(source):
+    ds = data.make_pipeline(source, "val", image_size=96, batch_size=4, limit=8)
+    batches = [(x.numpy(), y.numpy()) for x, y in ds]
+    again = [(x.numpy(), y.numpy()) for x, y in ds]
+    assert [b[0].shape for b in batches] == [(4, 96, 96, 3)] * 2
+    assert batches[0][0].dtype == np.float32 and batches[0][1].shape == (4, 102)
+    lo = min(b[0].min() for b in batches)
+    hi = max(b[0].max() for b in batches)
+    assert 0.0 <= lo < 30 and 200 < hi <= 255.0  # raw pixel range, not preprocessed
+    for (a, _), (b, _) in zip(batches, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_eval_pipeline_ignores_augmentation(source):
+    from flowerdash.augment import preset
+
+    plain = data.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4)
+    with_aug = data.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4,
+                                  augment=preset("advanced"))
+    np.testing.assert_array_equal(next(iter(plain))[0].numpy(), next(iter(with_aug))[0].numpy())
+
+
+def test_training_pipeline_shuffles_with_seed(source):
+    def labels(seed):
+        ds = data.make_pipeline(source, "train", image_size=32, batch_size=64, training=True,
+                                seed=seed, limit=64, one_hot=False)
+        return next(iter(ds))[1].numpy().tolist()
+
+    assert labels(1) == labels(1)
+    assert labels(1) != sorted(labels(1)) or labels(1) != labels(2)
+
+
+def test_bad_arguments_are_config_errors(source):
+    with pytest.raises(ConfigError):
+        source.split("validation")
+    with pytest.raises(ConfigError):
+        data.make_pipeline(source, "val", batch_size=0)
