@@ -78,3 +78,31 @@ def make_tiny_cnn(image_size: int = 64, num_classes: int = 5, seed: int = 0):
 def tiny_cnn():
     """A tiny CNN built once per session (do not mutate it in tests)."""
     return make_tiny_cnn()
+
+
+def save_tiny_checkpoint(root: Path, name: str = "tiny", image_size: int = 64, seed: int = 0) -> Path:
+    """Write a real flowerdash checkpoint of the 'tiny' backbone (102 classes, random weights)."""
+    import keras
+
+    from flowerdash.checkpoints import save_checkpoint
+    from flowerdash.classes import CLASS_NAMES
+    from flowerdash.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    model = build_model("tiny", weights=None, image_size=image_size)
+    meta = {
+        "status": "complete",
+        "backbone": "tiny",
+        "image_size": image_size,
+        "class_names": list(CLASS_NAMES),
+        "config": {"backbone": "tiny"},
+        "history": [],
+        "metrics": {"test": {"n": 10, "top1": 0.1, "top5": 0.3}},
+    }
+    return save_checkpoint(model, meta, root=root, name=name)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny checkpoint folder in a session temp checkpoint dir (read-only use, please)."""
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("checkpoints"))
