@@ -102,7 +102,7 @@ def logits_model(model: keras.Model) -> keras.Model:
             "Cannot find the model's class scores: it has no layer named 'logits' and its last "
             f"layer ({last.name!r}, {type(last).__name__}) is not a softmax."
         )
-    result = keras.Model(model.inputs, out, name=f"{model.name}_logits")
+    result = keras.Model(model.inputs[0], out, name=f"{model.name}_logits")
     _cache_put(_LOGITS_CACHE, model, result)
     return result
 

@@ -35,7 +35,7 @@ class GradCAM(Explainer):
         self.layer = check_layer(model, layer)
         self.plus_plus = bool(plus_plus)
         self._grad_model = keras.Model(
-            model.inputs,
+            model.inputs[0],
             [model.get_layer(self.layer).output, self.logits_model.outputs[0]],
             name=f"{model.name}_gradcam",
         )

@@ -1,0 +1,170 @@
+"""High-level "explain this image": prediction, one map per method, timings, optional faithfulness.
+
+Used by the CLI and the dashboard. Explainers are cached per model and options, so explaining
+many images with the same model compiles each method once.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from flowerdash.attribution import Explainer
+from flowerdash.errors import ExplainError
+from flowerdash.faithfulness import FaithfulnessResult, deletion_insertion
+from flowerdash.gradcam import GradCAM
+from flowerdash.integrated_gradients import DEFAULT_RULE, DEFAULT_STEPS, IntegratedGradients
+
+__all__ = [
+    "METHODS",
+    "METHOD_LABELS",
+    "ExplanationResult",
+    "explain_image",
+    "get_explainer",
+    "result_to_json",
+]
+
+#: Method keys accepted by :func:`explain_image`, with their display names.
+METHOD_LABELS = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "ig": "Integrated Gradients"}
+METHODS = tuple(METHOD_LABELS)
+
+_CACHE_SIZE = 16
+# (id(model), method, options) -> (weakref to model, explainer); least recently used first.
+_EXPLAINERS: OrderedDict[tuple, tuple[weakref.ref, Explainer]] = OrderedDict()
+
+
+@dataclass
+class ExplanationResult:
+    """Everything the CLI and dashboard show about one explained image."""
+
+    target: int
+    probabilities: np.ndarray  # [K] float32 softmax output
+    maps: dict[str, np.ndarray] = field(default_factory=dict)  # method -> [S, S] float32 in [0, 1]
+    seconds: dict[str, float] = field(default_factory=dict)  # method -> wall time
+    ig_gap: float | None = None  # relative completeness gap of IG
+    ig_steps: int | None = None
+    ig_rule: str | None = None
+    layer: str | None = None  # Grad-CAM layer used
+    faithfulness: dict[str, FaithfulnessResult] | None = None
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the target class."""
+        return float(self.probabilities[self.target])
+
+
+def get_explainer(model: keras.Model, method: str, **options: Any) -> Explainer:
+    """A cached explainer for ``model`` and ``method`` ('gradcam', 'gradcam++' or 'ig')."""
+    if method not in METHOD_LABELS:
+        raise ExplainError(
+            f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}."
+        )
+    cacheable = all(isinstance(v, (str, int, float, bool, type(None))) for v in options.values())
+    key = (id(model), method, tuple(sorted(options.items())))
+    if cacheable:
+        entry = _EXPLAINERS.get(key)
+        if entry is not None and entry[0]() is model:
+            _EXPLAINERS.move_to_end(key)
+            return entry[1]
+    if method == "ig":
+        explainer: Explainer = IntegratedGradients(model, **options)
+    else:
+        explainer = GradCAM(model, plus_plus=(method == "gradcam++"), **options)
+    if cacheable:
+        _EXPLAINERS[key] = (weakref.ref(model), explainer)
+        while len(_EXPLAINERS) > _CACHE_SIZE:
+            _EXPLAINERS.popitem(last=False)
+    return explainer
+
+
+def explain_image(
+    model: keras.Model,
+    image: np.ndarray,
+    methods: Sequence[str] = ("gradcam", "ig"),
+    target: int | None = None,
+    ig_steps: int = DEFAULT_STEPS,
+    ig_baseline: str | np.ndarray = "black",
+    ig_rule: str = DEFAULT_RULE,
+    layer: str | None = None,
+    with_faithfulness: bool = False,
+) -> ExplanationResult:
+    """Predict and explain one image [S, S, 3] (uint8 0..255) with each method in ``methods``."""
+    if isinstance(methods, str):
+        methods = (methods,)
+    unknown = [m for m in methods if m not in METHOD_LABELS]
+    if unknown or not methods:
+        raise ExplainError(
+            f"Unknown explanation method(s) {unknown or list(methods)}; choose from {', '.join(METHODS)}."
+        )
+    img = np.asarray(image)
+    if img.ndim == 4 and img.shape[0] == 1:
+        img = img[0]
+    if img.ndim != 3:
+        raise ExplainError(f"explain_image needs one image [H, W, 3], got shape {img.shape}.")
+
+    explainers: dict[str, Explainer] = {}
+    for m in methods:
+        if m == "ig":
+            explainers[m] = get_explainer(
+                model, "ig", steps=ig_steps, baseline=ig_baseline, rule=ig_rule
+            )
+        else:
+            explainers[m] = get_explainer(model, m, layer=layer)
+    first = next(iter(explainers.values()))
+    x = first.prepare_images(img)
+    probs = np.asarray(model(x, training=False), dtype=np.float32)[0]
+    if target is None:
+        target = int(np.argmax(probs))
+    target = int(first.resolve_targets(x, target)[0])
+
+    result = ExplanationResult(target=target, probabilities=probs)
+    for m, explainer in explainers.items():
+        start = time.perf_counter()
+        if isinstance(explainer, IntegratedGradients):
+            ig = explainer.explain(x, [target])
+            result.maps[m] = ig.maps[0]
+            result.ig_gap = float(ig.completeness_gap[0])
+            result.ig_steps, result.ig_rule = ig.steps, ig.rule
+        else:
+            result.maps[m] = explainer(x, [target])[0]
+            result.layer = getattr(explainer, "layer", None)
+        result.seconds[m] = time.perf_counter() - start
+
+    if with_faithfulness:
+        result.faithfulness = {
+            m: deletion_insertion(model, x[0], result.maps[m], target) for m in result.maps
+        }
+    return result
+
+
+def result_to_json(result: ExplanationResult, top_k: int = 5) -> dict[str, Any]:
+    """A JSON-ready summary: prediction, top classes and per-method timings and quality numbers."""
+    order = np.argsort(-result.probabilities)[:top_k]
+    methods: dict[str, dict[str, Any]] = {}
+    for m in result.maps:
+        entry: dict[str, Any] = {"seconds": round(float(result.seconds.get(m, 0.0)), 4)}
+        if m == "ig":
+            entry.update(
+                steps=result.ig_steps,
+                rule=result.ig_rule,
+                completeness_gap=None if result.ig_gap is None else float(result.ig_gap),
+            )
+        elif result.layer is not None:
+            entry["layer"] = result.layer
+        if result.faithfulness and m in result.faithfulness:
+            f = result.faithfulness[m]
+            entry.update(deletion_auc=f.deletion_auc, insertion_auc=f.insertion_auc)
+        methods[m] = entry
+    return {
+        "target": int(result.target),
+        "confidence": result.confidence,
+        "top": [{"class": int(i), "probability": float(result.probabilities[i])} for i in order],
+        "methods": methods,
+    }
