@@ -94,3 +94,107 @@ def ensure_path(path: str) -> Path:
         st.warning(_("That checkpoint no longer exists; pick another one."))
         st.stop()
     return p
+
+
+# --- Try it / Explain / Audit pages -------------------------------------------------------------
+
+
+def default_checkpoint() -> str | None:
+    """The checkpoint a new session starts with: newest complete one, else the shipped default."""
+    from flowerdash.checkpoints import SHIPPED_DEFAULT, read_meta
+
+    usable, _broken = checkpoint_listing()
+    for path, _label in usable:
+        try:
+            if read_meta(path).get("status", "complete") == "complete":
+                return path
+        except FlowerdashError:
+            continue
+    if any(Path(p).resolve() == SHIPPED_DEFAULT.resolve() for p, _ in usable):
+        return str(SHIPPED_DEFAULT)
+    return usable[0][0] if usable else None
+
+
+def require_checkpoint() -> tuple[str, Any, dict[str, Any]]:
+    """(path, model, meta) of the checkpoint picked in the sidebar; stops the page if none."""
+    path = st.session_state.get("app.checkpoint") or default_checkpoint()
+    if not path:
+        st.info(_("There is no trained model yet. Open the Train page to train one, or run "
+                  "`python -m flowerdash train` and reload this page."))
+        st.stop()
+    ensure_path(path)
+    try:
+        model, meta = load_checkpoint(path)
+    except FlowerdashError as exc:
+        show_error(exc, _("The model could not be loaded"))
+        st.stop()
+    return path, model, meta
+
+
+def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
+    """The centre crop the model sees, as uint8 [S, S, 3]."""
+    from flowerdash.images import prepare_for_model
+    from flowerdash.models import input_size
+
+    model, _meta = load_checkpoint(checkpoint)
+    return prepare_for_model(image, input_size(model)).round().astype(np.uint8)
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def explain_cached(checkpoint: str, key: str, _image: np.ndarray, methods: tuple[str, ...],
+                   target: int | None = None, ig_steps: int = 32, ig_baseline: str = "black",
+                   layer: str | None = None, with_faithfulness: bool = False):
+    """explain_image on a model-sized uint8 image, cached by checkpoint, image key and options."""
+    from flowerdash import explanations
+
+    model, _meta = load_checkpoint(checkpoint)
+    return explanations.explain_image(
+        model, _image, methods=methods, target=target, ig_steps=ig_steps,
+        ig_baseline=ig_baseline, layer=layer, with_faithfulness=with_faithfulness,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def gradcam_layers(checkpoint: str) -> list[str]:
+    """Feature-map layers of a checkpoint's model that Grad-CAM can use (last = default)."""
+    from flowerdash.attribution import conv_layer_names
+
+    model, _meta = load_checkpoint(checkpoint)
+    return conv_layer_names(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def split_files(_source: Any, source_key: str, split: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """(file names, labels) of a dataset split."""
+    index = _source.split(split)
+    return tuple(index.files), np.asarray(index.labels)
+
+
+def read_split_image(source: Any, split: str, file_name: str) -> np.ndarray:
+    """A dataset image by its file name (DatasetError if the split has no such file)."""
+    from flowerdash.errors import DatasetError
+
+    files, _labels = split_files(source, source.description, split)
+    try:
+        index = files.index(file_name)
+    except ValueError:
+        raise DatasetError(f"The {split} split has no image named {file_name!r}.") from None
+    return source.read_image(split, index)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def focus_for(checkpoint: str, _source: Any, split: str, file_name: str, target: int) -> float:
+    """Focus score (Grad-CAM mass in the centre) of one dataset image for ``target``."""
+    from flowerdash.faithfulness import focus_score
+
+    image = model_image(checkpoint, read_split_image(_source, split, file_name))
+    result = explain_cached(checkpoint, image_key(image), image, ("gradcam",), int(target))
+    return focus_score(result.maps["gradcam"])
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test"):
+    """Predictions stored next to a checkpoint for ``split`` (None if it was never scanned)."""
+    from flowerdash.evaluation import load_cached_predictions
+
+    return load_cached_predictions(checkpoint, split)

@@ -1,0 +1,93 @@
+"""flowerdash dashboard entry point: page config, the shared checkpoint picker, navigation.
+
+Run with ``streamlit run streamlit_app.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from flowerdash.checkpoints import read_meta
+from flowerdash.errors import FlowerdashError
+from flowerdash.i18n import _
+from flowerdash.ui import state
+
+HERE = Path(__file__).resolve().parent
+CHECKPOINT_KEY = "app.checkpoint"
+
+st.set_page_config(layout="wide", page_title="flowerdash", page_icon="🌸")
+
+# (file, title, icon, url path); pages written later are skipped until their file exists.
+PAGES = [
+    ("pages/home.py", _("Try it"), "🌸", "home"),
+    ("pages/explain.py", _("Explain"), "🔍", "explain"),
+    ("pages/audit.py", _("Audit"), "📋", "audit"),
+    ("pages/augment_lab.py", _("Augmentation lab"), "🎛️", "augment"),
+    ("pages/train.py", _("Train"), "🏋️", "train"),
+]
+
+
+def checkpoint_picker() -> None:
+    """Sidebar: choose the checkpoint every page uses and describe it."""
+    usable, broken = state.checkpoint_listing()
+    paths = [p for p, _label in usable]
+    labels = dict(usable)
+    st.sidebar.subheader(_("Model"))
+    if not paths:
+        st.session_state.pop(CHECKPOINT_KEY, None)
+        st.sidebar.info(
+            _(
+                "No trained model yet. Train one on the Train page, or from a terminal with "
+                "`python -m flowerdash train`."
+            )
+        )
+    else:
+        if st.session_state.get(CHECKPOINT_KEY) not in paths:
+            st.session_state[CHECKPOINT_KEY] = state.default_checkpoint() or paths[0]
+        chosen = st.sidebar.selectbox(
+            _("Checkpoint"),
+            paths,
+            format_func=lambda p: labels.get(p, Path(p).name),
+            key=CHECKPOINT_KEY,
+            help=_(
+                "The trained model that every page uses; the newest finished one is picked first."
+            ),
+        )
+        describe_checkpoint(chosen)
+    if broken:
+        with st.sidebar.expander(
+            _("{n} checkpoint(s) cannot be used").format(n=len(broken)), expanded=False
+        ):
+            for path, reason in broken:
+                st.markdown(f"**{Path(path).name}**: {reason}")
+
+
+def describe_checkpoint(path: str) -> None:
+    """Backbone, test accuracy and status of the picked checkpoint."""
+    try:
+        meta = read_meta(path)
+    except FlowerdashError as exc:
+        st.sidebar.warning(str(exc))
+        return
+    top1 = ((meta.get("metrics") or {}).get("test") or {}).get("top1")
+    accuracy = _("not measured yet") if top1 is None else f"{float(top1):.1%}"
+    status = str(meta.get("status", "complete"))
+    st.sidebar.markdown(
+        _(
+            "**Backbone:** {backbone}  \n**Test accuracy:** {accuracy}  \n**Status:** {status}"
+        ).format(backbone=meta.get("backbone", "?"), accuracy=accuracy, status=status)
+    )
+    if status != "complete":
+        st.sidebar.caption(_("This training run did not finish; its results may be weaker."))
+
+
+pages = [
+    st.Page(file, title=title, icon=icon, url_path=url, default=(i == 0))
+    for i, (file, title, icon, url) in enumerate(PAGES)
+    if (HERE / file).exists()
+]
+page = st.navigation(pages)
+checkpoint_picker()
+page.run()
