@@ -217,6 +217,13 @@ class TrainingJob:
         self._model: keras.Model | None = None
         self._best_weights: list[np.ndarray] | None = None
         self._resume_from = Path(resume_from) if resume_from else None
+        self._resume_state: dict[str, Any] | None = None
+        if self._resume_from is not None:
+            try:
+                self._resume_state = json.loads((self._resume_from / "state.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise TrainingError(f"The interrupted run at {self._resume_from} cannot be read: {exc}") from exc
+            self.id = str(self._resume_state["run_id"])
         self._run_dir: Path | None = None
 
     # -- public API -------------------------------------------------------------------
@@ -461,13 +468,12 @@ class TrainingJob:
         return path
 
     def _restore(self, model: keras.Model) -> int:
-        if self._resume_from is None:
+        state = self._resume_state
+        if state is None or self._resume_from is None:
             return 0
-        state = json.loads((self._resume_from / "state.json").read_text())
         model.load_weights(self._resume_from / "last.weights.h5")
         self.history = state["history"]
         self.epoch_counter = state["epochs_done"]
-        self.id = state["run_id"]
         self.emit("message", message=f"Resumed from epoch {self.epoch_counter}.")
         return self.epoch_counter
 

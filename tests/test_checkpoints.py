@@ -1,0 +1,93 @@
+"""Atomic checkpoint writes, listing that survives bad folders, clear load errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import save_tiny_checkpoint
+
+from flowerdash import checkpoints
+from flowerdash.errors import CheckpointError
+
+
+def test_saved_checkpoint_is_self_contained_and_loads_without_flowerdash(tmp_path):
+    import keras
+
+    path = save_tiny_checkpoint(tmp_path, "a")
+    assert sorted(p.name for p in path.iterdir()) == ["meta.json", "model.keras"]
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["backbone"] == "tiny" and len(meta["class_names"]) == 102
+    assert {"tensorflow", "keras"} <= set(meta["versions"]) and meta["created"]
+    plain = keras.saving.load_model(path / "model.keras")  # no custom objects needed
+    x = np.full((1, 64, 64, 3), 128.0, "float32")
+    np.testing.assert_allclose(plain(x).numpy(), checkpoints.load_model(path)(x).numpy(), rtol=1e-6)
+
+
+def test_listing_rejects_corrupt_and_foreign_folders_without_breaking(tmp_path):
+    good = save_tiny_checkpoint(tmp_path, "good")
+    corrupt = save_tiny_checkpoint(tmp_path, "corrupt")
+    (corrupt / "model.keras").write_bytes(b"not a zip at all")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("hello")
+    nometa = save_tiny_checkpoint(tmp_path, "nometa")
+    (nometa / "meta.json").unlink()
+    listing = checkpoints.list_checkpoints(tmp_path, include_default=False)
+    # the corrupt model file is only detected on load; its folder is complete and listed
+    assert {c.name for c in listing.checkpoints} == {"corrupt", "good"}
+    assert {b.path.name for b in listing.broken} == {"foreign", "nometa"}
+    with pytest.raises(CheckpointError, match="corrupt or was not written by flowerdash"):
+        checkpoints.load_model(corrupt)
+    assert checkpoints.load_model(good) is not None
+
+
+def test_metadata_from_a_different_number_of_classes_is_rejected(tmp_path):
+    path = save_tiny_checkpoint(tmp_path, "x")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["class_names"] = meta["class_names"][:10]
+    meta["num_classes"] = 10
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="predicts 102 classes but its metadata names 10"):
+        checkpoints.load_model(path)
+
+
+def test_interrupted_write_leaves_nothing_listed(tmp_path, monkeypatch):
+    import keras
+
+    def crash(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", crash)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        save_tiny_checkpoint(tmp_path, "half")
+    assert list(tmp_path.iterdir()) == []  # no final folder, no temporary left
+    assert checkpoints.list_checkpoints(tmp_path, include_default=False).checkpoints == []
+
+
+def test_hidden_temporaries_are_never_listed_and_can_be_cleaned(tmp_path):
+    save_tiny_checkpoint(tmp_path, "ok")
+    shutil.copytree(tmp_path / "ok", tmp_path / ".tmp-killed-1234")
+    assert [c.name for c in checkpoints.list_checkpoints(tmp_path, include_default=False).checkpoints] == ["ok"]
+    assert checkpoints.clean_stale_temporaries(tmp_path) == 1
+
+
+
+def test_unwritable_folder_even_as_root(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(CheckpointError, match="Check that the folder is writable"):
+        save_tiny_checkpoint(blocker, "x")
+
+
+def test_resolve_delete_and_deleted_while_listed(tmp_path):
+    path = save_tiny_checkpoint(tmp_path, "gone")
+    assert checkpoints.resolve("gone", root=tmp_path) == path
+    assert checkpoints.resolve(str(path / "model.keras")) == path
+    checkpoints.delete_checkpoint(path)
+    with pytest.raises(CheckpointError, match="No checkpoint named"):
+        checkpoints.resolve("gone", root=tmp_path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoints.load_model(Path(path))

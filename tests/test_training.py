@@ -1,0 +1,142 @@
+"""The training engine: events in order, a loadable checkpoint, cancel, failure, resume."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from flowerdash import checkpoints, training
+from flowerdash.errors import ConfigError, TrainingError
+
+
+def tiny_config(data_dir, tmp_path, **kw) -> training.TrainConfig:
+    base = dict(
+        backbone="tiny", weights=None, image_size=32, augment="basic", epochs=2,
+        fine_tune_epochs=1, fine_tune_layers=3, batch_size=8, train_limit=24, val_limit=8,
+        test_limit=8, data_dir=str(data_dir), checkpoint_dir=str(tmp_path), seed=3,
+    )
+    base.update(kw)
+    return training.TrainConfig(**base)
+
+
+def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_dir, tmp_path):
+    job = training.train(tiny_config(data_dir, tmp_path, name="run1"))
+    assert job.status == "succeeded", job.error
+    events = job.channel.snapshot()
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    stages = [e.stage for e in events if e.kind == "stage"]
+    assert stages == ["head", "fine_tune", "evaluate"]
+    epochs = [e.epoch for e in events if e.kind == "epoch"]
+    assert epochs == [1, 2, 3]
+    batches = [e for e in events if e.kind == "batch" and e.stage == "head"]
+    assert batches and all(e.steps == 3 and 1 <= e.step <= 3 for e in batches)
+    assert all(e.images_per_sec and e.images_per_sec > 0 for e in batches)
+    assert [e.time for e in events] == sorted(e.time for e in events)
+    assert events[-1].status == "succeeded" and events[-1].checkpoint == str(job.checkpoint)
+
+    meta = checkpoints.read_meta(job.checkpoint)
+    assert meta["status"] == "complete" and meta["seed"] == 3
+    assert [h["epoch"] for h in meta["history"]] == [1, 2, 3]
+    assert meta["history"][-1]["stage"] == "fine_tune"
+    assert meta["dataset"]["split_sizes"] == {"train": 1020, "val": 1020, "test": 6149}
+    assert meta["metrics"]["test"]["n"] == 8 and 0 <= meta["metrics"]["test"]["top1"] <= 1
+    assert meta["config"]["augment"] == "basic"
+    model = checkpoints.load_model(job.checkpoint)
+    assert model.inputs[0].shape[1] == 32
+    assert not (tmp_path / training.RUNS_DIR / job.id).exists()  # resumable state cleaned up
+
+
+def test_head_stage_without_augmentation_uses_cached_features(data_dir, tmp_path):
+    job = training.train(tiny_config(data_dir, tmp_path, augment="none", fine_tune_epochs=0,
+                                     evaluate_test=False))
+    assert job.status == "succeeded", job.error
+    assert any(e.stage == "features" for e in job.channel.snapshot())
+
+
+def test_same_seed_same_run(data_dir, tmp_path):
+    runs = [training.train(tiny_config(data_dir, tmp_path / str(i), fine_tune_epochs=0,
+                                       evaluate_test=False, augment="none", cache_features=False))
+            for i in range(2)]
+    losses = [[h["loss"] for h in r.history] for r in runs]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+def test_cancel_stops_within_a_batch_and_keeps_the_last_epoch(data_dir, tmp_path):
+    cfg = tiny_config(data_dir, tmp_path, epochs=50, fine_tune_epochs=0, name="c")
+    job = training.TrainingJob(cfg).start()
+    cursor, deadline = 0, time.time() + 120
+    while time.time() < deadline:
+        events, cursor = job.channel.read(cursor, timeout=1)
+        if any(e.kind == "epoch" for e in events):
+            break
+    job.cancel()
+    asked = time.time()
+    assert job.wait(60)
+    assert time.time() - asked < 10
+    assert job.status == "cancelled"
+    assert job.epoch_counter < 50
+    meta = checkpoints.read_meta(job.checkpoint)
+    assert meta["status"] == "cancelled" and "partial" in job.checkpoint.name
+    assert "cancelled" in checkpoints.CheckpointInfo(job.checkpoint, meta).label.lower()
+    assert job.channel.snapshot()[-1].status == "cancelled"
+
+
+def test_failure_is_recorded_and_the_registry_recovers(data_dir, tmp_path):
+    registry = training.JobRegistry()
+    bad = registry.start(tiny_config(tmp_path / "no-dataset", tmp_path))
+    assert bad.wait(60) and bad.status == "failed"
+    assert "does not exist" in bad.error and "FLOWERDASH_DATA_DIR" in bad.error
+    assert bad.channel.snapshot()[-1].status == "failed"
+    ok = registry.start(tiny_config(data_dir, tmp_path, epochs=1, fine_tune_epochs=0,
+                                    evaluate_test=False))
+    assert ok.wait(120) and ok.status == "succeeded"
+
+
+def test_unexpected_exception_fails_the_run_not_the_process(data_dir, tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("GPU fell off the bus")
+
+    monkeypatch.setattr("flowerdash.models.build_model", boom)
+    job = training.train(tiny_config(data_dir, tmp_path))
+    assert job.status == "failed" and "GPU fell off the bus" in job.error
+    assert job.checkpoint is None and not list(tmp_path.glob("*"))
+
+
+def test_one_run_at_a_time(data_dir, tmp_path):
+    registry = training.JobRegistry()
+    first = registry.start(tiny_config(data_dir, tmp_path, epochs=30, fine_tune_epochs=0))
+    try:
+        with pytest.raises(TrainingError, match=f"already in progress: run {first.id}"):
+            registry.start(tiny_config(data_dir, tmp_path))
+    finally:
+        first.cancel()
+        first.wait(60)
+
+
+def test_interrupted_run_resumes_from_last_completed_epoch(data_dir, tmp_path, monkeypatch):
+    def killed(self, model, source):
+        raise RuntimeError("process killed")
+
+    monkeypatch.setattr(training.TrainingJob, "_finish", killed)
+    crashed = training.train(tiny_config(data_dir, tmp_path, epochs=2, fine_tune_epochs=1))
+    assert crashed.status == "failed"
+    monkeypatch.undo()
+    runs = training.interrupted_runs(tmp_path)
+    assert [r.run_id for r in runs] == [crashed.id] and runs[0].epochs_done == 3
+    state = json.loads((runs[0].path / "state.json").read_text())
+    assert state["config"]["seed"] == 3
+    job = training.TrainingJob(runs[0].config, resume_from=runs[0].path)
+    job.run()
+    assert job.status == "succeeded", job.error
+    assert [h["epoch"] for h in job.history] == [1, 2, 3]
+    assert training.interrupted_runs(tmp_path) == []
+
+
+def test_bad_config_is_refused_in_plain_words():
+    with pytest.raises(ConfigError, match="Epochs must be at least 1"):
+        training.TrainConfig(epochs=0)
+    with pytest.raises(ConfigError):
+        training.TrainConfig(augment="extreme").augment_config()
