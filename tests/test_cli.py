@@ -1,0 +1,83 @@
+"""The command line: help, bad arguments, predict/evaluate/train with one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from flowerdash.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flowerdash", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "explain", "checkpoints"])
+def test_help_for_every_command(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage: python -m flowerdash" in result.stdout
+
+
+def test_bad_argument_is_one_clear_line():
+    result = run_cli("train", "--epochs", "many")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "python -m flowerdash train: error: argument --epochs: invalid int value: 'many' (see --help)"
+    ]
+
+
+def test_missing_image_exits_nonzero_with_one_line_no_traceback(tiny_checkpoint, tmp_path):
+    result = run_cli("predict", str(tiny_checkpoint), str(tmp_path / "nope.jpg"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_predict_json(tiny_checkpoint, flower_paths, capsys):
+    assert main(["predict", str(tiny_checkpoint), str(flower_paths[0]), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    probs = [t["probability"] for t in out["top"]]
+    assert len(out["top"]) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
+    assert all(isinstance(t["name"], str) for t in out["top"])
+
+
+def test_predict_rejects_a_corrupt_checkpoint(tiny_checkpoint, flower_paths, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_checkpoint, broken)
+    (broken / "model.keras").write_bytes(b"garbage")
+    assert main(["predict", str(broken), str(flower_paths[0])]) == 1
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_evaluate_json_and_per_image_file(tiny_checkpoint, data_dir, tmp_path, capsys):
+    out_file = tmp_path / "preds.jsonl"
+    code = main(["evaluate", str(tiny_checkpoint), "--limit", "10", "--data-dir", str(data_dir),
+                 "--json", "--out", str(out_file)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 10 and 0 <= result["top1"] <= result["top5"] <= 1
+    assert len(out_file.read_text().splitlines()) == 10
+
+
+def test_train_cli_writes_a_checkpoint(data_dir, tmp_path, capsys):
+    code = main(["train", "--backbone", "tiny", "--weights", "none", "--image-size", "32",
+                 "--augment", "none", "--epochs", "1", "--train-limit", "16", "--val-limit", "8",
+                 "--test-limit", "8", "--data-dir", str(data_dir), "--checkpoint-dir", str(tmp_path),
+                 "--name", "cli"])
+    assert code == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cli")
+    assert (tmp_path / "cli" / "model.keras").is_file()
+
+
+def test_unknown_backbone_is_a_clear_error(data_dir, tmp_path, capsys):
+    code = main(["train", "--backbone", "resnet9000", "--data-dir", str(data_dir),
+                 "--checkpoint-dir", str(tmp_path)])
+    assert code == 1
+    assert "Unknown backbone 'resnet9000'" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+"""Metrics by hand and the on-disk prediction cache keyed by the model file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import save_tiny_checkpoint
+
+from flowerdash import evaluation
+from flowerdash.data import FolderSource
+
+
+def test_metrics_match_a_hand_computation():
+    labels = np.array([0, 0, 1, 2])
+    top = np.array([[0, 1], [1, 0], [1, 2], [0, 1]])
+    m = evaluation.compute_metrics(labels, top, num_classes=3)
+    assert m["top1"] == 0.5 and m["top5"] == 0.75
+    np.testing.assert_array_equal(m["confusion"], [[1, 1, 0], [0, 1, 0], [1, 0, 0]])
+    np.testing.assert_allclose(m["per_class_accuracy"], [0.5, 1.0, 0.0])
+
+
+def test_evaluation_is_cached_and_invalidated_when_the_model_changes(data_dir, tmp_path, monkeypatch):
+    source = FolderSource(data_dir)
+    ckpt = save_tiny_checkpoint(tmp_path, "e")
+    preds, metrics = evaluation.evaluate_checkpoint(ckpt, "test", source=source, limit=12)
+    assert metrics["n"] == 12 and len(set(preds.files)) == 12
+    index = source.split("test")
+    for f, label in zip(preds.files, preds.labels, strict=True):
+        assert index.labels[index.files.index(f)] == label
+    assert np.all(np.diff(preds.top_k_probs, axis=1) <= 0)  # best first
+
+    calls = []
+    real = evaluation.predict_split
+    monkeypatch.setattr(evaluation, "predict_split", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again, _ = evaluation.evaluate_checkpoint(ckpt, "test", source=source, limit=12)
+    assert calls == [] and np.array_equal(again.top_k, preds.top_k)
+    assert evaluation.load_cached_predictions(ckpt, "test") is not None
+
+    other = save_tiny_checkpoint(tmp_path, "other", seed=1)
+    (ckpt / "model.keras").write_bytes((other / "model.keras").read_bytes())  # checkpoint changed
+    assert evaluation.load_cached_predictions(ckpt, "test") is None
+    evaluation.evaluate_checkpoint(ckpt, "test", source=source, limit=12)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("limit", [5])
+def test_predictions_json_lines(data_dir, tmp_path, limit):
+    import json
+
+    ckpt = save_tiny_checkpoint(tmp_path, "j")
+    preds, _ = evaluation.evaluate_checkpoint(ckpt, "val", source=FolderSource(data_dir), limit=limit)
+    rows = [json.loads(line) for line in evaluation.predictions_to_json(preds, ["n"] * 102).splitlines()]
+    assert len(rows) == limit and set(rows[0]) >= {"file", "true", "predicted", "confidence", "top5"}
