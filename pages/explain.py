@@ -1,0 +1,445 @@
+"""Explain: Grad-CAM and Integrated Gradients side by side for one image, and how faithful each is.
+
+Settings live in the URL (``?split=test&file=image_01234.jpg&target=predicted&steps=32&baseline=black``)
+so the audit page can link here and a view can be shared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from flowerdash.errors import FlowerdashError
+from flowerdash.i18n import _
+from flowerdash.images import load_image, prepare_for_model
+from flowerdash.overlays import COLORMAPS, make_panel, overlay, to_png_bytes
+from flowerdash.ui import state
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
+BASELINES = ("black", "blur", "noise")
+SPLIT = "test"
+DISPLAY = 320
+METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+QP_WRITTEN = "explain._qp_written"
+
+
+def pretty(name: str) -> str:
+    """A class name as shown to people."""
+    return name.title()
+
+
+def baseline_label(b: str) -> str:
+    """Plain-words name of an IG baseline."""
+    return {
+        "black": _("Black image"),
+        "blur": _("Blurred photo"),
+        "noise": _("Random noise"),
+    }[b]
+
+
+def apply_query_params(files: tuple[str, ...] | None) -> None:
+    """Copy settings from the URL into the widgets when the URL was changed from outside."""
+    qp = st.query_params.to_dict()
+    if not qp or qp == st.session_state.get(QP_WRITTEN):
+        return
+    st.session_state[QP_WRITTEN] = qp
+    if qp.get("file") and files is not None:
+        st.session_state["explain.source"] = "test"
+        st.session_state["explain.browse"] = "file"
+        st.session_state["explain.file_text"] = qp["file"]
+    target = qp.get("target", "")
+    if target in ("predicted", "true"):
+        st.session_state["explain.target_mode"] = target
+    elif target.isdigit():
+        st.session_state["explain.target_mode"] = "other"
+        st.session_state["explain.target_class"] = int(target)
+    if qp.get("steps", "").isdigit():
+        st.session_state["explain.steps"] = min(max(int(qp["steps"]), 1), 256)
+    if qp.get("baseline") in BASELINES:
+        st.session_state["explain.baseline"] = qp["baseline"]
+
+
+def write_query_params(params: dict[str, str]) -> None:
+    """Mirror the current settings in the URL so the view can be shared."""
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    st.session_state[QP_WRITTEN] = params
+
+
+def browse_test_set(source, names: list[str]) -> tuple[np.ndarray, str, int] | None:
+    """Pick a test image by number, by flower or by file name."""
+    files, labels = state.split_files(source, source.description, SPLIT)
+    st.session_state.setdefault("explain.file_text", files[0])
+    mode = st.radio(
+        _("Find a test image"),
+        ["number", "flower", "file"],
+        format_func=lambda m: {
+            "number": _("By number"),
+            "flower": _("By flower"),
+            "file": _("By file name"),
+        }[m],
+        key="explain.browse",
+        horizontal=True,
+        help=_("Choose how to find an image among the test photos."),
+    )
+    if mode == "number":
+        number = st.number_input(
+            _("Test image number"),
+            min_value=1,
+            max_value=len(files),
+            key="explain.index",
+            help=_("Position of the photo in the test set (1 to {n}).").format(n=len(files)),
+        )
+        index = int(number) - 1
+    elif mode == "flower":
+        present = sorted({int(c) for c in labels}, key=lambda c: names[c])
+        cls = st.selectbox(
+            _("Flower"),
+            present,
+            format_func=lambda c: pretty(names[c]),
+            key="explain.class",
+            help=_("Show the test photos of one kind of flower."),
+        )
+        members = [int(i) for i in np.flatnonzero(labels == cls)]
+        index = st.selectbox(
+            _("Photo"),
+            members,
+            format_func=lambda i: files[i],
+            key="explain.class_file",
+            help=_("One of the test photos of this flower."),
+        )
+    else:
+        text = st.text_input(
+            _("File name"),
+            key="explain.file_text",
+            help=_("A test-set file name such as image_01234.jpg."),
+        ).strip()
+        if text not in files:
+            st.warning(
+                _("There is no test image named “{name}”. File names look like {example}.").format(
+                    name=text, example=files[0]
+                )
+            )
+            return None
+        index = files.index(text)
+    try:
+        return source.read_image(SPLIT, index), files[index], int(labels[index])
+    except FlowerdashError as exc:
+        state.show_error(exc, _("This test image could not be read"))
+        return None
+
+
+def verdict(faith: dict) -> str:
+    """Which explanation removes/restores the model's confidence faster, in plain words."""
+    g, i = faith["gradcam"], faith["ig"]
+    del_winner = "gradcam" if g.deletion_auc < i.deletion_auc else "ig"
+    ins_winner = "gradcam" if g.insertion_auc > i.insertion_auc else "ig"
+    if del_winner == ins_winner:
+        return _(
+            "**{name} looks more faithful here:** hiding the pixels it marks makes the model lose "
+            "confidence faster, and showing only those pixels brings the confidence back faster."
+        ).format(name=METHOD_NAMES[del_winner])
+    return _(
+        "**The two tests disagree:** hiding {a}'s pixels hurts the model more, but showing "
+        "{b}'s pixels restores its confidence faster. Neither explanation is clearly better here."
+    ).format(a=METHOD_NAMES[del_winner], b=METHOD_NAMES[ins_winner])
+
+
+def curves_chart(faith: dict) -> go.Figure:
+    """Deletion and insertion curves of both methods."""
+    colours = {"gradcam": "#B83B7E", "ig": "#3B7EB8"}
+    fig = go.Figure()
+    for m, f in faith.items():
+        x = np.asarray(f.fractions) * 100
+        fig.add_scatter(
+            x=x,
+            y=f.deletion_scores,
+            name=_("{method}: hiding pixels").format(method=METHOD_NAMES[m]),
+            line=dict(color=colours[m], dash="solid"),
+        )
+        fig.add_scatter(
+            x=x,
+            y=f.insertion_scores,
+            name=_("{method}: showing pixels").format(method=METHOD_NAMES[m]),
+            line=dict(color=colours[m], dash="dot"),
+        )
+    fig.update_layout(
+        height=320,
+        margin=dict(l=10, r=10, t=30, b=40),
+        xaxis=dict(title=_("Share of pixels hidden or shown, most important first (%)")),
+        yaxis=dict(title=_("Probability of the explained class"), range=[0, 1]),
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return fig
+
+
+def main() -> None:
+    st.title(_("🔍 Explain a prediction"))
+    st.write(
+        _(
+            "Two ways of asking the model *why*: Grad-CAM (coarse regions from the last "
+            "convolution layer) and Integrated Gradients (pixel-level credit). Then we test which "
+            "one really tells us what the model relies on."
+        )
+    )
+    path, model, meta = state.require_checkpoint()
+    names = list(meta["class_names"])
+    source = state.dataset_source()
+    has_data = not isinstance(source, FlowerdashError)
+    files = state.split_files(source, source.description, SPLIT)[0] if has_data else None
+    st.session_state.setdefault("explain.steps", 32)
+    apply_query_params(files)
+
+    settings, view = st.columns([1, 3], gap="large")
+    with settings:
+        origin = st.radio(
+            _("Image"),
+            ["test", "upload"],
+            format_func=lambda s: {"test": _("Test set"), "upload": _("Upload")}[s],
+            key="explain.source",
+            horizontal=True,
+            help=_("Explain a photo from the test set or one of your own."),
+        )
+        picked = None
+        true_label: int | None = None
+        if origin == "test":
+            if not has_data:
+                st.info(
+                    _(
+                        "The test set needs the Oxford Flowers102 dataset (set FLOWERDASH_DATA_DIR). "
+                        "You can still upload a photo."
+                    )
+                )
+            else:
+                found = browse_test_set(source, names)
+                if found is not None:
+                    image, file_name, true_label = found
+                    picked = (image, file_name)
+        else:
+            upload = st.file_uploader(
+                _("Flower photo"),
+                type=UPLOAD_TYPES,
+                key="explain.upload",
+                help=_("A JPEG, PNG, WebP, GIF or BMP picture up to 20 MB."),
+            )
+            if upload is not None:
+                try:
+                    picked = (load_image(upload), upload.name)
+                except FlowerdashError as exc:
+                    state.show_error(exc, _("We could not use that file"))
+
+        modes = ["predicted", "true", "other"] if true_label is not None else ["predicted", "other"]
+        if st.session_state.get("explain.target_mode") not in modes:
+            st.session_state["explain.target_mode"] = "predicted"
+        target_mode = st.radio(
+            _("Explain which class?"),
+            modes,
+            format_func=lambda m: {
+                "predicted": _("The model's answer"),
+                "true": _("The true flower"),
+                "other": _("Another flower"),
+            }[m],
+            key="explain.target_mode",
+            help=_("The maps show the evidence for this class, whether or not the model chose it."),
+        )
+        target_class = None
+        if target_mode == "other":
+            target_class = st.selectbox(
+                _("Flower to explain"),
+                list(range(len(names))),
+                format_func=lambda c: pretty(names[c]),
+                key="explain.target_class",
+                help=_("Any of the flowers the model knows."),
+            )
+        steps = st.slider(
+            _("Integrated Gradients steps"),
+            1,
+            256,
+            key="explain.steps",
+            help=_("More steps give a more exact map but take longer."),
+        )
+        baseline = st.selectbox(
+            _("Starting point (baseline)"),
+            BASELINES,
+            format_func=baseline_label,
+            key="explain.baseline",
+            help=_(
+                "Integrated Gradients measures the change from this 'empty' picture to the photo."
+            ),
+        )
+        with st.expander(_("Grad-CAM layer")):
+            layers = state.gradcam_layers(path)
+            layer = st.selectbox(
+                _("Layer"),
+                layers,
+                index=len(layers) - 1,
+                key="explain.layer",
+                help=_(
+                    "Later layers give coarser maps about whole parts; the last one is the usual choice."
+                ),
+            )
+        alpha = st.slider(
+            _("Overlay strength"),
+            0.0,
+            1.0,
+            0.5,
+            0.05,
+            key="explain.alpha",
+            help=_("How strongly the colours cover the photo (0 = photo only)."),
+        )
+        cmap = st.selectbox(
+            _("Colours"),
+            COLORMAPS,
+            key="explain.cmap",
+            help=_("The colour scale of the maps; warm = important in most scales."),
+        )
+        faithful = st.toggle(
+            _("Measure faithfulness"),
+            value=True,
+            key="explain.faithfulness",
+            help=_(
+                "Hide and reveal pixels in order of importance to check each map (takes a few seconds)."
+            ),
+        )
+
+    if picked is None:
+        with view:
+            st.info(_("Choose an image on the left."))
+        return
+    image, label = picked
+    if origin == "test":
+        write_query_params(
+            {
+                "split": SPLIT,
+                "file": label,
+                "target": str(target_class) if target_mode == "other" else target_mode,
+                "steps": str(steps),
+                "baseline": baseline,
+            }
+        )
+
+    small = state.model_image(path, image)
+    shown = prepare_for_model(image, DISPLAY).round().astype(np.uint8)
+    target = {"true": true_label, "other": target_class}.get(target_mode)
+    try:
+        with view, st.spinner(_("Computing the explanations…")):
+            result = state.explain_cached(
+                path,
+                state.image_key(small),
+                small,
+                ("gradcam", "ig"),
+                None if target is None else int(target),
+                int(steps),
+                baseline,
+                layer,
+                bool(faithful),
+            )
+    except FlowerdashError as exc:
+        with view:
+            state.show_error(exc, _("The explanation failed"))
+        return
+
+    probs = result.probabilities
+    predicted = int(np.argmax(probs))
+    overlays = {
+        METHOD_NAMES[m]: overlay(shown, result.maps[m], alpha=alpha, cmap=cmap)
+        for m in ("gradcam", "ig")
+    }
+    with view:
+        head = _("The model says **{pred}** ({p:.0%}).").format(
+            pred=pretty(names[predicted]), p=probs[predicted]
+        )
+        if true_label is not None:
+            head += " " + _("The true flower is **{true}**.").format(true=pretty(names[true_label]))
+        st.markdown(head)
+        st.caption(
+            _(
+                "Explaining **{target}** (probability {p:.1%}). Warm colours mark what pushed the "
+                "model towards this class."
+            ).format(target=pretty(names[result.target]), p=probs[result.target])
+        )
+        c0, c1, c2 = st.columns(3)
+        c0.image(shown, caption=_("Original: {name}").format(name=label), width="stretch")
+        c1.image(overlays["Grad-CAM"], caption="Grad-CAM", width="stretch")
+        c2.image(overlays["Integrated Gradients"], caption="Integrated Gradients", width="stretch")
+
+        m1, m2, m3 = st.columns(3)
+        m1.metric(
+            _("Grad-CAM time"),
+            f"{result.seconds.get('gradcam', 0.0):.2f} s",
+            help=_("How long the Grad-CAM map took."),
+        )
+        m2.metric(
+            _("Integrated Gradients time"),
+            f"{result.seconds.get('ig', 0.0):.2f} s",
+            help=_("How long the Integrated Gradients map took."),
+        )
+        gap = result.ig_gap
+        m3.metric(
+            _("IG completeness gap"),
+            "—" if gap is None else f"{gap:.1%}",
+            help=_(
+                "How far the pixel credits fall short of explaining the whole score change; "
+                "below about 5% is good, more steps make it smaller."
+            ),
+        )
+
+        lines = [
+            _("Model: {backbone} | predicted {pred} ({p:.0%}) | explaining {target}").format(
+                backbone=meta.get("backbone", "?"),
+                pred=pretty(names[predicted]),
+                p=probs[predicted],
+                target=pretty(names[result.target]),
+            ),
+            _("IG: {steps} steps, {baseline} baseline").format(steps=steps, baseline=baseline),
+        ]
+        if result.faithfulness:
+            st.subheader(_("Which explanation is more faithful here?"))
+            st.markdown(verdict(result.faithfulness))
+            f1, f2 = st.columns([1, 2])
+            with f1:
+                st.dataframe(
+                    {
+                        _("Method"): [METHOD_NAMES[m] for m in result.faithfulness],
+                        _("Hiding: area (lower is better)"): [
+                            round(f.deletion_auc, 3) for f in result.faithfulness.values()
+                        ],
+                        _("Showing: area (higher is better)"): [
+                            round(f.insertion_auc, 3) for f in result.faithfulness.values()
+                        ],
+                    },
+                    hide_index=True,
+                    key="explain.faith_table",
+                )
+                st.caption(
+                    _(
+                        "We hide the most important pixels first (or show only them) and follow the "
+                        "model's confidence. A faithful map makes it drop fast when hiding and rise "
+                        "fast when showing."
+                    )
+                )
+            with f2:
+                st.plotly_chart(
+                    curves_chart(result.faithfulness),
+                    key="explain.curves",
+                    config={"displayModeBar": False},
+                )
+            for m, f in result.faithfulness.items():
+                lines.append(
+                    _("{method}: deletion AUC {d:.3f}, insertion AUC {i:.3f}").format(
+                        method=METHOD_NAMES[m], d=f.deletion_auc, i=f.insertion_auc
+                    )
+                )
+        panel = make_panel(shown, overlays, lines, tile_size=DISPLAY)
+        st.download_button(
+            _("Download this panel (PNG)"),
+            data=to_png_bytes(panel),
+            file_name=f"explain-{label.rsplit('.', 1)[0]}.png",
+            mime="image/png",
+            key="explain.download",
+            help=_("One picture with the photo, both maps and the numbers, to share or keep."),
+        )
+
+
+main()
