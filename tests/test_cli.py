@@ -81,3 +81,19 @@ def test_unknown_backbone_is_a_clear_error(data_dir, tmp_path, capsys):
                  "--checkpoint-dir", str(tmp_path)])
     assert code == 1
     assert "Unknown backbone 'resnet9000'" in capsys.readouterr().err
+
+
+def test_explain_writes_a_panel_and_reports_timings(tiny_checkpoint, flower_paths, tmp_path, capsys):
+    from PIL import Image
+
+    out = tmp_path / "panel.png"
+    code = main(["explain", str(tiny_checkpoint), str(flower_paths[1]), "--method", "both",
+                 "--steps", "8", "--out", str(out), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    methods = result["methods"]
+    assert set(methods) == {"gradcam", "ig"}
+    assert all(m["seconds"] > 0 for m in methods.values())
+    assert methods["ig"]["steps"] == 8 and methods["ig"]["completeness_gap"] >= 0
+    with Image.open(out) as im:
+        assert im.width > im.height  # original | GradCAM | IG side by side
