@@ -1,0 +1,304 @@
+"""Audit: how the model does on the test set, where it fails, and whether it looks at the flower."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from flowerdash.checkpoints import MODEL_FILE
+from flowerdash.errors import FlowerdashError
+from flowerdash.i18n import _
+from flowerdash.images import prepare_for_model
+from flowerdash.ui import state
+
+SPLIT = "test"
+PER_PAGE = 12
+COLUMNS = 4
+PREDICTIONS_KEY = "audit.predictions"
+
+
+def pretty(name: str) -> str:
+    """A class name as shown to people."""
+    return name.title()
+
+
+def scan_controls(path: str, model, source, total: int, first: bool) -> None:
+    """Scope choice and the scan button; stores the predictions in the session when done."""
+    scope = st.radio(
+        _("How much of the test set?"),
+        ["quick", "all"],
+        format_func=lambda s: {
+            "quick": _("A quick sample"),
+            "all": _("All {n} test images").format(n=total),
+        }[s],
+        key="audit.scope",
+        horizontal=True,
+        help=_("A sample takes seconds; the whole test set can take several minutes on a CPU."),
+    )
+    limit = None
+    if scope == "quick":
+        st.session_state.setdefault("audit.limit", min(500, total))
+        limit = int(
+            st.number_input(
+                _("Number of images"),
+                min_value=1,
+                max_value=total,
+                step=50,
+                key="audit.limit",
+                help=_("How many test images to look at (a fixed random sample)."),
+            )
+        )
+    label = _("Scan the test set") if first else _("Scan again")
+    if not st.button(
+        label,
+        key="audit.scan",
+        type="primary" if first else "secondary",
+        help=_("Let the model predict every chosen test image and keep the results."),
+    ):
+        return
+    bar = st.progress(0.0, text=_("Starting…"))
+
+    def progress(done: int, n: int) -> None:
+        bar.progress(
+            min(done / max(n, 1), 1.0), text=_("{done} of {n} images").format(done=done, n=n)
+        )
+
+    try:
+        from flowerdash.evaluation import evaluate_checkpoint
+
+        preds, _metrics = evaluate_checkpoint(
+            path, SPLIT, source=source, model=model, limit=limit, progress=progress
+        )
+    except FlowerdashError as exc:
+        state.show_error(exc, _("The scan failed"))
+        return
+    bar.empty()
+    st.session_state.setdefault(PREDICTIONS_KEY, {})[path] = preds
+    state.cached_predictions.clear()
+    st.rerun()
+
+
+def per_class_table(metrics: dict, names: list[str]) -> pd.DataFrame:
+    """One row per flower: test images, accuracy and its most frequent wrong answer."""
+    confusion = metrics["confusion"]
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    worst = off.argmax(axis=1)
+    rows = []
+    for c, name in enumerate(names):
+        n = int(metrics["support"][c])
+        if n == 0:
+            continue
+        mistaken = (
+            f"{pretty(names[worst[c]])} ({off[c, worst[c]]})" if off[c, worst[c]] > 0 else "—"
+        )
+        rows.append(
+            {
+                _("Flower"): pretty(name),
+                _("Test images"): n,
+                _("Accuracy"): float(metrics["per_class_accuracy"][c]),
+                _("Most often mistaken for"): mistaken,
+            }
+        )
+    return pd.DataFrame(rows).sort_values(_("Accuracy"), kind="stable")
+
+
+def confusion_chart(confusion: np.ndarray, names: list[str], hide_diagonal: bool) -> go.Figure:
+    """A 102x102 heatmap: rows = true flower, columns = predicted flower, hover shows names."""
+    z = confusion.astype(float)
+    if hide_diagonal:
+        z = z.copy()
+        np.fill_diagonal(z, np.nan)
+    k = len(names)
+    shown = [pretty(n) for n in names]
+    hover = np.empty((k, k, 2), dtype=object)
+    hover[:, :, 0] = np.asarray(shown, dtype=object)[:, None]
+    hover[:, :, 1] = np.asarray(shown, dtype=object)[None, :]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            customdata=hover,
+            colorscale=[[0, "#FFFFFF"], [0.15, "#F1C6DD"], [1, "#7A1F52"]],
+            hovertemplate=_("True: %{customdata[0]}<br>Predicted: %{customdata[1]}<br>Images: %{z}")
+            + "<extra></extra>",
+            colorbar=dict(title=_("Images")),
+        )
+    )
+    fig.update_layout(
+        height=720,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title=_("Predicted flower (number)"), side="top", constrain="domain"),
+        yaxis=dict(title=_("True flower (number)"), autorange="reversed", scaleanchor="x"),
+    )
+    return fig
+
+
+def gallery(path: str, source, preds, names: list[str]) -> None:
+    """The mistakes, most confident first, each with a link to the Explain page."""
+    wrong = np.flatnonzero(~preds.correct)
+    if len(wrong) == 0:
+        st.success(_("No mistakes in the scanned images."))
+        return
+    involved = sorted(
+        {int(c) for c in preds.labels[wrong]} | {int(c) for c in preds.predicted[wrong]},
+        key=lambda c: names[c],
+    )
+    top = st.columns([2, 1, 1])
+    cls = top[0].selectbox(
+        _("Show mistakes involving"),
+        [-1, *involved],
+        format_func=lambda c: _("All flowers") if c < 0 else pretty(names[c]),
+        key="audit.class",
+        help=_("Only mistakes where this flower is the true one or the model's answer."),
+    )
+    if cls >= 0:
+        wrong = wrong[(preds.labels[wrong] == cls) | (preds.predicted[wrong] == cls)]
+    wrong = wrong[np.argsort(-preds.confidence[wrong], kind="stable")]
+    pages = max(1, -(-len(wrong) // PER_PAGE))
+    page = int(
+        top[1].number_input(
+            _("Page (of {n})").format(n=pages),
+            min_value=1,
+            max_value=pages,
+            key="audit.page",
+            help=_("The mistakes come {k} per page, most confident first.").format(k=PER_PAGE),
+        )
+    )
+    with_focus = top[2].toggle(
+        _("Focus scores"),
+        value=True,
+        key="audit.focus",
+        help=_("Compute how much of the Grad-CAM heat lies in the centre of each photo."),
+    )
+    st.caption(
+        _(
+            "{n} mistakes, the ones the model was most sure about first. The focus score is the "
+            "share of the model's attention in the central quarter of the photo: flowers are "
+            "usually centred, so a low score (below about 30%) suggests it looked at the "
+            "background."
+        ).format(n=len(wrong))
+    )
+    shown = wrong[(page - 1) * PER_PAGE : page * PER_PAGE]
+    cols = st.columns(COLUMNS)
+    for j, i in enumerate(shown):
+        file_name = str(preds.files[i])
+        true, pred = int(preds.labels[i]), int(preds.predicted[i])
+        with cols[j % COLUMNS], st.container(border=True):
+            try:
+                image = state.read_split_image(source, SPLIT, file_name)
+                st.image(prepare_for_model(image, 224).astype(np.uint8), width="stretch")
+            except FlowerdashError as exc:
+                st.warning(str(exc))
+                continue
+            st.markdown(
+                _("**True:** {true}  \n**Model:** {pred} ({p:.0%})").format(
+                    true=pretty(names[true]), pred=pretty(names[pred]), p=preds.confidence[i]
+                )
+            )
+            if with_focus:
+                try:
+                    score = state.focus_for(path, source, SPLIT, file_name, pred)
+                    st.caption(_("Focus on the centre: {s:.0%}").format(s=score))
+                except FlowerdashError as exc:
+                    st.caption(str(exc))
+            st.page_link(
+                "pages/explain.py",
+                label=_("Explain {file}").format(file=file_name),
+                icon="🔍",
+                query_params={
+                    "split": SPLIT,
+                    "file": file_name,
+                    "target": "predicted",
+                    "steps": "32",
+                    "baseline": "black",
+                },
+                help=_("Open this photo on the Explain page."),
+            )
+
+
+def main() -> None:
+    st.title(_("📋 Audit the model on the test set"))
+    path, model, meta = state.require_checkpoint()
+    source = state.require_dataset()
+    names = list(meta["class_names"])
+    total = len(state.split_files(source, source.description, SPLIT)[0])
+
+    preds = st.session_state.get(PREDICTIONS_KEY, {}).get(path)
+    if preds is None:
+        mtime = (Path(path) / MODEL_FILE).stat().st_mtime
+        preds = state.cached_predictions(path, mtime, SPLIT)
+    if preds is None:
+        st.info(
+            _(
+                "The model has not been run over the test set yet. Scan it once; the results are "
+                "saved next to the checkpoint for next time."
+            )
+        )
+        scan_controls(path, model, source, total, first=True)
+        st.stop()
+
+    metrics = preds.metrics(len(names))
+    n = metrics["n"]
+    a, b, c = st.columns(3)
+    a.metric(
+        _("Top-1 accuracy"),
+        f"{metrics['top1']:.1%}",
+        help=_("How often the model's first answer is right."),
+    )
+    b.metric(
+        _("Top-5 accuracy"),
+        f"{metrics['top5']:.1%}",
+        help=_("How often the right flower is among the model's five best guesses."),
+    )
+    c.metric(
+        _("Images scanned"),
+        f"{n} / {total}",
+        help=_("How many test images these numbers are based on."),
+    )
+    if n < total:
+        st.caption(
+            _(
+                "These numbers come from a sample of the test set; scan all of it for the "
+                "final figures."
+            )
+        )
+    with st.expander(_("Scan again"), expanded=False):
+        scan_controls(path, model, source, total, first=False)
+
+    mistakes, per_class, confusion = st.tabs(
+        [_("Mistakes"), _("Accuracy per flower"), _("Confusion matrix")]
+    )
+    with mistakes:
+        gallery(path, source, preds, names)
+    with per_class:
+        st.caption(_("Worst flowers first; click a column title to sort."))
+        st.dataframe(
+            per_class_table(metrics, names),
+            hide_index=True,
+            key="audit.per_class",
+            column_config={
+                _("Accuracy"): st.column_config.ProgressColumn(
+                    _("Accuracy"), format="percent", min_value=0.0, max_value=1.0
+                )
+            },
+        )
+    with confusion:
+        hide = st.toggle(
+            _("Hide correct answers (the diagonal)"),
+            value=True,
+            key="audit.hide_diagonal",
+            help=_("Without the diagonal, the mistakes stand out."),
+        )
+        st.caption(_("Rows: the true flower. Columns: the model's answer. Hover to see names."))
+        st.plotly_chart(
+            confusion_chart(metrics["confusion"], names, hide),
+            key="audit.confusion",
+            config={"displayModeBar": False},
+        )
+
+
+main()
