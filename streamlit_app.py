@@ -11,7 +11,7 @@ import streamlit as st
 
 from flowerdash.checkpoints import read_meta
 from flowerdash.errors import FlowerdashError
-from flowerdash.i18n import _
+from flowerdash.i18n import _, ngettext
 from flowerdash.ui import state
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +58,10 @@ def checkpoint_picker() -> None:
         describe_checkpoint(chosen)
     if broken:
         with st.sidebar.expander(
-            _("{n} checkpoint(s) cannot be used").format(n=len(broken)), expanded=False
+            ngettext(
+                "{n} checkpoint cannot be used", "{n} checkpoints cannot be used", len(broken)
+            ).format(n=len(broken)),
+            expanded=False,
         ):
             for path, reason in broken:
                 st.markdown(f"**{Path(path).name}**: {reason}")

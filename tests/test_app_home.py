@@ -1,0 +1,83 @@
+"""The Try it page: upload or pick a photo, get named top-5 predictions and a Grad-CAM overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+APP = str(ROOT / "streamlit_app.py")
+
+
+@pytest.fixture
+def home(monkeypatch, tiny_checkpoint, data_dir) -> AppTest:
+    """The app on its default page (Try it) with the tiny checkpoint."""
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tiny_checkpoint.parent))
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/jpeg") -> AppTest:
+    at.file_uploader(key="home.upload").set_value((name, data, mime))
+    return at.run()
+
+
+def test_home_is_the_default_page_and_asks_for_a_photo(home):
+    assert home.file_uploader(key="home.upload").value is None
+    assert home.radio(key="home.source").value == "upload"
+    assert any("Upload a photo" in i.value for i in home.info)
+    assert any("Model: tiny" in c.value and "10.0%" in c.value for c in home.caption)
+
+
+def test_upload_gives_named_top5_and_an_overlay(home, flower_paths):
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not at.exception
+    assert not at.error
+    heading = at.subheader[0].value
+    assert heading.startswith("Most likely: ")
+    name = heading.removeprefix("Most likely: ").rsplit(" (", 1)[0]
+    assert name == name.title() and name  # a title-cased flower name
+    assert any("Warm colours" in c.value for c in at.caption)
+    chart = at.get("plotly_chart")
+    assert len(chart) == 1
+    captions = [c for img in at.image for c in img.captions]
+    assert captions == ["What the model sees: flower.jpg", "Where it looked (Grad-CAM)"]
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"just some text, not a picture", "not an image"),
+        (b"", "empty"),
+    ],
+)
+def test_bad_upload_gives_a_friendly_error(home, data, words):
+    at = upload(home, "flower.jpg", data)
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert message.startswith("We could not use that file:") and words in message
+    assert not at.expander  # no "technical details": this is an expected, explained failure
+    assert not at.subheader  # no prediction shown
+
+
+def test_truncated_jpeg_is_refused(home, flower_paths):
+    data = Path(flower_paths[1]).read_bytes()
+    at = upload(home, "cut.jpg", data[: len(data) // 2])
+    assert not at.exception
+    assert "incomplete" in at.error[0].value
+
+
+def test_test_image_picker_predicts(home):
+    home.radio(key="home.source").set_value("test").run()
+    at = home.selectbox(key="home.test_class").select_index(3).run()
+    assert not at.exception
+    assert at.number_input(key="home.test_pick").value == 1
+    assert at.subheader[0].value.startswith("Most likely: ")
+    assert at.image[0].captions[0].startswith("What the model sees: image_")
