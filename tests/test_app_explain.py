@@ -1,0 +1,119 @@
+"""The Explain page: URL settings, the test-set browser, cached maps, faithfulness and download."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+import flowerdash.explanations as explanations
+from flowerdash.data import FolderSource
+
+APP = str(ROOT / "streamlit_app.py")
+FILE = "image_00002.jpg"  # in the official test split
+
+
+@pytest.fixture
+def calls(monkeypatch) -> list[dict]:
+    """Every call to explain_image, recorded (the real function still runs)."""
+    recorded: list[dict] = []
+    real = explanations.explain_image
+
+    def counting(*args, **kwargs):
+        recorded.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explanations, "explain_image", counting)
+    return recorded
+
+
+def open_explain(monkeypatch, checkpoint, data_dir, query: dict[str, str]) -> AppTest:
+    """The Explain page opened from a URL with ``query``."""
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint.parent))
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    at.switch_page("pages/explain.py").run()
+    assert not at.exception
+    return at
+
+
+def true_name(data_dir, file_name: str) -> str:
+    source = FolderSource(data_dir)
+    index = source.split("test")
+    return source.class_names[int(index.labels[index.files.index(file_name)])].title()
+
+
+def test_query_params_load_the_image_and_settings(monkeypatch, tiny_checkpoint, data_dir, calls):
+    query = {"split": "test", "file": FILE, "target": "true", "steps": "8", "baseline": "blur"}
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, query)
+    assert at.radio(key="explain.source").value == "test"
+    assert at.text_input(key="explain.file_text").value == FILE
+    assert at.slider(key="explain.steps").value == 8
+    assert at.selectbox(key="explain.baseline").value == "blur"
+    assert at.radio(key="explain.target_mode").value == "true"
+    name = true_name(data_dir, FILE)
+    assert any(f"The true flower is **{name}**" in m.value for m in at.markdown)
+    assert any(f"Explaining **{name}**" in c.value for c in at.caption)
+    assert at.image[0].captions == [f"Original: {FILE}"]
+    assert [c for img in at.image[1:] for c in img.captions] == ["Grad-CAM", "Integrated Gradients"]
+    assert len(calls) == 1
+    assert calls[0]["ig_steps"] == 8 and calls[0]["ig_baseline"] == "blur"
+    # the settings are written back to the URL, so the view can be shared
+    assert at.query_params["file"] == FILE and at.query_params["steps"] == "8"
+
+
+def test_alpha_and_colormap_reblend_without_recomputing(
+    monkeypatch, tiny_checkpoint, data_dir, calls
+):
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {"file": FILE, "steps": "4"})
+    assert len(calls) == 1
+    before = at.image[1].value
+    at.slider(key="explain.alpha").set_value(0.9).run()
+    at.selectbox(key="explain.cmap").set_value("viridis").run()
+    assert not at.exception
+    assert len(calls) == 1, "changing the overlay must only re-blend the cached maps"
+    assert at.image[1].value != before  # the overlay did change
+    at.slider(key="explain.steps").set_value(6).run()
+    assert len(calls) == 2 and calls[-1]["ig_steps"] == 6
+    assert at.query_params["steps"] == "6"
+
+
+def test_faithfulness_verdict_curves_and_download(monkeypatch, tiny_checkpoint, data_dir, calls):
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {"file": FILE, "steps": "4"})
+    assert at.subheader[0].value == "Which explanation is more faithful here?"
+    assert any(
+        m.value.startswith("**Grad-CAM looks")
+        or m.value.startswith("**Integrated Gradients looks")
+        or m.value.startswith("**The two tests disagree")
+        for m in at.markdown
+    )
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("download_button")) == 1
+    assert calls[0]["with_faithfulness"] is True
+    at.toggle(key="explain.faithfulness").set_value(False).run()
+    assert not at.exception and not at.subheader
+
+
+def test_browse_by_flower_and_explain_another_class(monkeypatch, tiny_checkpoint, data_dir, calls):
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {"file": FILE, "steps": "4"})
+    at.radio(key="explain.browse").set_value("flower").run()
+    at.radio(key="explain.target_mode").set_value("other").run()
+    at.selectbox(key="explain.target_class").set_value(5).run()
+    assert not at.exception
+    assert calls[-1]["target"] == 5
+    assert at.query_params["target"] == "5"
+    assert at.query_params["file"] != FILE  # the flower browser picked another image
+
+
+def test_bad_upload_and_unknown_file_are_explained(monkeypatch, tiny_checkpoint, data_dir, calls):
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {"file": "image_99999.jpg"})
+    assert any("There is no test image named" in w.value for w in at.warning)
+    at.radio(key="explain.source").set_value("upload").run()
+    at.file_uploader(key="explain.upload").set_value(("x.jpg", b"not a photo", "image/jpeg")).run()
+    assert not at.exception
+    assert "We could not use that file" in at.error[0].value
+    assert not calls
