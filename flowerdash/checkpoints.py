@@ -206,7 +206,7 @@ def save_checkpoint(
             "versions": library_versions(),
             **meta,
         }
-        model.save(tmp / MODEL_FILE)
+        _inference_copy(model).save(tmp / MODEL_FILE)
         with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
             json.dump(full_meta, fh, indent=2, default=_json_default)
             fh.flush()
@@ -222,6 +222,17 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _inference_copy(model: keras.Model) -> keras.Model:
+    """The same architecture and weights without optimizer state (smaller, nothing to resume)."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def update_meta(path: str | Path, **updates: Any) -> dict[str, Any]:

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The training runs behind docs/RESULTS.md (MobileNetV2, offline ImageNet weights, CPU).
+# Usage: bash benchmarks/accuracy_runs.sh [RUN ...]   (default: all). Checkpoints go to runs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-runs}
+mkdir -p "$OUT"
+train() { local name=$1; shift; echo "== $name"; /usr/bin/time -f "$name wall %e s" \
+  "$PY" -m flowerdash train --backbone mobilenetv2 --checkpoint-dir "$OUT" --name "$name" "$@" \
+  2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/$name.log"; }
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut)
+for r in "${runs[@]}"; do case $r in
+  # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
+  notebook-noaug) train notebook-noaug --augment none --epochs 8 ;;
+  notebook-aug)   train notebook-aug --augment basic --epochs 8 ;;
+  # (2) best recipe: head on cached features, then fine-tuning with augmentation and label smoothing
+  best)   train best --augment basic --no-head-augment --epochs 30 --fine-tune-epochs 6 \
+            --fine-tune-layers 40 --fine-tune-lr 1e-4 --label-smoothing 0.1 ;;
+  # (3) the same with MixUp/CutMix during fine-tuning
+  mixcut) train mixcut --augment advanced --no-head-augment --epochs 30 --fine-tune-epochs 6 \
+            --fine-tune-layers 40 --fine-tune-lr 1e-4 --label-smoothing 0.1 ;;
+  *) echo "unknown run $r"; exit 2 ;;
+esac; done
