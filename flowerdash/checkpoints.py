@@ -112,7 +112,9 @@ def read_meta(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"The checkpoint {folder} does not exist (was it deleted?).")
     meta_path = folder / META_FILE
     if not meta_path.is_file():
-        raise CheckpointError(f"{folder.name} has no {META_FILE}; it is not a flowerdash checkpoint.")
+        raise CheckpointError(
+            f"{folder.name} has no {META_FILE}; it is not a flowerdash checkpoint."
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -186,7 +188,10 @@ def load_model(path: str | Path) -> keras.Model:
 
 
 def save_checkpoint(
-    model: keras.Model, meta: dict[str, Any], root: str | Path | None = None, name: str | None = None
+    model: keras.Model,
+    meta: dict[str, Any],
+    root: str | Path | None = None,
+    name: str | None = None,
 ) -> Path:
     """Write a checkpoint folder atomically and return its final path."""
     parent = checkpoint_root(root)

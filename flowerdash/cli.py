@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _checkpoint_and_image(values: list[str], parser: argparse.ArgumentParser) -> tuple[str | None, str]:
+def _checkpoint_and_image(
+    values: list[str], parser: argparse.ArgumentParser
+) -> tuple[str | None, str]:
     if len(values) == 1:
         return None, values[0]
     if len(values) == 2:
@@ -35,19 +37,36 @@ def _checkpoint_and_image(values: list[str], parser: argparse.ArgumentParser) ->
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all sub-commands."""
-    parser = _Parser(prog=PROG, description="Oxford Flowers102 classifier: train, evaluate, explain.")
+    parser = _Parser(
+        prog=PROG, description="Oxford Flowers102 classifier: train, evaluate, explain."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a classifier and write a checkpoint",
-                       description="Train on Oxford Flowers102 and write a checkpoint.")
-    t.add_argument("--backbone", default="efficientnetb0",
-                   help="efficientnetb0 (default, needs internet for ImageNet weights), mobilenetv2, tiny")
-    t.add_argument("--weights", default="auto",
-                   help="auto (offline file if configured, else imagenet), imagenet, none, or a weights file path")
+    t = sub.add_parser(
+        "train",
+        help="train a classifier and write a checkpoint",
+        description="Train on Oxford Flowers102 and write a checkpoint.",
+    )
+    t.add_argument(
+        "--backbone",
+        default="efficientnetb0",
+        help="efficientnetb0 (default, needs internet for ImageNet weights), mobilenetv2, tiny",
+    )
+    t.add_argument(
+        "--weights",
+        default="auto",
+        help="auto (offline file if configured, else imagenet), imagenet, none, or a weights file path",
+    )
     t.add_argument("--augment", default="basic", help="augmentation preset: none, basic, advanced")
-    t.add_argument("--epochs", type=int, default=5, help="epochs of stage 1 (head on frozen backbone)")
-    t.add_argument("--fine-tune-epochs", type=int, default=0, help="epochs of stage 2 (fine-tuning)")
-    t.add_argument("--fine-tune-layers", type=int, default=30, help="top backbone layers to fine-tune")
+    t.add_argument(
+        "--epochs", type=int, default=5, help="epochs of stage 1 (head on frozen backbone)"
+    )
+    t.add_argument(
+        "--fine-tune-epochs", type=int, default=0, help="epochs of stage 2 (fine-tuning)"
+    )
+    t.add_argument(
+        "--fine-tune-layers", type=int, default=30, help="top backbone layers to fine-tune"
+    )
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
     t.add_argument("--fine-tune-lr", type=float, default=1e-4, help="stage 2 learning rate")
@@ -55,25 +74,54 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--image-size", type=int, default=None)
-    for name in ("rotation", "zoom", "translation", "brightness", "contrast", "mixup-alpha", "cutmix-alpha"):
+    for name in (
+        "rotation",
+        "zoom",
+        "translation",
+        "brightness",
+        "contrast",
+        "mixup-alpha",
+        "cutmix-alpha",
+    ):
         t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
     t.add_argument("--flip", default=None, help="override the preset's flip mode")
+    t.add_argument(
+        "--train-on",
+        default="train",
+        choices=("train", "train+val"),
+        help="train+val for a final run once hyper-parameters were chosen on val",
+    )
     t.add_argument("--train-limit", type=int, default=None, help="use only N training images")
     t.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
     t.add_argument("--test-limit", type=int, default=None, help="evaluate on only N test images")
     t.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
-    t.add_argument("--no-feature-cache", action="store_true",
-                   help="train stage 1 end to end even without augmentation")
-    t.add_argument("--no-head-augment", action="store_true",
-                   help="stage 1 without augmentation (on cached features); stage 2 still augments")
+    t.add_argument(
+        "--no-feature-cache",
+        action="store_true",
+        help="train stage 1 end to end even without augmentation",
+    )
+    t.add_argument(
+        "--no-head-augment",
+        action="store_true",
+        help="stage 1 without augmentation (on cached features); stage 2 still augments",
+    )
     t.add_argument("--name", default=None, help="checkpoint folder name")
     t.add_argument("--checkpoint-dir", default=None)
-    t.add_argument("--data-dir", default=None, help="official-layout dataset folder (else settings/TFDS)")
-    t.add_argument("--resume", default=None, metavar="RUN_ID",
-                   help="continue an interrupted run from its last completed epoch")
+    t.add_argument(
+        "--data-dir", default=None, help="official-layout dataset folder (else settings/TFDS)"
+    )
+    t.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_ID",
+        help="continue an interrupted run from its last completed epoch",
+    )
 
-    e = sub.add_parser("evaluate", help="test top-1/top-5 and per-image predictions",
-                       description="Evaluate a checkpoint (default: the shipped one) on a split.")
+    e = sub.add_parser(
+        "evaluate",
+        help="test top-1/top-5 and per-image predictions",
+        description="Evaluate a checkpoint (default: the shipped one) on a split.",
+    )
     e.add_argument("checkpoint", nargs="?", default=None)
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--limit", type=int, default=None, help="evaluate on only N images")
@@ -83,14 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", default=None)
     e.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
-    p = sub.add_parser("predict", help="top-5 flower names for an image",
-                       description="Predict the flower in an image: predict [CHECKPOINT] IMAGE")
+    p = sub.add_parser(
+        "predict",
+        help="top-5 flower names for an image",
+        description="Predict the flower in an image: predict [CHECKPOINT] IMAGE",
+    )
     p.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
-    x = sub.add_parser("explain", help="GradCAM / Integrated Gradients panel for an image",
-                       description="Explain a prediction: explain [CHECKPOINT] IMAGE")
+    x = sub.add_parser(
+        "explain",
+        help="GradCAM / Integrated Gradients panel for an image",
+        description="Explain a prediction: explain [CHECKPOINT] IMAGE",
+    )
     x.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
     x.add_argument("--method", default="both", choices=("gradcam", "ig", "both"))
     x.add_argument("--steps", type=int, default=None, help="Integrated Gradients steps (1..512)")
@@ -137,14 +191,27 @@ def _follow(job: Any) -> None:
         for ev in events:
             if ev.kind == "batch":
                 if tty:
-                    print("\r" + _progress_line(ev)[:160].ljust(160), end="", file=sys.stderr, flush=True)
+                    print(
+                        "\r" + _progress_line(ev)[:160].ljust(160),
+                        end="",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             elif ev.kind == "epoch":
                 val = f" val_acc {ev.val_accuracy:.3f}" if ev.val_accuracy is not None else ""
-                print(("\r" if tty else "") + f"[{ev.stage}] epoch {ev.epoch}/{ev.epochs} "
-                      f"loss {ev.loss:.3f} acc {ev.accuracy:.3f}{val}".ljust(160 if tty else 0),
-                      file=sys.stderr, flush=True)
+                print(
+                    ("\r" if tty else "")
+                    + f"[{ev.stage}] epoch {ev.epoch}/{ev.epochs} "
+                    f"loss {ev.loss:.3f} acc {ev.accuracy:.3f}{val}".ljust(160 if tty else 0),
+                    file=sys.stderr,
+                    flush=True,
+                )
             elif ev.message:
-                print(("\r" if tty else "") + ev.message.ljust(160 if tty else 0), file=sys.stderr, flush=True)
+                print(
+                    ("\r" if tty else "") + ev.message.ljust(160 if tty else 0),
+                    file=sys.stderr,
+                    flush=True,
+                )
         if job.done and job.channel.closed and not events:
             return
 
@@ -153,28 +220,55 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train and report the checkpoint."""
     from flowerdash.training import TrainConfig, TrainingJob, interrupted_runs
 
-    overrides = {k: getattr(args, k) for k in
-                 ("rotation", "zoom", "translation", "brightness", "contrast", "mixup_alpha",
-                  "cutmix_alpha", "flip") if getattr(args, k) is not None}
+    overrides = {
+        k: getattr(args, k)
+        for k in (
+            "rotation",
+            "zoom",
+            "translation",
+            "brightness",
+            "contrast",
+            "mixup_alpha",
+            "cutmix_alpha",
+            "flip",
+        )
+        if getattr(args, k) is not None
+    }
     resume_path = None
     if args.resume:
         runs = {r.run_id: r for r in interrupted_runs(args.checkpoint_dir)}
         if args.resume not in runs:
             known = ", ".join(runs) or "none"
-            raise FlowerdashError(f"No interrupted run {args.resume!r} to resume (interrupted runs: {known}).")
+            raise FlowerdashError(
+                f"No interrupted run {args.resume!r} to resume (interrupted runs: {known})."
+            )
         config, resume_path = runs[args.resume].config, runs[args.resume].path
     else:
         config = TrainConfig(
-            backbone=args.backbone, weights=None if args.weights == "none" else args.weights,
-            image_size=args.image_size, augment=args.augment, augment_overrides=overrides,
-            epochs=args.epochs, fine_tune_epochs=args.fine_tune_epochs,
-            fine_tune_layers=args.fine_tune_layers, batch_size=args.batch_size,
-            learning_rate=args.lr, fine_tune_learning_rate=args.fine_tune_lr,
-            label_smoothing=args.label_smoothing, dropout=args.dropout, seed=args.seed,
-            train_limit=args.train_limit, val_limit=args.val_limit, test_limit=args.test_limit,
-            evaluate_test=not args.no_test, cache_features=not args.no_feature_cache,
+            backbone=args.backbone,
+            weights=None if args.weights == "none" else args.weights,
+            image_size=args.image_size,
+            augment=args.augment,
+            augment_overrides=overrides,
+            epochs=args.epochs,
+            fine_tune_epochs=args.fine_tune_epochs,
+            fine_tune_layers=args.fine_tune_layers,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            fine_tune_learning_rate=args.fine_tune_lr,
+            label_smoothing=args.label_smoothing,
+            dropout=args.dropout,
+            seed=args.seed,
+            train_on=args.train_on,
+            train_limit=args.train_limit,
+            val_limit=args.val_limit,
+            test_limit=args.test_limit,
+            evaluate_test=not args.no_test,
+            cache_features=not args.no_feature_cache,
             head_augment=not args.no_head_augment,
-            data_dir=args.data_dir, checkpoint_dir=args.checkpoint_dir, name=args.name,
+            data_dir=args.data_dir,
+            checkpoint_dir=args.checkpoint_dir,
+            name=args.name,
         )
         config.augment_config()  # validate before starting
     job = TrainingJob(config, resume_from=resume_path).start()
@@ -208,22 +302,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"\rEvaluating {done}/{total}", end="", file=sys.stderr, flush=True)
 
     start = time.perf_counter()
-    preds, metrics = evaluate_checkpoint(folder, args.split, source=source, limit=args.limit,
-                                         batch_size=args.batch_size, use_cache=not args.no_cache,
-                                         progress=progress)
+    preds, metrics = evaluate_checkpoint(
+        folder,
+        args.split,
+        source=source,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        use_cache=not args.no_cache,
+        progress=progress,
+    )
     if tty:
         print(file=sys.stderr)
     out = Path(args.out) if args.out else folder / "eval" / f"{args.split}-predictions.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(predictions_to_json(preds, meta["class_names"]), encoding="utf-8")
-    result = {"checkpoint": str(folder), "split": args.split, "n": metrics["n"],
-              "top1": metrics["top1"], "top5": metrics["top5"],
-              "seconds": round(time.perf_counter() - start, 2), "predictions": str(out)}
+    result = {
+        "checkpoint": str(folder),
+        "split": args.split,
+        "n": metrics["n"],
+        "top1": metrics["top1"],
+        "top5": metrics["top5"],
+        "seconds": round(time.perf_counter() - start, 2),
+        "predictions": str(out),
+    }
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{folder.name} on {args.split} ({metrics['n']} images): "
-              f"top-1 {metrics['top1']:.2%}, top-5 {metrics['top5']:.2%}")
+        print(
+            f"{folder.name} on {args.split} ({metrics['n']} images): "
+            f"top-1 {metrics['top1']:.2%}, top-5 {metrics['top5']:.2%}"
+        )
         print(f"Per-image predictions: {out}")
     return 0
 
@@ -246,8 +354,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model, meta, folder = _load(ckpt)
     top = predict_image(model, image, meta["class_names"], top=args.top)
     if args.json:
-        print(json.dumps({"checkpoint": str(folder), "image": image_path,
-                          "top": [{"label": k, "name": n, "probability": p} for k, n, p in top]}))
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(folder),
+                    "image": image_path,
+                    "top": [{"label": k, "name": n, "probability": p} for k, n, p in top],
+                }
+            )
+        )
     else:
         for k, name, p in top:
             print(f"{p:7.2%}  {name} (label {k})")
@@ -266,23 +381,48 @@ def cmd_explain(args: argparse.Namespace) -> int:
     model, meta, folder = _load(ckpt)
     x = prepare_for_model(image, input_size(model)).astype("uint8")
     methods = ("gradcam", "ig") if args.method == "both" else (args.method,)
-    kwargs: dict[str, Any] = {"methods": methods, "target": args.target, "ig_baseline": args.baseline}
+    kwargs: dict[str, Any] = {
+        "methods": methods,
+        "target": args.target,
+        "ig_baseline": args.baseline,
+    }
     if args.steps is not None:
         kwargs["ig_steps"] = args.steps
     result = explain_image(model, x, **kwargs)
     names = meta["class_names"]
-    overlays = {("GradCAM" if m == "gradcam" else "Integrated Gradients"):
-                overlay(x, result.maps[m], alpha=args.alpha, cmap=args.colormap) for m in methods}
+    overlays = {
+        ("GradCAM" if m == "gradcam" else "Integrated Gradients"): overlay(
+            x, result.maps[m], alpha=args.alpha, cmap=args.colormap
+        )
+        for m in methods
+    }
     pred = int(result.probabilities.argmax())
-    panel = make_panel(x, overlays, [f"Predicted: {names[pred]} ({result.probabilities[pred]:.1%})",
-                                     f"Explained class: {names[result.target]}"])
+    panel = make_panel(
+        x,
+        overlays,
+        [
+            f"Predicted: {names[pred]} ({result.probabilities[pred]:.1%})",
+            f"Explained class: {names[result.target]}",
+        ],
+    )
     Path(args.out).write_bytes(to_png_bytes(panel))
     if args.json:
-        print(json.dumps({"checkpoint": str(folder), "image": image_path, "out": args.out,
-                          "predicted": pred, "predicted_name": names[pred],
-                          **result_to_json(result)}))
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(folder),
+                    "image": image_path,
+                    "out": args.out,
+                    "predicted": pred,
+                    "predicted_name": names[pred],
+                    **result_to_json(result),
+                }
+            )
+        )
     else:
-        print(f"Predicted {names[pred]} ({result.probabilities[pred]:.1%}); panel written to {args.out}")
+        print(
+            f"Predicted {names[pred]} ({result.probabilities[pred]:.1%}); panel written to {args.out}"
+        )
     return 0
 
 
@@ -292,8 +432,16 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
     listing = list_checkpoints(args.checkpoint_dir)
     if args.json:
-        print(json.dumps({"checkpoints": [{"path": str(c.path), "label": c.label} for c in listing.checkpoints],
-                          "broken": [{"path": str(b.path), "reason": b.reason} for b in listing.broken]}))
+        print(
+            json.dumps(
+                {
+                    "checkpoints": [
+                        {"path": str(c.path), "label": c.label} for c in listing.checkpoints
+                    ],
+                    "broken": [{"path": str(b.path), "reason": b.reason} for b in listing.broken],
+                }
+            )
+        )
         return 0
     for c in listing.checkpoints:
         print(f"{c.label}  ({c.path})")
@@ -302,8 +450,13 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-            "explain": cmd_explain, "checkpoints": cmd_checkpoints}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "explain": cmd_explain,
+    "checkpoints": cmd_checkpoints,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -323,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("FLOWERDASH_DEBUG"):
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (set FLOWERDASH_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (set FLOWERDASH_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 1

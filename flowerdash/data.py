@@ -107,7 +107,9 @@ class FolderSource(DatasetSource):
     def _validate_layout(self) -> None:
         if not self.root.is_dir():
             raise DatasetError(f"The dataset folder {self.root} does not exist. {HOW_TO_FIX}")
-        missing = [n for n in ("jpg", "imagelabels.mat", "setid.mat") if not (self.root / n).exists()]
+        missing = [
+            n for n in ("jpg", "imagelabels.mat", "setid.mat") if not (self.root / n).exists()
+        ]
         if missing:
             raise DatasetError(
                 f"The dataset folder {self.root} is missing {', '.join(missing)} "
@@ -235,7 +237,9 @@ class TfdsSource(DatasetSource):
         out = {}
         for name in SPLITS:
             files, labels = [], []
-            for ex in self._load(name).map(lambda e: (e["file_name"], e["label"])).as_numpy_iterator():
+            for ex in (
+                self._load(name).map(lambda e: (e["file_name"], e["label"])).as_numpy_iterator()
+            ):
                 files.append(ex[0].decode())
                 labels.append(int(ex[1]))
             order = np.argsort(files)  # TFDS order is arbitrary; sort by name like the .mat order
@@ -284,6 +288,29 @@ def resize_and_crop(image: tf.Tensor, image_size: int) -> tf.Tensor:
     return tf.clip_by_value(cropped, 0.0, 255.0)
 
 
+def split_size(source: DatasetSource, split: str) -> int:
+    """Number of images of a split, or of a combination such as ``"train+val"``."""
+    return sum(len(source.split(part)) for part in split.split("+"))
+
+
+def _raw_combined(source: DatasetSource, split: str, indices: np.ndarray) -> tf.data.Dataset:
+    """Raw records of one split or of several joined by '+', for indices into the combination."""
+    parts = split.split("+")
+    if len(parts) == 1:
+        return source.raw_dataset(split, indices)
+    datasets, offset = [], 0
+    for part in parts:
+        n = len(source.split(part))
+        mine = indices[(indices >= offset) & (indices < offset + n)] - offset
+        if len(mine):
+            datasets.append(source.raw_dataset(part, mine))
+        offset += n
+    ds = datasets[0]
+    for more in datasets[1:]:
+        ds = ds.concatenate(more)
+    return ds
+
+
 def select_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
     """All indices, or a seeded random subset of ``limit`` of them in ascending order."""
     if limit is None or limit >= n:
@@ -307,7 +334,7 @@ def make_pipeline(
     with_names: bool = False,
     num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
-    """Batched ``(images float32 0..255, labels)`` for a split.
+    """Batched ``(images float32 0..255, labels)`` for a split (or splits joined by '+').
 
     Training pipelines shuffle (seeded) and, when ``augment`` is given, augment. Evaluation
     pipelines (``training=False``) never shuffle and never augment, whatever ``augment`` says.
@@ -316,9 +343,8 @@ def make_pipeline(
 
     if batch_size < 1:
         raise ConfigError("Batch size must be at least 1.")
-    index = source.split(split)
-    indices = select_indices(len(index), limit, seed)
-    ds = source.raw_dataset(split, indices)
+    indices = select_indices(split_size(source, split), limit, seed)
+    ds = _raw_combined(source, split, indices)
     if training:
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
 

@@ -92,7 +92,9 @@ BACKBONES: dict[str, BackboneSpec] = {
         _mobilenetv2,
         _rescale_to_unit_range,
     ),
-    "tiny": BackboneSpec("tiny", "Tiny CNN (tests)", "relu3", 64, None, _tiny, _rescale_to_unit_range),
+    "tiny": BackboneSpec(
+        "tiny", "Tiny CNN (tests)", "relu3", 64, None, _tiny, _rescale_to_unit_range
+    ),
 }
 DEFAULT_BACKBONE = "efficientnetb0"
 

@@ -54,6 +54,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     dropout: float = 0.2
     seed: int = 42
+    train_on: str = "train"
     train_limit: int | None = None
     val_limit: int | None = None
     test_limit: int | None = None
@@ -71,9 +72,13 @@ class TrainConfig:
             (self.fine_tune_epochs >= 0, "Fine-tuning epochs cannot be negative."),
             (self.fine_tune_layers >= 0, "Fine-tuning depth cannot be negative."),
             (self.batch_size >= 1, "Batch size must be at least 1."),
-            (self.learning_rate > 0 and self.fine_tune_learning_rate > 0, "Learning rates must be positive."),
+            (
+                self.learning_rate > 0 and self.fine_tune_learning_rate > 0,
+                "Learning rates must be positive.",
+            ),
             (0.0 <= self.label_smoothing < 1.0, "Label smoothing must be in [0, 1)."),
             (0.0 <= self.dropout < 1.0, "Dropout must be in [0, 1)."),
+            (self.train_on in ("train", "train+val"), "Train on 'train' or 'train+val'."),
         ]
         for ok, message in checks:
             if not ok:
@@ -135,7 +140,13 @@ class _Progress:
                 outer.epoch_end(logs or {})
 
         self.callback = _Callback()
-        self.job, self.stage, self.epochs, self.steps, self.batch_size = job, stage, epochs, steps, batch
+        self.job, self.stage, self.epochs, self.steps, self.batch_size = (
+            job,
+            stage,
+            epochs,
+            steps,
+            batch,
+        )
         self.epoch_start = time.perf_counter()
         self.stage_start = time.perf_counter()
         self.steps_done = 0
@@ -222,7 +233,9 @@ class TrainingJob:
             try:
                 self._resume_state = json.loads((self._resume_from / "state.json").read_text())
             except (OSError, ValueError) as exc:
-                raise TrainingError(f"The interrupted run at {self._resume_from} cannot be read: {exc}") from exc
+                raise TrainingError(
+                    f"The interrupted run at {self._resume_from} cannot be read: {exc}"
+                ) from exc
             self.id = str(self._resume_state["run_id"])
         self._run_dir: Path | None = None
 
@@ -285,8 +298,12 @@ class TrainingJob:
         try:
             self.checkpoint = self._run()
             self.status = "succeeded"
-            self.emit("finished", status="succeeded", checkpoint=str(self.checkpoint),
-                      message=f"Saved checkpoint {self.checkpoint.name}.")
+            self.emit(
+                "finished",
+                status="succeeded",
+                checkpoint=str(self.checkpoint),
+                message=f"Saved checkpoint {self.checkpoint.name}.",
+            )
         except Cancelled:
             self.status = "cancelled"
             self.checkpoint = self._save_partial()
@@ -295,8 +312,12 @@ class TrainingJob:
                 if self.checkpoint
                 else "No epoch had completed, so nothing was kept."
             )
-            self.emit("finished", status="cancelled", checkpoint=_s(self.checkpoint),
-                      message=f"Training was cancelled. {note}")
+            self.emit(
+                "finished",
+                status="cancelled",
+                checkpoint=_s(self.checkpoint),
+                message=f"Training was cancelled. {note}",
+            )
         except FlowerdashError as exc:
             self._fail(str(exc))
         except Exception as exc:  # the process must stay healthy whatever the run raises
@@ -337,27 +358,44 @@ class TrainingJob:
 
         def pipeline(split: str, training: bool, limit: int | None) -> tf.data.Dataset:
             return make_pipeline(
-                source, split, image_size=size, batch_size=cfg.batch_size, training=training,
-                augment=augment if training else None, seed=cfg.seed, limit=limit,
+                source,
+                split,
+                image_size=size,
+                batch_size=cfg.batch_size,
+                training=training,
+                augment=augment if training else None,
+                seed=cfg.seed,
+                limit=limit,
             )
 
-        n_train = _count(source, "train", cfg.train_limit)
+        n_train = _count(source, cfg.train_on, cfg.train_limit)
         steps = math.ceil(n_train / cfg.batch_size)
-        val = pipeline("val", False, cfg.val_limit)
+        # Hyper-parameters are chosen on val; a final run may then also learn from val.
+        val = None if "val" in cfg.train_on else pipeline("val", False, cfg.val_limit)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
 
         head_epochs = max(cfg.epochs - start_epoch, 0)
         if head_epochs:
             set_trainable(model, 0)
             model.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
-            self.emit("stage", stage="head", epochs=cfg.epochs,
-                      message="Stage 1: training the new head on a frozen backbone.")
+            self.emit(
+                "stage",
+                stage="head",
+                epochs=cfg.epochs,
+                message="Stage 1: training the new head on a frozen backbone.",
+            )
             if (augment.is_identity or not cfg.head_augment) and cfg.cache_features:
                 self._fit_head_on_features(model, pipeline, cfg, head_epochs, loss)
             else:
                 cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size)
-                model.fit(pipeline("train", True, cfg.train_limit), validation_data=val,
-                          epochs=head_epochs, verbose=0, callbacks=[cb.callback], shuffle=False)
+                model.fit(
+                    pipeline(cfg.train_on, True, cfg.train_limit),
+                    validation_data=val,
+                    epochs=head_epochs,
+                    verbose=0,
+                    callbacks=[cb.callback],
+                    shuffle=False,
+                )
         ft_done = max(start_epoch - cfg.epochs, 0)
         ft_epochs = cfg.fine_tune_epochs - ft_done
         if ft_epochs > 0:
@@ -366,11 +404,21 @@ class TrainingJob:
                 cfg.fine_tune_learning_rate, decay_steps=max(ft_epochs * steps, 1), alpha=0.05
             )
             model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
-            self.emit("stage", stage="fine_tune", epochs=cfg.fine_tune_epochs,
-                      message=f"Stage 2: fine-tuning the top {count} backbone layers.")
+            self.emit(
+                "stage",
+                stage="fine_tune",
+                epochs=cfg.fine_tune_epochs,
+                message=f"Stage 2: fine-tuning the top {count} backbone layers.",
+            )
             cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
-            model.fit(pipeline("train", True, cfg.train_limit), validation_data=val,
-                      epochs=ft_epochs, verbose=0, callbacks=[cb.callback], shuffle=False)
+            model.fit(
+                pipeline(cfg.train_on, True, cfg.train_limit),
+                validation_data=val,
+                epochs=ft_epochs,
+                verbose=0,
+                callbacks=[cb.callback],
+                shuffle=False,
+            )
         return self._finish(model, source)
 
     def _fit_head_on_features(self, model, pipeline, cfg, epochs, loss) -> None:
@@ -380,16 +428,24 @@ class TrainingJob:
 
         feats = {}
         extractor = feature_model(model)
-        for split, limit in (("train", cfg.train_limit), ("val", cfg.val_limit)):
+        splits = [(cfg.train_on, cfg.train_limit)]
+        if "val" not in cfg.train_on:
+            splits.append(("val", cfg.val_limit))
+        for split, limit in splits:
             xs, ys = [], []
             ds = pipeline(split, False, limit)
             for images, labels in ds:
                 self.check_cancel()
                 xs.append(extractor(images, training=False).numpy())
                 ys.append(labels.numpy())
-                self.emit("batch", stage="features", step=len(xs), steps=len(ds),
-                          message=f"Computing backbone features once ({split}).")
-            feats[split] = (np.concatenate(xs), np.concatenate(ys))
+                self.emit(
+                    "batch",
+                    stage="features",
+                    step=len(xs),
+                    steps=len(ds),
+                    message=f"Computing backbone features once ({split}).",
+                )
+            feats["val" if split == "val" else "train"] = (np.concatenate(xs), np.concatenate(ys))
         inputs = keras.Input(feats["train"][0].shape[1:], name="features")
         x = model.get_layer("dropout")(inputs)
         x = model.get_layer("logits")(x)
@@ -399,8 +455,15 @@ class TrainingJob:
         # The head shares its layers with the full model, so epoch snapshots (taken of the full
         # model) include what the head learned.
         cb = _Progress(self, "head", epochs, steps, cfg.batch_size)
-        head.fit(*feats["train"], batch_size=cfg.batch_size, epochs=epochs, shuffle=True,
-                 validation_data=feats["val"], verbose=0, callbacks=[cb.callback])
+        head.fit(
+            *feats["train"],
+            batch_size=cfg.batch_size,
+            epochs=epochs,
+            shuffle=True,
+            validation_data=feats.get("val"),
+            verbose=0,
+            callbacks=[cb.callback],
+        )
 
     def _finish(self, model: keras.Model, source: DatasetSource) -> Path:
         from flowerdash.checkpoints import save_checkpoint
@@ -421,8 +484,9 @@ class TrainingJob:
             m = compute_metrics(preds.labels, preds.top_k, len(source.class_names))
             metrics["test"] = {"n": m["n"], "top1": m["top1"], "top5": m["top5"]}
             self.emit("message", message=f"Test top-1 {m['top1']:.1%}, top-5 {m['top5']:.1%}.")
-        path = save_checkpoint(model, self._meta(source, "complete", metrics),
-                               root=cfg.checkpoint_dir, name=cfg.name)
+        path = save_checkpoint(
+            model, self._meta(source, "complete", metrics), root=cfg.checkpoint_dir, name=cfg.name
+        )
         self._cleanup_run_dir()
         return path
 
@@ -438,9 +502,12 @@ class TrainingJob:
             "config": cfg.to_dict(),
             "augmentation": cfg.augment_config().to_dict(),
             "seed": cfg.seed,
-            "dataset": {"source": source.kind, "description": source.description,
-                        "split_sizes": source.sizes(),
-                        "used": {"train": cfg.train_limit, "val": cfg.val_limit, "test": cfg.test_limit}},
+            "dataset": {
+                "source": source.kind,
+                "description": source.description,
+                "split_sizes": source.sizes(),
+                "used": {"train": cfg.train_limit, "val": cfg.val_limit, "test": cfg.test_limit},
+            },
             "history": self.history,
             "metrics": metrics,
             "device": self.device,
@@ -483,7 +550,9 @@ class TrainingJob:
 
 
 def _count(source: DatasetSource, split: str, limit: int | None) -> int:
-    n = len(source.split(split))
+    from flowerdash.data import split_size
+
+    n = split_size(source, split)
     return min(n, limit) if limit else n
 
 
@@ -539,8 +608,14 @@ def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[Interrupt
             state = json.loads(state_file.read_text())
             if state["run_id"] in live or not (state_file.parent / "last.weights.h5").is_file():
                 continue
-            found.append(InterruptedRun(state_file.parent, state["run_id"],
-                                        TrainConfig.from_dict(state["config"]), state["epochs_done"]))
+            found.append(
+                InterruptedRun(
+                    state_file.parent,
+                    state["run_id"],
+                    TrainConfig.from_dict(state["config"]),
+                    state["epochs_done"],
+                )
+            )
         except (OSError, ValueError, KeyError, ConfigError):
             continue
     return found

@@ -160,3 +160,13 @@ def test_bad_arguments_are_config_errors(source):
         source.split("validation")
     with pytest.raises(ConfigError):
         data.make_pipeline(source, "val", batch_size=0)
+
+
+def test_train_plus_val_joins_both_splits(source):
+    assert data.split_size(source, "train+val") == 2040
+    ds = data.make_pipeline(source, "train+val", image_size=32, batch_size=2040, limit=40,
+                            with_names=True, one_hot=False)
+    _, labels, names = next(iter(ds))
+    names = {n.decode() for n in names.numpy()}
+    assert len(names) == 40
+    assert names & set(source.split("train").files) and names & set(source.split("val").files)

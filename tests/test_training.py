@@ -140,3 +140,11 @@ def test_bad_config_is_refused_in_plain_words():
         training.TrainConfig(epochs=0)
     with pytest.raises(ConfigError):
         training.TrainConfig(augment="extreme").augment_config()
+
+
+def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
+    job = training.train(tiny_config(data_dir, tmp_path, train_on="train+val", fine_tune_epochs=1,
+                                     augment="none", evaluate_test=False))
+    assert job.status == "succeeded", job.error
+    assert all(h["val_accuracy"] is None for h in job.history)
+    assert "val" not in checkpoints.read_meta(job.checkpoint)["metrics"]

@@ -1,0 +1,269 @@
+"""Test-split evaluation: top-1/top-5, per-class accuracy, confusion matrix, per-image predictions.
+
+Results are cached on disk in the checkpoint folder (``eval/``), keyed by a hash of the model
+file, the split, the image limit and the dataset source, so a changed checkpoint never reuses
+stale results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
+from flowerdash.data import DatasetSource, get_source, make_pipeline, select_indices
+
+if TYPE_CHECKING:
+    import keras
+
+EVAL_DIR = "eval"
+TOP_K = 5
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Predictions:
+    """Per-image predictions of one split (arrays aligned by row)."""
+
+    split: str
+    files: np.ndarray  # str
+    labels: np.ndarray  # int64 true labels
+    top_k: np.ndarray  # int64 [N, 5] predicted labels, best first
+    top_k_probs: np.ndarray  # float32 [N, 5]
+    seconds: float = 0.0
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """Top-1 predicted labels."""
+        return self.top_k[:, 0]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Probability of the top-1 prediction."""
+        return self.top_k_probs[:, 0]
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Whether each top-1 prediction is right."""
+        return self.predicted == self.labels
+
+    def metrics(self, num_classes: int) -> dict[str, Any]:
+        """Top-1/top-5 accuracy, per-class accuracy and the confusion matrix."""
+        return compute_metrics(self.labels, self.top_k, num_classes)
+
+
+def compute_metrics(labels: np.ndarray, top_k: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """Accuracy metrics from true labels and top-k predictions."""
+    labels = np.asarray(labels, np.int64)
+    top_k = np.asarray(top_k, np.int64)
+    confusion = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(confusion, (labels, top_k[:, 0]), 1)
+    support = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
+    return {
+        "n": int(len(labels)),
+        "top1": float(np.mean(top_k[:, 0] == labels)) if len(labels) else float("nan"),
+        "top5": float(np.mean((top_k == labels[:, None]).any(axis=1)))
+        if len(labels)
+        else float("nan"),
+        "per_class_accuracy": per_class,
+        "support": support,
+        "confusion": confusion,
+    }
+
+
+def predict_split(
+    model: keras.Model,
+    source: DatasetSource,
+    split: str = "test",
+    *,
+    batch_size: int = 64,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> Predictions:
+    """Run the model over a split (no augmentation) and keep the top-5 per image."""
+    from flowerdash.models import input_size
+
+    start = time.perf_counter()
+    n = len(select_indices(len(source.split(split)), limit, seed))
+    ds = make_pipeline(
+        source,
+        split,
+        image_size=input_size(model),
+        batch_size=batch_size,
+        training=False,
+        limit=limit,
+        seed=seed,
+        one_hot=False,
+        with_names=True,
+    )
+    predict = _compiled_predict(model)
+    files, labels, tops, top_probs = [], [], [], []
+    done = 0
+    for images, batch_labels, names in ds:
+        probs = predict(images).numpy()
+        top = np.argsort(-probs, axis=1)[:, :TOP_K]
+        tops.append(top)
+        top_probs.append(np.take_along_axis(probs, top, axis=1).astype(np.float32))
+        labels.append(batch_labels.numpy())
+        files.extend(n.decode() for n in names.numpy())
+        done += len(top)
+        if progress is not None:
+            progress(done, n)
+    return Predictions(
+        split=split,
+        files=np.asarray(files),
+        labels=np.concatenate(labels).astype(np.int64),
+        top_k=np.concatenate(tops).astype(np.int64),
+        top_k_probs=np.concatenate(top_probs),
+        seconds=time.perf_counter() - start,
+    )
+
+
+_PREDICT_FNS: dict[int, Callable] = {}
+
+
+def _compiled_predict(model: keras.Model) -> Callable:
+    """One compiled inference function per model (fixed signature: no retracing per batch)."""
+    import tensorflow as tf
+
+    key = id(model)
+    if key not in _PREDICT_FNS:
+        size = int(model.inputs[0].shape[1])
+        _PREDICT_FNS[key] = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+            reduce_retracing=True,
+        )
+    return _PREDICT_FNS[key]
+
+
+def file_hash(path: str | Path) -> str:
+    """SHA-256 of a file's content (first 16 hex digits)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def cache_key(checkpoint: Path, split: str, limit: int | None, source: DatasetSource) -> str:
+    """Key of cached predictions: model content, split, limit and data source kind."""
+    text = f"{file_hash(checkpoint / MODEL_FILE)}|{split}|{limit}|{source.kind}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cache_path(checkpoint: Path, split: str, key: str) -> Path:
+    return checkpoint / EVAL_DIR / f"{split}-{key}.npz"
+
+
+def load_cached_predictions(checkpoint: str | Path, split: str = "test") -> Predictions | None:
+    """The newest cached predictions of a split that match the current model file, if any."""
+    folder = Path(checkpoint)
+    model_hash = file_hash(folder / MODEL_FILE)
+    best = None
+    for path in sorted((folder / EVAL_DIR).glob(f"{split}-*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if str(z["model_hash"]) != model_hash:
+                    continue
+                preds = _from_npz(z, split)
+        except (OSError, ValueError, KeyError):
+            continue
+        if best is None or len(preds.labels) > len(best.labels):
+            best = preds
+    return best
+
+
+def _from_npz(z: Any, split: str) -> Predictions:
+    return Predictions(
+        split=split,
+        files=z["files"].astype(str),
+        labels=z["labels"],
+        top_k=z["top_k"],
+        top_k_probs=z["top_k_probs"],
+        seconds=float(z["seconds"]),
+    )
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    split: str = "test",
+    *,
+    source: DatasetSource | None = None,
+    model: keras.Model | None = None,
+    batch_size: int = 64,
+    limit: int | None = None,
+    use_cache: bool = True,
+    progress: ProgressFn | None = None,
+) -> tuple[Predictions, dict[str, Any]]:
+    """Predictions and metrics of a checkpoint on a split, from the disk cache when valid."""
+    folder = Path(checkpoint)
+    meta = read_meta(folder)
+    source = source or get_source()
+    key = cache_key(folder, split, limit, source)
+    path = _cache_path(folder, split, key)
+    if use_cache and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                preds = _from_npz(z, split)
+            return preds, preds.metrics(len(meta["class_names"]))
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)
+    model = model or load_model(folder)
+    preds = predict_split(
+        model, source, split, batch_size=batch_size, limit=limit, progress=progress
+    )
+    _write_cache(path, preds, file_hash(folder / MODEL_FILE))
+    return preds, preds.metrics(len(meta["class_names"]))
+
+
+def _write_cache(path: Path, preds: Predictions, model_hash: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        files=preds.files.astype("U32"),
+        labels=preds.labels,
+        top_k=preds.top_k,
+        top_k_probs=preds.top_k_probs,
+        seconds=np.float64(preds.seconds),
+        model_hash=np.str_(model_hash),
+    )
+    os.replace(tmp, path)
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-friendly part of a metrics dict (no matrices)."""
+    return {"n": metrics["n"], "top1": metrics["top1"], "top5": metrics["top5"]}
+
+
+def predictions_to_json(preds: Predictions, class_names: list[str] | tuple[str, ...]) -> str:
+    """Per-image predictions as JSON lines (file, true, predicted, confidence, top-5)."""
+    rows = []
+    for i in range(len(preds.labels)):
+        rows.append(
+            json.dumps(
+                {
+                    "file": str(preds.files[i]),
+                    "true": int(preds.labels[i]),
+                    "true_name": class_names[int(preds.labels[i])],
+                    "predicted": int(preds.predicted[i]),
+                    "predicted_name": class_names[int(preds.predicted[i])],
+                    "confidence": round(float(preds.confidence[i]), 5),
+                    "top5": [int(k) for k in preds.top_k[i]],
+                    "top5_probs": [round(float(p), 5) for p in preds.top_k_probs[i]],
+                }
+            )
+        )
+    return "\n".join(rows) + "\n"
