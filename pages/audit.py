@@ -118,9 +118,12 @@ def confusion_chart(confusion: np.ndarray, names: list[str], hide_diagonal: bool
     hover = np.empty((k, k, 2), dtype=object)
     hover[:, :, 0] = np.asarray(shown, dtype=object)[:, None]
     hover[:, :, 1] = np.asarray(shown, dtype=object)[None, :]
+    numbers = list(range(1, k + 1))
     fig = go.Figure(
         go.Heatmap(
             z=z,
+            x=numbers,
+            y=numbers,
             customdata=hover,
             colorscale=[[0, "#FFFFFF"], [0.15, "#F1C6DD"], [1, "#7A1F52"]],
             hovertemplate=_("True: %{customdata[0]}<br>Predicted: %{customdata[1]}<br>Images: %{z}")
@@ -279,6 +282,7 @@ def main() -> None:
         st.dataframe(
             per_class_table(metrics, names),
             hide_index=True,
+            height=560,
             key="audit.per_class",
             column_config={
                 _("Accuracy"): st.column_config.ProgressColumn(

@@ -133,6 +133,16 @@ def browse_test_set(source, names: list[str]) -> tuple[np.ndarray, str, int] | N
 def verdict(faith: dict) -> str:
     """Which explanation removes/restores the model's confidence faster, in plain words."""
     g, i = faith["gradcam"], faith["ig"]
+    # Differences below 5% of the full-image probability are noise, not a verdict.
+    scale = max(float(g.deletion_scores[0]), 1e-6)
+    if (
+        abs(g.deletion_auc - i.deletion_auc) < 0.05 * scale
+        and abs(g.insertion_auc - i.insertion_auc) < 0.05 * scale
+    ):
+        return _(
+            "**About equally faithful:** hiding or showing the pixels either map marks changes "
+            "the model's confidence by almost the same amount."
+        )
     del_winner = "gradcam" if g.deletion_auc < i.deletion_auc else "ig"
     ins_winner = "gradcam" if g.insertion_auc > i.insertion_auc else "ig"
     if del_winner == ins_winner:
@@ -168,7 +178,7 @@ def curves_chart(faith: dict) -> go.Figure:
         height=320,
         margin=dict(l=10, r=10, t=30, b=40),
         xaxis=dict(title=_("Share of pixels hidden or shown, most important first (%)")),
-        yaxis=dict(title=_("Probability of the explained class"), range=[0, 1]),
+        yaxis=dict(title=_("Probability of the explained class"), rangemode="tozero"),
         legend=dict(orientation="h", y=-0.3),
     )
     return fig
@@ -397,34 +407,31 @@ def main() -> None:
         if result.faithfulness:
             st.subheader(_("Which explanation is more faithful here?"))
             st.markdown(verdict(result.faithfulness))
-            f1, f2 = st.columns([1, 2])
-            with f1:
-                st.dataframe(
-                    {
-                        _("Method"): [METHOD_NAMES[m] for m in result.faithfulness],
-                        _("Hiding: area (lower is better)"): [
-                            round(f.deletion_auc, 3) for f in result.faithfulness.values()
-                        ],
-                        _("Showing: area (higher is better)"): [
-                            round(f.insertion_auc, 3) for f in result.faithfulness.values()
-                        ],
-                    },
-                    hide_index=True,
-                    key="explain.faith_table",
+            st.dataframe(
+                {
+                    _("Method"): [METHOD_NAMES[m] for m in result.faithfulness],
+                    _("Hiding: area (lower = better)"): [
+                        round(f.deletion_auc, 3) for f in result.faithfulness.values()
+                    ],
+                    _("Showing: area (higher = better)"): [
+                        round(f.insertion_auc, 3) for f in result.faithfulness.values()
+                    ],
+                },
+                hide_index=True,
+                key="explain.faith_table",
+            )
+            st.caption(
+                _(
+                    "We hide the most important pixels first (or show only them) and follow the "
+                    "model's confidence. A faithful map makes it drop fast when hiding and rise "
+                    "fast when showing."
                 )
-                st.caption(
-                    _(
-                        "We hide the most important pixels first (or show only them) and follow the "
-                        "model's confidence. A faithful map makes it drop fast when hiding and rise "
-                        "fast when showing."
-                    )
-                )
-            with f2:
-                st.plotly_chart(
-                    curves_chart(result.faithfulness),
-                    key="explain.curves",
-                    config={"displayModeBar": False},
-                )
+            )
+            st.plotly_chart(
+                curves_chart(result.faithfulness),
+                key="explain.curves",
+                config={"displayModeBar": False},
+            )
             for m, f in result.faithfulness.items():
                 lines.append(
                     _("{method}: deletion AUC {d:.3f}, insertion AUC {i:.3f}").format(

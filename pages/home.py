@@ -116,6 +116,7 @@ def main() -> None:
             help=_("Upload your own picture, or try one of the dataset's test photos."),
         )
         picked: tuple[np.ndarray, str] | None = None
+        failed = False
         if choice == SOURCE_UPLOAD:
             upload = st.file_uploader(
                 _("Flower photo"),
@@ -130,6 +131,7 @@ def main() -> None:
                     picked = load_image(upload), upload.name
                 except FlowerdashError as exc:
                     state.show_error(exc, _("We could not use that file"))
+                    failed = True
         else:
             picked = pick_test_image()
         top1 = ((meta.get("metrics") or {}).get("test") or {}).get("top1")
@@ -141,6 +143,8 @@ def main() -> None:
         )
 
     if picked is None:
+        if failed:
+            return
         with right:
             st.info(_("Upload a photo or pick a test image to see the model's answer."))
         return
