@@ -32,6 +32,8 @@ def open_explain(monkeypatch, checkpoint, data_dir, query: dict[str, str]) -> Ap
     """The Explain page opened from a URL with ``query``."""
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint.parent))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    # only the test checkpoints, not a real model that may ship in checkpoints/default
+    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)

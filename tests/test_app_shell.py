@@ -20,6 +20,8 @@ def run_app(monkeypatch, checkpoint_dir: Path, data_dir: Path, page: str | None 
     """Run the app (optionally switch to a page) against a checkpoint folder."""
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint_dir))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    # only the test checkpoints, not a real model that may ship in checkpoints/default
+    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()  # the checkpoint listing is cached for a few seconds
     at = AppTest.from_file(APP, default_timeout=60).run()
     if page:
