@@ -198,3 +198,58 @@ def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test")
     from flowerdash.evaluation import load_cached_predictions
 
     return load_cached_predictions(checkpoint, split)
+
+
+# --- Augmentation lab / Train pages -------------------------------------------------------------
+
+LAB_IMAGE_SIZE = 224  # the lab shows what training sees: the model-sized centre crop
+
+
+@st.cache_resource(show_spinner=False)
+def local_dataset():
+    """The dataset source if it is on this machine (a folder, or TFDS already downloaded), else
+    the error saying how to get it; never starts a download."""
+    from flowerdash.data import HOW_TO_FIX
+    from flowerdash.errors import DatasetError
+
+    source = dataset_source()
+    if isinstance(source, FlowerdashError) or source.kind != "tfds":
+        return source
+    try:
+        import tensorflow_datasets as tfds
+
+        if tfds.builder(source.NAME, data_dir=source.data_dir).is_prepared():
+            return source
+    except Exception:  # a missing or broken TFDS install just means "not available"
+        pass
+    return DatasetError(_("The dataset is not on this machine yet.") + " " + HOW_TO_FIX)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def lab_dataset_image(_source: Any, source_key: str, split: str, index: int) -> np.ndarray:
+    """A dataset image as the uint8 model-sized centre crop used by the augmentation lab."""
+    return lab_crop(_source.read_image(split, int(index)))
+
+
+def lab_crop(image: np.ndarray) -> np.ndarray:
+    """Any uint8 image as the lab's uint8 [224, 224, 3] centre crop."""
+    from flowerdash.images import prepare_for_model
+
+    return prepare_for_model(image, LAB_IMAGE_SIZE).round().clip(0, 255).astype(np.uint8)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def augment_samples(key: str, _image: np.ndarray, config_items: tuple, n: int, seed: int):
+    """``augment.sample_grid`` cached by image key, config (sorted items), n and seed."""
+    from flowerdash.augment import AugmentConfig, sample_grid
+
+    return sample_grid(_image, AugmentConfig.from_dict(dict(config_items)), int(n), int(seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def mixed_pair(key_a: str, key_b: str, _a: np.ndarray, _b: np.ndarray, label_a: str,
+               label_b: str, method: str, lam: float) -> tuple[np.ndarray, dict[str, float]]:
+    """``augment.mix_pair`` of two same-sized images, cached by their keys and the settings."""
+    from flowerdash.augment import mix_pair
+
+    return mix_pair(_a, _b, label_a, label_b, method, float(lam))
