@@ -265,10 +265,12 @@ def controls() -> augment.AugmentConfig | None:
             )
     values = {field: st.session_state[f"augment.{field}"] for field in FIELDS}
     try:
-        return augment.AugmentConfig(flip=st.session_state["augment.flip"], **values)
+        config = augment.AugmentConfig(flip=st.session_state["augment.flip"], **values)
     except FlowerdashError as exc:
         state.show_error(exc, _("These settings cannot be used"))
         return None
+    st.session_state["augment.last_config"] = config.to_dict()  # offered on the Train page
+    return config
 
 
 def summary(config: augment.AugmentConfig) -> str:

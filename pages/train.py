@@ -1,0 +1,532 @@
+"""Train: configure a run, start it in the background, follow it live, cancel or resume it.
+
+The job lives in the process-wide registry, so it survives a page reload and every browser
+session sees the same run; only one run can be active at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from flowerdash import training
+from flowerdash.augment import FLIP_MODES, PRESETS, AugmentConfig, preset
+from flowerdash.checkpoints import checkpoint_root
+from flowerdash.errors import FlowerdashError, TrainingError
+from flowerdash.i18n import _
+from flowerdash.models import BACKBONES
+from flowerdash.ui import state
+
+DEV_ENV = "FLOWERDASH_DEV"
+BATCH_SIZES = [8, 16, 32, 64, 128]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+FINE_TUNE_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# (field, label, upper limit = AugmentConfig's, step, help)
+AUG_SLIDERS: list[tuple[str, str, float, float, str]] = [
+    ("rotation", "Rotation", 1.0, 0.01, "How far photos may turn, as a fraction of a full turn."),
+    ("zoom", "Zoom", 0.95, 0.01, "How much photos may be zoomed in or out (0.1 = 10%)."),
+    ("translation", "Shift", 1.0, 0.01, "How far photos may slide, as a fraction of their size."),
+    ("brightness", "Brightness", 1.0, 0.01, "How much lighter or darker photos may get."),
+    ("contrast", "Contrast", 1.0, 0.01, "How much the contrast may change (0.2 = ±20%)."),
+    ("mixup_alpha", "MixUp strength (α)", 1.0, 0.05, "Blend pairs of photos; 0 turns it off."),
+    (
+        "cutmix_alpha",
+        "CutMix strength (α)",
+        1.0,
+        0.05,
+        "Paste patches between photos; 0 turns it off.",
+    ),
+]
+AUG_FIELDS = ["flip"] + [f for f, *_rest in AUG_SLIDERS]
+STAGES = {
+    "head": "Stage 1: training the new head",
+    "features": "Computing backbone features once",
+    "fine_tune": "Stage 2: fine-tuning the backbone",
+    "evaluate": "Measuring test accuracy",
+}
+STATUS_WORDS = {
+    "pending": "Starting",
+    "running": "Running",
+    "succeeded": "Finished",
+    "cancelled": "Cancelled",
+    "failed": "Failed",
+}
+
+
+def backbone_choices() -> list[str]:
+    """Backbones offered: the 'tiny' test network only in developer mode."""
+    names = ["mobilenetv2", "efficientnetb0"]
+    if os.environ.get(DEV_ENV) == "1":
+        names.append("tiny")
+    return names
+
+
+def preset_label(name: str) -> str:
+    """Plain words for an augmentation preset."""
+    return {
+        "none": _("None (photos unchanged)"),
+        "basic": _("Basic (flip, turn, zoom, shift, light)"),
+        "advanced": _("Advanced (basic + MixUp and CutMix)"),
+        "lab": _("My settings from the Augmentation lab"),
+    }.get(name, name)
+
+
+def fill_augmentation() -> None:
+    """Widget callback: copy the chosen preset (or the lab's last settings) into the controls."""
+    name = st.session_state["train.augment"]
+    if name == "lab":
+        values = st.session_state.get("augment.last_config") or preset("basic").to_dict()
+    else:
+        values = preset(name).to_dict()
+    for field in AUG_FIELDS:
+        st.session_state[f"train.aug.{field}"] = values[field]
+
+
+def init_state() -> None:
+    """Defaults for a new session (a quick MobileNetV2 demo run)."""
+    defaults: dict[str, Any] = {
+        "train.augment": "basic",
+        "train.backbone": "mobilenetv2",
+        "train.epochs": 3,
+        "train.fine_tune_epochs": 0,
+        "train.fine_tune_layers": 30,
+        "train.batch_size": 32,
+        "train.learning_rate": 1e-3,
+        "train.fine_tune_learning_rate": 1e-4,
+        "train.label_smoothing": 0.0,
+        "train.quick": True,
+        "train.train_limit": 200,
+        "train.val_limit": 100,
+        "train.test_limit": 200,
+        "train.name": "",
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+    if st.session_state["train.backbone"] not in backbone_choices():
+        st.session_state["train.backbone"] = "mobilenetv2"
+    if any(f"train.aug.{f}" not in st.session_state for f in AUG_FIELDS):
+        fill_augmentation()
+
+
+def augmentation_choices() -> list[str]:
+    """Presets, plus the lab's settings when the user tried some there."""
+    names = list(PRESETS)
+    if st.session_state.get("augment.last_config"):
+        names.append("lab")
+    if st.session_state["train.augment"] not in names:
+        st.session_state["train.augment"] = "basic"
+    return names
+
+
+def form_config() -> training.TrainConfig:
+    """The TrainConfig described by the form's current values (ConfigError if unusable)."""
+    from flowerdash.errors import ConfigError
+
+    s = st.session_state
+    chosen = {f: s[f"train.aug.{f}"] for f in AUG_FIELDS}
+    AugmentConfig.from_dict(chosen)  # plain-words ConfigError for a bad value
+    base_name = "basic" if s["train.augment"] == "lab" else s["train.augment"]
+    base = preset(base_name).to_dict()
+    overrides = {k: v for k, v in chosen.items() if v != base[k]}
+    name = s["train.name"].strip() or None
+    if name is not None:
+        if not NAME_PATTERN.match(name):
+            raise ConfigError(
+                _(
+                    "The run name may only use letters, digits, dots, dashes and underscores "
+                    "(up to 64), and must start with a letter or digit."
+                )
+            )
+        if (checkpoint_root() / name).exists():
+            raise ConfigError(
+                _("A checkpoint named {name} already exists; choose another name.").format(
+                    name=name
+                )
+            )
+    backbone = s["train.backbone"]
+    quick = bool(s["train.quick"])
+    return training.TrainConfig(
+        backbone=backbone,
+        weights=None if backbone == "tiny" else "auto",
+        augment=base_name,
+        augment_overrides=overrides,
+        epochs=int(s["train.epochs"]),
+        fine_tune_epochs=int(s["train.fine_tune_epochs"]),
+        fine_tune_layers=int(s["train.fine_tune_layers"]),
+        batch_size=int(s["train.batch_size"]),
+        learning_rate=float(s["train.learning_rate"]),
+        fine_tune_learning_rate=float(s["train.fine_tune_learning_rate"]),
+        label_smoothing=float(s["train.label_smoothing"]),
+        train_limit=int(s["train.train_limit"]) if quick else None,
+        val_limit=int(s["train.val_limit"]) if quick else None,
+        test_limit=int(s["train.test_limit"]) if quick else None,
+        name=name,
+    )
+
+
+def start(config_factory, resume_from: str | None = None) -> None:
+    """Start a run in the background; show why not when it cannot start."""
+    try:
+        config = config_factory()
+        job = state.job_registry().start(config, resume_from=resume_from)
+    except TrainingError as exc:
+        st.error(str(exc))
+        return
+    except FlowerdashError as exc:
+        state.show_error(exc, _("The run could not start"))
+        return
+    st.session_state["train.started"] = job.id
+    st.toast(_("Training started."), icon="🏋️")
+
+
+def settings_form() -> None:
+    """The new-run form; Start launches the run in the background."""
+    st.subheader(_("New training run"))
+    st.selectbox(
+        _("Augmentation"),
+        augmentation_choices(),
+        format_func=preset_label,
+        key="train.augment",
+        on_change=fill_augmentation,
+        help=_("How training photos are changed at random; try them in the Augmentation lab."),
+    )
+    names = {b: BACKBONES[b].display_name for b in BACKBONES}
+    with st.form("train.form", border=True):
+        c1, c2, c3 = st.columns(3, gap="medium")
+        with c1:
+            st.selectbox(
+                _("Backbone"),
+                backbone_choices(),
+                format_func=lambda b: names.get(b, b),
+                key="train.backbone",
+                help=_("The pretrained network the classifier is built on."),
+            )
+            st.caption(
+                _(
+                    "MobileNetV2 uses ImageNet weights stored on this machine. EfficientNetB0 is "
+                    "more accurate but needs internet to download its ImageNet weights."
+                )
+            )
+            st.number_input(
+                _("Head epochs"),
+                1,
+                100,
+                step=1,
+                key="train.epochs",
+                help=_("Passes over the training photos while only the new last layer learns."),
+            )
+            st.number_input(
+                _("Fine-tune epochs"),
+                0,
+                100,
+                step=1,
+                key="train.fine_tune_epochs",
+                help=_("Extra passes that also adjust the backbone's top layers; 0 skips this."),
+            )
+            st.number_input(
+                _("Fine-tune depth (layers)"),
+                1,
+                300,
+                step=1,
+                key="train.fine_tune_layers",
+                help=_("How many of the backbone's top layers fine-tuning may change."),
+            )
+        with c2:
+            st.select_slider(
+                _("Batch size"),
+                BATCH_SIZES,
+                key="train.batch_size",
+                help=_("Photos per training step; smaller uses less memory."),
+            )
+            st.select_slider(
+                _("Learning rate (head)"),
+                LEARNING_RATES,
+                key="train.learning_rate",
+                format_func=lambda v: f"{v:g}",
+                help=_("How big each learning step is while training the head."),
+            )
+            st.select_slider(
+                _("Learning rate (fine-tuning)"),
+                FINE_TUNE_RATES,
+                key="train.fine_tune_learning_rate",
+                format_func=lambda v: f"{v:g}",
+                help=_(
+                    "A smaller step size for fine-tuning, so the pretrained backbone is not spoiled."
+                ),
+            )
+            st.slider(
+                _("Label smoothing"),
+                0.0,
+                0.3,
+                step=0.05,
+                key="train.label_smoothing",
+                help=_(
+                    "Makes the model a little less sure of itself, which often generalises better."
+                ),
+            )
+        with c3:
+            st.checkbox(
+                _("Quick run (use only some photos)"),
+                key="train.quick",
+                help=_("Train and test on a few photos so a demo run takes about a minute."),
+            )
+            st.number_input(
+                _("Training photos"),
+                8,
+                1020,
+                step=8,
+                key="train.train_limit",
+                help=_("How many training photos a quick run uses (the full split has 1020)."),
+            )
+            st.number_input(
+                _("Validation photos"),
+                8,
+                1020,
+                step=8,
+                key="train.val_limit",
+                help=_("How many validation photos a quick run checks after each epoch."),
+            )
+            st.number_input(
+                _("Test photos"),
+                8,
+                6149,
+                step=8,
+                key="train.test_limit",
+                help=_("How many test photos a quick run measures the final accuracy on."),
+            )
+            st.text_input(
+                _("Run name (optional)"),
+                key="train.name",
+                max_chars=64,
+                placeholder=_("e.g. mobilenet-basic"),
+                help=_(
+                    "The name of the checkpoint folder; leave empty for date, time and backbone."
+                ),
+            )
+        with st.expander(_("Augmentation details"), expanded=False):
+            a1, a2 = st.columns(2, gap="medium")
+            with a1:
+                st.selectbox(
+                    _("Flip"),
+                    list(FLIP_MODES),
+                    key="train.aug.flip",
+                    help=_("Whether photos may be mirrored left–right, upside down, or both."),
+                )
+            for i, (field, label, upper, step, help_text) in enumerate(AUG_SLIDERS):
+                with a2 if i % 2 == 0 else a1:
+                    st.slider(
+                        _(label),
+                        0.0,
+                        upper,
+                        step=step,
+                        key=f"train.aug.{field}",
+                        help=_(help_text),
+                    )
+        submitted = st.form_submit_button(
+            _("▶ Start training"),
+            type="primary",
+            key="train.start",
+            help=_("Start the run in the background; you can leave this page and come back."),
+        )
+    if submitted:
+        start(form_config)
+
+
+def progress_of(job: Any, events: list[Any]) -> tuple[float, str]:
+    """Overall fraction done and a one-line description, from the newest progress event."""
+    last = next((e for e in reversed(events) if e.kind in ("batch", "epoch", "stage")), None)
+    if last is None:
+        return 0.0, _("Preparing (loading the dataset and the backbone)…")
+    stage = _(STAGES.get(last.stage or "", last.stage or ""))
+    done_epochs = job.epoch_counter / max(job.total_epochs, 1)
+    if last.kind == "batch" and last.stage in ("features", "evaluate") and last.steps:
+        frac = min(last.step / last.steps, 1.0)
+        return frac, f"{stage} · {last.step}/{last.steps}"
+    if last.kind == "batch" and last.steps:
+        epochs = last.epochs or 1
+        frac = ((last.epoch or 1) - 1 + (last.step or 0) / last.steps) / epochs
+        text = _("epoch {e} of {n} · batch {s}/{t}").format(
+            e=last.epoch, n=epochs, s=last.step, t=last.steps
+        )
+        if last.eta_seconds is not None:
+            text += " · " + _("about {t} left in this stage").format(t=clock(last.eta_seconds))
+        return min(max(frac, 0.0), 1.0), f"{stage} · {text}"
+    text = _("{e} of {n} epochs done").format(e=job.epoch_counter, n=job.total_epochs)
+    return min(done_epochs, 1.0), f"{stage} · {text}"
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss or h:mm:ss."""
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def curves(history: list[dict[str, Any]]) -> go.Figure:
+    """Loss and accuracy per epoch, training and validation."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss"), _("Accuracy")))
+    epochs = [h["epoch"] for h in history]
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for prefix, name, color in (
+            ("", _("training"), "#B83B7E"),
+            ("val_", _("validation"), "#4C78A8"),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[h.get(prefix + metric) for h in history],
+                    mode="lines+markers",
+                    name=name,
+                    line=dict(color=color),
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text=_("Epoch"), dtick=1)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=2)
+    fig.update_layout(
+        height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3)
+    )
+    return fig
+
+
+def outcome(job: Any) -> None:
+    """What happened when the run ended."""
+    if job.status == "succeeded":
+        st.success(
+            _("Checkpoint {name} saved. Pick it in the sidebar's model list to use it.").format(
+                name=job.checkpoint.name if job.checkpoint else "?"
+            )
+        )
+    elif job.status == "failed":
+        st.error(_("Training failed: {error}").format(error=job.error))
+        if job.error_details:
+            with st.expander(_("Technical details")):
+                st.code(job.error_details, language="text")
+    elif job.status == "cancelled":
+        if job.checkpoint:
+            st.warning(
+                _(
+                    "Training was cancelled. The last completed epoch ({n}) was kept as "
+                    "checkpoint {name}."
+                ).format(n=job.epoch_counter, name=job.checkpoint.name)
+            )
+        else:
+            st.warning(_("Training was cancelled before any epoch completed, so nothing was kept."))
+    if st.session_state.get("train.seen_done") != job.id:
+        st.session_state["train.seen_done"] = job.id
+        state.checkpoint_listing.clear()
+        st.rerun()  # the whole app, so the sidebar's model list shows the new checkpoint
+
+
+@st.fragment(run_every=1.0)
+def live_view() -> None:
+    """Status, progress, curves and log of the newest run; polls without rerunning the page."""
+    job = state.job_registry().latest()
+    st.subheader(_("Current run"))
+    if job is None:
+        st.caption(_("No run has been started since the dashboard was launched."))
+        return
+    events = job.channel.snapshot()
+    cfg = job.config
+    st.markdown(
+        _("**{backbone}**, {epochs} epoch(s), augmentation {aug}, run `{id}`").format(
+            backbone=BACKBONES[cfg.backbone].display_name
+            if cfg.backbone in BACKBONES
+            else cfg.backbone,
+            epochs=job.total_epochs,
+            aug=cfg.augment,
+            id=job.id,
+        )
+    )
+    speed = next((e.images_per_sec for e in reversed(events) if e.images_per_sec), None)
+    elapsed = (job.finished_at or time.time()) - job.started_at if job.started_at else 0.0
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(_("Status"), _(STATUS_WORDS.get(job.status, job.status)))
+    m2.metric(_("Time"), clock(elapsed))
+    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    m4.metric(_("Device"), job.device or "–")
+    if not job.done:
+        frac, text = progress_of(job, events)
+        st.progress(frac, text=text)
+        if job.cancel_requested:
+            st.info(_("Cancelling… the run stops within one batch."))
+        elif st.button(
+            _("■ Cancel"),
+            key="train.cancel",
+            help=_("Stop the run; the last completed epoch is kept as a checkpoint."),
+        ):
+            job.cancel()
+            st.info(_("Cancelling… the run stops within one batch."))
+    else:
+        outcome(job)
+    if job.history:
+        st.plotly_chart(curves(job.history), key="train.curves", config={"displayModeBar": False})
+    with st.expander(_("Log"), expanded=not job.done):
+        lines = [
+            f"{time.strftime('%H:%M:%S', time.localtime(e.time))}  {e.message}"
+            for e in events
+            if e.message and e.kind != "batch"
+        ]
+        st.code("\n".join(lines[-40:]) or _("(no messages yet)"), language="text")
+
+
+def interrupted_section() -> None:
+    """Runs a killed process left behind, each with a Resume button."""
+    runs = training.interrupted_runs()
+    if not runs:
+        return
+    st.subheader(_("Interrupted runs"))
+    st.caption(
+        _(
+            "These runs stopped unexpectedly (for example the server was restarted). "
+            "Resume continues from the last completed epoch."
+        )
+    )
+    for run in runs:
+        c1, c2 = st.columns([4, 1], vertical_alignment="center")
+        total = run.config.epochs + run.config.fine_tune_epochs
+        c1.markdown(
+            _("Run `{id}`: {backbone}, {done} of {total} epochs done").format(
+                id=run.run_id, backbone=run.config.backbone, done=run.epochs_done, total=total
+            )
+        )
+        if c2.button(
+            _("Resume"),
+            key=f"train.resume.{run.run_id}",
+            help=_("Continue this run from its last completed epoch."),
+        ):
+            start(lambda run=run: run.config, resume_from=str(run.path))
+
+
+def main() -> None:
+    st.title(_("🏋️ Train a model"))
+    st.write(
+        _(
+            "Train a flower classifier on the Oxford Flowers102 photos. The run continues in the "
+            "background: you can switch pages or reload, and come back to follow it here."
+        )
+    )
+    source = state.local_dataset()
+    if isinstance(source, FlowerdashError):
+        st.info(_("Training needs the Oxford Flowers102 dataset.") + " " + str(source))
+        st.stop()
+    init_state()
+    live_slot = st.container()
+    st.divider()
+    settings_form()  # before the live view, so a run started now shows at once
+    interrupted_section()
+    with live_slot:
+        live_view()
+
+
+main()

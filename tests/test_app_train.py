@@ -1,0 +1,142 @@
+"""Train page: renders with and without the dataset, a short real run ends in a checkpoint,
+a second start is refused while a run is active, and cancel works."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from flowerdash.ui import state
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+
+
+def fresh_caches() -> None:
+    state.dataset_source.clear()
+    state.local_dataset.clear()
+    state.checkpoint_listing.clear()
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def page(monkeypatch, data_dir, tmp_path):
+    """The train page in developer mode, checkpoints written to tmp_path."""
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("FLOWERDASH_DEV", "1")
+    fresh_caches()
+    yield lambda: no_exception(AppTest.from_file(PAGE, default_timeout=60).run())
+    job = state.job_registry().current()
+    if job is not None:  # never leave a run going for the next test
+        job.cancel()
+        job.wait(60)
+    fresh_caches()
+
+
+def fill_tiny(at: AppTest, epochs: int, name: str) -> None:
+    at.selectbox(key="train.backbone").set_value("tiny")
+    at.number_input(key="train.epochs").set_value(epochs)
+    for key in ("train_limit", "val_limit", "test_limit"):
+        at.number_input(key=f"train.{key}").set_value(16)
+    at.select_slider(key="train.batch_size").set_value(8)
+    at.text_input(key="train.name").input(name)
+
+
+def start_new_job(at: AppTest):
+    before = state.job_registry().latest()
+    no_exception(at.button(key="train.start").click().run())
+    job = state.job_registry().latest()
+    assert job is not None and job is not before, [e.value for e in at.error]
+    return job
+
+
+def test_without_dataset_explains_and_stops(monkeypatch, tmp_path):
+    monkeypatch.delenv("FLOWERDASH_DATA_DIR", raising=False)
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    fresh_caches()
+    try:
+        at = no_exception(AppTest.from_file(PAGE, default_timeout=60).run())
+        info = " ".join(i.value for i in at.info)
+        assert "dataset" in info and "FLOWERDASH_DATA_DIR" in info
+        assert not at.button  # no form, nothing to start
+    finally:
+        fresh_caches()
+
+
+def test_form_widgets_and_tiny_only_in_dev_mode(page, monkeypatch):
+    at = page()
+    keys = [
+        ("selectbox", "train.backbone"),
+        ("selectbox", "train.augment"),
+        ("number_input", "train.epochs"),
+        ("number_input", "train.fine_tune_epochs"),
+        ("number_input", "train.fine_tune_layers"),
+        ("select_slider", "train.batch_size"),
+        ("select_slider", "train.learning_rate"),
+        ("select_slider", "train.fine_tune_learning_rate"),
+        ("slider", "train.label_smoothing"),
+        ("checkbox", "train.quick"),
+        ("number_input", "train.train_limit"),
+        ("text_input", "train.name"),
+        ("slider", "train.aug.rotation"),
+        ("button", "train.start"),
+    ]
+    for kind, key in keys:
+        assert getattr(at, kind)(key=key) is not None
+    backbone = at.selectbox(key="train.backbone")
+    assert backbone.value == "mobilenetv2"
+    assert "tiny" in backbone.options[-1].lower()
+    monkeypatch.delenv("FLOWERDASH_DEV")
+    at = page()
+    assert not any("tiny" in o.lower() for o in at.selectbox(key="train.backbone").options)
+    # Choosing a preset fills the augmentation details.
+    at.selectbox(key="train.augment").set_value("none").run()
+    assert at.slider(key="train.aug.rotation").value == 0.0
+
+
+def test_short_run_shows_progress_and_saves_a_checkpoint(page, tmp_path):
+    at = page()
+    fill_tiny(at, epochs=1, name="ui-short")
+    job = start_new_job(at)
+    assert job.config.backbone == "tiny" and job.config.train_limit == 16
+    assert at.get("progress") or job.done  # live progress while it runs
+    assert job.wait(120), job.describe()
+    assert job.status == "succeeded", job.error
+    folder = tmp_path / "ui-short"
+    assert folder.is_dir() and any(folder.iterdir())
+    at.run()
+    assert any("ui-short saved" in s.value for s in at.success)
+    usable, _broken = state.checkpoint_listing()  # the sidebar picker's list sees it at once
+    assert str(folder) in [p for p, _label in usable]
+    assert at.get("plotly_chart")  # the loss/accuracy curves
+
+
+def test_second_start_is_refused_and_cancel_works(page, tmp_path):
+    at = page()
+    fill_tiny(at, epochs=100, name="ui-long")
+    job = start_new_job(at)
+    # Another browser session presses Start while the run is going.
+    other = page()
+    fill_tiny(other, epochs=1, name="ui-other")
+    other.button(key="train.start").click().run()
+    refused = " ".join(e.value for e in other.error)
+    assert "already in progress" in refused and job.id in refused
+    assert state.job_registry().latest() is job
+    at.run()
+    at.button(key="train.cancel").click().run()
+    assert job.cancel_requested
+    assert job.wait(60) and job.status == "cancelled"
+    no_exception(at.run())
+    warning = " ".join(w.value for w in at.warning)
+    assert "cancelled" in warning
+    if job.checkpoint:
+        assert job.checkpoint.is_dir() and job.checkpoint.name in warning
+    else:
+        assert "nothing was kept" in warning
