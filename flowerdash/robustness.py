@@ -1,0 +1,429 @@
+"""Accuracy of a checkpoint on clean test images and under each corruption at each severity.
+
+Each test batch is decoded once and every corruption is applied to it in memory, so the data set
+is read once however many variations are measured. One compiled inference function with a fixed
+input signature serves every batch. Results are cached as JSON in the checkpoint folder
+(``robustness/<key>.json``), keyed by the model file's content, the image subset, the corruptions,
+the severities, the seed and the data source kind, so a changed checkpoint never reuses stale
+results. The only random corruption (noise) is seeded per image (``seed * 1_000_003 + i`` for the
+i-th image of the evaluated subset), so results do not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
+from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
+from flowerdash.data import DatasetSource, get_source, make_pipeline, select_indices
+from flowerdash.errors import ConfigError
+from flowerdash.evaluation import file_hash
+from flowerdash.i18n import _
+
+if TYPE_CHECKING:
+    import keras
+
+ROBUSTNESS_DIR = "robustness"
+SPLIT = "test"
+CACHE_VERSION = 1
+ProgressFn = Callable[[int, int], None]
+
+
+def corruption_label(name: str) -> str:
+    """The plain, translated name of a corruption (e.g. 'rotation', 'JPEG compression')."""
+    labels = {
+        "rotation": _("rotation"),
+        "flip": _("flipping"),
+        "zoom": _("zoom"),
+        "translation": _("shifting"),
+        "brightness": _("darkening"),
+        "contrast": _("low contrast"),
+        "blur": _("blur"),
+        "noise": _("noise"),
+        "jpeg": _("JPEG compression"),
+        "occlusion": _("a hidden centre"),
+        "grayscale": _("loss of colour"),
+    }
+    return labels.get(name, name)
+
+
+@dataclass
+class RobustnessResult:
+    """Top-1 accuracy clean and per corruption and severity, on ``n`` test images."""
+
+    clean: float
+    accuracy: dict[str, dict[int, float]]
+    n: int
+    seconds: float = 0.0
+    limit: int | None = None
+    seed: int = 0
+    checkpoint: str = ""
+    model_hash: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def corruptions(self) -> list[str]:
+        """The measured corruptions, in evaluation order."""
+        return list(self.accuracy)
+
+    @property
+    def severities(self) -> list[int]:
+        """The measured severities, ascending."""
+        found = {s for per in self.accuracy.values() for s in per}
+        return sorted(found)
+
+    def mean(self, name: str) -> float:
+        """Accuracy under a corruption, averaged over its severities."""
+        values = list(self.accuracy[name].values())
+        return float(np.mean(values)) if values else float("nan")
+
+    def mean_corrupted(self) -> float:
+        """Accuracy averaged over every corruption and severity."""
+        values = [v for per in self.accuracy.values() for v in per.values()]
+        return float(np.mean(values)) if values else float("nan")
+
+    def table(self) -> list[dict[str, Any]]:
+        """Display rows: first 'clean', then one per corruption with each severity, mean, drop."""
+        sev = self.severities
+        rows: list[dict[str, Any]] = [
+            {
+                "corruption": "clean",
+                **{f"severity_{s}": self.clean for s in sev},
+                "mean": self.clean,
+                "drop": 0.0,
+            }
+        ]
+        for name, per in self.accuracy.items():
+            mean = self.mean(name)
+            rows.append(
+                {
+                    "corruption": name,
+                    **{f"severity_{s}": per.get(s, float("nan")) for s in sev},
+                    "mean": mean,
+                    "drop": self.clean - mean,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (severities as string keys)."""
+        return {
+            "version": CACHE_VERSION,
+            "clean": self.clean,
+            "accuracy": {
+                name: {str(s): float(v) for s, v in per.items()}
+                for name, per in self.accuracy.items()
+            },
+            "n": self.n,
+            "seconds": self.seconds,
+            "limit": self.limit,
+            "seed": self.seed,
+            "checkpoint": self.checkpoint,
+            "model_hash": self.model_hash,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RobustnessResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            clean=float(data["clean"]),
+            accuracy={
+                str(name): {int(s): float(v) for s, v in per.items()}
+                for name, per in data["accuracy"].items()
+            },
+            n=int(data["n"]),
+            seconds=float(data.get("seconds", 0.0)),
+            limit=None if data.get("limit") is None else int(data["limit"]),
+            seed=int(data.get("seed", 0)),
+            checkpoint=str(data.get("checkpoint", "")),
+            model_hash=str(data.get("model_hash", "")),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+def _check_choice(
+    corruptions: Iterable[str] | None, severities: Iterable[int]
+) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    names = tuple(CORRUPTIONS) if corruptions is None else tuple(dict.fromkeys(corruptions))
+    if not names:
+        raise ConfigError("Choose at least one corruption to test.")
+    unknown = [n for n in names if n not in CORRUPTIONS]
+    if unknown:
+        raise ConfigError(
+            f"Unknown corruption {', '.join(map(repr, unknown))}. "
+            f"Choose from: {', '.join(CORRUPTIONS)}."
+        )
+    sev = tuple(sorted(dict.fromkeys(severities)))
+    bad = [s for s in sev if isinstance(s, bool) or s not in SEVERITIES]
+    if not sev or bad:
+        raise ConfigError(
+            f"Severities must be chosen from {', '.join(map(str, SEVERITIES))} "
+            f"(got {', '.join(map(str, sev)) or 'none'})."
+        )
+    return names, tuple(int(s) for s in sev)
+
+
+def cache_key(
+    model_hash: str,
+    limit: int | None,
+    corruptions: Sequence[str],
+    severities: Sequence[int],
+    seed: int,
+    source_kind: str,
+) -> str:
+    """Key of a cached result: model content, subset, corruptions, severities, seed, source."""
+    text = (
+        f"v{CACHE_VERSION}|{model_hash}|{SPLIT}|{limit}|{','.join(corruptions)}|"
+        f"{','.join(map(str, severities))}|{seed}|{source_kind}"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_path(checkpoint: str | Path, key: str) -> Path:
+    """Where a result with this key is stored."""
+    return Path(checkpoint) / ROBUSTNESS_DIR / f"{key}.json"
+
+
+def _read_cache(path: Path, model_hash: str) -> RobustnessResult | None:
+    try:
+        result = RobustnessResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        path.unlink(missing_ok=True)
+        return None
+    return result if result.model_hash == model_hash else None
+
+
+def _write_cache(path: Path, result: RobustnessResult) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only checkpoint folder only costs recomputation next time
+
+
+def _predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """One compiled inference function (fixed signature: no retracing) returning top-1 labels."""
+    import tensorflow as tf
+
+    size = int(model.inputs[0].shape[1])
+    fn = tf.function(
+        lambda x: tf.argmax(model(x, training=False), axis=-1),
+        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+    )
+    return lambda images: fn(tf.convert_to_tensor(images, tf.float32)).numpy()
+
+
+def _corrupt(images: np.ndarray, name: str, severity: int, seed: int, offset: int) -> np.ndarray:
+    """Corrupt a batch image by image, each seeded by its position in the evaluated subset."""
+    return np.stack(
+        [
+            apply_corruption(img, name, severity, seed=seed * 1_000_003 + offset + i)
+            for i, img in enumerate(images)
+        ]
+    )
+
+
+def evaluate_robustness(
+    checkpoint_path: str | Path,
+    *,
+    source: DatasetSource | None = None,
+    model: keras.Model | None = None,
+    limit: int | None = None,
+    corruptions: Iterable[str] | None = None,
+    severities: Iterable[int] = (1, 2, 3),
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    use_cache: bool = True,
+) -> RobustnessResult:
+    """Top-1 accuracy on the test split (or a seeded subset), clean and under each corruption."""
+    folder = Path(checkpoint_path)
+    read_meta(folder)
+    names, sev = _check_choice(corruptions, severities)
+    if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
+        raise ConfigError("The number of test images must be at least 1.")
+    if batch_size < 1:
+        raise ConfigError("Batch size must be at least 1.")
+    source = source or get_source()
+    model_hash = file_hash(folder / MODEL_FILE)
+    path = cache_path(folder, cache_key(model_hash, limit, names, sev, seed, source.kind))
+    if use_cache and path.is_file():
+        cached = _read_cache(path, model_hash)
+        if cached is not None:
+            return cached
+
+    from flowerdash.models import input_size
+
+    start = time.perf_counter()
+    model = model if model is not None else load_model(folder)
+    predict = _predictor(model)
+    n = len(select_indices(len(source.split(SPLIT)), limit, seed))
+    variants = [(name, s) for name in names for s in sev]
+    total = n * (1 + len(variants))
+    ds = make_pipeline(
+        source,
+        SPLIT,
+        image_size=input_size(model),
+        batch_size=batch_size,
+        training=False,
+        limit=limit,
+        seed=seed,
+        one_hot=False,
+    )
+    clean_correct = 0
+    correct = {v: 0 for v in variants}
+    seen = done = 0
+    for images, labels in ds:
+        x = images.numpy().astype(np.float32, copy=False)
+        y = labels.numpy()
+        clean_correct += int(np.sum(predict(x) == y))
+        done += len(y)
+        if progress is not None:
+            progress(done, total)
+        for name, s in variants:
+            corrupted = _corrupt(x, name, s, seed, seen)
+            correct[(name, s)] += int(np.sum(predict(corrupted) == y))
+            done += len(y)
+            if progress is not None:
+                progress(done, total)
+        seen += len(y)
+    if seen == 0:
+        raise ConfigError("The test split has no images to evaluate.")
+    accuracy: dict[str, dict[int, float]] = {name: {} for name in names}
+    for (name, s), c in correct.items():
+        accuracy[name][s] = c / seen
+    result = RobustnessResult(
+        clean=clean_correct / seen,
+        accuracy=accuracy,
+        n=seen,
+        seconds=time.perf_counter() - start,
+        limit=limit,
+        seed=seed,
+        checkpoint=str(folder),
+        model_hash=model_hash,
+        extra={"source": source.kind},
+    )
+    _write_cache(path, result)
+    return result
+
+
+def chance_margin(n: int) -> float:
+    """Accuracy difference (0..1) below which two results on ``n`` images may differ by chance."""
+    return max(0.01, 1.0 / math.sqrt(max(n, 1)))
+
+
+def _points(value: float) -> str:
+    return f"{abs(value) * 100:.1f}"
+
+
+def compare(
+    a: RobustnessResult, b: RobustnessResult, name_a: str, name_b: str, top: int = 2
+) -> list[str]:
+    """Plain-language sentences: clean accuracy difference, biggest wins and losses of b vs a."""
+    sentences: list[str] = []
+    margin = chance_margin(min(a.n, b.n))
+    diff = b.clean - a.clean
+    if abs(diff) < margin:
+        sentences.append(
+            _(
+                "On clean photos both models are about equally accurate ({b:.1%} for {name_b}, "
+                "{a:.1%} for {name_a})."
+            ).format(a=a.clean, b=b.clean, name_a=name_a, name_b=name_b)
+        )
+    else:
+        better, worse = (name_b, name_a) if diff > 0 else (name_a, name_b)
+        sentences.append(
+            _(
+                "On clean photos {better} is {points} points more accurate than {worse} "
+                "({b:.1%} for {name_b}, {a:.1%} for {name_a})."
+            ).format(
+                better=better,
+                worse=worse,
+                points=_points(diff),
+                a=a.clean,
+                b=b.clean,
+                name_a=name_a,
+                name_b=name_b,
+            )
+        )
+
+    shared = [c for c in b.accuracy if c in a.accuracy]
+    if not shared:
+        return [t[:1].upper() + t[1:] for t in sentences]
+    k = len(set(a.severities) & set(b.severities))
+    average = (
+        _("average over the {k} severities").format(k=k) if k > 1 else _("at the tested severity")
+    )
+    gaps = sorted(((b.mean(c) - a.mean(c), c) for c in shared), reverse=True)
+    wins = [(g, c) for g, c in gaps if g >= margin][:top]
+    losses = [(g, c) for g, c in reversed(gaps) if g <= -margin][:top]
+    for gap, c in wins:
+        sentences.append(
+            _(
+                "{name_b} kept {points} more points of accuracy than {name_a} under {corruption} "
+                "({average}: {b:.1%} vs {a:.1%})."
+            ).format(
+                name_a=name_a,
+                name_b=name_b,
+                points=_points(gap),
+                corruption=corruption_label(c),
+                average=average,
+                a=a.mean(c),
+                b=b.mean(c),
+            )
+        )
+    for gap, c in losses:
+        sentences.append(
+            _(
+                "{name_a} did better under {corruption}: {points} points more accurate than "
+                "{name_b} ({average}: {a:.1%} vs {b:.1%})."
+            ).format(
+                name_a=name_a,
+                name_b=name_b,
+                points=_points(gap),
+                corruption=corruption_label(c),
+                average=average,
+                a=a.mean(c),
+                b=b.mean(c),
+            )
+        )
+    if not wins and not losses:
+        sentences.append(
+            _(
+                "Under the variations the two models differ by less than {points} points "
+                "everywhere, which is within what chance alone can explain on {n} images."
+            ).format(points=_points(margin), n=min(a.n, b.n))
+        )
+    for name, result in ((name_a, a), (name_b, b)):
+        drop = result.clean - result.mean_corrupted()
+        text = (
+            _("Averaged over all variations, {name} loses {points} points of its clean accuracy.")
+            if drop >= 0
+            else _(
+                "Averaged over all variations, {name} gains {points} points over its clean "
+                "accuracy."
+            )
+        )
+        sentences.append(text.format(name=name, points=_points(drop)))
+    if min(a.n, b.n) < 1000:
+        sentences.append(
+            _(
+                "These figures come from {n} test images; differences under about {points} "
+                "points may be chance. Use more images for firmer conclusions."
+            ).format(n=min(a.n, b.n), points=_points(margin))
+        )
+    return sentences
