@@ -94,12 +94,12 @@ class RobustnessResult:
         return float(np.mean(values)) if values else float("nan")
 
     def table(self) -> list[dict[str, Any]]:
-        """Display rows: first 'clean', then one per corruption with each severity, mean, drop."""
+        """Display rows: 'clean' (severities None), then per corruption: severities, mean, drop."""
         sev = self.severities
         rows: list[dict[str, Any]] = [
             {
                 "corruption": "clean",
-                **{f"severity_{s}": self.clean for s in sev},
+                **{f"severity_{s}": None for s in sev},
                 "mean": self.clean,
                 "drop": 0.0,
             }
@@ -363,7 +363,7 @@ def compare(
 
     shared = [c for c in b.accuracy if c in a.accuracy]
     if not shared:
-        return [t[:1].upper() + t[1:] for t in sentences]
+        return _capitalised(sentences)
     k = len(set(a.severities) & set(b.severities))
     average = (
         _("average over the {k} severities").format(k=k) if k > 1 else _("at the tested severity")
@@ -426,4 +426,8 @@ def compare(
                 "points may be chance. Use more images for firmer conclusions."
             ).format(n=min(a.n, b.n), points=_points(margin))
         )
-    return sentences
+    return _capitalised(sentences)
+
+
+def _capitalised(sentences: list[str]) -> list[str]:
+    return [t[:1].upper() + t[1:] for t in sentences]
