@@ -237,6 +237,26 @@ def _corrupt(images: np.ndarray, name: str, severity: int, seed: int, offset: in
     )
 
 
+def cached_result(
+    checkpoint_path: str | Path,
+    *,
+    source: DatasetSource,
+    limit: int | None = None,
+    corruptions: Iterable[str] | None = None,
+    severities: Iterable[int] = (1, 2, 3),
+    seed: int = 0,
+) -> RobustnessResult | None:
+    """The stored result for these settings if the model file is unchanged, else None (cheap)."""
+    folder = Path(checkpoint_path)
+    names, sev = _check_choice(corruptions, severities)
+    model_file = folder / MODEL_FILE
+    if not model_file.is_file():
+        return None
+    model_hash = file_hash(model_file)
+    path = cache_path(folder, cache_key(model_hash, limit, names, sev, seed, source.kind))
+    return _read_cache(path, model_hash) if path.is_file() else None
+
+
 def evaluate_robustness(
     checkpoint_path: str | Path,
     *,
