@@ -317,7 +317,8 @@ def sample_grid(image: np.ndarray, config: augment.AugmentConfig) -> None:
         )
     with c3:
         st.button(
-            _("🎲 Re-roll"),
+            _("Re-roll"),
+            icon=":material/casino:",
             key="augment.reroll",
             on_click=reroll,
             help=_("Draw a new random seed to see other samples."),
@@ -383,7 +384,7 @@ def mixing_section(source: Any, image: np.ndarray, name: str) -> None:
             "partly one flower and partly the other."
         )
     )
-    left, mid, right = st.columns([1, 1, 1], gap="medium")
+    left, first, mid, right = st.columns([1.2, 1, 1, 1], gap="medium")
     with left:
         if isinstance(source, FlowerdashError):
             second = upload_picker(
@@ -431,6 +432,8 @@ def mixing_section(source: Any, image: np.ndarray, name: str) -> None:
     except FlowerdashError as exc:
         state.show_error(exc, _("These photos could not be mixed"))
         return
+    with first:
+        st.image(image, caption=_("First photo: {name}").format(name=name), width="stretch")
     with mid:
         st.image(image_b, caption=_("Second photo: {name}").format(name=name_b), width="stretch")
     with right:

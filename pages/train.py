@@ -89,28 +89,26 @@ def fill_augmentation() -> None:
         st.session_state[f"train.aug.{field}"] = values[field]
 
 
+# Form defaults (a quick MobileNetV2 demo run), given to the widgets as their `value`.
+DEFAULTS: dict[str, Any] = {
+    "train.epochs": 2,
+    "train.fine_tune_epochs": 0,
+    "train.fine_tune_layers": 30,
+    "train.batch_size": 32,
+    "train.learning_rate": 1e-3,
+    "train.fine_tune_learning_rate": 1e-4,
+    "train.label_smoothing": 0.0,
+    "train.quick": True,
+    "train.train_limit": 160,
+    "train.val_limit": 80,
+    "train.test_limit": 160,
+    "train.name": "",
+}
+
+
 def init_state() -> None:
-    """Defaults for a new session (a quick MobileNetV2 demo run)."""
-    defaults: dict[str, Any] = {
-        "train.augment": "basic",
-        "train.backbone": "mobilenetv2",
-        "train.epochs": 3,
-        "train.fine_tune_epochs": 0,
-        "train.fine_tune_layers": 30,
-        "train.batch_size": 32,
-        "train.learning_rate": 1e-3,
-        "train.fine_tune_learning_rate": 1e-4,
-        "train.label_smoothing": 0.0,
-        "train.quick": True,
-        "train.train_limit": 200,
-        "train.val_limit": 100,
-        "train.test_limit": 200,
-        "train.name": "",
-    }
-    for key, value in defaults.items():
-        st.session_state.setdefault(key, value)
-    if st.session_state["train.backbone"] not in backbone_choices():
-        st.session_state["train.backbone"] = "mobilenetv2"
+    """Start a new session on the 'basic' augmentation preset."""
+    st.session_state.setdefault("train.augment", "basic")
     if any(f"train.aug.{f}" not in st.session_state for f in AUG_FIELDS):
         fill_augmentation()
 
@@ -189,7 +187,8 @@ def start(config_factory, resume_from: str | None = None) -> None:
 def settings_form() -> None:
     """The new-run form; Start launches the run in the background."""
     st.subheader(_("New training run"))
-    st.selectbox(
+    pick, note = st.columns([1, 2], vertical_alignment="bottom")
+    pick.selectbox(
         _("Augmentation"),
         augmentation_choices(),
         format_func=preset_label,
@@ -197,6 +196,7 @@ def settings_form() -> None:
         on_change=fill_augmentation,
         help=_("How training photos are changed at random; try them in the Augmentation lab."),
     )
+    note.caption(_("Adjust single values under “Augmentation details” at the bottom of the form."))
     names = {b: BACKBONES[b].display_name for b in BACKBONES}
     with st.form("train.form", border=True):
         c1, c2, c3 = st.columns(3, gap="medium")
@@ -206,6 +206,7 @@ def settings_form() -> None:
                 backbone_choices(),
                 format_func=lambda b: names.get(b, b),
                 key="train.backbone",
+                index=0,
                 help=_("The pretrained network the classifier is built on."),
             )
             st.caption(
@@ -220,6 +221,7 @@ def settings_form() -> None:
                 100,
                 step=1,
                 key="train.epochs",
+                value=DEFAULTS["train.epochs"],
                 help=_("Passes over the training photos while only the new last layer learns."),
             )
             st.number_input(
@@ -228,6 +230,7 @@ def settings_form() -> None:
                 100,
                 step=1,
                 key="train.fine_tune_epochs",
+                value=DEFAULTS["train.fine_tune_epochs"],
                 help=_("Extra passes that also adjust the backbone's top layers; 0 skips this."),
             )
             st.number_input(
@@ -236,6 +239,7 @@ def settings_form() -> None:
                 300,
                 step=1,
                 key="train.fine_tune_layers",
+                value=DEFAULTS["train.fine_tune_layers"],
                 help=_("How many of the backbone's top layers fine-tuning may change."),
             )
         with c2:
@@ -243,12 +247,14 @@ def settings_form() -> None:
                 _("Batch size"),
                 BATCH_SIZES,
                 key="train.batch_size",
+                value=DEFAULTS["train.batch_size"],
                 help=_("Photos per training step; smaller uses less memory."),
             )
             st.select_slider(
                 _("Learning rate (head)"),
                 LEARNING_RATES,
                 key="train.learning_rate",
+                value=DEFAULTS["train.learning_rate"],
                 format_func=lambda v: f"{v:g}",
                 help=_("How big each learning step is while training the head."),
             )
@@ -256,6 +262,7 @@ def settings_form() -> None:
                 _("Learning rate (fine-tuning)"),
                 FINE_TUNE_RATES,
                 key="train.fine_tune_learning_rate",
+                value=DEFAULTS["train.fine_tune_learning_rate"],
                 format_func=lambda v: f"{v:g}",
                 help=_(
                     "A smaller step size for fine-tuning, so the pretrained backbone is not spoiled."
@@ -267,6 +274,7 @@ def settings_form() -> None:
                 0.3,
                 step=0.05,
                 key="train.label_smoothing",
+                value=DEFAULTS["train.label_smoothing"],
                 help=_(
                     "Makes the model a little less sure of itself, which often generalises better."
                 ),
@@ -275,6 +283,7 @@ def settings_form() -> None:
             st.checkbox(
                 _("Quick run (use only some photos)"),
                 key="train.quick",
+                value=DEFAULTS["train.quick"],
                 help=_("Train and test on a few photos so a demo run takes about a minute."),
             )
             st.number_input(
@@ -283,6 +292,7 @@ def settings_form() -> None:
                 1020,
                 step=8,
                 key="train.train_limit",
+                value=DEFAULTS["train.train_limit"],
                 help=_("How many training photos a quick run uses (the full split has 1020)."),
             )
             st.number_input(
@@ -291,6 +301,7 @@ def settings_form() -> None:
                 1020,
                 step=8,
                 key="train.val_limit",
+                value=DEFAULTS["train.val_limit"],
                 help=_("How many validation photos a quick run checks after each epoch."),
             )
             st.number_input(
@@ -299,11 +310,13 @@ def settings_form() -> None:
                 6149,
                 step=8,
                 key="train.test_limit",
+                value=DEFAULTS["train.test_limit"],
                 help=_("How many test photos a quick run measures the final accuracy on."),
             )
             st.text_input(
                 _("Run name (optional)"),
                 key="train.name",
+                value=DEFAULTS["train.name"],
                 max_chars=64,
                 placeholder=_("e.g. mobilenet-basic"),
                 help=_(
