@@ -1,0 +1,336 @@
+"""Markdown tables for docs/PERFORMANCE.md from every results file; targets marked met / not met."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+BEGIN = "<!-- BEGIN GENERATED: python -m benchmarks rewrites everything up to END -->"
+END = "<!-- END GENERATED -->"
+TARGET_BACKBONE = "mobilenetv2"
+
+
+def _get(data: dict, path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def fmt(stat: Any, scale: float = 1.0, digits: int = 2, spread: bool = True) -> str:
+    """'median (min–max)' of a summary, or a plain number; '–' when missing."""
+    if stat is None:
+        return "–"
+    if isinstance(stat, (int, float)):
+        return f"{stat * scale:.{digits}f}"
+    if "error" in stat:
+        return "error"
+    if "median" not in stat:
+        return "–"
+    text = f"{stat['median'] * scale:.{digits}f}"
+    if spread and stat.get("n", 0) > 1 and "min" in stat and "max" in stat:
+        text += f" ({stat['min'] * scale:.{digits}f}–{stat['max'] * scale:.{digits}f})"
+    return text
+
+
+def _median(stat: Any) -> float | None:
+    if isinstance(stat, (int, float)):
+        return float(stat)
+    if isinstance(stat, dict) and "median" in stat:
+        return float(stat["median"])
+    return None
+
+
+def frozen_epoch_with_val(res: dict, backbone: str) -> float | None:
+    """Extrapolated frozen augmented epoch: train steps + one validation pass (1,020 images)."""
+    train = _median(_get(res, f"training.{backbone}.frozen.epoch_seconds_est"))
+    per_image = _median(_get(res, f"evaluation.{backbone}.seconds_per_image"))
+    if train is None or per_image is None:
+        return None
+    return train + 1020 * per_image
+
+
+def targets(res: dict) -> list[tuple[str, str, float | None, float, str]]:
+    """(target, measured text, value, limit, unit) for the MobileNetV2 targets."""
+    b = TARGET_BACKBONE
+    gc = _median(_get(res, f"gradcam.{b}.target_given"))
+    ig64 = _median(_get(res, f"ig.{b}.gauss_legendre/64.seconds"))
+    ig128 = _median(_get(res, f"ig.{b}.gauss_legendre/128.seconds"))
+    epoch = frozen_epoch_with_val(res, b)
+    head = _median(_get(res, f"cached_features.{b}.head_epoch_seconds"))
+    full = _get(res, f"evaluation.{b}.full_test_seconds_measured")
+    full = full if full is not None else _get(res, f"evaluation.{b}.full_test_seconds_est")
+    upload = _median(_get(res, "app.engine.upload_to_prediction_and_gradcam"))
+    alpha = _median(_get(res, "app.engine.alpha_change_overlay"))
+    return [
+        ("GradCAM per image (warm)", "ms", None if gc is None else gc * 1000, 40.0, "ms"),
+        ("IG gauss_legendre 64 steps per image", "s", ig64, 1.0, "s"),
+        ("IG gauss_legendre 128 steps per image", "s", ig128, 2.0, "s"),
+        ("Frozen-stage augmented epoch (train + val, extrapolated)", "s", epoch, 15.0, "s"),
+        ("Cached-features head epoch", "s", head, 1.0, "s"),
+        ("Full test evaluation (6,149 images)", "s", full, 60.0, "s"),
+        ("Upload → prediction + GradCAM (engine, warm)", "s", upload, 1.5, "s"),
+        ("Alpha change → new overlay", "ms", None if alpha is None else alpha * 1000, 100.0, "ms"),
+    ]  # fmt: skip
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def render_machine(res: dict) -> list[str]:
+    """The section of one results file."""
+    m = res.get("machine", {})
+    backbones = res.get("backbones", [])
+    title = m.get("slug", "?") + (
+        " — QUICK (tiny backbone, not comparable)" if res.get("quick") else ""
+    )
+    out = [f"### {title}", ""]
+    gpus = ", ".join(m.get("gpus") or []) or "none"
+    out.append(
+        f"{m.get('cpu')} · {m.get('cores')} cores · {m.get('memory_gib')} GiB · GPU: {gpus} · "
+        f"Python {m.get('python')} · TensorFlow {m.get('tensorflow')} · Keras {m.get('keras')} · "
+        f"NumPy {m.get('numpy')} · {m.get('date')} · {res.get('image_size')} px · "
+        f"load average at start {m.get('load_average_at_start')}"
+    )
+    others = m.get("other_processes_at_start") or []
+    out += [
+        "",
+        "Other processes using the CPU at start: "
+        + ("; ".join(f"`{o}`" for o in others) or "none"),
+        "",
+    ]
+    out.append("Numbers are median (min–max) over repeated runs with warm-up excluded.")
+    out.append("")
+    if TARGET_BACKBONE in backbones:
+        rows = []
+        for name, _u, value, limit, unit in targets(res):
+            verdict = "–" if value is None else ("**met**" if value <= limit else "**not met**")
+            shown = "–" if value is None else f"{value:.2f} {unit}"
+            rows.append([name, f"≤ {limit:g} {unit}", shown, verdict])
+        out += ["Targets (MobileNetV2, 224 px):", ""]
+        out += _table(["target", "limit", "measured", "verdict"], rows) + [""]
+
+    def col(path_fmt: str, **kw: Any) -> list[str]:
+        return [fmt(_get(res, path_fmt.format(b=b)), **kw) for b in backbones]
+
+    rows = [
+        ["input pipeline alone, augmented (images/s)", *[fmt(_get(res, "pipeline.augmented.images_per_sec"), digits=0)] * len(backbones)],
+        ["input pipeline alone, decode+resize (images/s)", *[fmt(_get(res, "pipeline.decode_resize_only.images_per_sec"), digits=0)] * len(backbones)],
+        ["frozen stage, augmented (images/s)", *col("training.{b}.frozen.images_per_sec", digits=1)],
+        ["frozen stage epoch, train steps (s, extrapolated)", *col("training.{b}.frozen.epoch_seconds_est", digits=1)],
+        ["frozen stage epoch + val pass (s, extrapolated)", *[fmt(frozen_epoch_with_val(res, b), digits=1) for b in backbones]],
+        ["fine-tune stage, augmented (images/s)", *col("training.{b}.fine_tune.images_per_sec", digits=1)],
+        ["fine-tune epoch, train steps (s, extrapolated)", *col("training.{b}.fine_tune.epoch_seconds_est", digits=1)],
+        ["bottleneck (frozen stage)", *[_bottleneck(res, b) for b in backbones]],
+        ["cached features: one-time extraction, train+val (s, extrapolated)", *col("cached_features.{b}.extraction_seconds_est", digits=1)],
+        ["cached features: head epoch (s)", *col("cached_features.{b}.head_epoch_seconds", digits=3)],
+        ["augmented frozen epoch / cached epoch", *[_ratio(frozen_epoch_with_val(res, b), _get(res, f"cached_features.{b}.head_epoch_seconds")) for b in backbones]],
+        ["evaluation (images/s)", *col("evaluation.{b}.images_per_sec", digits=0)],
+        ["full test split (s)", *[_full_eval(res, b) for b in backbones]],
+        ["GradCAM, target given (ms)", *col("gradcam.{b}.target_given", scale=1000, digits=1)],
+        ["GradCAM, target predicted (ms)", *col("gradcam.{b}.target_predicted", scale=1000, digits=1)],
+    ]  # fmt: skip
+    out += ["Training, data and inference:", ""]
+    out += _table(["measurement", *backbones], rows) + [""]
+
+    steps = sorted(
+        {int(k.split("/")[1]) for b in backbones for k in (_get(res, f"ig.{b}") or {}) if "/" in k}
+    )
+    if steps:
+        rows = []
+        for b in backbones:
+            for rule in ("gauss_legendre", "trapezoid"):
+                if _get(res, f"ig.{b}.{rule}/{steps[0]}") is None:
+                    continue
+                rows.append(
+                    [
+                        f"{b} {rule} s/image",
+                        *[fmt(_get(res, f"ig.{b}.{rule}/{s}.seconds")) for s in steps],
+                    ]
+                )
+                rows.append(
+                    [
+                        f"{b} {rule} completeness gap (median, min–max)",
+                        *[fmt(_get(res, f"ig.{b}.{rule}/{s}.gap"), digits=3) for s in steps],
+                    ]
+                )
+            mem = _get(res, f"ig_memory.{b}") or {}
+            for mode in ("chunked", "naive"):
+                if any(k.startswith(mode) for k in mem):
+                    rows.append(
+                        [
+                            f"{b} {mode} IG peak memory (MiB)",
+                            *[_mem(mem.get(f"{mode}/{s}")) for s in steps],
+                        ]
+                    )
+        out += [f"Integrated Gradients ({_get(res, 'ig.note') or ''}; models: "
+                + "; ".join(f"{b}: {_get(res, f'ig.{b}.model')}" for b in backbones) + "):", ""]  # fmt: skip
+        out += _table(["steps", *map(str, steps)], rows) + [""]
+
+    naive = {b: _get(res, f"naive.{b}") for b in backbones if _get(res, f"naive.{b}")}
+    if naive:
+        rows = []
+        for b, n in naive.items():
+            rows.append(
+                [
+                    f"{b} GradCAM",
+                    fmt(n.get("gradcam_naive"), 1000, 1),
+                    fmt(n.get("gradcam_cached"), 1000, 1),
+                    "ms",
+                    f"{n.get('gradcam_speedup', 0):.1f}×",
+                ]
+            )
+            rows.append(
+                [
+                    f"{b} IG",
+                    fmt(n.get("ig_naive")),
+                    fmt(n.get("ig_flowerdash_trapezoid")),
+                    "s",
+                    f"{n.get('ig_speedup', 0):.1f}×",
+                ]
+            )
+        out += [f"Naive (course notebook) vs flowerdash ({_get(res, 'naive.note')}):", ""]
+        out += _table(["", "naive", "flowerdash", "unit", "speed-up"], rows) + [""]  # fmt: skip
+
+    xla = {b: _get(res, f"xla.{b}") for b in backbones if _get(res, f"xla.{b}")}
+    if xla:
+        rows = []
+        for b, cases in xla.items():
+            for name, c in cases.items():
+                if "error" in c:
+                    rows.append([b, name, "error", "", "", c["error"][:80]])
+                    continue
+                rows.append(
+                    [
+                        b,
+                        name,
+                        fmt(c["plain"], 1000, 1),
+                        fmt(c["xla"], 1000, 1),
+                        f"{c['xla_compile_seconds']:.1f}",
+                        f"{c['ratio']:.2f}×",
+                    ]
+                )
+        out += [
+            "XLA (`jit_compile=True`) vs plain `tf.function`, warm ms per call (ratio > 1: XLA faster):",
+            "",
+        ]
+        out += _table(["backbone", "function", "plain (ms)", "XLA (ms)", "XLA compile (s)", "ratio"], rows) + [""]  # fmt: skip
+
+    app = res.get("app")
+    if app:
+        out += ["Dashboard:", ""]
+        if "skipped" in app:
+            out += [f"skipped: {app['skipped']}", ""]
+        else:
+            e, br = app.get("engine", {}), app.get("browser", {})
+            rows = [
+                ["model load (s, once)", fmt(e.get("model_load_seconds"))],
+                ["engine: first upload → prediction + GradCAM (s, cold, traces)", fmt(e.get("first_upload_seconds_cold"))],
+                ["engine: load_image (ms)", fmt(e.get("load_image"), 1000, 1)],
+                ["engine: upload → prediction + GradCAM (ms, warm)", fmt(e.get("upload_to_prediction_and_gradcam"), 1000, 1)],
+                ["engine: alpha change → overlay (ms)", fmt(e.get("alpha_change_overlay"), 1000, 2)],
+            ]  # fmt: skip
+            if "skipped" in br:
+                rows.append(["browser", f"skipped: {br['skipped']}"])
+            else:
+                rows += [
+                    ["browser: cold start → server healthy (s)", fmt(br.get("server_healthy_seconds"))],
+                    ["browser: cold start → first rendered page (s)", fmt(br.get("cold_start_to_first_page_seconds"))],
+                    ["browser: cold start → page idle (s)", fmt(br.get("cold_start_to_idle_page_seconds"))],
+                    ["browser: warm page reload → idle (s)", fmt(br.get("page_reload_warm"))],
+                    ["browser: first upload → GradCAM on page (s)", fmt(br.get("upload_to_gradcam_first_seconds"))],
+                    ["browser: upload → GradCAM on page (s, warm)", fmt(br.get("upload_to_gradcam_warm"))],
+                    ["browser: alpha slider step → new overlay (s)", _alpha_browser(br.get("alpha"))],
+                ]  # fmt: skip
+            out += _table(["measurement", "value"], rows) + [""]
+    skipped = res.get("skipped") or {}
+    if skipped:
+        out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]
+    return out
+
+
+def _alpha_browser(a: Any) -> str:
+    if not a:
+        return "–"
+    if "error" in a:
+        return "error: " + a["error"][:80]
+    return fmt(a.get("slider_step_to_new_overlay"))
+
+
+def _mem(entry: Any) -> str:
+    if not entry:
+        return "–"
+    if "error" in entry:
+        return "error"
+    return f"{entry['peak_delta_mib']:.0f}"
+
+
+def _ratio(a: Any, b: Any) -> str:
+    a, b = _median(a), _median(b)
+    return "–" if a is None or not b else f"{a / b:.0f}×"
+
+
+def _full_eval(res: dict, b: str) -> str:
+    measured = _get(res, f"evaluation.{b}.full_test_seconds_measured")
+    if measured is not None:
+        return f"{measured:.1f} (measured, whole split)"
+    est = _get(res, f"evaluation.{b}.full_test_seconds_est")
+    n = _get(res, f"evaluation.{b}.subset")
+    return "–" if est is None else f"{est:.1f} (extrapolated from {n} images)"
+
+
+def _bottleneck(res: dict, b: str) -> str:
+    data = _median(_get(res, "pipeline.augmented.images_per_sec"))
+    model = _median(_get(res, f"training.{b}.frozen.images_per_sec"))
+    if data is None or model is None:
+        return "–"
+    who = "model" if data > model else "data"
+    return f"{who} (data {data:.0f} vs training {model:.0f} images/s)"
+
+
+def render(results_dir: Path) -> str:
+    """The generated block for every ``*.json`` in ``results_dir`` (full runs first)."""
+    files = sorted(Path(results_dir).glob("*.json"))
+    results = []
+    for f in files:
+        try:
+            results.append(json.loads(f.read_text()))
+        except (OSError, ValueError):
+            continue
+    results.sort(key=lambda r: (bool(r.get("quick")), r.get("machine", {}).get("slug", "")))
+    lines = [BEGIN, "", "## Results", ""]
+    if not results:
+        lines += ["No results yet: run `python -m benchmarks`.", ""]
+    for res in results:
+        lines += render_machine(res)
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+TEMPLATE = """# Performance
+
+How fast flowerdash trains, evaluates and explains, measured by `python -m benchmarks`
+(`make benchmark`). The tables below are generated from `benchmarks/results/*.json`.
+
+"""
+
+
+def update_doc(doc: Path, results_dir: Path) -> None:
+    """Replace the generated block of ``doc`` (created if missing), keeping the prose around it."""
+    doc = Path(doc)
+    text = doc.read_text() if doc.is_file() else TEMPLATE
+    block = render(results_dir)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)

@@ -1,0 +1,627 @@
+"""The benchmarks: each takes a :class:`Context` and returns a JSON-able dict of measurements."""
+
+from __future__ import annotations
+
+import gc as pygc
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.stats import once, rate, repeat, scaled, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+TRAIN_IMAGES = 1020
+VAL_IMAGES = 1020
+TEST_IMAGES = 6149
+
+
+@dataclass
+class Plan:
+    """How much to measure: the full plan on real backbones, or a seconds-long quick one."""
+
+    quick: bool
+    backbones: tuple[str, ...]
+    image_size: int
+    batch_size: int
+    warmup_batches: int
+    timed_batches: int
+    head_epochs: int
+    eval_limit: int
+    eval_full_if_under: float  # run the whole test split when the estimate is below this (s)
+    repeats: int
+    ig_steps: tuple[int, ...]
+    ig_images: int
+    ig_images_other: int  # images per step count for backbones other than the first
+    naive_steps: int
+    naive_repeats: int
+    memory_steps: tuple[int, ...]
+    naive_memory_steps: tuple[int, ...]
+    app: bool
+    train_limit: int | None = None  # training images the pipelines draw from (None = all 1,020)
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        """The quick plan (tiny backbone, 64 px) or the full one (real backbones, 224 px)."""
+        if quick:
+            return cls(True, ("tiny",), 64, 8, 1, 2, 2, 16, 0.0, 3, (4, 8), 2, 1, 8, 2,
+                       (8,), (8,), False, train_limit=48)  # fmt: skip
+        return cls(False, ("mobilenetv2", "efficientnetb0"), 224, 32, 3, 10, 5, 512, 90.0, 20,
+                   (16, 32, 64, 128, 256), 8, 3, 64, 3, (16, 32, 64, 128, 256),
+                   (16, 32, 64, 128), True)  # fmt: skip
+
+
+@dataclass
+class Context:
+    """Shared state of one suite run: the plan, the data, weights and trained checkpoint."""
+
+    plan: Plan
+    data_dir: Path | None
+    weights_dir: Path | None
+    checkpoint: Path | None
+    log: Callable[[str], None] = print
+    _models: dict[str, Any] = field(default_factory=dict)
+    _source: Any = None
+
+    @classmethod
+    def create(cls, plan: Plan, log: Callable[[str], None] = print) -> Context:
+        """Find the dataset, the offline weights and a trained checkpoint on this machine."""
+        from flowerdash.settings import load_settings
+
+        settings = load_settings()
+        data = settings.data_dir or SHARED / "datasets" / "oxford_flowers102"
+        weights = settings.weights_dir or SHARED / "weights"
+        return cls(
+            plan,
+            Path(data) if Path(data, "setid.mat").is_file() else None,
+            Path(weights) if Path(weights).is_dir() else None,
+            find_checkpoint(),
+            log,
+        )
+
+    @property
+    def source(self):
+        """The offline dataset (a FolderSource)."""
+        from flowerdash.data import FolderSource
+
+        if self.data_dir is None:
+            raise Skip("no offline Oxford Flowers102 folder (set FLOWERDASH_DATA_DIR)")
+        if self._source is None:
+            self._source = FolderSource(self.data_dir)
+        return self._source
+
+    def weights(self, backbone: str) -> str | None:
+        """Offline ImageNet weights for a backbone, or None (random init, same compute)."""
+        from flowerdash.models import get_backbone
+
+        name = get_backbone(backbone).offline_weights_file
+        if name and self.weights_dir and (self.weights_dir / name).is_file():
+            return str(self.weights_dir / name)
+        return None
+
+    def fresh_model(self, backbone: str):
+        """A newly built model (training mutates trainability, so each stage gets its own)."""
+        from flowerdash.models import build_model
+
+        return build_model(backbone, self.weights(backbone), self.plan.image_size)
+
+    def explain_model(self, backbone: str) -> tuple[Any, str]:
+        """The model explainers run on: the trained checkpoint when its backbone matches."""
+        if backbone not in self._models:
+            if self.checkpoint and _checkpoint_backbone(self.checkpoint) == backbone:
+                from flowerdash.checkpoints import load_model
+
+                model = load_model(self.checkpoint)
+                origin = f"trained checkpoint {self.checkpoint}"
+                if int(model.inputs[0].shape[1]) != self.plan.image_size:
+                    model, origin = self.fresh_model(backbone), "random head (size mismatch)"
+            else:
+                model = self.fresh_model(backbone)
+                weights = "ImageNet backbone" if self.weights(backbone) else "random backbone"
+                origin = f"{weights}, random head (no trained checkpoint)"
+            self._models[backbone] = (model, origin)
+        return self._models[backbone]
+
+    def test_images(self, n: int) -> np.ndarray:
+        """``n`` test-split photos prepared for the model: float32 [n, S, S, 3] in 0..255."""
+        from flowerdash.images import prepare_for_model
+
+        split = self.source.split("test")
+        picks = np.linspace(0, len(split) - 1, n).astype(int)
+        return np.stack(
+            [
+                prepare_for_model(self.source.read_image("test", int(i)), self.plan.image_size)
+                for i in picks
+            ]  # fmt: skip
+        )
+
+
+class Skip(Exception):  # noqa: N818 - a reason, recorded in the results
+    """A benchmark that cannot run here; the message is recorded as the reason."""
+
+
+def find_checkpoint() -> Path | None:
+    """checkpoints/default, else the newest folder of runs/ with a meta.json."""
+    default = ROOT / "checkpoints" / "default"
+    if (default / "model.keras").is_file():
+        return default
+    runs = [
+        p.parent
+        for p in (ROOT / "runs").glob("*/meta.json")
+        if (p.parent / "model.keras").is_file()
+    ]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def _checkpoint_backbone(path: Path) -> str | None:
+    try:
+        return json.loads((path / "meta.json").read_text()).get("backbone")
+    except (OSError, ValueError):
+        return None
+
+
+def _sync_logs(logs: dict | None) -> None:
+    # Reading a value forces the step to finish, so batch timestamps are real.
+    for value in (logs or {}).values():
+        float(value)
+        break
+
+
+def _fit_batch_times(model, ds, batches: int, warmup: int) -> list[float]:
+    """Seconds per training batch for ``batches`` batches after ``warmup`` untimed ones."""
+    import keras
+
+    stamps: list[float] = []
+
+    class Stamp(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            _sync_logs(logs)
+            stamps.append(time.perf_counter())
+
+    start = time.perf_counter()
+    model.fit(ds.take(warmup + batches), epochs=1, verbose=0, callbacks=[Stamp()])
+    return list(np.diff([start, *stamps])[warmup:])
+
+
+def _epoch_timer_class():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Wall seconds of each epoch."""
+
+        def __init__(self):
+            super().__init__()
+            self.times: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    return EpochTimer
+
+
+def _EpochTimer():  # noqa: N802 - a factory that reads like the class it builds
+    return _epoch_timer_class()()
+
+
+def _train_pipeline(ctx: Context, augmented: bool = True):
+    from flowerdash.augment import preset
+    from flowerdash.data import make_pipeline
+
+    p = ctx.plan
+    return make_pipeline(
+        ctx.source,
+        "train",
+        image_size=p.image_size,
+        batch_size=p.batch_size,
+        training=augmented,
+        augment=preset("basic") if augmented else None,
+        seed=0,
+        limit=p.train_limit,
+    )
+
+
+def bench_pipeline(ctx: Context) -> dict[str, Any]:
+    """Input pipeline alone: decode + resize + augment ('basic'), no model."""
+    p = ctx.plan
+    out = {
+        "note": f"train split, preset 'basic', batch {p.batch_size}, {p.warmup_batches} warm-up batches excluded"
+    }
+    for augmented in (True, False):
+        ds = _train_pipeline(ctx, augmented)
+        times, last = [], time.perf_counter()
+        for i, (images, _labels) in enumerate(ds.take(p.warmup_batches + p.timed_batches)):
+            images.numpy()
+            now = time.perf_counter()
+            if i >= p.warmup_batches:
+                times.append(now - last)
+            last = now
+        stat = summarize(times)
+        key = "augmented" if augmented else "decode_resize_only"
+        out[key] = {"seconds_per_batch": stat, "images_per_sec": rate(stat, p.batch_size)}
+    return out
+
+
+def bench_training(ctx: Context) -> dict[str, Any]:
+    """Frozen-backbone and fine-tuning throughput on the augmented pipeline, per backbone."""
+    import keras
+
+    from flowerdash.models import set_trainable
+    from flowerdash.training import TrainConfig
+
+    p = ctx.plan
+    steps = math.ceil(TRAIN_IMAGES / p.batch_size)
+    out: dict[str, Any] = {
+        "note": (
+            f"{p.timed_batches} batches of {p.batch_size} timed after {p.warmup_batches} warm-up "
+            f"batches; the {TRAIN_IMAGES}-image epoch ({steps} steps) is extrapolated from the "
+            "median batch time; the validation pass is not included here"
+        )
+    }
+    ft_layers = TrainConfig().fine_tune_layers
+    for backbone in p.backbones:
+        res: dict[str, Any] = {
+            "weights": "offline ImageNet" if ctx.weights(backbone) else "random (same compute)"
+        }
+        for stage, layers, lr in (("frozen", 0, 1e-3), ("fine_tune", ft_layers, 1e-4)):
+            model = ctx.fresh_model(backbone)
+            set_trainable(model, layers)
+            model.compile(
+                keras.optimizers.Adam(lr),
+                keras.losses.CategoricalCrossentropy(),
+                metrics=["accuracy"],
+            )
+            ctx.log(f"  training {backbone} {stage}")
+            times = _fit_batch_times(model, _train_pipeline(ctx), p.timed_batches, p.warmup_batches)
+            stat = summarize(times)
+            res[stage] = {
+                "seconds_per_batch": stat,
+                "images_per_sec": rate(stat, p.batch_size),
+                "epoch_seconds_est": scaled(stat, TRAIN_IMAGES / p.batch_size, "s"),
+                "trainable_layers": layers,
+            }
+            del model
+            pygc.collect()
+        out[backbone] = res
+    return out
+
+
+def bench_cached_features(ctx: Context) -> dict[str, Any]:
+    """Frozen stage on cached backbone features: one-time extraction + per-epoch head time."""
+    import keras
+
+    from flowerdash.models import feature_model
+
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": (
+            f"extraction timed on {p.timed_batches} batches of {p.batch_size} (non-augmented "
+            f"pipeline) after {p.warmup_batches} warm-up and extrapolated to train+val "
+            f"({TRAIN_IMAGES + VAL_IMAGES} images); head epochs timed for real on "
+            f"{TRAIN_IMAGES} feature rows with a {VAL_IMAGES}-row validation pass, first epoch excluded"
+        )
+    }
+    for backbone in p.backbones:
+        model = ctx.fresh_model(backbone)
+        extractor = feature_model(model)
+        ds = _train_pipeline(ctx, augmented=False)
+        times, feats, last = [], [], time.perf_counter()
+        for i, (images, _labels) in enumerate(ds.take(p.warmup_batches + p.timed_batches)):
+            feats.append(extractor(images, training=False).numpy())
+            now = time.perf_counter()
+            if i >= p.warmup_batches:
+                times.append(now - last)
+            last = now
+        stat = summarize(times)
+        x = np.concatenate(feats)
+        x = np.resize(x, (TRAIN_IMAGES, x.shape[1])).astype(np.float32)
+        rng = np.random.default_rng(0)
+        y = keras.utils.to_categorical(rng.integers(0, 102, TRAIN_IMAGES), 102)
+        inputs = keras.Input(x.shape[1:], name="features")
+        h = model.get_layer("dropout")(inputs)
+        h = model.get_layer("logits")(h)
+        head = keras.Model(inputs, model.get_layer("probs")(h), name="head")
+        head.compile(
+            keras.optimizers.Adam(1e-3),
+            keras.losses.CategoricalCrossentropy(),
+            metrics=["accuracy"],
+        )
+        epochs = _EpochTimer()
+
+        head.fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=p.head_epochs + 1,
+            validation_data=(x, y),
+            verbose=0,
+            callbacks=[epochs],
+        )
+        out[backbone] = {
+            "extraction_seconds_per_batch": stat,
+            "extraction_seconds_est": scaled(stat, (TRAIN_IMAGES + VAL_IMAGES) / p.batch_size, "s"),
+            "head_epoch_seconds": summarize(epochs.times[1:]),
+            "feature_dim": int(x.shape[1]),
+        }
+        del model, extractor, head
+        pygc.collect()
+    return out
+
+
+def bench_evaluation(ctx: Context) -> dict[str, Any]:
+    """predict_split over the test split: a subset extrapolated, or the whole split when fast."""
+    from flowerdash.evaluation import predict_split
+
+    p = ctx.plan
+    out: dict[str, Any] = {}
+    for backbone in p.backbones:
+        model, origin = ctx.explain_model(backbone)
+        predict_split(model, ctx.source, "test", limit=min(64, p.eval_limit))  # trace + warm caches
+        samples = []
+        for seed in range(2 if p.quick else 3):
+            preds = predict_split(model, ctx.source, "test", limit=p.eval_limit, seed=seed + 1)
+            samples.append(preds.seconds / len(preds.labels))
+        per_image = summarize(samples, "s/image")
+        est = per_image["median"] * TEST_IMAGES
+        res = {
+            "model": origin,
+            "subset": p.eval_limit,
+            "seconds_per_image": per_image,
+            "images_per_sec": 1.0 / per_image["median"],
+            "full_test_seconds_est": est,
+        }
+        if est <= p.eval_full_if_under:
+            ctx.log(f"  evaluating the whole test split with {backbone}")
+            preds = predict_split(model, ctx.source, "test")
+            res["full_test_seconds_measured"] = preds.seconds
+            res["full_test_images"] = len(preds.labels)
+            res["full_test_top1"] = float(np.mean(preds.correct))
+        out[backbone] = res
+    return out
+
+
+def bench_gradcam(ctx: Context) -> dict[str, Any]:
+    """Warm GradCAM latency per image with the cached explainer."""
+    from flowerdash.gradcam import GradCAM
+
+    p = ctx.plan
+    out: dict[str, Any] = {}
+    x = ctx.test_images(1)
+    for backbone in p.backbones:
+        model, origin = ctx.explain_model(backbone)
+        gc = GradCAM(model)
+        target = int(gc.predict_logits(x).argmax())
+        out[backbone] = {
+            "model": origin,
+            "layer": gc.layer,
+            "target_given": repeat(lambda gc=gc, t=target: gc(x, [t]), p.repeats, warmup=2),
+            "target_predicted": repeat(lambda gc=gc: gc(x), p.repeats, warmup=1),
+            "traces": gc.trace_count,
+        }
+    return out
+
+
+def bench_ig(ctx: Context) -> dict[str, Any]:
+    """IG latency per image and completeness gaps for each step count and both rules."""
+    from flowerdash.integrated_gradients import IntegratedGradients
+
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": "chunk_size 32, black baseline, predicted class; one untimed warm-up image per configuration"
+    }
+    for b_index, backbone in enumerate(p.backbones):
+        model, origin = ctx.explain_model(backbone)
+        n = p.ig_images if b_index == 0 else p.ig_images_other
+        rules = ("gauss_legendre", "trapezoid") if b_index == 0 else ("gauss_legendre",)
+        images = ctx.test_images(n)
+        res: dict[str, Any] = {"model": origin, "images": n}
+        for rule in rules:
+            for steps in p.ig_steps:
+                ctx.log(f"  IG {backbone} {rule} {steps} steps")
+                ig = IntegratedGradients(model, steps=steps, rule=rule, chunk_size=32)
+                ig.explain(images[:1])
+                times, gaps = [], []
+                for img in images:
+                    seconds, r = once(lambda ig=ig, img=img: ig.explain(img[None]))
+                    times.append(seconds)
+                    gaps.append(float(r.completeness_gap[0]))
+                res[f"{rule}/{steps}"] = {
+                    "seconds": summarize(times),
+                    "gap": summarize(gaps, "relative"),
+                    "gaps": gaps,
+                    "traces": ig.trace_count,
+                }
+        out[backbone] = res
+    return out
+
+
+def _memory_run(ctx: Context, backbone: str, steps: int, mode: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.ig_memory", "--backbone", backbone,
+           "--size", str(ctx.plan.image_size), "--steps", str(steps), "--mode", mode]  # fmt: skip
+    model_origin = "random head"
+    if ctx.checkpoint and _checkpoint_backbone(ctx.checkpoint) == backbone and not ctx.plan.quick:
+        cmd += ["--checkpoint", str(ctx.checkpoint)]
+        model_origin = "trained checkpoint"
+    elif ctx.weights(backbone):
+        cmd += ["--weights", str(ctx.weights(backbone))]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr or done.stdout)[-500:]}
+    result = json.loads(lines[-1])
+    result["model"] = model_origin
+    return result
+
+
+def bench_ig_memory(ctx: Context) -> dict[str, Any]:
+    """Peak memory of one IG explanation per step count, chunked vs all-steps-in-one-batch."""
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": (
+            "one fresh process per configuration; peak = VmHWM after the explanation minus VmHWM "
+            "after building the model and one forward pass "
+            "(tf.config.experimental.get_memory_info('CPU:0') is not available on CPU)"
+        )
+    }
+    for backbone in p.backbones:
+        res: dict[str, Any] = {}
+        for steps in p.memory_steps:
+            ctx.log(f"  IG memory {backbone} chunked {steps}")
+            res[f"chunked/{steps}"] = _memory_run(ctx, backbone, steps, "chunked")
+        if backbone == p.backbones[0]:
+            for steps in p.naive_memory_steps:
+                ctx.log(f"  IG memory {backbone} naive {steps}")
+                res[f"naive/{steps}"] = _memory_run(ctx, backbone, steps, "naive")
+        out[backbone] = res
+    return out
+
+
+def bench_naive(ctx: Context) -> dict[str, Any]:
+    """The course notebooks' way (new tf.function per call, all steps in one batch) vs flowerdash."""
+    from benchmarks.naive import naive_gradcam, naive_ig
+    from flowerdash.gradcam import GradCAM
+    from flowerdash.integrated_gradients import IntegratedGradients
+
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": (
+            f"naive IG: trapezoid with {p.naive_steps} steps ({p.naive_steps + 1} points in one "
+            f"batch), a new tf.function each call; flowerdash: the same rule and steps, chunks of "
+            f"32, compiled once, warm. Naive GradCAM: a new sub-model and tf.function each call"
+        )
+    }
+    x = ctx.test_images(1)
+    backbone = p.backbones[0]
+    model, origin = ctx.explain_model(backbone)
+    gc = GradCAM(model)
+    target = int(gc.predict_logits(x).argmax())
+    ig = IntegratedGradients(model, steps=p.naive_steps, rule="trapezoid", chunk_size=32)
+    ig_default = IntegratedGradients(model, steps=p.naive_steps, chunk_size=32)
+    ctx.log(f"  naive vs cached {backbone}")
+    res = {
+        "model": origin,
+        "gradcam_naive": repeat(
+            lambda: naive_gradcam(model, gc.layer, x[0], target), p.naive_repeats, 1
+        ),
+        "gradcam_cached": repeat(lambda: gc(x, [target]), p.repeats, 2),
+        "ig_naive": repeat(
+            lambda: naive_ig(model, x[0], target, p.naive_steps), p.naive_repeats, 1
+        ),
+        "ig_flowerdash_trapezoid": repeat(lambda: ig.explain(x, [target]), p.naive_repeats, 1),
+        "ig_flowerdash_default": repeat(
+            lambda: ig_default.explain(x, [target]), p.naive_repeats, 1
+        ),
+    }
+    res["gradcam_speedup"] = res["gradcam_naive"]["median"] / res["gradcam_cached"]["median"]
+    res["ig_speedup"] = res["ig_naive"]["median"] / res["ig_flowerdash_trapezoid"]["median"]
+    out[backbone] = res
+    return out
+
+
+def bench_xla(ctx: Context) -> dict[str, Any]:
+    """The same compiled functions with jit_compile=True (XLA) vs without: warm time ratio."""
+    import tensorflow as tf
+
+    from flowerdash.gradcam import GradCAM
+    from flowerdash.integrated_gradients import IntegratedGradients
+
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": "ratio = plain / XLA (>1 means XLA is faster); compile = first XLA call"
+    }
+    x = ctx.test_images(1)
+    batch = np.repeat(x, 64 if not p.quick else 8, axis=0)
+    for backbone in p.backbones:
+        model, _origin = ctx.explain_model(backbone)
+        gc = GradCAM(model)
+        ig = IntegratedGradients(model, steps=32, chunk_size=32)
+        t = tf.constant([int(gc.predict_logits(x).argmax())], tf.int32)
+        xt, bt = tf.constant(x), tf.constant(batch)
+        alphas = tf.constant(ig.alphas.astype(np.float32))
+        weights = tf.constant(ig.weights.astype(np.float32))
+        base = tf.zeros_like(xt[0])
+        infer = lambda v, m=model: m(v, training=False)  # noqa: E731
+        plain_infer = tf.function(infer, reduce_retracing=True)
+        cases = {
+            "gradcam": (
+                gc._cam,
+                [gc.image_spec(), tf.TensorSpec([None], tf.int32)],
+                (xt, t),
+                gc._cam_fn,
+            ),
+            "ig_chunk32": (ig._chunk, None, (xt[0], base, alphas, weights, t[0]), ig._chunk_fn),
+            "inference_b1": (infer, None, (xt,), plain_infer),
+            f"inference_b{len(batch)}": (
+                infer,
+                None,
+                (bt,),
+                plain_infer,
+            ),
+        }
+        res: dict[str, Any] = {}
+        for name, (fn, signature, args, plain) in cases.items():
+            ctx.log(f"  XLA {backbone} {name}")
+            try:
+                xla = tf.function(fn, input_signature=signature, jit_compile=True)
+                compile_s, _ = once(lambda xla=xla, args=args: xla(*args))
+                reps = max(3, p.repeats // (4 if "ig" in name or "b64" in name else 1))
+                plain_t = repeat(lambda plain=plain, args=args: plain(*args).numpy(), reps, 1)
+                xla_t = repeat(lambda xla=xla, args=args: xla(*args).numpy(), reps, 1)
+                res[name] = {
+                    "plain": plain_t,
+                    "xla": xla_t,
+                    "xla_compile_seconds": compile_s,
+                    "ratio": plain_t["median"] / xla_t["median"],
+                }
+            except Exception as exc:  # noqa: BLE001 - XLA failures are a result, not a crash
+                res[name] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        out[backbone] = res
+    return out
+
+
+def bench_app(ctx: Context) -> dict[str, Any]:
+    """Dashboard: engine path (upload -> prediction + GradCAM), overlay re-blend, and the browser."""
+    from benchmarks.app import browser_timings, engine_timings
+
+    if not (ROOT / "streamlit_app.py").is_file():
+        raise Skip("streamlit_app.py is not there yet")
+    if ctx.checkpoint is None:
+        raise Skip("no trained checkpoint to serve")
+    photo = ctx.data_dir / "jpg" / "image_06734.jpg" if ctx.data_dir else None
+    if photo is None or not photo.is_file():
+        raise Skip("no test photo to upload")
+    out = {"engine": engine_timings(ctx.checkpoint, photo, ctx.plan.repeats)}
+    if ctx.plan.app:
+        try:
+            out["browser"] = browser_timings(ctx, photo)
+        except Skip as exc:
+            out["browser"] = {"skipped": str(exc)}
+    else:
+        out["browser"] = {"skipped": "quick mode"}
+    return out
+
+
+BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "pipeline": bench_pipeline,
+    "training": bench_training,
+    "cached_features": bench_cached_features,
+    "evaluation": bench_evaluation,
+    "gradcam": bench_gradcam,
+    "ig": bench_ig,
+    "ig_memory": bench_ig_memory,
+    "naive": bench_naive,
+    "xla": bench_xla,
+    "app": bench_app,
+}

@@ -1,0 +1,99 @@
+"""The benchmark suite's plumbing in --quick mode on the tiny backbone (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import report
+from benchmarks.__main__ import main
+from benchmarks.stats import rate, summarize
+
+QUICK = "pipeline,training,cached_features,evaluation,gradcam,ig,naive"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, data_dir: Path) -> tuple[dict, Path]:
+    """One quick run of most benchmarks into a temporary results folder and doc."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    out = tmp_path_factory.mktemp("bench")
+    doc = out / "PERFORMANCE.md"
+    doc.write_text("# Perf\n\nHand-written analysis stays.\n")
+    try:
+        code = main(["--quick", "--only", QUICK, "--results-dir", str(out), "--doc", str(doc)])
+    finally:
+        mp.undo()
+    assert code == 0
+    files = list(out.glob("*-quick.json"))
+    assert len(files) == 1
+    return json.loads(files[0].read_text()), doc
+
+
+def test_result_file_records_machine_and_every_benchmark(quick_run):
+    data, _doc = quick_run
+    machine = data["machine"]
+    assert machine["slug"].startswith(("cpu-", "gpu-")) and machine["cores"] >= 1
+    assert {"tensorflow", "keras", "numpy", "python", "date", "cpu"} <= set(machine)
+    assert data["quick"] is True and data["backbones"] == ["tiny"]
+    for name in QUICK.split(","):
+        assert "error" not in data[name], data[name]
+
+
+def test_measurements_are_medians_over_warm_repeats(quick_run):
+    data, _doc = quick_run
+    frozen = data["training"]["tiny"]["frozen"]
+    stat = frozen["seconds_per_batch"]
+    assert stat["n"] == 2 and stat["min"] <= stat["median"] <= stat["max"]
+    assert frozen["images_per_sec"]["median"] == pytest.approx(8 / stat["median"])
+    assert frozen["epoch_seconds_est"]["median"] == pytest.approx(stat["median"] * 1020 / 8)
+    assert data["gradcam"]["tiny"]["target_given"]["n"] == 3
+    # Compiled once per explainer: repeated calls never retrace.
+    assert data["gradcam"]["tiny"]["traces"] <= 2
+    ig = data["ig"]["tiny"]
+    for key in ("gauss_legendre/4", "gauss_legendre/8", "trapezoid/4", "trapezoid/8"):
+        assert len(ig[key]["gaps"]) == 2 and all(g >= 0 for g in ig[key]["gaps"])
+    assert data["naive"]["tiny"]["gradcam_speedup"] > 0
+    assert data["evaluation"]["tiny"]["full_test_seconds_est"] > 0
+
+
+def test_doc_gets_tables_and_keeps_prose(quick_run):
+    _data, doc = quick_run
+    text = doc.read_text()
+    assert text.startswith("# Perf\n\nHand-written analysis stays.")
+    assert report.BEGIN in text and report.END in text
+    assert "QUICK (tiny backbone" in text and "| input pipeline alone, augmented" in text
+    # Regenerating replaces the block instead of appending a second one.
+    report.update_doc(doc, doc.parent)
+    assert doc.read_text().count(report.BEGIN) == 1
+
+
+def test_targets_are_marked_met_or_not_met(tmp_path):
+    res = {
+        "machine": {"slug": "cpu-2core-test"},
+        "backbones": ["mobilenetv2"],
+        "gradcam": {"mobilenetv2": {"target_given": summarize([0.03, 0.031])}},
+        "ig": {"mobilenetv2": {"gauss_legendre/64": {"seconds": summarize([1.5])}}},
+    }
+    (tmp_path / "m.json").write_text(json.dumps(res))
+    text = report.render(tmp_path)
+    assert "| GradCAM per image (warm) | ≤ 40 ms | 30.50 ms | **met** |" in text
+    assert "| IG gauss_legendre 64 steps per image | ≤ 1 s | 1.50 s | **not met** |" in text
+
+
+def test_stats_helpers():
+    s = summarize([3.0, 1.0, 2.0])
+    assert (s["median"], s["min"], s["max"], s["n"]) == (2.0, 1.0, 3.0, 3)
+    r = rate(s, 10)
+    assert r["median"] == 5.0 and r["min"] == pytest.approx(10 / 3) and r["max"] == 10.0
+
+
+def test_ig_memory_probe_prints_one_json_line(capsys):
+    from benchmarks.ig_memory import main as probe
+
+    probe(["--backbone", "tiny", "--size", "64", "--steps", "8", "--mode", "chunked"])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    out = json.loads(line)
+    assert out["steps"] == 8 and out["peak_delta_mib"] >= 0
