@@ -412,6 +412,17 @@ def curves(history: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+def _test_metrics(job: Any) -> dict[str, Any] | None:
+    """Test top-1/top-5/n recorded in the finished run's checkpoint, if any."""
+    from flowerdash.checkpoints import read_meta
+
+    try:
+        test = (read_meta(job.checkpoint).get("metrics") or {}).get("test")
+    except FlowerdashError:
+        return None
+    return test if test and {"top1", "top5", "n"} <= set(test) else None
+
+
 def outcome(job: Any) -> None:
     """What happened when the run ended."""
     if job.status == "succeeded":
@@ -420,6 +431,14 @@ def outcome(job: Any) -> None:
                 name=job.checkpoint.name if job.checkpoint else "?"
             )
         )
+        test = _test_metrics(job)
+        if test:
+            st.markdown(
+                _(
+                    "**Test accuracy:** {top1:.1%} (right flower in the top 5: {top5:.1%}), "
+                    "measured on {n} photos the model never saw."
+                ).format(**test)
+            )
     elif job.status == "failed":
         st.error(_("Training failed: {error}").format(error=job.error))
         if job.error_details:
