@@ -163,7 +163,11 @@ def _alpha_in_browser(page, url: str, photo: Path) -> dict[str, Any]:
         )
         _wait_idle(page, 240_000)
         imgs = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
-        slider = page.locator('[class*="st-key-explain-alpha"] [role="slider"]')
+        slider = (
+            page.locator('[data-testid="stSlider"]', has_text="Overlay strength")
+            .locator('[role="slider"]')
+            .first
+        )
         times = []
         for _ in range(4):
             before = imgs.nth(1).get_attribute("src")
