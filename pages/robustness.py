@@ -110,7 +110,7 @@ def settings(total: int) -> tuple[int | None, tuple[str, ...]]:
             key="robustness.limit",
             help=_(
                 "How many test photos to use (the same fixed random sample for every variation "
-                "and both models). 100 takes about a minute per model on a CPU; all {n} give "
+                "and both models). 100 take a few minutes per model on a CPU; all {n} give "
                 "the firmest figures."
             ).format(n=total),
         )
@@ -208,7 +208,7 @@ def chart(results: list[tuple[str, robustness.RobustnessResult]]) -> go.Figure:
                 line_width=1.5,
                 row=row,
                 col=1,
-                annotation_text=_("clean {acc:.0%}").format(acc=result.clean) if row == 1 else None,
+                annotation_text=_("clean {acc:.0%}").format(acc=result.clean),
                 annotation_position="top right" if j == 0 else "top left",
                 annotation_font_color=color,
             )
@@ -227,7 +227,7 @@ def table(results: list[tuple[str, robustness.RobustnessResult]]) -> pd.DataFram
     first = results[0][1]
     rows = [
         {
-            _("Variation"): _("Clean (unchanged photos)"),
+            _("Variation"): _("Clean photos"),
             _("Severity"): "—",
             **{label: r.clean for label, r in results},
         }
@@ -268,19 +268,23 @@ def single_summary(label: str, result: robustness.RobustnessResult) -> list[str]
 
 def show(results: list[tuple[str, robustness.RobustnessResult]]) -> None:
     """Headline numbers, the plain-language summary, the chart and the table."""
-    cols = st.columns(2 * len(results))
-    for j, (label, result) in enumerate(results):
-        cols[2 * j].metric(
-            _("{name}: clean").format(name=label),
-            f"{result.clean:.1%}",
-            help=_("Accuracy on the unchanged test photos."),
-        )
-        cols[2 * j + 1].metric(
-            _("{name}: under variations").format(name=label),
-            f"{result.mean_corrupted():.1%}",
-            delta=f"{(result.mean_corrupted() - result.clean) * 100:.1f} " + _("points"),
-            help=_("Accuracy averaged over every variation and strength."),
-        )
+    for col, (label, result) in zip(st.columns(len(results)), results, strict=True):
+        with col, st.container(border=True):
+            st.markdown(f"**{label}**")
+            left, right = st.columns(2)
+            left.metric(
+                _("Clean photos"),
+                f"{result.clean:.1%}",
+                help=_("Accuracy on the unchanged test photos."),
+            )
+            change = (result.mean_corrupted() - result.clean) * 100
+            right.metric(
+                _("Under variations"),
+                f"{result.mean_corrupted():.1%}",
+                delta=_("{points:+.1f} points").format(points=change),
+                delta_color="normal" if abs(change) >= 0.05 else "off",
+                help=_("Accuracy averaged over every variation and strength."),
+            )
     if len(results) == 2:
         (la, a), (lb, b) = results
         sentences = robustness.compare(a, b, f"**{la}**", f"**{lb}**")

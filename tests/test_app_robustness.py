@@ -55,8 +55,11 @@ def test_run_two_checkpoints_then_show_saved_results(monkeypatch, checkpoint_dir
     bars = [t for t in figure["data"] if t["type"] == "bar"]
     assert len(bars) == 2 * 3  # two models x three severities
     assert bars[0]["x"] == ["Rotation", "Blur"]
+    assert bars[0]["name"] == a.value.rsplit("/", 1)[1]
+    clean_lines = [s for s in figure["layout"]["shapes"] if s["line"]["dash"] == "dash"]
+    assert len(clean_lines) == 2 * 3
     metrics = [m.label for m in at.metric]
-    assert len(metrics) == 4 and metrics[0] == f"{a.value.rsplit('/', 1)[1]}: clean"
+    assert metrics == ["Clean photos", "Under variations"] * 2
     summary = [m.value for m in at.markdown if m.value.startswith("- ")]
     assert summary and "On clean photos" in summary[0]
     table = at.dataframe[0].value
