@@ -26,6 +26,7 @@ PAGES = [
     ("pages/audit.py", _("Audit"), "📋", "audit"),
     ("pages/augment_lab.py", _("Augmentation lab"), "🎛️", "augment"),
     ("pages/train.py", _("Train"), "🏋️", "train"),
+    ("pages/robustness.py", _("Robustness"), "🛡️", "robustness"),
 ]
 
 

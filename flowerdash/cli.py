@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from flowerdash import cli_robustness
 from flowerdash.errors import FlowerdashError
 
 PROG = "python -m flowerdash"
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("checkpoints", help="list checkpoints", description="List checkpoints.")
     c.add_argument("--checkpoint-dir", default=None)
     c.add_argument("--json", action="store_true")
+    cli_robustness.add_parser(sub)
     return parser
 
 
@@ -456,6 +458,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "explain": cmd_explain,
     "checkpoints": cmd_checkpoints,
+    "robustness": cli_robustness.run,
 }
 
 

@@ -17,7 +17,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "explain", "checkpoints"])
+@pytest.mark.parametrize(
+    "command", ["train", "evaluate", "predict", "explain", "checkpoints", "robustness"]
+)
 def test_help_for_every_command(command):
     result = run_cli(command, "--help")
     assert result.returncode == 0 and "usage: python -m flowerdash" in result.stdout
