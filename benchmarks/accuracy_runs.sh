@@ -9,7 +9,7 @@ mkdir -p "$OUT"
 train() { local name=$1; shift; echo "== $name"; /usr/bin/time -f "$name wall %e s" \
   "$PY" -m flowerdash train --backbone mobilenetv2 --checkpoint-dir "$OUT" --name "$name" "$@" \
   2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/$name.log"; }
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
   notebook-noaug) train notebook-noaug --augment none --epochs 8 ;;
@@ -20,5 +20,8 @@ for r in "${runs[@]}"; do case $r in
   # (3) the same with MixUp/CutMix during fine-tuning
   mixcut) train mixcut --augment advanced --no-head-augment --epochs 30 --fine-tune-epochs 6 \
             --fine-tune-layers 40 --fine-tune-lr 1e-4 --label-smoothing 0.1 ;;
+  # (4) the shipped default: recipe (2) chosen on val, refit on train+val (no val metrics then)
+  final)  train final --augment basic --no-head-augment --epochs 30 --fine-tune-epochs 6 \
+            --fine-tune-layers 40 --fine-tune-lr 1e-4 --label-smoothing 0.1 --train-on train+val ;;
   *) echo "unknown run $r"; exit 2 ;;
 esac; done

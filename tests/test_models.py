@@ -1,0 +1,81 @@
+"""Backbone registry, flat model building, preprocessing inside the model, freezing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flowerdash import models
+from flowerdash.errors import ConfigError, WeightsError
+
+
+def test_mobilenetv2_with_offline_weights_is_flat_and_preprocesses_inside(weights_dir):
+    import keras
+
+    path = weights_dir / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"
+    model = models.build_model("mobilenetv2", weights=str(path), image_size=96)
+    names = [layer.name for layer in model.layers]
+    assert not any(isinstance(layer, keras.Model) for layer in model.layers)  # flat
+    assert names[:2] == ["image", "preprocess"] and names[-4:] == list(models.HEAD_LAYERS)
+    assert model.get_layer("out_relu").output.shape[-1] == 1280
+    # the model takes raw 0..255 pixels: its preprocess layer equals mobilenet_v2.preprocess_input
+    x = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
+    inner = keras.Model(model.inputs, model.get_layer("preprocess").output)
+    expected = keras.applications.mobilenet_v2.preprocess_input(x.copy())
+    np.testing.assert_allclose(inner(x).numpy(), expected, atol=1e-5)
+    # pretrained weights were really loaded (not random): compare one kernel with the file's
+    ref = keras.applications.MobileNetV2(include_top=False, weights=str(path), input_shape=(96, 96, 3))
+    np.testing.assert_array_equal(model.get_layer("Conv1").get_weights()[0],
+                                  ref.get_layer("Conv1").get_weights()[0])
+
+
+def test_efficientnet_expects_raw_pixels_and_has_its_own_normalisation():
+    model = models.build_model("efficientnetb0", weights=None, image_size=64)
+    assert model.get_layer("preprocess").__class__.__name__ == "Identity"
+    assert any(layer.name.startswith("normalization") for layer in model.layers)
+    assert model.get_layer("top_activation").output.shape[-1] == 1280
+
+
+def test_imagenet_weights_offline_give_a_clear_message(monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise OSError("URL fetch failure: Name or service not known")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    with pytest.raises(WeightsError, match="Options: go online"):
+        models.build_model("mobilenetv2", weights="imagenet", image_size=64)
+
+
+def test_weights_resolution(monkeypatch, weights_dir, tmp_path):
+    monkeypatch.setenv("FLOWERDASH_WEIGHTS_DIR", str(weights_dir))
+    assert models.resolve_weights("mobilenetv2", "auto").endswith("notop.weights.h5")
+    assert models.resolve_weights("efficientnetb0", "auto") == "imagenet"
+    assert models.resolve_weights("mobilenetv2", "none") is None
+    with pytest.raises(WeightsError, match="does not exist"):
+        models.resolve_weights("mobilenetv2", str(tmp_path / "missing.h5"))
+    with pytest.raises(ConfigError, match="efficientnetb0, mobilenetv2"):
+        models.get_backbone("resnet")
+
+
+def test_set_trainable_freezes_backbone_and_batchnorm():
+    import keras
+
+    model = models.build_model("tiny", weights=None)
+    models.set_trainable(model, 0)
+    assert all(not layer.trainable for layer in models.backbone_layers(model))
+    assert model.get_layer("logits").trainable
+    n = models.set_trainable(model, 4)
+    trainable = [layer.name for layer in models.backbone_layers(model) if layer.trainable]
+    assert trainable == ["relu2", "conv3", "relu3"] and n == 1  # bn3 stays frozen (inference mode)
+    assert all(not layer.trainable for layer in model.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+
+
+def test_outputs_are_probabilities_and_input_size():
+    model = models.build_model("tiny", weights=None, num_classes=7)
+    x = np.zeros((3, 64, 64, 3), "float32")
+    probs = model(x).numpy()
+    assert probs.shape == (3, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert models.input_size(model) == 64
