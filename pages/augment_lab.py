@@ -12,7 +12,7 @@ import streamlit as st
 
 from flowerdash import augment
 from flowerdash.errors import FlowerdashError
-from flowerdash.i18n import _
+from flowerdash.i18n import N_, _
 from flowerdash.images import load_image
 from flowerdash.ui import state
 
@@ -28,57 +28,63 @@ SOURCE_UPLOAD = "upload"
 SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
         "rotation",
-        "Rotation",
+        N_("Rotation"),
         1.0,
         0.01,
-        "How far the photo may turn, as a fraction of a full turn: 0.1 means up to 36 degrees "
-        "either way.",
+        N_(
+            "How far the photo may turn, as a fraction of a full turn: 0.1 means up to 36 degrees "
+            "either way."
+        ),
     ),
     (
         "zoom",
-        "Zoom",
+        N_("Zoom"),
         0.95,
         0.01,
-        "How much the photo may be zoomed in or out: 0.1 means up to 10% closer or farther.",
+        N_("How much the photo may be zoomed in or out: 0.1 means up to 10% closer or farther."),
     ),
     (
         "translation",
-        "Shift",
+        N_("Shift"),
         1.0,
         0.01,
-        "How far the photo may slide sideways and up or down: 0.1 means up to 10% of its size.",
+        N_("How far the photo may slide sideways and up or down: 0.1 means up to 10% of its size."),
     ),
     (
         "brightness",
-        "Brightness",
+        N_("Brightness"),
         1.0,
         0.01,
-        "How much lighter or darker the photo may get: 0.2 means up to a fifth of full white.",
+        N_("How much lighter or darker the photo may get: 0.2 means up to a fifth of full white."),
     ),
     (
         "contrast",
-        "Contrast",
+        N_("Contrast"),
         1.0,
         0.01,
-        "How much the contrast may change: 0.2 means between 80% and 120% of the original.",
+        N_("How much the contrast may change: 0.2 means between 80% and 120% of the original."),
     ),
 ]
 MIX_SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
         "mixup_alpha",
-        "MixUp strength (α)",
+        N_("MixUp strength (α)"),
         1.0,
         0.05,
-        "During training, blend random pairs of photos; higher values make more even blends and "
-        "0 turns MixUp off.",
+        N_(
+            "During training, blend random pairs of photos; higher values make more even blends and "
+            "0 turns MixUp off."
+        ),
     ),
     (
         "cutmix_alpha",
-        "CutMix strength (α)",
+        N_("CutMix strength (α)"),
         1.0,
         0.05,
-        "During training, paste a patch of one photo onto another; higher values vary the patch "
-        "size more and 0 turns CutMix off.",
+        N_(
+            "During training, paste a patch of one photo onto another; higher values vary the patch "
+            "size more and 0 turns CutMix off."
+        ),
     ),
 ]
 FIELDS = [f for f, *_rest in SLIDERS + MIX_SLIDERS]

@@ -19,7 +19,7 @@ from flowerdash import training
 from flowerdash.augment import FLIP_MODES, PRESETS, AugmentConfig, preset
 from flowerdash.checkpoints import checkpoint_root
 from flowerdash.errors import FlowerdashError, TrainingError
-from flowerdash.i18n import _
+from flowerdash.i18n import N_, _
 from flowerdash.models import BACKBONES
 from flowerdash.ui import state
 
@@ -30,33 +30,51 @@ FINE_TUNE_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # (field, label, upper limit = AugmentConfig's, step, help)
 AUG_SLIDERS: list[tuple[str, str, float, float, str]] = [
-    ("rotation", "Rotation", 1.0, 0.01, "How far photos may turn, as a fraction of a full turn."),
-    ("zoom", "Zoom", 0.95, 0.01, "How much photos may be zoomed in or out (0.1 = 10%)."),
-    ("translation", "Shift", 1.0, 0.01, "How far photos may slide, as a fraction of their size."),
-    ("brightness", "Brightness", 1.0, 0.01, "How much lighter or darker photos may get."),
-    ("contrast", "Contrast", 1.0, 0.01, "How much the contrast may change (0.2 = ±20%)."),
-    ("mixup_alpha", "MixUp strength (α)", 1.0, 0.05, "Blend pairs of photos; 0 turns it off."),
     (
-        "cutmix_alpha",
-        "CutMix strength (α)",
+        "rotation",
+        N_("Rotation"),
+        1.0,
+        0.01,
+        N_("How far photos may turn, as a fraction of a full turn."),
+    ),
+    ("zoom", N_("Zoom"), 0.95, 0.01, N_("How much photos may be zoomed in or out (0.1 = 10%).")),
+    (
+        "translation",
+        N_("Shift"),
+        1.0,
+        0.01,
+        N_("How far photos may slide, as a fraction of their size."),
+    ),
+    ("brightness", N_("Brightness"), 1.0, 0.01, N_("How much lighter or darker photos may get.")),
+    ("contrast", N_("Contrast"), 1.0, 0.01, N_("How much the contrast may change (0.2 = ±20%).")),
+    (
+        "mixup_alpha",
+        N_("MixUp strength (α)"),
         1.0,
         0.05,
-        "Paste patches between photos; 0 turns it off.",
+        N_("Blend pairs of photos; 0 turns it off."),
+    ),
+    (
+        "cutmix_alpha",
+        N_("CutMix strength (α)"),
+        1.0,
+        0.05,
+        N_("Paste patches between photos; 0 turns it off."),
     ),
 ]
 AUG_FIELDS = ["flip"] + [f for f, *_rest in AUG_SLIDERS]
 STAGES = {
-    "head": "Stage 1: training the new head",
-    "features": "Computing backbone features once",
-    "fine_tune": "Stage 2: fine-tuning the backbone",
-    "evaluate": "Measuring test accuracy",
+    "head": N_("Stage 1: training the new head"),
+    "features": N_("Computing backbone features once"),
+    "fine_tune": N_("Stage 2: fine-tuning the backbone"),
+    "evaluate": N_("Measuring test accuracy"),
 }
 STATUS_WORDS = {
-    "pending": "Starting",
-    "running": "Running",
-    "succeeded": "Finished",
-    "cancelled": "Cancelled",
-    "failed": "Failed",
+    "pending": N_("Starting"),
+    "running": N_("Running"),
+    "succeeded": N_("Finished"),
+    "cancelled": N_("Cancelled"),
+    "failed": N_("Failed"),
 }
 
 

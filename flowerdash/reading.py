@@ -1,0 +1,84 @@
+"""Plain-words readings of a prediction for the simple view: how sure, and where the model looked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowerdash.errors import ExplainError
+from flowerdash.faithfulness import focus_score
+from flowerdash.i18n import _
+
+VERY_SURE = 0.9
+FAIRLY_SURE = 0.6
+CENTRE_FOCUS = 0.5  # Grad-CAM mass in the central box (a uniform map has 0.25)
+SPREAD_AREA = 0.35  # the hottest pixels holding half of the mass cover more than this share
+OFF_CENTRE = 0.12  # how far (in image sizes) the hot spot must sit from the centre to be a side
+PLACES = ("centre", "top", "bottom", "left", "right", "spread")
+
+
+def confidence_level(p: float) -> str:
+    """'very_sure' (>= 90 %), 'fairly_sure' (>= 60 %) or 'unsure'."""
+    if p >= VERY_SURE:
+        return "very_sure"
+    if p >= FAIRLY_SURE:
+        return "fairly_sure"
+    return "unsure"
+
+
+def confidence_words(p: float) -> str:
+    """How sure the model is, in words, in the current language."""
+    return {
+        "very_sure": _("very sure"),
+        "fairly_sure": _("fairly sure"),
+        "unsure": _("unsure"),
+    }[confidence_level(p)]
+
+
+def where_it_looked(cam_map: np.ndarray) -> str:
+    """Where a Grad-CAM map puts its weight: one of ``PLACES``."""
+    m = np.maximum(np.nan_to_num(np.asarray(cam_map, dtype=np.float64)), 0.0)
+    if m.ndim != 2 or min(m.shape) < 2:
+        raise ExplainError(f"A reading needs one map [H, W], got shape {m.shape}.")
+    total = m.sum()
+    if total <= 0:
+        return "spread"
+    # share of the picture covered by the hottest pixels that hold half of the weight
+    flat = np.sort(m.ravel())[::-1]
+    area = (np.searchsorted(np.cumsum(flat), 0.5 * total) + 1) / flat.size
+    if area > SPREAD_AREA:
+        return "spread"
+    if focus_score(m) >= CENTRE_FOCUS:
+        return "centre"
+    hot = m >= 0.5 * m.max()
+    ys, xs = np.nonzero(hot)
+    weights = m[hot]
+    h, w = m.shape
+    dy = float(np.average(ys, weights=weights)) / (h - 1) - 0.5
+    dx = float(np.average(xs, weights=weights)) / (w - 1) - 0.5
+    if max(abs(dy), abs(dx)) < OFF_CENTRE:
+        return "centre"
+    if abs(dy) >= abs(dx):
+        return "top" if dy < 0 else "bottom"
+    return "left" if dx < 0 else "right"
+
+
+def reading_sentence(place: str) -> str:
+    """One sentence saying where the model looked, in the current language."""
+    sentences = {
+        "centre": _(
+            "The model looked mostly at the centre of the photo, where the flower usually is."
+        ),
+        "top": _("The model looked mostly at the top of the photo."),
+        "bottom": _("The model looked mostly at the bottom of the photo."),
+        "left": _("The model looked mostly at the left side of the photo."),
+        "right": _("The model looked mostly at the right side of the photo."),
+        "spread": _("The model looked all over the photo rather than at one spot."),
+    }
+    if place not in sentences:
+        raise ExplainError(f"Unknown place {place!r}; expected one of {', '.join(PLACES)}.")
+    return sentences[place]
+
+
+def describe_map(cam_map: np.ndarray) -> str:
+    """The one-sentence reading of a Grad-CAM map."""
+    return reading_sentence(where_it_looked(cam_map))
