@@ -228,6 +228,16 @@ def evaluate_checkpoint(
     return preds, preds.metrics(len(meta["class_names"]))
 
 
+def store_predictions(
+    checkpoint: str | Path, preds: Predictions, source: DatasetSource, limit: int | None
+) -> Path:
+    """Cache predictions computed elsewhere (e.g. at the end of training) for a checkpoint."""
+    folder = Path(checkpoint)
+    path = _cache_path(folder, preds.split, cache_key(folder, preds.split, limit, source))
+    _write_cache(path, preds, file_hash(folder / MODEL_FILE))
+    return path
+
+
 def _write_cache(path: Path, preds: Predictions, model_hash: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")

@@ -467,9 +467,10 @@ class TrainingJob:
 
     def _finish(self, model: keras.Model, source: DatasetSource) -> Path:
         from flowerdash.checkpoints import save_checkpoint
-        from flowerdash.evaluation import compute_metrics, predict_split
+        from flowerdash.evaluation import compute_metrics, predict_split, store_predictions
 
         cfg = self.config
+        preds = None
         metrics: dict[str, Any] = {}
         if self.history and self.history[-1].get("val_accuracy") is not None:
             metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
@@ -487,6 +488,8 @@ class TrainingJob:
         path = save_checkpoint(
             model, self._meta(source, "complete", metrics), root=cfg.checkpoint_dir, name=cfg.name
         )
+        if preds is not None:
+            store_predictions(path, preds, source, cfg.test_limit)  # the audit page starts warm
         self._cleanup_run_dir()
         return path
 

@@ -46,6 +46,10 @@ def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_d
     assert meta["config"]["augment"] == "basic"
     model = checkpoints.load_model(job.checkpoint)
     assert model.inputs[0].shape[1] == 32
+    from flowerdash.evaluation import load_cached_predictions
+
+    cached = load_cached_predictions(job.checkpoint, "test")  # the audit page starts warm
+    assert cached is not None and len(cached.labels) == 8
     assert not (tmp_path / training.RUNS_DIR / job.id).exists()  # resumable state cleaned up
 
 
