@@ -9,14 +9,30 @@ from pathlib import Path
 
 import streamlit as st
 
+from flowerdash import i18n
 from flowerdash.checkpoints import read_meta
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, ngettext
-from flowerdash.ui import state
+from flowerdash.ui import demo, state
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_KEY = "app.checkpoint"
+LANG_KEY = i18n.SESSION_KEY  # "app.lang"
 
+
+def choose_language() -> str:
+    """This run's language: the sidebar choice, else ``?lang=`` from the URL, else English."""
+    from_url = i18n.normalize(st.query_params.get("lang"))
+    if i18n.normalize(st.session_state.get(LANG_KEY)) is None:
+        st.session_state[LANG_KEY] = from_url or i18n.DEFAULT_LANGUAGE
+    lang = i18n.set_language(st.session_state[LANG_KEY])
+    # a shared link keeps its language: mirror a non-default (or already present) choice in the URL
+    if st.query_params.get("lang") != lang and ("lang" in st.query_params or lang != "en"):
+        st.query_params["lang"] = lang
+    return lang
+
+
+choose_language()  # before any _() of this run, page titles included
 st.set_page_config(layout="wide", page_title="flowerdash", page_icon="🌸")
 
 # (file, title, icon, url path); pages written later are skipped until their file exists.
@@ -28,6 +44,27 @@ PAGES = [
     ("pages/train.py", _("Train"), "🏋️", "train"),
     ("pages/robustness.py", _("Robustness"), "🛡️", "robustness"),
 ]
+
+
+def language_and_view() -> None:
+    """Sidebar: the interface language and the simple / expert switch."""
+    st.sidebar.radio(
+        "🌐 " + _("Language"),
+        list(i18n.LANGUAGES),
+        format_func=lambda code: i18n.LANGUAGES[code],
+        key=LANG_KEY,
+        horizontal=True,
+        help=_("The language of the whole dashboard; flower names stay in English."),
+    )
+    st.session_state.setdefault(demo.VIEW_KEY, "simple")
+    st.sidebar.radio(
+        _("View"),
+        list(demo.VIEWS),
+        format_func=lambda v: {"simple": _("Simple"), "expert": _("Expert")}[v],
+        key=demo.VIEW_KEY,
+        horizontal=True,
+        help=_("Simple gives the answer in plain words; Expert shows every setting and number."),
+    )
 
 
 def checkpoint_picker() -> None:
@@ -93,5 +130,6 @@ pages = [
     if (HERE / file).exists()
 ]
 page = st.navigation(pages)
+language_and_view()
 checkpoint_picker()
 page.run()

@@ -11,10 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from flowerdash.errors import FlowerdashError
+from flowerdash.flower_names_es import display_name
 from flowerdash.i18n import _
 from flowerdash.images import load_image, prepare_for_model
 from flowerdash.overlays import COLORMAPS, make_panel, overlay, to_png_bytes
-from flowerdash.ui import state
+from flowerdash.ui import demo, state
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 BASELINES = ("black", "blur", "noise")
@@ -25,8 +26,8 @@ QP_WRITTEN = "explain._qp_written"
 
 
 def pretty(name: str) -> str:
-    """A class name as shown to people."""
-    return name.title()
+    """A class name as shown to people (with the Spanish name in Spanish, when known)."""
+    return display_name(name)
 
 
 def baseline_label(b: str) -> str:
@@ -61,7 +62,9 @@ def apply_query_params(files: tuple[str, ...] | None) -> None:
 
 
 def write_query_params(params: dict[str, str]) -> None:
-    """Mirror the current settings in the URL so the view can be shared."""
+    """Mirror the current settings in the URL so the view can be shared (keeping its language)."""
+    if "lang" in st.query_params:
+        params = {**params, "lang": st.query_params["lang"]}
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
     st.session_state[QP_WRITTEN] = params
@@ -184,6 +187,60 @@ def curves_chart(faith: dict) -> go.Figure:
     return fig
 
 
+def expert_settings(path: str) -> tuple[int, str, str, float, str, bool]:
+    """IG steps and baseline, Grad-CAM layer, overlay look and the faithfulness switch."""
+    steps = st.slider(
+        _("Integrated Gradients steps"),
+        1,
+        256,
+        key="explain.steps",
+        help=_("More steps give a more exact map but take longer."),
+    )
+    baseline = st.selectbox(
+        _("Starting point (baseline)"),
+        BASELINES,
+        format_func=baseline_label,
+        key="explain.baseline",
+        help=_("Integrated Gradients measures the change from this 'empty' picture to the photo."),
+    )
+    # expanders cannot nest: in the simple view all of this already sits in "More settings"
+    with st.expander(_("Grad-CAM layer")) if demo.is_expert() else st.container():
+        layers = state.gradcam_layers(path)
+        layer = st.selectbox(
+            _("Layer"),
+            layers,
+            index=len(layers) - 1,
+            key="explain.layer",
+            help=_(
+                "Later layers give coarser maps about whole parts; the last one is the usual choice."
+            ),
+        )
+    alpha = st.slider(
+        _("Overlay strength"),
+        0.0,
+        1.0,
+        0.5,
+        0.05,
+        key="explain.alpha",
+        help=_("How strongly the colours cover the photo (0 = photo only)."),
+    )
+    cmap = st.selectbox(
+        _("Colours"),
+        COLORMAPS,
+        key="explain.cmap",
+        help=_("The colour scale of the maps; warm = important in most scales."),
+    )
+    faithful = st.toggle(
+        _("Measure faithfulness"),
+        value=True,
+        key="explain.faithfulness",
+        help=_(
+            "Hide and reveal pixels in order of importance to check each map (takes a few seconds)."
+        ),
+    )
+    return steps, baseline, layer, alpha, cmap, faithful
+
+
 def main() -> None:
     st.title(_("🔍 Explain a prediction"))
     st.write(
@@ -262,56 +319,13 @@ def main() -> None:
                 key="explain.target_class",
                 help=_("Any of the flowers the model knows."),
             )
-        steps = st.slider(
-            _("Integrated Gradients steps"),
-            1,
-            256,
-            key="explain.steps",
-            help=_("More steps give a more exact map but take longer."),
+        advanced = (
+            st.container()
+            if demo.is_expert()
+            else st.expander(_("More settings"), expanded=False, key="explain.more")
         )
-        baseline = st.selectbox(
-            _("Starting point (baseline)"),
-            BASELINES,
-            format_func=baseline_label,
-            key="explain.baseline",
-            help=_(
-                "Integrated Gradients measures the change from this 'empty' picture to the photo."
-            ),
-        )
-        with st.expander(_("Grad-CAM layer")):
-            layers = state.gradcam_layers(path)
-            layer = st.selectbox(
-                _("Layer"),
-                layers,
-                index=len(layers) - 1,
-                key="explain.layer",
-                help=_(
-                    "Later layers give coarser maps about whole parts; the last one is the usual choice."
-                ),
-            )
-        alpha = st.slider(
-            _("Overlay strength"),
-            0.0,
-            1.0,
-            0.5,
-            0.05,
-            key="explain.alpha",
-            help=_("How strongly the colours cover the photo (0 = photo only)."),
-        )
-        cmap = st.selectbox(
-            _("Colours"),
-            COLORMAPS,
-            key="explain.cmap",
-            help=_("The colour scale of the maps; warm = important in most scales."),
-        )
-        faithful = st.toggle(
-            _("Measure faithfulness"),
-            value=True,
-            key="explain.faithfulness",
-            help=_(
-                "Hide and reveal pixels in order of importance to check each map (takes a few seconds)."
-            ),
-        )
+        with advanced:
+            steps, baseline, layer, alpha, cmap, faithful = expert_settings(path)
 
     if picked is None:
         with view:
@@ -357,6 +371,7 @@ def main() -> None:
         for m in ("gradcam", "ig")
     }
     with view:
+        demo.colour_help()
         head = _("The model says **{pred}** ({p:.0%}).").format(
             pred=pretty(names[predicted]), p=probs[predicted]
         )

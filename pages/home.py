@@ -1,4 +1,8 @@
-"""Try it: upload a flower photo (or pick a test image) and see what the model thinks and why."""
+"""Try it: upload, photograph or pick a flower and see what the model thinks and why.
+
+The simple view answers in words (name, how sure, where it looked); the expert view adds the
+Grad-CAM settings and the numbers.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,87 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from flowerdash.errors import FlowerdashError
+from flowerdash.examples import EXAMPLES
+from flowerdash.faithfulness import focus_score
+from flowerdash.flower_names_es import display_name
 from flowerdash.i18n import _
 from flowerdash.images import load_image, prepare_for_model
-from flowerdash.overlays import overlay
+from flowerdash.overlays import COLORMAPS, overlay
 from flowerdash.predict import top_k
-from flowerdash.ui import state
+from flowerdash.reading import confidence_words, describe_map
+from flowerdash.ui import demo, state
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 DISPLAY_SIZE = 384
+THUMB_SIZE = 160
 SOURCE_UPLOAD = "upload"
+SOURCE_CAMERA = "camera"
+SOURCE_EXAMPLE = "example"
 SOURCE_TEST = "test"
+SOURCES = [SOURCE_UPLOAD, SOURCE_CAMERA, SOURCE_EXAMPLE, SOURCE_TEST]
 
 
 def pretty(name: str) -> str:
-    """A class name as shown to people ('pink primrose' -> 'Pink Primrose')."""
-    return name.title()
+    """A class name as shown to people ('pink primrose' -> 'Pink Primrose', plus Spanish)."""
+    return display_name(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def example_image(index: int, source_key: str) -> np.ndarray:
+    """An example photo: from the configured dataset's test split, else the shipped copy."""
+    example = EXAMPLES[index]
+    source = state.dataset_source()
+    if not isinstance(source, FlowerdashError):
+        try:
+            return state.read_split_image(source, "test", example.original)
+        except FlowerdashError:
+            pass  # another layout (e.g. TFDS) names files differently: use the shipped copy
+    return load_image(example.path)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def example_thumb(index: int, source_key: str) -> np.ndarray:
+    """A small square thumbnail of an example photo."""
+    image = example_image(index, source_key)
+    return prepare_for_model(image, THUMB_SIZE).round().astype(np.uint8)
+
+
+def _source_key() -> str:
+    source = state.dataset_source()
+    return "shipped" if isinstance(source, FlowerdashError) else source.description
+
+
+def _pick_example(index: int) -> None:
+    st.session_state["home.source"] = SOURCE_EXAMPLE
+    st.session_state["home.example"] = index
+
+
+def gallery(per_row: int) -> None:
+    """Example thumbnails; one click on a button loads that photo."""
+    key = _source_key()
+    chosen = (
+        st.session_state.get("home.example")
+        if st.session_state.get("home.source") == SOURCE_EXAMPLE
+        else None
+    )
+    for start in range(0, len(EXAMPLES), per_row):
+        cols = st.columns(per_row, gap="small")
+        for col, i in zip(cols, range(start, min(start + per_row, len(EXAMPLES))), strict=False):
+            with col:
+                try:
+                    st.image(example_thumb(i, key), width="stretch")
+                except FlowerdashError as exc:
+                    st.caption(str(exc))
+                    continue
+                st.button(
+                    pretty(EXAMPLES[i].class_name),
+                    key=f"home.example_{i}",
+                    on_click=_pick_example,
+                    args=(i,),
+                    type="primary" if chosen == i else "secondary",
+                    width="stretch",
+                    help=_("Show the model this example photo."),
+                )
 
 
 def pick_test_image() -> tuple[np.ndarray, str] | None:
@@ -91,6 +161,100 @@ def top5_chart(rows: list[tuple[int, str, float]]) -> go.Figure:
     return fig
 
 
+def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
+    """The photo picked in the left column: ((image, label) or None, failed?, test file name)."""
+    choice = st.radio(
+        _("Photo"),
+        SOURCES,
+        format_func=lambda s: {
+            SOURCE_UPLOAD: _("Upload my photo"),
+            SOURCE_CAMERA: _("Take a photo"),
+            SOURCE_EXAMPLE: _("Examples"),
+            SOURCE_TEST: _("Use a test image"),
+        }[s],
+        key="home.source",
+        horizontal=True,
+        help=_(
+            "Upload your own picture, take one with your camera, or try an example or one of "
+            "the dataset's test photos."
+        ),
+    )
+    if choice in (SOURCE_UPLOAD, SOURCE_CAMERA):
+        if choice == SOURCE_UPLOAD:
+            photo = st.file_uploader(
+                _("Flower photo"),
+                type=UPLOAD_TYPES,
+                key="home.upload",
+                help=_(
+                    "A JPEG, PNG, WebP, GIF or BMP picture up to 20 MB; the flower works best centred."
+                ),
+            )
+            label = photo.name if photo is not None else ""
+        else:
+            photo = st.camera_input(
+                _("Take a photo of a flower"),
+                key="home.camera",
+                help=_(
+                    "Point your camera at one flower, fill most of the picture with it and click."
+                ),
+            )
+            label = _("your photo")
+        if photo is None:
+            return None, False, None
+        try:
+            return (load_image(photo), label), False, None
+        except FlowerdashError as exc:
+            state.show_error(exc, _("We could not use that file"))
+            return None, True, None
+    if choice == SOURCE_EXAMPLE:
+        st.session_state.setdefault("home.example", 0)
+        gallery(per_row=3)
+        i = int(st.session_state["home.example"])
+        try:
+            image = example_image(i, _source_key())
+        except FlowerdashError as exc:
+            state.show_error(exc, _("This example could not be read"))
+            return None, True, None
+        label = _("example ({name})").format(name=pretty(EXAMPLES[i].class_name))
+        source = state.dataset_source()
+        test_file = None if isinstance(source, FlowerdashError) else EXAMPLES[i].original
+        return (image, label), False, test_file
+    found = pick_test_image()
+    return found, False, (found[1] if found else None)
+
+
+def expert_controls(path: str) -> tuple[str | None, float, str]:
+    """Grad-CAM layer, overlay strength and colours (expert view)."""
+    c1, c2, c3 = st.columns(3)
+    layers = state.gradcam_layers(path)
+    layer = c1.selectbox(
+        _("Grad-CAM layer"),
+        layers,
+        index=len(layers) - 1,
+        key="home.layer",
+        help=_(
+            "Later layers give coarser maps about whole parts; the last one is the usual choice."
+        ),
+    )
+    alpha = c2.slider(
+        _("Overlay strength"),
+        0.0,
+        1.0,
+        0.45,
+        0.05,
+        key="home.alpha",
+        help=_("How strongly the colours cover the photo (0 = photo only)."),
+    )
+    cmap = c3.selectbox(
+        _("Colours"),
+        COLORMAPS,
+        index=list(COLORMAPS).index("jet") if "jet" in COLORMAPS else 0,
+        key="home.cmap",
+        help=_("The colour scale of the map; warm = important in most scales."),
+    )
+    return (None if layer == layers[-1] else layer), alpha, cmap
+
+
 def main() -> None:
     st.title(_("🌸 Which flower is this?"))
     st.write(
@@ -101,39 +265,11 @@ def main() -> None:
     )
     path, model, meta = state.require_checkpoint()
     names = meta["class_names"]
+    expert = demo.is_expert()
 
     left, right = st.columns([1, 2], gap="large")
     with left:
-        choice = st.radio(
-            _("Photo"),
-            [SOURCE_UPLOAD, SOURCE_TEST],
-            format_func=lambda s: {
-                SOURCE_UPLOAD: _("Upload my photo"),
-                SOURCE_TEST: _("Use a test image"),
-            }[s],
-            key="home.source",
-            horizontal=True,
-            help=_("Upload your own picture, or try one of the dataset's test photos."),
-        )
-        picked: tuple[np.ndarray, str] | None = None
-        failed = False
-        if choice == SOURCE_UPLOAD:
-            upload = st.file_uploader(
-                _("Flower photo"),
-                type=UPLOAD_TYPES,
-                key="home.upload",
-                help=_(
-                    "A JPEG, PNG, WebP, GIF or BMP picture up to 20 MB; the flower works best centred."
-                ),
-            )
-            if upload is not None:
-                try:
-                    picked = load_image(upload), upload.name
-                except FlowerdashError as exc:
-                    state.show_error(exc, _("We could not use that file"))
-                    failed = True
-        else:
-            picked = pick_test_image()
+        picked, failed, test_file = choose_photo()
         top1 = ((meta.get("metrics") or {}).get("test") or {}).get("top1")
         st.caption(
             _("Model: {backbone} · accuracy on the test set: {accuracy}").format(
@@ -146,12 +282,21 @@ def main() -> None:
         if failed:
             return
         with right:
-            st.info(_("Upload a photo or pick a test image to see the model's answer."))
+            st.info(
+                _("Upload a photo, take one, or click an example below to see the model's answer.")
+            )
+            gallery(per_row=6)
         return
     image, label = picked
+    layer, alpha, cmap = None, 0.45, "jet"
+    if expert:
+        with right:
+            layer, alpha, cmap = expert_controls(path)
     try:
         small = state.model_image(path, image)
-        result = state.explain_cached(path, state.image_key(small), small, ("gradcam",))
+        result = state.explain_cached(
+            path, state.image_key(small), small, ("gradcam",), None, 32, "black", layer
+        )
     except FlowerdashError as exc:
         with right:
             state.show_error(exc, _("The model could not look at this photo"))
@@ -159,24 +304,57 @@ def main() -> None:
     rows = top_k(result.probabilities, names, 5)
     best = rows[0]
     shown = prepare_for_model(image, DISPLAY_SIZE).round().astype(np.uint8)
+    cam = result.maps["gradcam"]
 
     with right:
-        st.subheader(_("Most likely: {name} ({p:.0%})").format(name=pretty(best[1]), p=best[2]))
+        demo.colour_help()
+        if expert:
+            st.subheader(_("Most likely: {name} ({p:.0%})").format(name=pretty(best[1]), p=best[2]))
+        else:
+            st.subheader(_("Most likely: {name}").format(name=pretty(best[1])))
+            st.markdown(
+                _("The model is **{confidence}** about this answer ({p:.0%}).").format(
+                    confidence=confidence_words(best[2]), p=best[2]
+                )
+            )
         photo, heat = st.columns(2)
         photo.image(
             shown, caption=_("What the model sees: {name}").format(name=label), width="stretch"
         )
         heat.image(
-            overlay(shown, result.maps["gradcam"], alpha=0.45, cmap="jet"),
+            overlay(shown, cam, alpha=alpha, cmap=cmap),
             caption=_("Where it looked (Grad-CAM)"),
             width="stretch",
         )
+        st.markdown("👀 " + describe_map(cam))
         st.caption(
             _(
                 "Warm colours (red, yellow) mark the regions that pushed the model towards "
                 "“{name}”; blue regions hardly mattered for this answer."
             ).format(name=pretty(best[1]))
         )
+        if expert:
+            m1, m2, m3 = st.columns(3)
+            m1.metric(
+                _("Confidence"),
+                f"{best[2]:.1%}",
+                help=_("The probability the model gives its top answer."),
+            )
+            m2.metric(
+                _("Focus on the centre"),
+                f"{focus_score(cam):.0%}",
+                help=_(
+                    "Share of the Grad-CAM weight inside the central quarter of the photo "
+                    "(25% if it looked everywhere equally)."
+                ),
+            )
+            m3.metric(
+                _("Grad-CAM time"),
+                f"{result.seconds.get('gradcam', 0.0):.2f} s",
+                help=_("How long the Grad-CAM map took."),
+            )
+        else:
+            st.markdown("**" + _("Other possibilities") + "**")
         st.plotly_chart(top5_chart(rows), key="home.top5", config={"displayModeBar": False})
         if best[2] < 0.3:
             st.caption(
@@ -184,6 +362,19 @@ def main() -> None:
                     "The model is unsure: no flower gets more than {p:.0%}. It may not be one of the "
                     "102 flowers it knows, or the flower may be small in the picture."
                 ).format(p=best[2])
+            )
+        if expert:
+            params = {"target": "predicted", "steps": "32", "baseline": "black"}
+            if test_file:
+                params |= {"split": "test", "file": test_file}
+            if "lang" in st.query_params:
+                params["lang"] = st.query_params["lang"]
+            st.page_link(
+                "pages/explain.py",
+                label=_("Compare with Integrated Gradients on the Explain page"),
+                icon="🔍",
+                query_params=params,
+                help=_("Open the Explain page with both methods and the faithfulness test."),
             )
 
 
