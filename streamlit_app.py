@@ -54,7 +54,10 @@ def language_and_view() -> None:
         format_func=lambda code: i18n.LANGUAGES[code],
         key=LANG_KEY,
         horizontal=True,
-        help=_("The language of the whole dashboard; flower names stay in English."),
+        help=_(
+            "The language of the whole dashboard. Flower names stay in English, with the Spanish "
+            "name next to them where one has been checked."
+        ),
     )
     st.session_state.setdefault(demo.VIEW_KEY, "simple")
     st.sidebar.radio(

@@ -98,30 +98,36 @@ def build() -> dict[Path, bytes]:
     return out
 
 
-def _without_dates(data: bytes) -> bytes:
-    return b"\n".join(
-        line for line in data.splitlines() if b"-Date:" not in line and not line.startswith(b"# ")
-    )
+def same_content(path: Path, new: bytes) -> bool:
+    """Whether a file already says what ``new`` says (dates in headers do not count)."""
+    if not path.exists():
+        return False
+    old = path.read_bytes()
+    if path.suffix == ".mo":
+        return mo_messages(old) == mo_messages(new)
+    keep = [b"-Date:", b"# "]
+    strip = lambda data: [ln for ln in data.splitlines() if not any(k in ln for k in keep)]  # noqa: E731
+    return strip(old) == strip(new)
+
+
+def mo_messages(data: bytes) -> dict:
+    """The messages of compiled .mo bytes, header excluded."""
+    import gettext
+
+    catalog = gettext.GNUTranslations(io.BytesIO(data))._catalog  # noqa: SLF001
+    return {k: v for k, v in catalog.items() if k != ""}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write (or with --check, only compare) the catalogs; returns the exit code."""
+    """Write (or with --check, only list) the files that changed; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args(argv)
-    stale = []
-    for path, data in build().items():
-        old = path.read_bytes() if path.exists() else b""
-        if path.suffix == ".mo" or _without_dates(old) != _without_dates(data):
-            if old == data:
-                continue
-            if path.suffix == ".mo" and old and _without_dates(old) == _without_dates(data):
-                continue
-            stale.append(path)
-            if not args.check:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-    for path in stale:
+    stale = [(path, data) for path, data in build().items() if not same_content(path, data)]
+    for path, data in stale:
+        if not args.check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         print(("stale: " if args.check else "wrote: ") + str(path.relative_to(ROOT)))
     return 1 if (args.check and stale) else 0
 
