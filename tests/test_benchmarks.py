@@ -11,7 +11,7 @@ from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.stats import rate, summarize
 
-QUICK = "pipeline,training,cached_features,evaluation,gradcam,ig,naive"
+QUICK = "pipeline,training,cached_features,gradcam,ig,naive"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,6 @@ def test_measurements_are_medians_over_warm_repeats(quick_run):
     for key in ("gauss_legendre/4", "gauss_legendre/8", "trapezoid/4", "trapezoid/8"):
         assert len(ig[key]["gaps"]) == 2 and all(g >= 0 for g in ig[key]["gaps"])
     assert data["naive"]["tiny"]["gradcam_speedup"] > 0
-    assert data["evaluation"]["tiny"]["full_test_seconds_est"] > 0
 
 
 def test_doc_gets_tables_and_keeps_prose(quick_run):
