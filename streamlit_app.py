@@ -118,10 +118,15 @@ def describe_checkpoint(path: str) -> None:
     top1 = ((meta.get("metrics") or {}).get("test") or {}).get("top1")
     accuracy = _("not measured yet") if top1 is None else f"{float(top1):.1%}"
     status = str(meta.get("status", "complete"))
+    status_words = {"complete": _("complete"), "partial": _("partial")}
     st.sidebar.markdown(
         _(
             "**Backbone:** {backbone}  \n**Test accuracy:** {accuracy}  \n**Status:** {status}"
-        ).format(backbone=meta.get("backbone", "?"), accuracy=accuracy, status=status)
+        ).format(
+            backbone=meta.get("backbone", "?"),
+            accuracy=accuracy,
+            status=status_words.get(status, status),
+        )
     )
     if status != "complete":
         st.sidebar.caption(_("This training run did not finish; its results may be weaker."))

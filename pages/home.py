@@ -79,12 +79,16 @@ def gallery(per_row: int) -> None:
         for col, i in zip(cols, range(start, min(start + per_row, len(EXAMPLES))), strict=False):
             with col:
                 try:
-                    st.image(example_thumb(i, key), width="stretch")
+                    st.image(
+                        example_thumb(i, key),
+                        caption=pretty(EXAMPLES[i].class_name),
+                        width="stretch",
+                    )
                 except FlowerdashError as exc:
                     st.caption(str(exc))
                     continue
                 st.button(
-                    pretty(EXAMPLES[i].class_name),
+                    _("Show me"),
                     key=f"home.example_{i}",
                     on_click=_pick_example,
                     args=(i,),
@@ -215,7 +219,7 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
         except FlowerdashError as exc:
             state.show_error(exc, _("This example could not be read"))
             return None, True, None
-        label = _("example ({name})").format(name=pretty(EXAMPLES[i].class_name))
+        label = _("example: {name}").format(name=pretty(EXAMPLES[i].class_name))
         source = state.dataset_source()
         test_file = None if isinstance(source, FlowerdashError) else EXAMPLES[i].original
         return (image, label), False, test_file
