@@ -1,0 +1,343 @@
+"""End to end in a real browser: `streamlit run` on a free localhost port, driven by Playwright
+through Debian's chromium. Saves the README's screenshots under docs/screenshots/.
+
+The server runs with ``--server.fileWatcherType none``: Streamlit otherwise watches the script's
+folder recursively (``.venv``, ``runs/``…), and on a busy machine the inotify overflow storms keep
+its event loop so busy that images are served seconds late. A small probe wrapped around
+``flowerdash.explanations.explain_image`` prints one line per call to the server log, so the test
+can check that moving the overlay slider re-blends the maps without recomputing them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 240_000  # a generous ceiling for a busy machine, never a timing assertion
+TRY_PHOTO = "image_06734.jpg"  # test-split photos
+EXPLAIN_PHOTO = "image_06743.jpg"
+PROBE_LINE = "FLOWERDASH-PROBE explain_image"
+PROBE = f"""
+import sys
+import flowerdash.explanations as explanations
+_explain_image = explanations.explain_image
+def _counted(*args, **kwargs):
+    print({PROBE_LINE!r}, flush=True)
+    return _explain_image(*args, **kwargs)
+explanations.explain_image = _counted
+from streamlit.web.cli import main
+sys.argv = ["streamlit", *sys.argv[1:]]
+main()
+"""
+
+
+@dataclass
+class App:
+    url: str
+    log: Path
+    checkpoint: Path
+
+    def explain_calls(self) -> int:
+        """How many times the server has computed explanations so far."""
+        return self.log.read_text(errors="replace").count(PROBE_LINE)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
+    """The dashboard served by a real `streamlit run` process on a loopback port."""
+    from flowerdash.checkpoints import SHIPPED_DEFAULT
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (make browser).", pytrace=False
+        )
+    if not (SHIPPED_DEFAULT / "model.keras").is_file():
+        pytest.fail(
+            f"The shipped default checkpoint is missing at {SHIPPED_DEFAULT}.", pytrace=False
+        )
+    # A copy of the shipped model in a temporary checkpoint folder: the audit scan saves its
+    # predictions next to the checkpoint, and must not write into the repository.
+    ckpts = tmp_path_factory.mktemp("ckpts")
+    # Another folder name: two checkpoints with the same label confuse the sidebar picker.
+    copy = ckpts / "shipped-copy"
+    shutil.copytree(SHIPPED_DEFAULT, copy, ignore=shutil.ignore_patterns("eval"))
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())  # newest: picked
+    (copy / "meta.json").write_text(json.dumps(meta, indent=2))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "FLOWERDASH_DATA_DIR": str(data_dir),
+        "FLOWERDASH_CHECKPOINT_DIR": str(ckpts),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    log = open(log_path, "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            "run",
+            "streamlit_app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(
+                    f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False
+                )
+            time.sleep(0.5)
+        yield App(url, log_path, copy)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    context.close()
+
+
+def _settled(page) -> None:
+    """Wait until the script run is over, nothing is stale and every image has loaded.
+
+    Call it after waiting for content that the action produces, so an old idle state can't pass.
+    """
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+        '[data-test-script-state="notRunning"]'
+    )
+    page.wait_for_function(
+        """() => !document.querySelector('[data-stale="true"]')
+             && [...document.querySelectorAll('[data-testid="stSkeleton"]')]
+                  .every(s => s.closest('details:not([open])'))
+             && [...document.querySelectorAll('[data-testid="stMain"] img')]
+                  .every(i => i.complete && i.naturalWidth > 0)"""
+    )
+
+
+def _no_errors(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, "a traceback reached the page"
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0, page.locator(
+        '[data-testid="stAlertContentError"]'
+    ).first.inner_text()
+
+
+def _open(page, url: str) -> None:
+    """Open a page of the app and wait until its first run is complete."""
+    page.goto(url)
+    page.locator('[data-testid="stMain"] h1').first.wait_for()
+    _settled(page)
+
+
+def _upload(page, key: str, path: Path) -> None:
+    page.locator(f'[class~="st-key-{key}"] input[type="file"]').set_input_files(str(path))
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / name), full_page=True)
+
+
+def _overlay_sources(page) -> list[str]:
+    return page.eval_on_selector_all(
+        '[data-testid="stMain"] [data-testid="stImage"] img', "els => els.map(e => e.src)"
+    )
+
+
+def test_a_shared_link_opens_the_whole_app(page, app):
+    """The first visit of a fresh server may be a link to a page, not the home page."""
+    _open(page, f"{app.url}/explain")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_text("Checkpoint").count() == 1, (
+        "the page ran without streamlit_app.py (no checkpoint picker): Streamlit treats the "
+        "pages/ folder as a legacy multipage app until st.navigation has run once"
+    )
+    links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    assert [t.split("\n")[-1].strip() for t in links][:3] == ["Try it", "Explain", "Audit"]
+    _no_errors(page)
+
+
+def test_try_it_predicts_an_uploaded_photo(page, app, data_dir):
+    _open(page, app.url)
+    _upload(page, "home-upload", data_dir / "jpg" / TRY_PHOTO)
+    page.get_by_text("Most likely:").wait_for()
+    page.get_by_text("Where it looked (Grad-CAM)").wait_for()
+    _settled(page)
+    assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 2
+    _no_errors(page)
+    _shot(page, "try-it.png")
+
+
+def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app, data_dir):
+    _open(page, f"{app.url}/explain")  # first run explains test image 1
+    page.locator(".st-key-app-view").get_by_text("Expert").click()  # every setting in view
+    page.locator(".st-key-explain-alpha").wait_for()
+    _settled(page)
+    page.locator('[class~="st-key-explain-source"]').get_by_text("Upload").click()
+    page.locator('[class~="st-key-explain-upload"] input[type="file"]').wait_for(state="attached")
+    _settled(page)
+    calls = app.explain_calls()
+    _upload(page, "explain-upload", data_dir / "jpg" / EXPLAIN_PHOTO)
+    page.locator('[data-testid="stImageCaption"]', has_text=f"Original: {EXPLAIN_PHOTO}").wait_for()
+    _settled(page)
+    assert app.explain_calls() == calls + 1
+    captions = page.locator(
+        '[data-testid="stMain"] [data-testid="stImageCaption"]'
+    ).all_inner_texts()
+    assert captions == [f"Original: {EXPLAIN_PHOTO}", "Grad-CAM", "Integrated Gradients"]
+    page.get_by_text("Which explanation is more faithful here?").wait_for()
+    _no_errors(page)
+
+    before = _overlay_sources(page)
+    slider = page.locator(".st-key-explain-alpha").get_by_role("slider")
+    assert slider.input_value() == "0.5"
+    slider.focus()
+    for _ in range(5):
+        slider.press("ArrowRight")
+    page.wait_for_function(
+        """([sel, old]) => { const now = [...document.querySelectorAll(sel)].map(e => e.src);
+             return now.length === old.length && now[1] !== old[1] && now[2] !== old[2]; }""",
+        arg=['[data-testid="stMain"] [data-testid="stImage"] img', before],
+    )
+    _settled(page)
+    assert slider.input_value() == "0.75"
+    after = _overlay_sources(page)
+    assert after[1:] != before[1:]  # Grad-CAM and IG re-blended
+    assert app.explain_calls() == calls + 1  # ... from the cached maps
+    _no_errors(page)
+    _shot(page, "explain.png")
+
+
+def test_audit_scans_a_sample_and_shows_the_mistakes(page, app):
+    from flowerdash.checkpoints import SHIPPED_DEFAULT
+
+    shipped = sorted(p.name for p in SHIPPED_DEFAULT.rglob("*"))
+    _open(page, f"{app.url}/audit")
+    page.get_by_text("has not been run over the test set yet").wait_for()
+    limit = page.locator('[class~="st-key-audit-limit"] input')
+    limit.fill("60")
+    limit.press("Enter")
+    _settled(page)
+    page.get_by_role("button", name="Scan the test set").click()
+    page.get_by_text("Top-1 accuracy").wait_for()
+    page.get_by_text("mistakes, the ones the model was most sure about first").wait_for()
+    _settled(page)
+    assert "60 / 6149" in page.locator('[data-testid="stMetric"]').all_inner_texts()[2]
+    _no_errors(page)
+    assert list((app.checkpoint / "eval").glob("test-*.npz"))  # saved beside the copy...
+    assert sorted(p.name for p in SHIPPED_DEFAULT.rglob("*")) == shipped  # not the repository
+    _shot(page, "audit.png")
+
+
+@pytest.mark.parametrize(
+    ("path", "title", "shot"),
+    [("augment", "Augmentation lab", "augment-lab.png"), ("train", "Train a model", "train.png")],
+)
+def test_lab_and_train_pages_render(page, app, path, title, shot):
+    _open(page, f"{app.url}/{path}")
+    assert title in page.locator('[data-testid="stMain"] h1').first.inner_text()
+    _no_errors(page)
+    _shot(page, shot)
+
+
+def test_bad_upload_shows_a_friendly_error(page, app, tmp_path):
+    fake = tmp_path / "not-a-photo.jpg"
+    fake.write_text("this is text, not a JPEG")
+    friendly = page.locator('[data-testid="stAlertContentError"]', has_text="We could not use")
+
+    _open(page, app.url)
+    _upload(page, "home-upload", fake)
+    friendly.wait_for()
+    _settled(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Most likely:").count() == 0
+
+    _open(page, f"{app.url}/explain")
+    page.locator('[class~="st-key-explain-source"]').get_by_text("Upload").click()
+    page.locator('[class~="st-key-explain-upload"] input[type="file"]').wait_for(state="attached")
+    _settled(page)
+    _upload(page, "explain-upload", fake)
+    friendly.wait_for()
+    _settled(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Technical details").count() == 0
+    assert page.get_by_text("Choose an image on the left.").count() == 1
+
+
+def test_chromium_is_the_debian_one():
+    out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "Chromium" in out.stdout, out.stdout + out.stderr
