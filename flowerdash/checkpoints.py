@@ -231,11 +231,10 @@ def save_checkpoint(
 
 def _inference_copy(model: keras.Model) -> keras.Model:
     """The same architecture and weights without optimizer state (smaller, nothing to resume)."""
-    import keras
-
     if getattr(model, "optimizer", None) is None:
         return model
-    copy = keras.models.clone_model(model)
+    # clone_model would re-compile the copy and bring the optimizer slots back into the file.
+    copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 

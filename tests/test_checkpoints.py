@@ -27,6 +27,37 @@ def test_saved_checkpoint_is_self_contained_and_loads_without_flowerdash(tmp_pat
     np.testing.assert_allclose(plain(x).numpy(), checkpoints.load_model(path)(x).numpy(), rtol=1e-6)
 
 
+def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
+    import zipfile
+
+    import h5py
+    import keras
+
+    from flowerdash.classes import CLASS_NAMES
+    from flowerdash.models import build_model
+
+    model = build_model("tiny", weights=None, image_size=32)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)), np.arange(4)
+    model.fit(x, y, epochs=1, verbose=0)
+    meta = {
+        "status": "complete",
+        "backbone": "tiny",
+        "image_size": 32,
+        "class_names": list(CLASS_NAMES),
+        "config": {},
+        "history": [],
+    }
+    path = checkpoints.save_checkpoint(model, meta, root=tmp_path, name="trained")
+    with zipfile.ZipFile(path / "model.keras") as z:
+        z.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as weights:
+        assert "optimizer" not in weights
+    loaded = keras.saving.load_model(path / "model.keras")
+    np.testing.assert_allclose(loaded(x[:2]).numpy(), model(x[:2]).numpy(), rtol=1e-5, atol=1e-6)
+    assert model.optimizer is not None  # the trained model itself is left untouched
+
+
 def test_listing_rejects_corrupt_and_foreign_folders_without_breaking(tmp_path):
     good = save_tiny_checkpoint(tmp_path, "good")
     corrupt = save_tiny_checkpoint(tmp_path, "corrupt")
@@ -70,9 +101,10 @@ def test_interrupted_write_leaves_nothing_listed(tmp_path, monkeypatch):
 def test_hidden_temporaries_are_never_listed_and_can_be_cleaned(tmp_path):
     save_tiny_checkpoint(tmp_path, "ok")
     shutil.copytree(tmp_path / "ok", tmp_path / ".tmp-killed-1234")
-    assert [c.name for c in checkpoints.list_checkpoints(tmp_path, include_default=False).checkpoints] == ["ok"]
+    assert [
+        c.name for c in checkpoints.list_checkpoints(tmp_path, include_default=False).checkpoints
+    ] == ["ok"]
     assert checkpoints.clean_stale_temporaries(tmp_path) == 1
-
 
 
 def test_unwritable_folder_even_as_root(tmp_path):
