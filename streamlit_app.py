@@ -37,12 +37,12 @@ st.set_page_config(layout="wide", page_title="flowerdash", page_icon="🌸")
 
 # (file, title, icon, url path); pages written later are skipped until their file exists.
 PAGES = [
-    ("pages/home.py", _("Try it"), "🌸", "home"),
-    ("pages/explain.py", _("Explain"), "🔍", "explain"),
-    ("pages/audit.py", _("Audit"), "📋", "audit"),
-    ("pages/augment_lab.py", _("Augmentation lab"), "🎛️", "augment"),
-    ("pages/train.py", _("Train"), "🏋️", "train"),
-    ("pages/robustness.py", _("Robustness"), "🛡️", "robustness"),
+    ("app_pages/home.py", _("Try it"), "🌸", "home"),
+    ("app_pages/explain.py", _("Explain"), "🔍", "explain"),
+    ("app_pages/audit.py", _("Audit"), "📋", "audit"),
+    ("app_pages/augment_lab.py", _("Augmentation lab"), "🎛️", "augment"),
+    ("app_pages/train.py", _("Train"), "🏋️", "train"),
+    ("app_pages/robustness.py", _("Robustness"), "🛡️", "robustness"),
 ]
 
 

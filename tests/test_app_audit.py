@@ -26,7 +26,7 @@ def open_audit(monkeypatch, checkpoint, data_dir) -> AppTest:
     monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/audit.py").run()
+    at.switch_page("app_pages/audit.py").run()
     assert not at.exception
     return at
 

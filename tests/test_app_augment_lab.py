@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowerdash.ui import state
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "augment_lab.py")
+PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "augment_lab.py")
 
 
 def fresh_caches() -> None:

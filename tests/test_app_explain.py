@@ -38,7 +38,7 @@ def open_explain(monkeypatch, checkpoint, data_dir, query: dict[str, str]) -> Ap
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
     at.run()
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("app_pages/explain.py").run()
     assert not at.exception
     return at
 

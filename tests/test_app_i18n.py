@@ -15,12 +15,12 @@ from flowerdash.locales import update
 
 APP = str(ROOT / "streamlit_app.py")
 PAGES = [
-    "pages/home.py",
-    "pages/explain.py",
-    "pages/audit.py",
-    "pages/augment_lab.py",
-    "pages/train.py",
-    "pages/robustness.py",
+    "app_pages/home.py",
+    "app_pages/explain.py",
+    "app_pages/audit.py",
+    "app_pages/augment_lab.py",
+    "app_pages/train.py",
+    "app_pages/robustness.py",
 ]
 
 
@@ -196,7 +196,7 @@ def test_colour_help_can_be_dismissed(app_env):
 
 def test_explain_keeps_the_language_in_the_url(app_env):
     at = open_page(
-        "pages/explain.py", "es", {"lang": "es", "file": "image_00002.jpg", "steps": "4"}
+        "app_pages/explain.py", "es", {"lang": "es", "file": "image_00002.jpg", "steps": "4"}
     )
     assert not at.exception
     assert at.title[0].value == "🔍 Explicar una predicción"

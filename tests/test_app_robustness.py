@@ -9,7 +9,7 @@ import streamlit as st
 from conftest import ROOT, save_tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(ROOT / "pages" / "robustness.py")
+PAGE = str(ROOT / "app_pages" / "robustness.py")
 LIMIT = 6
 
 

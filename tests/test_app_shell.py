@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from flowerdash.images import MAX_UPLOAD_BYTES
 
 APP = str(ROOT / "streamlit_app.py")
-OWN_PAGES = ["pages/home.py", "pages/explain.py", "pages/audit.py"]
+OWN_PAGES = ["app_pages/home.py", "app_pages/explain.py", "app_pages/audit.py"]
 
 
 def run_app(monkeypatch, checkpoint_dir: Path, data_dir: Path, page: str | None = None) -> AppTest:

@@ -224,7 +224,7 @@ def test_a_shared_link_opens_the_whole_app(page, app):
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.get_by_text("Checkpoint").count() == 1, (
         "the page ran without streamlit_app.py (no checkpoint picker): Streamlit treats the "
-        "pages/ folder as a legacy multipage app until st.navigation has run once"
+        "pages/ folder as a legacy multipage app until st.navigation has run once (keep pages in app_pages/)"
     )
     links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
     assert [t.split("\n")[-1].strip() for t in links][:3] == ["Try it", "Explain", "Audit"]

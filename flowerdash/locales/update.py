@@ -3,7 +3,7 @@
     python -m flowerdash.locales.update           # extract -> flowerdash.pot, update .po, compile .mo
     python -m flowerdash.locales.update --check   # exit 1 if anything would change (CI)
 
-Sources: ``streamlit_app.py``, ``pages/`` and ``flowerdash/``; keywords ``_``, ``N_`` and
+Sources: ``streamlit_app.py``, ``app_pages/`` and ``flowerdash/``; keywords ``_``, ``N_`` and
 ``ngettext``. Babel is a development tool only: the app reads the committed ``.mo`` files with
 the standard library's gettext.
 """
@@ -31,7 +31,7 @@ TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 def source_files() -> list[Path]:
     """The Python files whose messages are extracted, in a stable order."""
     files = [ROOT / "streamlit_app.py"]
-    for folder in ("pages", "flowerdash"):
+    for folder in ("app_pages", "flowerdash"):
         files += sorted(p for p in (ROOT / folder).rglob("*.py") if "locales" not in p.parts)
     return [f for f in files if f.is_file()]
 

@@ -209,7 +209,7 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
                 except FlowerdashError as exc:
                     st.caption(str(exc))
             st.page_link(
-                "pages/explain.py",
+                "app_pages/explain.py",
                 label=_("Explain {file}").format(file=file_name),
                 icon="🔍",
                 query_params={

@@ -374,7 +374,7 @@ def main() -> None:
             if "lang" in st.query_params:
                 params["lang"] = st.query_params["lang"]
             st.page_link(
-                "pages/explain.py",
+                "app_pages/explain.py",
                 label=_("Compare with Integrated Gradients on the Explain page"),
                 icon="🔍",
                 query_params=params,
