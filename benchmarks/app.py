@@ -99,7 +99,8 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
              "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -154,6 +155,9 @@ def _alpha_in_browser(page, url: str, photo: Path) -> dict[str, Any]:
     """Explain page: after the maps exist, one slider step until an overlay image changes."""
     try:
         page.goto(f"{url}/explain")
+        page.locator(".st-key-app-view").get_by_text("Expert").click()  # the simple view hides it
+        page.locator(".st-key-explain-alpha").wait_for()
+        _wait_idle(page)
         page.locator('[class*="st-key-explain-source"]').get_by_text("Upload").click()
         page.locator('[class*="st-key-explain-upload"] input[type="file"]').set_input_files(
             str(photo)
@@ -163,11 +167,7 @@ def _alpha_in_browser(page, url: str, photo: Path) -> dict[str, Any]:
         )
         _wait_idle(page, 240_000)
         imgs = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
-        slider = (
-            page.locator('[data-testid="stSlider"]', has_text="Overlay strength")
-            .locator('[role="slider"]')
-            .first
-        )
+        slider = page.locator(".st-key-explain-alpha").get_by_role("slider")
         times = []
         for _ in range(4):
             before = imgs.nth(1).get_attribute("src")
