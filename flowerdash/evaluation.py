@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +109,7 @@ def predict_split(
         one_hot=False,
         with_names=True,
     )
-    predict = _compiled_predict(model)
+    predict = compiled_predict(model)
     files, labels, tops, top_probs = [], [], [], []
     done = 0
     for images, batch_labels, names in ds:
@@ -130,22 +132,26 @@ def predict_split(
     )
 
 
-_PREDICT_FNS: dict[int, Callable] = {}
+_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PREDICT_LOCK = threading.Lock()
 
 
-def _compiled_predict(model: keras.Model) -> Callable:
+def compiled_predict(model: keras.Model) -> Callable:
     """One compiled inference function per model (fixed signature: no retracing per batch)."""
     import tensorflow as tf
 
-    key = id(model)
-    if key not in _PREDICT_FNS:
-        size = int(model.inputs[0].shape[1])
-        _PREDICT_FNS[key] = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-            reduce_retracing=True,
-        )
-    return _PREDICT_FNS[key]
+    with _PREDICT_LOCK:
+        fn = _PREDICT_FNS.get(model)
+        if fn is None:
+            size = int(model.inputs[0].shape[1])
+            ref = weakref.ref(model)  # the cache must not keep a model alive
+            fn = tf.function(
+                lambda x: ref()(x, training=False),
+                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+                reduce_retracing=True,
+            )
+            _PREDICT_FNS[model] = fn
+    return fn
 
 
 def file_hash(path: str | Path) -> str:

@@ -28,7 +28,7 @@ from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
 from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
 from flowerdash.data import DatasetSource, get_source, make_pipeline, select_indices
 from flowerdash.errors import ConfigError
-from flowerdash.evaluation import file_hash
+from flowerdash.evaluation import compiled_predict, file_hash
 from flowerdash.i18n import _
 
 if TYPE_CHECKING:
@@ -216,15 +216,11 @@ def _write_cache(path: Path, result: RobustnessResult) -> None:
 
 
 def _predictor(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """One compiled inference function (fixed signature: no retracing) returning top-1 labels."""
+    """Top-1 labels from the model's shared compiled inference function."""
     import tensorflow as tf
 
-    size = int(model.inputs[0].shape[1])
-    fn = tf.function(
-        lambda x: tf.argmax(model(x, training=False), axis=-1),
-        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-    )
-    return lambda images: fn(tf.convert_to_tensor(images, tf.float32)).numpy()
+    fn = compiled_predict(model)
+    return lambda images: np.argmax(fn(tf.convert_to_tensor(images, tf.float32)).numpy(), axis=-1)
 
 
 def _corrupt(images: np.ndarray, name: str, severity: int, seed: int, offset: int) -> np.ndarray:
@@ -391,36 +387,27 @@ def compare(
     gaps = sorted(((b.mean(c) - a.mean(c), c) for c in shared), reverse=True)
     wins = [(g, c) for g, c in gaps if g >= margin][:top]
     losses = [(g, c) for g, c in reversed(gaps) if g <= -margin][:top]
-    for gap, c in wins:
-        sentences.append(
-            _(
-                "{name_b} kept {points} more points of accuracy than {name_a} under {corruption} "
-                "({average}: {b:.1%} vs {a:.1%})."
-            ).format(
-                name_a=name_a,
-                name_b=name_b,
-                points=_points(gap),
-                corruption=corruption_label(c),
-                average=average,
-                a=a.mean(c),
-                b=b.mean(c),
+    better = _(
+        "{name_b} kept {points} more points of accuracy than {name_a} under {corruption} "
+        "({average}: {b:.1%} vs {a:.1%})."
+    )
+    worse = _(
+        "{name_a} did better under {corruption}: {points} points more accurate than "
+        "{name_b} ({average}: {a:.1%} vs {b:.1%})."
+    )
+    for template, found in ((better, wins), (worse, losses)):
+        for gap, c in found:
+            sentences.append(
+                template.format(
+                    name_a=name_a,
+                    name_b=name_b,
+                    points=_points(gap),
+                    corruption=corruption_label(c),
+                    average=average,
+                    a=a.mean(c),
+                    b=b.mean(c),
+                )
             )
-        )
-    for gap, c in losses:
-        sentences.append(
-            _(
-                "{name_a} did better under {corruption}: {points} points more accurate than "
-                "{name_b} ({average}: {a:.1%} vs {b:.1%})."
-            ).format(
-                name_a=name_a,
-                name_b=name_b,
-                points=_points(gap),
-                corruption=corruption_label(c),
-                average=average,
-                a=a.mean(c),
-                b=b.mean(c),
-            )
-        )
     if not wins and not losses:
         sentences.append(
             _(
