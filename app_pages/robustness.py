@@ -345,7 +345,10 @@ def main() -> None:
         )
         st.stop()
     paths = [p for p, _label in usable]
-    labels = {p: Path(p).name for p in paths}
+    # short folder names, but the sidebar's distinct label where two folders share a name
+    # (the pickers select by label, so equal labels would pick the wrong checkpoint)
+    names = [Path(p).name for p in paths]
+    labels = {p: (full if names.count(Path(p).name) > 1 else Path(p).name) for p, full in usable}
     total = len(state.split_files(source, source.description, "test")[0])
 
     a, b = pickers(paths, labels)

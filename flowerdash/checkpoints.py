@@ -12,6 +12,8 @@ import os
 import platform
 import shutil
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +62,44 @@ class CheckpointInfo:
         if self.status != "complete":
             parts.append(self.status.upper())
         return " · ".join(parts)
+
+
+def _created_text(info: CheckpointInfo) -> str:
+    """The creation time as ``YYYY-MM-DD HH:MM:SS`` (empty when unknown)."""
+    return str(info.meta.get("created", ""))[:19].replace("T", " ")
+
+
+# What tells equal labels apart, tried in order: the folder holding the checkpoint, when it was
+# created, and finally the full path (always unique in a listing).
+_DISAMBIGUATORS = (
+    lambda info: f"{info.path.parent.name}/" if info.path.parent.name else "",
+    _created_text,
+    lambda info: str(info.path),
+)
+
+
+def distinct_labels(infos: Sequence[CheckpointInfo]) -> list[str]:
+    """Picker labels of ``infos`` (same order), made distinct.
+
+    Two checkpoints can share a label (the same folder name, backbone and accuracy in two
+    folders, e.g. a copy of the shipped default). Widgets that select by label would then pick
+    the wrong one, so each group of equal labels gets the first detail that tells its members
+    apart: the parent folder's name, the creation time, or the full path.
+    """
+    labels = [info.label for info in infos]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        groups[label].append(i)
+    for label, members in groups.items():
+        if len(members) < 2:
+            continue
+        for detail in _DISAMBIGUATORS:
+            extras = [detail(infos[i]) for i in members]
+            if all(extras) and len(set(extras)) == len(extras):
+                break
+        for i, extra in zip(members, extras, strict=True):
+            labels[i] = f"{label} · {extra}"
+    return labels
 
 
 @dataclass(frozen=True)

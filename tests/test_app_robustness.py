@@ -22,10 +22,12 @@ def checkpoint_dir(tmp_path_factory):
     return root
 
 
-def open_page(monkeypatch, checkpoint_dir, data_dir) -> AppTest:
+def open_page(monkeypatch, checkpoint_dir, data_dir, shipped=None) -> AppTest:
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint_dir))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr(
+        "flowerdash.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
+    )
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(PAGE, default_timeout=60).run()
@@ -83,3 +85,19 @@ def test_without_dataset_the_page_explains_how_to_configure_it(
     assert any("needs the Oxford Flowers102 dataset" in i.value for i in at.info)
     assert any("FLOWERDASH_DATA_DIR" in i.value for i in at.info)
     assert not at.get("selectbox")
+
+
+def test_two_checkpoints_of_the_same_name_can_be_compared(monkeypatch, tmp_path, data_dir):
+    """A copy of the shipped default is named like it: the pickers still tell them apart."""
+    copy = save_tiny_checkpoint(tmp_path / "checkpoints", "default", seed=0)
+    shipped = save_tiny_checkpoint(tmp_path / "shipped", "default", seed=1)
+    at = open_page(monkeypatch, copy.parent, data_dir, shipped=shipped)
+    a, b = at.selectbox(key="robustness.a"), at.selectbox(key="robustness.b")
+    assert len(set(a.options)) == 2 and a.options == b.options
+    assert {a.value, b.value} == {str(copy), str(shipped)}
+    for first, second in ((copy, shipped), (shipped, copy)):
+        at.selectbox(key="robustness.a").set_value(str(first))
+        at.selectbox(key="robustness.b").set_value(str(second)).run()
+        assert not at.exception
+        assert at.selectbox(key="robustness.a").value == str(first)
+        assert at.selectbox(key="robustness.b").value == str(second)

@@ -16,12 +16,20 @@ APP = str(ROOT / "streamlit_app.py")
 OWN_PAGES = ["app_pages/home.py", "app_pages/explain.py", "app_pages/audit.py"]
 
 
-def run_app(monkeypatch, checkpoint_dir: Path, data_dir: Path, page: str | None = None) -> AppTest:
+def run_app(
+    monkeypatch,
+    checkpoint_dir: Path,
+    data_dir: Path,
+    page: str | None = None,
+    shipped: Path | None = None,
+) -> AppTest:
     """Run the app (optionally switch to a page) against a checkpoint folder."""
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint_dir))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     # only the test checkpoints, not a real model that may ship in checkpoints/default
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr(
+        "flowerdash.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
+    )
     st.cache_data.clear()  # the checkpoint listing is cached for a few seconds
     at = AppTest.from_file(APP, default_timeout=60).run()
     if page:
@@ -43,6 +51,45 @@ def test_sidebar_picks_and_describes_the_checkpoint(monkeypatch, tiny_checkpoint
     assert picker.value == str(tiny_checkpoint)
     text = " ".join(m.value for m in at.sidebar.markdown)
     assert "tiny" in text and "10.0%" in text and "complete" in text
+
+
+def test_checkpoints_with_the_same_label_can_each_be_picked(monkeypatch, tmp_path, data_dir):
+    """A copy of the shipped default in the checkpoint folder: same name, backbone and accuracy.
+
+    Streamlit's selectbox selects by the shown label, so equal labels used to send every pick
+    to the last of them; the labels now tell the two apart and the page loads the picked one.
+    """
+    from conftest import save_tiny_checkpoint
+
+    from flowerdash.checkpoints import update_meta
+    from flowerdash.ui import state
+
+    copy = save_tiny_checkpoint(tmp_path / "checkpoints", "default", seed=0)
+    shipped = save_tiny_checkpoint(tmp_path / "shipped", "default", seed=1)
+    update_meta(copy, created="2025-02-01T00:00:00+00:00")  # newest first: the copy, then shipped
+    update_meta(shipped, created="2025-01-01T00:00:00+00:00")
+    loaded: list[str] = []
+    real_load = state.load_checkpoint
+
+    def spy(path: str):
+        loaded.append(str(path))
+        return real_load(path)
+
+    monkeypatch.setattr(state, "load_checkpoint", spy)
+    at = run_app(monkeypatch, copy.parent, data_dir, shipped=shipped)
+    assert not at.exception
+    picker = at.sidebar.selectbox(key="app.checkpoint")
+    same = "default · tiny · test top-1 10.0%"
+    assert picker.options == [f"{same} · checkpoints/", f"{same} · shipped/"]
+    assert picker.value == str(copy) and loaded[-1] == str(copy)
+
+    for wanted in (shipped, copy, shipped):  # the second one, back to the first, and again
+        loaded.clear()
+        at.sidebar.selectbox(key="app.checkpoint").set_value(str(wanted)).run()
+        assert not at.exception
+        assert at.sidebar.selectbox(key="app.checkpoint").value == str(wanted)
+        assert at.session_state["app.checkpoint"] == str(wanted)
+        assert loaded and set(loaded) == {str(wanted)}, "the Try it page used another checkpoint"
 
 
 def test_broken_checkpoints_are_listed_with_reasons(monkeypatch, tmp_path, data_dir):

@@ -123,3 +123,27 @@ def test_resolve_delete_and_deleted_while_listed(tmp_path):
         checkpoints.resolve("gone", root=tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
         checkpoints.load_model(Path(path))
+
+
+def test_equal_picker_labels_are_told_apart():
+    from flowerdash.checkpoints import CheckpointInfo, distinct_labels
+
+    meta = {"backbone": "tiny", "metrics": {"test": {"top1": 0.1}}}
+
+    def info(path: str, created: str = "2025-01-02T10:11:12+00:00") -> CheckpointInfo:
+        return CheckpointInfo(Path(path), {**meta, "created": created})
+
+    # a unique label stays as it is; equal ones get the folder they are in ...
+    labels = distinct_labels([info("/a/runs/x"), info("/b/checkpoints/x"), info("/b/checkpoints/y")])
+    assert labels == [
+        "x · tiny · test top-1 10.0% · runs/",
+        "x · tiny · test top-1 10.0% · checkpoints/",
+        "y · tiny · test top-1 10.0%",
+    ]
+    # ... or, in folders of the same name, when they were created ...
+    labels = distinct_labels([info("/a/ck/x"), info("/b/ck/x", "2025-03-04T05:06:07+00:00")])
+    assert labels[0].endswith(" · 2025-01-02 10:11:12")
+    assert labels[1].endswith(" · 2025-03-04 05:06:07")
+    # ... or, for an exact copy, the full path
+    labels = distinct_labels([info("/a/ck/x"), info("/b/ck/x")])
+    assert labels == [f"x · tiny · test top-1 10.0% · {Path(p)}" for p in ("/a/ck/x", "/b/ck/x")]

@@ -61,11 +61,16 @@ def require_dataset():
 
 @st.cache_data(show_spinner=False, ttl=5)
 def checkpoint_listing(_version: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(path, label) of usable checkpoints and (path, reason) of broken ones."""
-    from flowerdash.checkpoints import list_checkpoints
+    """(path, label) of usable checkpoints and (path, reason) of broken ones.
+
+    Labels are distinct (see ``checkpoints.distinct_labels``); pickers still use the paths as
+    options and the labels only for display.
+    """
+    from flowerdash.checkpoints import distinct_labels, list_checkpoints
 
     listing = list_checkpoints()
-    return ([(str(c.path), c.label) for c in listing.checkpoints],
+    labels = distinct_labels(listing.checkpoints)
+    return ([(str(c.path), label) for c, label in zip(listing.checkpoints, labels, strict=True)],
             [(str(b.path), b.reason) for b in listing.broken])
 
 
