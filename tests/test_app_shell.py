@@ -118,6 +118,7 @@ def test_without_checkpoints_pages_explain_how_to_train(monkeypatch, tmp_path, d
 def test_theme_and_server_config():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_BYTES // (1024 * 1024)
+    assert config["server"]["fileWatcherType"] == "none"  # inotify storms starved the media
     assert config["browser"]["gatherUsageStats"] is False
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["theme"]["primaryColor"].startswith("#")
