@@ -29,10 +29,16 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run streamlit_app.py
 
+# Debian chromium for the browser test, and a colour emoji font (page titles and icons show
+# empty boxes without one). Unattended: CI=true makes sudo fail instead of asking for a password
+# on a missing stdin, and DEBIAN_FRONTEND is passed through sudo so apt never asks either.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }
+	@if command -v chromium >/dev/null 2>&1 && dpkg -s fonts-noto-color-emoji >/dev/null 2>&1; then \
+	  :; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo $${CI:+-n}" ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-color-emoji; \
+	fi
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
