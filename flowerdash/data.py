@@ -12,7 +12,10 @@ image file name (``image_00001.jpg``), so a prediction can always be traced back
 from __future__ import annotations
 
 import json
+import os
+import stat
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +42,53 @@ HOW_TO_FIX = (
     f"{ENV_DATA_DIR} (or data_dir in flowerdash.toml), or go online so TensorFlow Datasets "
     f"can download it."
 )
+
+
+FIX_BAD_IMAGES = (
+    "re-download the official images (102flowers.tgz) or copy these files again from a good "
+    "copy, then reload."
+)
+
+# Leading bytes of the formats tf.io.decode_jpeg decodes to one RGB image (JPEG, PNG, GIF).
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8")
+_JPEG_END = b"\xff\xd9"
+_TAIL_BYTES = 4096  # where a complete JPEG's end-of-image marker is looked for
+_MISSING = "missing"
+
+
+def _quick_image_check(path: Path) -> str | None:
+    """Why ``path`` is not a readable image (missing, empty, not an image, truncated), or None.
+
+    Reads two small blocks per file (the start and the last 4 KiB), so checking all 8,189
+    images costs about a tenth of a second; damage inside the compressed data is only found by
+    decoding (see :func:`undecodable_images`).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return _MISSING
+    except OSError as exc:
+        return f"cannot be opened: {exc.strerror or exc}"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return _MISSING
+        size = info.st_size
+        if size == 0:
+            return "empty file"
+        head = os.pread(fd, 4, 0)
+        if not head.startswith(_IMAGE_MAGIC):
+            return "not a JPEG, PNG or GIF image"
+        # A JPEG ends with its end-of-image marker; allow a little padding after it.
+        if head.startswith(_IMAGE_MAGIC[0]) and _JPEG_END not in os.pread(
+            fd, _TAIL_BYTES, max(size - _TAIL_BYTES, 0)
+        ):
+            return "truncated: the JPEG has no end marker"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return None
 
 
 @dataclass(frozen=True)
@@ -162,12 +212,20 @@ class FolderSource(DatasetSource):
                     f"setid.mat refers to image {ids.max()} but imagelabels.mat has {len(labels)}."
                 )
             files = tuple(f"image_{i:05d}.jpg" for i in ids)
-            missing = [f for f in files if not (self.root / "jpg" / f).is_file()]
+            problems = {f: p for f in files if (p := _quick_image_check(self.image_path(f)))}
+            missing = [f for f, p in problems.items() if p == _MISSING]
             if missing:
                 shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
                 raise DatasetError(
                     f"The {name} split lists {len(missing)} image(s) that are not in "
                     f"{self.root / 'jpg'}: {shown}. The download looks incomplete; {HOW_TO_FIX}"
+                )
+            if problems:
+                shown = ", ".join(f"{f} ({p})" for f, p in list(problems.items())[:5])
+                raise DatasetError(
+                    f"The {name} split has {len(problems)} image(s) in {self.root / 'jpg'} that "
+                    f"cannot be read: {shown}{' …' if len(problems) > 5 else ''}. flowerdash does "
+                    f"not skip them (that would quietly change the split); {FIX_BAD_IMAGES}"
                 )
             out[name] = SplitIndex(name, files, labels[ids - 1])
         return out
@@ -318,6 +376,69 @@ def select_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
     if limit < 1:
         raise ConfigError("A dataset limit must be at least 1 image.")
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def pipeline_files(
+    source: DatasetSource, split: str, limit: int | None = None, seed: int = 0
+) -> list[str]:
+    """File names of a split (or '+' combination) in the order an evaluation pipeline yields them."""
+    names = [f for part in split.split("+") for f in source.split(part).files]
+    return [names[i] for i in select_indices(len(names), limit, seed)]
+
+
+def undecodable_images(
+    source: DatasetSource, files: Sequence[str], first_only: bool = False
+) -> list[str]:
+    """The ``files`` (names in the dataset folder) that TensorFlow cannot read and decode.
+
+    Slow (decodes every file it is given): it is what names the culprit after a pipeline failed
+    with a decoding error. ``first_only`` stops at the first bad file. TFDS records were verified
+    when TFDS prepared them, so other sources return [].
+    """
+    import tensorflow as tf
+
+    if not isinstance(source, FolderSource):
+        return []
+    bad = []
+    for name in files:
+        try:
+            tf.io.decode_jpeg(tf.io.read_file(str(source.image_path(name))), channels=3)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+            bad.append(name)
+            if first_only:
+                break
+    return bad
+
+
+def undecodable_error(source: DatasetSource, split: str, bad: Sequence[str]) -> DatasetError:
+    """The error that names images of ``split`` that failed to decode and says how to fix it."""
+    shown = ", ".join(bad[:5]) + (" …" if len(bad) > 5 else "")
+    where = source.root / "jpg" if isinstance(source, FolderSource) else source.description
+    return DatasetError(
+        f"{len(bad)} image(s) of the {split} split in {where} could not be decoded (the file is "
+        f"damaged, or was removed after the dataset was checked): {shown}. flowerdash does not skip them (that would quietly change the "
+        f"split); {FIX_BAD_IMAGES}"
+    )
+
+
+def raise_if_undecodable(
+    source: DatasetSource,
+    split: str,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    files: Sequence[str] | None = None,
+) -> None:
+    """Raise :func:`undecodable_error` if any image a pipeline of ``split`` reads cannot be decoded.
+
+    Call it when iterating a pipeline raised ``tf.errors.InvalidArgumentError`` (tf.data's
+    message does not say which file failed). ``files`` narrows the search, e.g. to the images
+    not yet consumed; otherwise the pipeline's seeded subset (``limit``, ``seed``) is decoded.
+    """
+    files = pipeline_files(source, split, limit, seed) if files is None else files
+    bad = undecodable_images(source, files)
+    if bad:
+        raise undecodable_error(source, split, bad)
 
 
 def make_pipeline(

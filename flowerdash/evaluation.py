@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
-from flowerdash.data import DatasetSource, get_source, make_pipeline, select_indices
+from flowerdash.data import (
+    DatasetSource,
+    get_source,
+    make_pipeline,
+    pipeline_files,
+    select_indices,
+    undecodable_error,
+    undecodable_images,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -93,7 +101,12 @@ def predict_split(
     seed: int = 0,
     progress: ProgressFn | None = None,
 ) -> Predictions:
-    """Run the model over a split (no augmentation) and keep the top-5 per image."""
+    """Run the model over a split (no augmentation) and keep the top-5 per image.
+
+    A damaged image file ends the run with a DatasetError that names it (never skipped).
+    """
+    import tensorflow as tf
+
     from flowerdash.models import input_size
 
     start = time.perf_counter()
@@ -112,16 +125,20 @@ def predict_split(
     predict = compiled_predict(model)
     files, labels, tops, top_probs = [], [], [], []
     done = 0
-    for images, batch_labels, names in ds:
-        probs = predict(images).numpy()
-        top = np.argsort(-probs, axis=1)[:, :TOP_K]
-        tops.append(top)
-        top_probs.append(np.take_along_axis(probs, top, axis=1).astype(np.float32))
-        labels.append(batch_labels.numpy())
-        files.extend(n.decode() for n in names.numpy())
-        done += len(top)
-        if progress is not None:
-            progress(done, n)
+    try:
+        for images, batch_labels, names in ds:
+            probs = predict(images).numpy()
+            top = np.argsort(-probs, axis=1)[:, :TOP_K]
+            tops.append(top)
+            top_probs.append(np.take_along_axis(probs, top, axis=1).astype(np.float32))
+            labels.append(batch_labels.numpy())
+            files.extend(n.decode() for n in names.numpy())
+            done += len(top)
+            if progress is not None:
+                progress(done, n)
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+        _name_bad_image(source, split, limit, seed, done, batch_size)
+        raise
     return Predictions(
         split=split,
         files=np.asarray(files),
@@ -130,6 +147,23 @@ def predict_split(
         top_k_probs=np.concatenate(top_probs),
         seconds=time.perf_counter() - start,
     )
+
+
+def _name_bad_image(
+    source: DatasetSource, split: str, limit: int | None, seed: int, done: int, batch_size: int
+) -> None:
+    """After a decoding error: raise a DatasetError naming the damaged file(s), if one is found.
+
+    The evaluation pipeline keeps file order, so the culprit is in the batch that failed; look
+    there (and in the next one) first, then, should prefetching have reordered errors, in the rest.
+    """
+    rest = pipeline_files(source, split, limit, seed)[done:]
+    near = 2 * batch_size
+    bad = undecodable_images(source, rest[:near]) or undecodable_images(
+        source, rest[near:], first_only=True
+    )
+    if bad:
+        raise undecodable_error(source, split, bad)
 
 
 _PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
