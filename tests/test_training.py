@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
+from conftest import ROOT
 
 from flowerdash import checkpoints, training
 from flowerdash.errors import ConfigError, TrainingError
@@ -152,3 +159,69 @@ def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
     assert job.status == "succeeded", job.error
     assert all(h["val_accuracy"] is None for h in job.history)
     assert "val" not in checkpoints.read_meta(job.checkpoint)["metrics"]
+
+
+def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_dir, tmp_path):
+    """A real ``python -m flowerdash train`` killed with SIGKILL, then ``--resume RUN_ID``."""
+    epochs, ckpt = 25, tmp_path / "checkpoints"
+    cli = [sys.executable, "-m", "flowerdash", "train"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    args = ["--backbone", "tiny", "--weights", "none", "--image-size", "32", "--augment", "none",
+            "--epochs", str(epochs), "--fine-tune-epochs", "1", "--fine-tune-layers", "2",
+            "--batch-size", "8", "--train-limit", "16", "--val-limit", "8", "--test-limit", "8",
+            "--seed", "5", "--data-dir", str(data_dir), "--checkpoint-dir", str(ckpt),
+            "--name", "killed"]  # fmt: skip
+    log = tmp_path / "killed.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*cli, *args], cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline and proc.poll() is None:
+            states = list((ckpt / training.RUNS_DIR).glob("*/state.json"))
+            try:
+                if states and json.loads(states[0].read_text())["epochs_done"] >= 2:
+                    break
+            except (OSError, ValueError):  # replaced while reading
+                pass
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the run ended before it was killed:\n{log.read_text()}"
+        assert time.time() < deadline, f"no epoch completed in 90 s:\n{log.read_text()}"
+        proc.send_signal(signal.SIGKILL)  # mid-epoch: no handler, no cleanup
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    # Nothing half-written is offered as a checkpoint; the run is reported as interrupted.
+    listing = checkpoints.list_checkpoints(ckpt, include_default=False)
+    assert listing.checkpoints == [] and listing.broken == []
+    runs = training.interrupted_runs(ckpt)
+    assert len(runs) == 1
+    run = runs[0]
+    state = json.loads((run.path / "state.json").read_text())
+    done = state["epochs_done"]
+    assert run.epochs_done == done and 2 <= done < epochs
+    assert [h["epoch"] for h in state["history"]] == list(range(1, done + 1))
+    assert (run.config.epochs, run.config.seed, run.config.name) == (epochs, 5, "killed")
+
+    resumed = subprocess.run([*cli, "--resume", run.run_id, "--checkpoint-dir", str(ckpt)],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resumed from epoch {done}." in resumed.stderr
+    path = Path(resumed.stdout.strip().splitlines()[-1])
+    assert path == ckpt / "killed"
+    meta = checkpoints.read_meta(path)
+    assert meta["status"] == "complete" and meta["run_id"] == run.run_id
+    assert meta["config"] == state["config"]  # the same config, not the CLI defaults
+    history = meta["history"]
+    assert history[:done] == state["history"]  # the killed run's epochs are kept as they were
+    assert [h["epoch"] for h in history] == list(range(1, epochs + 2))
+    assert [h["stage"] for h in history] == ["head"] * epochs + ["fine_tune"]
+    assert meta["metrics"]["test"]["n"] == 8
+
+    model = checkpoints.load_model(path)
+    probs = np.asarray(model(np.full((1, 32, 32, 3), 128.0, np.float32)))
+    assert probs.shape == (1, 102) and np.isclose(probs.sum(), 1.0, atol=1e-4)
+    assert training.interrupted_runs(ckpt) == []
+    assert [c.path for c in checkpoints.list_checkpoints(ckpt, include_default=False).checkpoints] == [path]
