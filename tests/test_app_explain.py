@@ -98,7 +98,7 @@ def test_faithfulness_verdict_curves_and_download(monkeypatch, tiny_checkpoint, 
     assert len(at.get("download_button")) == 1
     assert calls[0]["with_faithfulness"] is True
     at.toggle(key="explain.faithfulness").set_value(False).run()
-    assert not at.exception and not at.subheader
+    assert not at.exception and not at.main.subheader
 
 
 def test_browse_by_flower_and_explain_another_class(monkeypatch, tiny_checkpoint, data_dir, calls):

@@ -66,7 +66,7 @@ def test_bad_upload_gives_a_friendly_error(home, data, words):
     message = at.error[0].value
     assert message.startswith("We could not use that file:") and words in message
     assert not at.expander  # no "technical details": this is an expected, explained failure
-    assert not at.subheader  # no prediction shown
+    assert not at.main.subheader  # no prediction shown (the sidebar has "Model")
 
 
 def test_truncated_jpeg_is_refused(home, flower_paths):
