@@ -371,7 +371,7 @@ def main() -> None:
         for m in ("gradcam", "ig")
     }
     with view:
-        demo.colour_help()
+        demo.colour_help(on_explain_page=True)
         head = _("The model says **{pred}** ({p:.0%}).").format(
             pred=pretty(names[predicted]), p=probs[predicted]
         )

@@ -87,6 +87,8 @@ def gallery(per_row: int) -> None:
                 except FlowerdashError as exc:
                     st.caption(str(exc))
                     continue
+                # names wrap to different heights: push each button down so a row lines up
+                st.space("stretch")
                 st.button(
                     _("Show me"),
                     key=f"home.example_{i}",
@@ -158,7 +160,7 @@ def top5_chart(rows: list[tuple[int, str, float]]) -> go.Figure:
     )
     fig.update_layout(
         height=300,
-        margin=dict(l=10, r=10, t=10, b=40),
+        margin=dict(l=10, r=30, t=10, b=40),  # r: room for the last tick label, 100%
         xaxis=dict(title=_("Probability"), tickformat=".0%", range=[0, 1]),
         yaxis=dict(title=None),
     )

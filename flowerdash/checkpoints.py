@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowerdash.classes import NUM_CLASSES
 from flowerdash.errors import CheckpointError
+from flowerdash.i18n import _
 from flowerdash.settings import PROJECT_ROOT, load_settings
 
 if TYPE_CHECKING:
@@ -55,11 +56,16 @@ class CheckpointInfo:
 
     @property
     def label(self) -> str:
-        """A one-line description for pickers: name, backbone, accuracy, status."""
+        """A one-line description for pickers: name, backbone, accuracy, status.
+
+        In the current language (English outside the dashboard, e.g. in the CLI).
+        """
         parts = [self.name, str(self.meta.get("backbone", "?"))]
         if self.test_top1 is not None:
-            parts.append(f"test top-1 {self.test_top1:.1%}")
-        if self.status != "complete":
+            parts.append(_("test top-1 {accuracy}").format(accuracy=f"{self.test_top1:.1%}"))
+        if self.status == "partial":
+            parts.append(_("PARTIAL"))
+        elif self.status != "complete":
             parts.append(self.status.upper())
         return " · ".join(parts)
 

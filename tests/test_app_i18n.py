@@ -103,6 +103,17 @@ def test_sidebar_selector_switches_language_and_url(app_env):
     assert at.title[0].value == "🌸 ¿Qué flor es esta?"
 
 
+def test_checkpoint_picker_labels_follow_the_language(app_env):
+    at = start("es")
+    assert at.sidebar.selectbox(key="app.checkpoint").options == [
+        "tiny · tiny · precisión en la prueba 10.0%"
+    ]
+    at.sidebar.radio(key="app.lang").set_value("en").run()  # the listing is cached: not its labels
+    i18n.set_language("en")
+    assert not at.exception
+    assert at.sidebar.selectbox(key="app.checkpoint").options == ["tiny · tiny · test top-1 10.0%"]
+
+
 def test_try_it_in_spanish_shows_no_english_message(app_env, flower_paths):
     at = start("es")
     at.file_uploader(key="home.upload").set_value(
@@ -187,6 +198,7 @@ def test_colour_help_can_be_dismissed(app_env):
     at = start()
     at.button(key="home.example_0").click().run()
     assert any(m.value.startswith("**How to read the colours.**") for m in at.markdown)
+    assert any("(on the Explain page)" in m.value for m in at.markdown)
     at.button(key="app.help_dismiss").click().run()
     assert at.session_state["app.help_dismissed"] is True
     assert not any(m.value.startswith("**How to read the colours.**") for m in at.markdown)
@@ -200,6 +212,8 @@ def test_explain_keeps_the_language_in_the_url(app_env):
     )
     assert not at.exception
     assert at.title[0].value == "🔍 Explicar una predicción"
+    help_box = [m.value for m in at.markdown if m.value.startswith("**Cómo leer los colores.**")]
+    assert help_box and "página Explicar" not in help_box[0]  # not sent to the page it is on
     assert at.text_input(key="explain.file_text").value == "image_00002.jpg"
     assert at.query_params["lang"] in ("es", ["es"])
     assert at.expander(key="explain.more") is not None  # simple view: settings tucked away

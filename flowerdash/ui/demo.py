@@ -26,20 +26,30 @@ def _dismiss_help() -> None:
     st.session_state[HELP_KEY] = True
 
 
-def colour_help() -> None:
-    """A short, dismissible note on what the colours of the maps mean (until dismissed)."""
+def colour_help(on_explain_page: bool = False) -> None:
+    """A short, dismissible note on what the colours of the maps mean (until dismissed).
+
+    Elsewhere it points to the Explain page for Integrated Gradients; on that page it does not.
+    """
     if st.session_state.get(HELP_KEY):
         return
     with st.container(border=True, key="app.help_box"):
-        st.markdown(
-            _(
+        if on_explain_page:
+            text = _(
+                "**How to read the colours.** Grad-CAM paints the regions that pushed the model "
+                "towards its answer: red and yellow mattered most, blue hardly at all. Integrated "
+                "Gradients gives every pixel its own share of the credit: the brightest pixels "
+                "mattered most. Both show what the model used, not what a botanist would look at."
+            )
+        else:
+            text = _(
                 "**How to read the colours.** Grad-CAM paints the regions that pushed the model "
                 "towards its answer: red and yellow mattered most, blue hardly at all. Integrated "
                 "Gradients (on the Explain page) gives every pixel its own share of the credit: "
                 "the brightest pixels mattered most. Both show what the model used, not what a "
                 "botanist would look at."
             )
-        )
+        st.markdown(text)
         st.button(
             _("Got it"),
             key="app.help_dismiss",

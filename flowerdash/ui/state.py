@@ -60,18 +60,29 @@ def require_dataset():
 
 
 @st.cache_data(show_spinner=False, ttl=5)
-def checkpoint_listing(_version: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(path, label) of usable checkpoints and (path, reason) of broken ones.
-
-    Labels are distinct (see ``checkpoints.distinct_labels``); pickers still use the paths as
-    options and the labels only for display.
-    """
-    from flowerdash.checkpoints import distinct_labels, list_checkpoints
+def _listing() -> tuple[list[Any], list[tuple[str, str]]]:
+    """Usable checkpoints (CheckpointInfo) and (path, reason) of broken ones."""
+    from flowerdash.checkpoints import list_checkpoints
 
     listing = list_checkpoints()
-    labels = distinct_labels(listing.checkpoints)
-    return ([(str(c.path), label) for c, label in zip(listing.checkpoints, labels, strict=True)],
-            [(str(b.path), b.reason) for b in listing.broken])
+    return listing.checkpoints, [(str(b.path), b.reason) for b in listing.broken]
+
+
+def checkpoint_listing() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(path, label) of usable checkpoints and (path, reason) of broken ones.
+
+    Labels are in the session's language and distinct (see ``checkpoints.distinct_labels``);
+    pickers still use the paths as options and the labels only for display. The folder listing
+    is cached for a few seconds; ``checkpoint_listing.clear()`` forgets it.
+    """
+    from flowerdash.checkpoints import distinct_labels
+
+    usable, broken = _listing()
+    labels = distinct_labels(usable)
+    return [(str(c.path), label) for c, label in zip(usable, labels, strict=True)], broken
+
+
+checkpoint_listing.clear = _listing.clear  # type: ignore[attr-defined]
 
 
 def show_error(exc: BaseException, what: str | None = None) -> None:
