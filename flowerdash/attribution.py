@@ -9,6 +9,7 @@ softmax probability, which saturates.
 from __future__ import annotations
 
 import abc
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,8 @@ __all__ = [
 
 # id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
 _LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
+# One logits model per model, also when several threads (dashboard sessions) ask at once.
+_LOGITS_LOCK = threading.RLock()
 
 
 def _cache_get(cache: dict, model: Any) -> Any | None:
@@ -73,9 +76,15 @@ def model_input_shape(model: keras.Model) -> tuple[int | None, int | None, int |
 
 def logits_model(model: keras.Model) -> keras.Model:
     """A model from the same inputs to the pre-softmax class scores (built once per model)."""
-    cached = _cache_get(_LOGITS_CACHE, model)
-    if cached is not None:
+    with _LOGITS_LOCK:
+        cached = _cache_get(_LOGITS_CACHE, model)
+        if cached is None:
+            cached = _build_logits_model(model)
+            _cache_put(_LOGITS_CACHE, model, cached)
         return cached
+
+
+def _build_logits_model(model: keras.Model) -> keras.Model:
     model_input_shape(model)
     names = [layer.name for layer in model.layers]
     last = model.layers[-1]
@@ -102,9 +111,7 @@ def logits_model(model: keras.Model) -> keras.Model:
             "Cannot find the model's class scores: it has no layer named 'logits' and its last "
             f"layer ({last.name!r}, {type(last).__name__}) is not a softmax."
         )
-    result = keras.Model(model.inputs[0], out, name=f"{model.name}_logits")
-    _cache_put(_LOGITS_CACHE, model, result)
-    return result
+    return keras.Model(model.inputs[0], out, name=f"{model.name}_logits")
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:

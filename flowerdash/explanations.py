@@ -6,6 +6,7 @@ many images with the same model compiles each method once.
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -38,6 +39,12 @@ METHODS = tuple(METHOD_LABELS)
 _CACHE_SIZE = 16
 # (id(model), method, options) -> (weakref to model, explainer); least recently used first.
 _EXPLAINERS: OrderedDict[tuple, tuple[weakref.ref, Explainer]] = OrderedDict()
+# Sessions of the dashboard explain in parallel threads. The lock makes look-up, insertion and
+# eviction one step (an eviction between another thread's look-up and its move_to_end raised
+# KeyError) and lets only one thread build a missing explainer while the others wait for it.
+# Building is cheap (sub-models and tf.function wrappers); the expensive tracing happens at the
+# first call, outside the lock, and tf.function traces once however many threads call it.
+_EXPLAINERS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -67,21 +74,25 @@ def get_explainer(model: keras.Model, method: str, **options: Any) -> Explainer:
             f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}."
         )
     cacheable = all(isinstance(v, (str, int, float, bool, type(None))) for v in options.values())
+    if not cacheable:
+        return _build_explainer(model, method, options)
     key = (id(model), method, tuple(sorted(options.items())))
-    if cacheable:
+    with _EXPLAINERS_LOCK:
         entry = _EXPLAINERS.get(key)
         if entry is not None and entry[0]() is model:
             _EXPLAINERS.move_to_end(key)
             return entry[1]
-    if method == "ig":
-        explainer: Explainer = IntegratedGradients(model, **options)
-    else:
-        explainer = GradCAM(model, plus_plus=(method == "gradcam++"), **options)
-    if cacheable:
+        explainer = _build_explainer(model, method, options)
         _EXPLAINERS[key] = (weakref.ref(model), explainer)
         while len(_EXPLAINERS) > _CACHE_SIZE:
             _EXPLAINERS.popitem(last=False)
     return explainer
+
+
+def _build_explainer(model: keras.Model, method: str, options: dict[str, Any]) -> Explainer:
+    if method == "ig":
+        return IntegratedGradients(model, **options)
+    return GradCAM(model, plus_plus=(method == "gradcam++"), **options)
 
 
 def explain_image(

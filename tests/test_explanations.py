@@ -10,6 +10,7 @@ import pytest
 from flowerdash.errors import ExplainError
 from flowerdash.explanations import explain_image, get_explainer, result_to_json
 from flowerdash.gradcam import GradCAM
+from flowerdash.integrated_gradients import IntegratedGradients
 
 
 def test_explain_image_with_faithfulness(tiny_cnn, flower_images) -> None:
@@ -62,3 +63,63 @@ def test_bad_requests_are_refused(tiny_cnn, flower_images) -> None:
         explain_image(tiny_cnn, np.zeros((32, 32, 3), np.uint8), methods=("gradcam",))
     with pytest.raises(ExplainError, match="steps"):
         explain_image(tiny_cnn, flower_images[0], methods=("ig",), ig_steps=1000)
+
+
+def test_concurrent_sessions_get_the_same_results_as_alone(flower_images, monkeypatch):
+    """8 threads (browser sessions) explain different images with one shared, freshly loaded model.
+
+    Each explainer is built once however many sessions ask for it at the same moment, and every
+    result equals the one the same request gets alone.
+    """
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from conftest import make_tiny_cnn
+
+    from flowerdash import explanations
+
+    built: Counter = Counter()
+
+    class CountedGradCAM(GradCAM):
+        def __init__(self, model, **options):
+            built["gradcam", options.get("layer")] += 1
+            super().__init__(model, **options)
+
+    class CountedIG(IntegratedGradients):
+        def __init__(self, model, **options):
+            built["ig", options.get("steps")] += 1
+            super().__init__(model, **options)
+
+    monkeypatch.setattr(explanations, "GradCAM", CountedGradCAM)
+    monkeypatch.setattr(explanations, "IntegratedGradients", CountedIG)
+    model = make_tiny_cnn(seed=7)  # cold: no explainer, logits model or trace exists yet
+    images = np.concatenate([flower_images, flower_images[:, ::-1], flower_images[:, :, ::-1]])
+    requests = [
+        dict(image=i, methods=("gradcam", "ig"), ig_steps=(4, 6, 8)[i % 3],
+             layer=("conv2", None, "conv1")[i % 3] if i % 2 else None,
+             target=None if i % 4 else i % 5)
+        for i in range(len(images))
+    ]  # fmt: skip
+    start = Barrier(8)  # the first 8 requests hit the cold caches at the same moment
+    asked = requests + requests[:8]  # the repeats find warm explainers
+
+    def ask(n: int, together: bool = True):
+        if together and n < 8:
+            start.wait(timeout=120)
+        options = {k: v for k, v in asked[n].items() if k != "image"}
+        return explain_image(model, images[asked[n]["image"]], **options)
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(ask, range(len(asked))))
+    assert len(built) == 6 and set(built.values()) == {1}, built  # not once per thread
+    alone = [ask(n, together=False) for n in range(len(asked))]
+    for req, got, want in zip(asked, together, alone, strict=True):
+        assert got.target == want.target, req
+        np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5, atol=1e-7)
+        assert set(got.maps) == {"gradcam", "ig"}
+        for method in got.maps:
+            np.testing.assert_allclose(got.maps[method], want.maps[method], atol=1e-5,
+                                       err_msg=f"{method} of {req}")
+        assert got.ig_gap == pytest.approx(want.ig_gap, rel=1e-4, abs=1e-6)
+        assert got.layer == want.layer
