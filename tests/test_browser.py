@@ -89,7 +89,8 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     # A copy of the shipped model in a temporary checkpoint folder: the audit scan saves its
     # predictions next to the checkpoint, and must not write into the repository.
     ckpts = tmp_path_factory.mktemp("ckpts")
-    # Another folder name: two checkpoints with the same label confuse the sidebar picker.
+    # Another folder name, so the sidebar's label (and the screenshots) stays short: equal
+    # labels would get the folder added to tell them apart.
     copy = ckpts / "shipped-copy"
     shutil.copytree(SHIPPED_DEFAULT, copy, ignore=shutil.ignore_patterns("eval"))
     meta = json.loads((copy / "meta.json").read_text())
@@ -208,8 +209,27 @@ def _upload(page, key: str, path: Path) -> None:
 
 
 def _shot(page, name: str) -> None:
+    """Save the whole page as docs/screenshots/<name>.
+
+    Streamlit scrolls inside its main area, so ``full_page`` alone stops at the window's height
+    (cutting text in half): the window is made as tall as the content for the screenshot.
+    """
     SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    # no hover effects (heading anchors, tooltips, the sidebar's collapse button) in the picture:
+    # the mouse rests in the empty margin at the top left of the main area
+    box = page.locator('[data-testid="stMain"]').bounding_box()
+    page.mouse.move(box["x"] + 8, box["y"] + 8)
+    for _ in range(3):  # a taller window can re-flow the page; a few rounds settle it
+        height = page.evaluate(
+            "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+        )
+        if height <= page.viewport_size["height"]:
+            break
+        page.set_viewport_size({"width": size["width"], "height": height})
+        _settled(page)
     page.screenshot(path=str(SHOTS / name), full_page=True)
+    page.set_viewport_size(size)
 
 
 def _overlay_sources(page) -> list[str]:
@@ -240,6 +260,72 @@ def test_try_it_predicts_an_uploaded_photo(page, app, data_dir):
     assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 2
     _no_errors(page)
     _shot(page, "try-it.png")
+
+
+# Key English texts of the Try it page (its Spanish link must show none of them).
+TRY_IT_ENGLISH = [
+    "Which flower is this?",
+    "Most likely:",
+    "Where it looked",
+    "What the model sees",
+    "Other possibilities",
+    "Upload my photo",
+    "Show me",
+    "accuracy on the test set",
+]
+
+
+def _english_of(script: str) -> set[str]:
+    """English messages of a page script whose Spanish differs, without placeholders."""
+    from babel.messages.pofile import read_po
+
+    from flowerdash.locales import update
+
+    with update.po_path("es").open("rb") as f:
+        catalog = read_po(f, locale="es")
+    return {
+        m.id
+        for m in catalog
+        if isinstance(m.id, str)
+        and m.id
+        and m.string != m.id
+        and "{" not in m.id
+        and any(where == script for where, _line in m.locations)
+    }
+
+
+def test_try_it_in_spanish_from_a_shared_link(page, app):
+    """The demo's Spanish link: the examples gallery, a prediction and its map, all in Spanish."""
+    _open(page, f"{app.url}/?lang=es")
+    page.locator('[data-testid="stMain"] h1', has_text="¿Qué flor es esta?").wait_for()
+    # the landing page offers the examples gallery; its first button loads that photo
+    page.get_by_text("haz clic en un ejemplo de abajo").wait_for()
+    assert page.get_by_text("Lo más probable:").count() == 0
+    first = page.locator('[class~="st-key-home-example_0"] button:visible')  # + a hidden twin
+    assert first.count() == 1 and first.inner_text().strip() == "Probar"
+    first.click()
+    page.get_by_text("Lo más probable:").wait_for()
+    heat = page.locator(
+        '[data-testid="stMain"] [data-testid="stImage"]', has_text="Dónde miró (Grad-CAM)"
+    )
+    heat.wait_for()
+    _settled(page)
+    assert heat.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    _no_errors(page)
+    source = page.locator('[class~="st-key-home-source"] label:has(input:checked)')
+    assert source.inner_text().strip() == "Ejemplos"
+    assert "lang=es" in page.url.split("?", 1)[-1]
+    links = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    assert links[0].split("\n")[-1].strip() == "Pruébalo"
+
+    main = page.locator('[data-testid="stMain"]').inner_text()
+    leaks = [t for t in TRY_IT_ENGLISH if t in main]
+    lines = {line.strip() for line in main.splitlines()}
+    leaks += sorted(lines & _english_of("app_pages/home.py"))
+    assert not leaks, f"English left on the Spanish Try it page: {leaks}"
+    checkpoint = page.locator('[class~="st-key-app-checkpoint"] input').input_value()
+    assert "precisión en la prueba" in checkpoint and "test top-1" not in checkpoint
+    _shot(page, "try-it-es.png")
 
 
 def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app, data_dir):
