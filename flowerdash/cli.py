@@ -106,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stage 1 without augmentation (on cached features); stage 2 still augments",
     )
+    t.add_argument(
+        "--strategy",
+        default="auto",
+        choices=("auto", "one", "mirrored"),
+        help="tf.distribute strategy: one device, or mirrored (data-parallel across the GPUs of "
+        "this machine; --batch-size is the global batch, split over the replicas); auto "
+        "(default) is mirrored when more than one GPU is visible",
+    )
+    t.add_argument(
+        "--devices",
+        default=None,
+        metavar="LIST",
+        help="comma-separated devices for the strategy, e.g. GPU:0,GPU:1 (default: all GPUs)",
+    )
     t.add_argument("--name", default=None, help="checkpoint folder name")
     t.add_argument("--checkpoint-dir", default=None)
     t.add_argument(
@@ -268,6 +282,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             evaluate_test=not args.no_test,
             cache_features=not args.no_feature_cache,
             head_augment=not args.no_head_augment,
+            strategy=args.strategy,
+            devices=[d.strip() for d in args.devices.split(",") if d.strip()]
+            if args.devices
+            else None,
             data_dir=args.data_dir,
             checkpoint_dir=args.checkpoint_dir,
             name=args.name,

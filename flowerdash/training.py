@@ -2,9 +2,12 @@
 
 Stages: (1) the head on a frozen backbone (on cached backbone features when there is no
 augmentation, so epochs are near-instant); (2) optional fine-tuning of the top N backbone layers
-at a lower learning rate, BatchNormalization kept in inference mode. Runs are cancellable within
-one batch; an exception ends the run as failed with its message kept. Every completed epoch is
-saved to a hidden run folder so an interrupted run (even a killed process) can be resumed.
+at a lower learning rate, BatchNormalization kept in inference mode. Both stages build and
+compile their models inside the run's ``tf.distribute`` strategy (``distribute.py``): one device,
+or MirroredStrategy across several GPUs, each batch (the global batch) split over the replicas.
+Runs are cancellable within one batch; an exception ends the run as failed with its message
+kept. Every completed epoch is saved to a hidden run folder so an interrupted run (even a killed
+process) can be resumed.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class TrainConfig:
     cache_features: bool = True
     head_augment: bool = True
     keep_on_cancel: bool = True
+    strategy: str = "auto"
+    devices: list[str] | None = None
     data_dir: str | None = None
     checkpoint_dir: str | None = None
     name: str | None = None
@@ -83,6 +88,10 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        from flowerdash.distribute import check_strategy_name
+
+        self.strategy = check_strategy_name(self.strategy)
+        self.devices = list(self.devices) if self.devices else None
 
     def augment_config(self):
         """The resolved augmentation: the preset with overrides applied."""
@@ -219,6 +228,8 @@ class TrainingJob:
         self.checkpoint: Path | None = None
         self.history: list[dict[str, Any]] = []
         self.device: str | None = None
+        self.strategy: str | None = None
+        self.replicas: int | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.epoch_counter = 0
@@ -238,6 +249,7 @@ class TrainingJob:
                 ) from exc
             self.id = str(self._resume_state["run_id"])
         self._run_dir: Path | None = None
+        self._strategy: tf.distribute.Strategy | None = None
 
     # -- public API -------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -337,23 +349,30 @@ class TrainingJob:
 
         from flowerdash.checkpoints import checkpoint_root
         from flowerdash.data import get_source, make_pipeline
+        from flowerdash.distribute import describe_strategy, make_strategy, runs_on_gpu
         from flowerdash.models import build_model, set_trainable
 
         cfg = self.config
+        strategy = make_strategy(cfg.strategy, cfg.devices)
+        self._strategy = strategy
         self.device = describe_device()
-        if self.device.startswith("GPU"):
+        self.strategy = describe_strategy(strategy)
+        self.replicas = int(strategy.num_replicas_in_sync)
+        if self.device.startswith("GPU") and runs_on_gpu(strategy):
             keras.mixed_precision.set_global_policy("mixed_float16")
-        self.emit("started", message=f"Training {cfg.backbone} on {self.device}.")
+        self.emit("started", message=f"Training {cfg.backbone} on {self.device}, {self.strategy}.")
         keras.utils.set_random_seed(cfg.seed)
         source = get_source(cfg.data_dir)
         augment = cfg.augment_config()
         self.check_cancel()
-        model = build_model(cfg.backbone, cfg.weights, cfg.image_size, dropout=cfg.dropout)
-        self._model = model
+        # Variables (model, optimizer, metrics) must be created under the strategy's scope.
+        with strategy.scope():
+            model = build_model(cfg.backbone, cfg.weights, cfg.image_size, dropout=cfg.dropout)
+            self._model = model
+            start_epoch = self._restore(model)
         size = int(model.inputs[0].shape[1])
         root = checkpoint_root(cfg.checkpoint_dir)
         self._run_dir = root / RUNS_DIR / self.id
-        start_epoch = self._restore(model)
         self.emit("message", message=f"Data: {source.description}.")
 
         def pipeline(split: str, training: bool, limit: int | None) -> tf.data.Dataset:
@@ -377,7 +396,8 @@ class TrainingJob:
         head_epochs = max(cfg.epochs - start_epoch, 0)
         if head_epochs:
             set_trainable(model, 0)
-            model.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
+            with strategy.scope():
+                model.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
             self.emit(
                 "stage",
                 stage="head",
@@ -403,7 +423,8 @@ class TrainingJob:
             schedule = keras.optimizers.schedules.CosineDecay(
                 cfg.fine_tune_learning_rate, decay_steps=max(ft_epochs * steps, 1), alpha=0.05
             )
-            model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
+            with strategy.scope():
+                model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
             self.emit(
                 "stage",
                 stage="fine_tune",
@@ -446,11 +467,12 @@ class TrainingJob:
                     message=f"Computing backbone features once ({split}).",
                 )
             feats["val" if split == "val" else "train"] = (np.concatenate(xs), np.concatenate(ys))
-        inputs = keras.Input(feats["train"][0].shape[1:], name="features")
-        x = model.get_layer("dropout")(inputs)
-        x = model.get_layer("logits")(x)
-        head = keras.Model(inputs, model.get_layer("probs")(x), name="head")
-        head.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
+        with self._strategy.scope():
+            inputs = keras.Input(feats["train"][0].shape[1:], name="features")
+            x = model.get_layer("dropout")(inputs)
+            x = model.get_layer("logits")(x)
+            head = keras.Model(inputs, model.get_layer("probs")(x), name="head")
+            head.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
         steps = math.ceil(len(feats["train"][0]) / cfg.batch_size)
         # The head shares its layers with the full model, so epoch snapshots (taken of the full
         # model) include what the head learned.
@@ -514,6 +536,8 @@ class TrainingJob:
             "history": self.history,
             "metrics": metrics,
             "device": self.device,
+            "strategy": self.strategy,
+            "replicas": self.replicas,
             "started": _iso(self.started_at),
             "finished": now_iso(),
             "seconds": round(time.time() - (self.started_at or time.time()), 1),

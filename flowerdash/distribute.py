@@ -1,0 +1,141 @@
+"""Which ``tf.distribute`` strategy a training run uses, chosen by name.
+
+``"one"``: the default single-device strategy (or one named device); ``"mirrored"``: synchronous
+data parallelism with ``tf.distribute.MirroredStrategy`` across the GPUs of one machine (or the
+devices given); ``"auto"``: mirrored when more than one GPU is visible, else one device.
+Models are built and compiled inside ``strategy.scope()``; Keras ``fit`` then splits every
+(global) batch across the replicas and sums their gradients. Under a strategy Keras reads the
+training data once more at the start of ``fit`` (to build the model), which advances a reshuffling
+tf.data pipeline: a mirrored run is repeatable but shuffles differently from a one-device run.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from flowerdash.errors import ConfigError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+STRATEGIES = ("auto", "one", "mirrored")
+
+
+def check_strategy_name(name: str) -> str:
+    """The lower-cased strategy name, or a ConfigError listing the choices."""
+    key = str(name).lower()
+    if key not in STRATEGIES:
+        raise ConfigError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+    return key
+
+
+def _key(device: str) -> tuple[str, int]:
+    import tensorflow as tf
+
+    try:
+        spec = tf.DeviceSpec.from_string(device if "/" in device else f"/device:{device}")
+    except ValueError:
+        spec = None
+    if spec is None or spec.device_type is None:
+        raise ConfigError(f"{device!r} is not a device name (examples: GPU:0, /gpu:1, CPU:0).")
+    return spec.device_type.upper(), spec.device_index or 0
+
+
+def _logical_devices() -> dict[tuple[str, int], str]:
+    import tensorflow as tf
+
+    return {_key(d.name): d.name for d in tf.config.list_logical_devices()}
+
+
+def _resolve(devices: Sequence[str]) -> list[str]:
+    visible = _logical_devices()
+    out = []
+    for device in devices:
+        key = _key(device)
+        if key not in visible:
+            names = ", ".join(f"{t}:{i}" for t, i in sorted(visible)) or "none"
+            raise ConfigError(f"Device {device!r} is not visible here (visible: {names}).")
+        out.append(visible[key])
+    if len(set(out)) != len(out):
+        raise ConfigError("A device is listed twice.")
+    return out
+
+
+def make_strategy(
+    name: str = "auto", devices: Sequence[str] | None = None
+) -> tf.distribute.Strategy:
+    """The strategy for a run; see the module docstring. ``devices`` default to all GPUs."""
+    import tensorflow as tf
+
+    key = check_strategy_name(name)
+    chosen = _resolve(devices) if devices else None
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if key == "auto":
+        if chosen is not None:
+            key = "mirrored" if len(chosen) > 1 else "one"
+        else:
+            key = "mirrored" if len(gpus) > 1 else "one"
+    if key == "one":
+        if chosen is None:
+            return tf.distribute.get_strategy()
+        if len(chosen) != 1:
+            raise ConfigError(
+                f"Strategy 'one' trains on one device, but {len(chosen)} were given; "
+                f"use strategy 'mirrored' for several ({', '.join(STRATEGIES)})."
+            )
+        return tf.distribute.OneDeviceStrategy(chosen[0])
+    chosen = chosen or gpus
+    if not chosen:
+        raise ConfigError(
+            "Strategy 'mirrored' needs devices to mirror across, and no GPU is visible; "
+            f"choose one of {', '.join(STRATEGIES)} ('auto' and 'one' train on this device) "
+            "or name the devices to mirror across."
+        )
+    return _mirrored(tuple(chosen))
+
+
+@functools.cache
+def _mirrored(devices: tuple[str, ...]) -> tf.distribute.Strategy:
+    """One MirroredStrategy per device set for the whole process.
+
+    Every strategy instance numbers its collective operations from the same start, so a second
+    instance over the same devices collides with the first one's all-reduces (a "shape mismatch
+    in the collective instance" error on the next run); reusing the instance avoids that.
+    """
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
+def strategy_devices(strategy: tf.distribute.Strategy) -> list[str]:
+    """The devices a strategy computes on ([] for the default strategy: TF's own placement)."""
+    try:
+        return list(strategy.extended.worker_devices)
+    except (AttributeError, RuntimeError):
+        return []
+
+
+def describe_strategy(strategy: tf.distribute.Strategy) -> str:
+    """'one device', 'one device (GPU:1)' or 'mirrored (2 replicas)' for events and metadata."""
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return f"mirrored ({replicas} replica{'s' if replicas != 1 else ''})"
+    devices = strategy_devices(strategy)
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy) and devices:
+        spec = tf.DeviceSpec.from_string(devices[0])
+        return f"one device ({spec.device_type}:{spec.device_index})"
+    return "one device"
+
+
+def runs_on_gpu(strategy: tf.distribute.Strategy) -> bool:
+    """True when the strategy computes on GPUs (the default strategy: when a GPU is visible)."""
+    import tensorflow as tf
+
+    devices = strategy_devices(strategy)
+    if not devices:
+        return bool(tf.config.list_physical_devices("GPU"))
+    return all(_key(d)[0] == "GPU" for d in devices)
