@@ -1,6 +1,6 @@
 """flowerdash benchmark suite: ``python -m benchmarks [--quick] [--only NAME,...]``.
 
-Measures training, input pipeline, evaluation, explainer and dashboard latency on the current
-machine, writes ``benchmarks/results/<machine>.json`` and regenerates the tables in
-``docs/PERFORMANCE.md`` from every result file.
+Measures training, input pipeline, evaluation, explainer and dashboard latency, and concurrent
+users, on the current machine, writes ``benchmarks/results/<machine>.json`` and regenerates the
+tables in ``docs/PERFORMANCE.md`` from every result file.
 """

@@ -249,6 +249,18 @@ def render_machine(res: dict) -> list[str]:
                     ["browser: alpha slider step → new overlay (s)", _alpha_browser(br.get("alpha"))],
                 ]  # fmt: skip
             out += _table(["measurement", "value"], rows) + [""]
+    load = res.get("load")
+    if load and "levels" in load:
+        from benchmarks.load import TABLE_HEADER, table_rows
+
+        out += [
+            f"Concurrent users (`load`: {load.get('note')}; model: {load.get('model')}; first "
+            f"request, cold: {fmt(load.get('first_request_seconds_cold'))} s):",
+            "",
+        ]
+        out += _table(TABLE_HEADER, table_rows(load)) + [""]
+    elif load:
+        out += [f"Concurrent users (`load`): error: {load.get('error', '?')[:120]}", ""]
     skipped = res.get("skipped") or {}
     if skipped:
         out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]

@@ -48,13 +48,17 @@ class Plan:
     naive_memory_steps: tuple[int, ...]
     app: bool
     train_limit: int | None = None  # training images the pipelines draw from (None = all 1,020)
+    load_users: tuple[int, ...] = (1, 4, 16)  # concurrent simulated users per level
+    load_images: int = 16  # distinct test photos each level serves
+    load_ig_steps: int = 32
 
     @classmethod
     def make(cls, quick: bool) -> Plan:
         """The quick plan (tiny backbone, 64 px) or the full one (real backbones, 224 px)."""
         if quick:
             return cls(True, ("tiny",), 64, 8, 1, 2, 2, 16, 0.0, 3, (4, 8), 2, 1, 8, 2,
-                       (8,), (8,), False, train_limit=48)  # fmt: skip
+                       (8,), (8,), False, train_limit=48, load_users=(1, 2, 4),
+                       load_images=4, load_ig_steps=4)  # fmt: skip
         return cls(False, ("mobilenetv2", "efficientnetb0"), 224, 32, 3, 10, 5, 512, 90.0, 15,
                    (16, 32, 64, 128, 256), 5, 1, 64, 3, (16, 32, 64, 128, 256),
                    (16, 64, 128), True)  # fmt: skip
@@ -629,6 +633,18 @@ def bench_app(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def bench_load(ctx: Context) -> dict[str, Any]:
+    """Concurrent simulated users, each asking for prediction + Grad-CAM + IG (benchmarks/load.py)."""
+    from benchmarks.load import run_load
+
+    p = ctx.plan
+    model, origin = ctx.explain_model(p.backbones[0])
+    images = ctx.test_images(p.load_images)
+    result = run_load(model, images, p.load_users, p.load_ig_steps, log=ctx.log)
+    result["model"] = origin
+    return result
+
+
 BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "pipeline": bench_pipeline,
     "training": bench_training,
@@ -640,4 +656,5 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "naive": bench_naive,
     "xla": bench_xla,
     "app": bench_app,
+    "load": bench_load,
 }

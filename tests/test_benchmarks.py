@@ -11,7 +11,7 @@ from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.stats import rate, summarize
 
-QUICK = "pipeline,training,cached_features,gradcam,ig,naive"
+QUICK = "pipeline,training,cached_features,gradcam,ig,naive,load"
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,46 @@ def test_measurements_are_medians_over_warm_repeats(quick_run):
     for key in ("gauss_legendre/4", "gauss_legendre/8", "trapezoid/4", "trapezoid/8"):
         assert len(ig[key]["gaps"]) == 2 and all(g >= 0 for g in ig[key]["gaps"])
     assert data["naive"]["tiny"]["gradcam_speedup"] > 0
+
+
+def test_load_levels_report_latency_errors_and_checked_results(quick_run):
+    data, doc = quick_run
+    load = data["load"]
+    assert load["photos"] == 4 and load["ig_steps"] == 4
+    assert list(load["levels"]) == ["1", "2", "4"]
+    for level in load["levels"].values():
+        assert level["requests"] == 4 and level["errors"] == 0 and level["not_run"] == 0
+        assert 0 < level["p50_seconds"] <= level["p95_seconds"] <= level["max_seconds"]
+    for level in ("2", "4"):  # every concurrent result equals the single-user one
+        assert load["levels"][level]["checked"] == 4 and load["levels"][level]["wrong_results"] == 0
+    assert "| users | requests | errors | wrong results |" in doc.read_text()
+
+
+def test_load_script_smoke_mode(data_dir, tmp_path, monkeypatch, capsys):
+    from benchmarks.load import main as load_main
+
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    out = tmp_path / "load.json"
+    assert load_main(["--smoke", "--users", "1,3", "--images", "3", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| 1 | 3 | 0 | reference |" in printed and "| 3 | 3 | 0 | 0 of 3 |" in printed
+    result = json.loads(out.read_text())
+    assert result["levels"]["3"]["wrong_results"] == 0 and result["levels"]["3"]["errors"] == 0
+
+
+def test_load_counts_errors_and_wrong_results():
+    from benchmarks.load import run_level
+
+    def flaky(i: int) -> int:
+        if i == 2:
+            raise RuntimeError("out of memory")
+        return i
+
+    stats, results = run_level(flaky, 5, 3, max_seconds=60)
+    assert stats["errors"] == 1 and "photo 2: RuntimeError: out of memory" in stats["error_messages"][0]
+    assert results == {0: 0, 1: 1, 3: 3, 4: 4} and stats["requests"] == 5
+    stats, _ = run_level(flaky, 5, 2, max_seconds=0)  # past the deadline: nothing is started
+    assert stats["not_run"] == 5 and stats["requests"] == 0 and stats["p50_seconds"] is None
 
 
 def test_doc_gets_tables_and_keeps_prose(quick_run):
