@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The training runs behind docs/RESULTS.md (MobileNetV2, offline ImageNet weights, CPU).
 # Usage: bash benchmarks/accuracy_runs.sh [RUN ...]   (default: all). Checkpoints go to runs/.
+#        bash benchmarks/accuracy_runs.sh robustness [RUN ...]: robustness of trained runs on a
+#        fixed 200-image test subset, into benchmarks/results/robustness/RUN.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -9,6 +11,14 @@ mkdir -p "$OUT"
 train() { local name=$1; shift; echo "== $name"; /usr/bin/time -f "$name wall %e s" \
   "$PY" -m flowerdash train --backbone mobilenetv2 --checkpoint-dir "$OUT" --name "$name" "$@" \
   2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/$name.log"; }
+if [ "${1:-}" = robustness ]; then
+  shift; runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final)
+  mkdir -p benchmarks/results/robustness
+  for r in "${runs[@]}"; do
+    "$PY" -m flowerdash robustness "$OUT/$r" --limit 200 --json > "benchmarks/results/robustness/$r.json"
+  done
+  exit 0
+fi
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
