@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from flowerdash.errors import ExplainError
+from flowerdash.i18n import N_, _
 
 __all__ = [
     "Explainer",
@@ -64,12 +65,17 @@ def model_input_shape(model: keras.Model) -> tuple[int | None, int | None, int |
     """The (H, W, C) an image model expects; ExplainError for models that are not single-image."""
     if len(model.inputs) != 1:
         raise ExplainError(
-            f"The model has {len(model.inputs)} inputs; explanations need a model with one image input."
+            _(
+                "The model has {count} inputs; explanations need a model with one image input."
+            ).format(count=len(model.inputs))
         )
     shape = tuple(model.inputs[0].shape)
     if len(shape) != 4:
         raise ExplainError(
-            f"The model's input has shape {shape}; explanations need an image input [N, H, W, C]."
+            _(
+                "The model's input has shape {shape}; explanations need an image input "
+                "[N, H, W, C]."
+            ).format(shape=shape)
         )
     return shape[1], shape[2], shape[3]
 
@@ -108,8 +114,10 @@ def _build_logits_model(model: keras.Model) -> keras.Model:
         linear.set_weights(last.get_weights())
     else:
         raise ExplainError(
-            "Cannot find the model's class scores: it has no layer named 'logits' and its last "
-            f"layer ({last.name!r}, {type(last).__name__}) is not a softmax."
+            _(
+                "Cannot find the model's class scores: it has no layer named 'logits' and its last "
+                "layer ({name}, {layer_type}) is not a softmax."
+            ).format(name=repr(last.name), layer_type=type(last).__name__)
         )
     return keras.Model(model.inputs[0], out, name=f"{model.name}_logits")
 
@@ -135,8 +143,10 @@ def default_conv_layer(model: keras.Model) -> str:
     names = conv_layer_names(model)
     if not names:
         raise ExplainError(
-            "The model has no layer with a 4-D feature-map output, so Grad-CAM cannot be used. "
-            "If the backbone is a nested model, rebuild the model flat."
+            _(
+                "The model has no layer with a 4-D feature-map output, so Grad-CAM cannot be used. "
+                "If the backbone is a nested model, rebuild the model flat."
+            )
         )
     return names[-1]
 
@@ -150,8 +160,10 @@ def check_layer(model: keras.Model, layer: str | None) -> str:
         return layer
     shown = names if len(names) <= 20 else ["..."] + names[-20:]
     raise ExplainError(
-        f"Layer {layer!r} is not a feature-map layer of this model. "
-        f"Candidates (last is the default): {', '.join(shown)}."
+        _(
+            "Layer {layer} is not a feature-map layer of this model. "
+            "Candidates (last is the default): {candidates}."
+        ).format(layer=repr(layer), candidates=", ".join(shown))
     )
 
 
@@ -172,9 +184,13 @@ class Explainer(abc.ABC):
 
     def __init__(self, model: keras.Model, batch_size: int = 16) -> None:
         if not isinstance(model, keras.Model):
-            raise ExplainError(f"Expected a Keras model, got {type(model).__name__}.")
+            raise ExplainError(
+                _("Expected a Keras model, got {type_name}.").format(type_name=type(model).__name__)
+            )
         if int(batch_size) < 1:
-            raise ExplainError(f"batch_size must be at least 1, got {batch_size}.")
+            raise ExplainError(
+                _("batch_size must be at least 1, got {value}.").format(value=batch_size)
+            )
         self.model = model
         self.batch_size = int(batch_size)
         self.input_shape = model_input_shape(model)
@@ -212,32 +228,51 @@ class Explainer(abc.ABC):
         try:
             arr = np.asarray(images)
         except Exception as exc:  # noqa: BLE001
-            raise ExplainError(f"Cannot read the images as an array: {exc}") from exc
+            raise ExplainError(
+                _("Cannot read the images as an array: {error}").format(error=exc)
+            ) from exc
         if arr.dtype == bool or not (
             np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
         ):
-            raise ExplainError(f"Images must be numeric pixel arrays, got dtype {arr.dtype}.")
+            raise ExplainError(
+                _("Images must be numeric pixel arrays, got dtype {dtype}.").format(dtype=arr.dtype)
+            )
         if arr.ndim == 3:
             arr = arr[None]
         if arr.ndim != 4:
             raise ExplainError(
-                f"Expected one image [H, W, C] or a batch [N, H, W, C], got shape {arr.shape}."
+                _(
+                    "Expected one image [H, W, C] or a batch [N, H, W, C], got shape {shape}."
+                ).format(shape=arr.shape)
             )
         if arr.shape[0] == 0:
-            raise ExplainError("No images were given.")
+            raise ExplainError(_("No images were given."))
         want = self.input_shape
-        for got, exp, what in zip(
-            arr.shape[1:], want, ("height", "width", "channels"), strict=True
-        ):
+        dimensions = (
+            N_("The image height is {got} but the model expects {expected}"),
+            N_("The image width is {got} but the model expects {expected}"),
+            N_("The image channels is {got} but the model expects {expected}"),
+        )
+        for got, exp, mismatch in zip(arr.shape[1:], want, dimensions, strict=True):
             if exp is not None and got != exp:
                 raise ExplainError(
-                    f"The image {what} is {got} but the model expects {exp} "
-                    f"(images must be {want[0]}x{want[1]} with {want[2]} channels; got "
-                    f"{arr.shape[1]}x{arr.shape[2]} with {arr.shape[3]})."
+                    _(mismatch).format(got=got, expected=exp)
+                    + " "
+                    + _(
+                        "(images must be {height}x{width} with {channels} channels; got "
+                        "{got_height}x{got_width} with {got_channels})."
+                    ).format(
+                        height=want[0],
+                        width=want[1],
+                        channels=want[2],
+                        got_height=arr.shape[1],
+                        got_width=arr.shape[2],
+                        got_channels=arr.shape[3],
+                    )
                 )
         arr = arr.astype(np.float32)
         if not np.isfinite(arr).all():
-            raise ExplainError("The images contain NaN or infinite pixel values.")
+            raise ExplainError(_("The images contain NaN or infinite pixel values."))
         return arr
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
@@ -258,18 +293,26 @@ class Explainer(abc.ABC):
             arr = np.full(n, arr)
         if arr.ndim != 1 or len(arr) != n:
             raise ExplainError(
-                f"Got {arr.size} targets for {n} images; give one int or one per image."
+                _(
+                    "Got {targets} targets for {images} images; give one int or one per image."
+                ).format(targets=arr.size, images=n)
             )
         if not np.issubdtype(arr.dtype, np.integer):
             if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
                 arr = arr.astype(np.int64)
             else:
-                raise ExplainError(f"Targets must be class indices (integers), got {arr.tolist()}.")
+                raise ExplainError(
+                    _("Targets must be class indices (integers), got {targets}.").format(
+                        targets=arr.tolist()
+                    )
+                )
         bad = arr[(arr < 0) | (arr >= self.num_classes)]
         if bad.size:
             raise ExplainError(
-                f"Target class {int(bad[0])} is out of range: the model has {self.num_classes} classes "
-                f"(0..{self.num_classes - 1})."
+                _(
+                    "Target class {target} is out of range: the model has {count} classes "
+                    "(0..{last})."
+                ).format(target=int(bad[0]), count=self.num_classes, last=self.num_classes - 1)
             )
         return arr.astype(np.int32)
 

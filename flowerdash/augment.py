@@ -28,20 +28,22 @@ import numpy as np
 import tensorflow as tf
 
 from flowerdash.errors import ConfigError, ImageError
+from flowerdash.i18n import N_, _
 
 FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 MIX_METHODS = ("mixup", "cutmix")
 VALUE_RANGE = (0, 255)
 
-# Upper bound (inclusive unless noted) of every numeric setting, in Keras' own terms.
+# Upper bound (inclusive unless noted) of every numeric setting, in Keras' own terms, and what
+# the value means (marked for translation, translated in the error message).
 _LIMITS: dict[str, tuple[float, str]] = {
-    "rotation": (1.0, "a fraction of a full turn, e.g. 0.1 means up to ±36 degrees"),
-    "zoom": (0.95, "a fraction of the image size, e.g. 0.1 means up to 10% in or out"),
-    "translation": (1.0, "a fraction of the image size, e.g. 0.1 means up to 10% shift"),
-    "brightness": (1.0, "a fraction of the 0..255 range, e.g. 0.2 means up to ±51"),
-    "contrast": (1.0, "e.g. 0.2 scales contrast by a factor between 0.8 and 1.2"),
-    "mixup_alpha": (1.0, "the Beta(alpha, alpha) parameter of MixUp; 0 turns it off"),
-    "cutmix_alpha": (1.0, "the Beta(alpha, alpha) parameter of CutMix; 0 turns it off"),
+    "rotation": (1.0, N_("a fraction of a full turn, e.g. 0.1 means up to ±36 degrees")),
+    "zoom": (0.95, N_("a fraction of the image size, e.g. 0.1 means up to 10% in or out")),
+    "translation": (1.0, N_("a fraction of the image size, e.g. 0.1 means up to 10% shift")),
+    "brightness": (1.0, N_("a fraction of the 0..255 range, e.g. 0.2 means up to ±51")),
+    "contrast": (1.0, N_("e.g. 0.2 scales contrast by a factor between 0.8 and 1.2")),
+    "mixup_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of MixUp; 0 turns it off")),
+    "cutmix_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of CutMix; 0 turns it off")),
 }
 
 
@@ -60,15 +62,23 @@ class AugmentConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.flip, str) or self.flip not in FLIP_MODES:
-            raise ConfigError(f"Flip must be one of {', '.join(FLIP_MODES)}; got {self.flip!r}.")
+            raise ConfigError(
+                _("Flip must be one of {choices}; got {value}.").format(
+                    choices=", ".join(FLIP_MODES), value=repr(self.flip)
+                )
+            )
         for name, (upper, meaning) in _LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ConfigError(f"{name} must be a number; got {value!r}.")
+                raise ConfigError(
+                    _("{name} must be a number; got {value}.").format(name=name, value=repr(value))
+                )
             value = float(value)
             if not math.isfinite(value) or value < 0 or value > upper:
                 raise ConfigError(
-                    f"{name} must be between 0 and {upper:g} ({meaning}); got {value!r}."
+                    _("{name} must be between 0 and {upper} ({meaning}); got {value}.").format(
+                        name=name, upper=f"{upper:g}", meaning=_(meaning), value=repr(value)
+                    )
                 )
             setattr(self, name, value)
 
@@ -93,14 +103,17 @@ class AugmentConfig:
         """Build from a dict such as `to_dict()` made; missing keys take their defaults."""
         if not isinstance(data, dict):
             raise ConfigError(
-                f"Augmentation settings must be a mapping; got {type(data).__name__}."
+                _("Augmentation settings must be a mapping; got {type_name}.").format(
+                    type_name=type(data).__name__
+                )
             )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(
-                f"Unknown augmentation setting(s): {', '.join(map(str, unknown))}. "
-                f"Known settings: {', '.join(sorted(known))}."
+                _("Unknown augmentation setting(s): {unknown}. Known settings: {known}.").format(
+                    unknown=", ".join(map(str, unknown)), known=", ".join(sorted(known))
+                )
             )
         return cls(**data)
 
@@ -116,7 +129,9 @@ def preset(name: str) -> AugmentConfig:
     """A fresh copy of the named preset."""
     if name not in PRESETS:
         raise ConfigError(
-            f"Unknown augmentation preset {name!r}. Choose one of: {', '.join(PRESETS)}."
+            _("Unknown augmentation preset {name}. Choose one of: {choices}.").format(
+                name=repr(name), choices=", ".join(PRESETS)
+            )
         )
     return dataclasses.replace(PRESETS[name])
 
@@ -149,7 +164,9 @@ def _seed_tensor(seed: Any) -> tf.Tensor:
         return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
     t = tf.convert_to_tensor(seed)
     if not t.dtype.is_integer:
-        raise ConfigError(f"A seed must be an integer; got dtype {t.dtype.name}.")
+        raise ConfigError(
+            _("A seed must be an integer; got dtype {dtype}.").format(dtype=t.dtype.name)
+        )
     t = tf.cast(tf.math.floormod(tf.cast(t, tf.int64), 2**31 - 1), tf.int32)
     if t.shape.rank == 0:
         return tf.stack([t, tf.zeros_like(t)])
@@ -168,15 +185,27 @@ def _child_seed(seed: Any, index: int) -> _SeedStream:
 def _to_images(images: Any) -> tf.Tensor:
     x = tf.convert_to_tensor(images)
     if x.shape.rank != 4 or (x.shape[-1] is not None and x.shape[-1] != 3):
-        raise ImageError(f"Expected a batch of RGB images [B, H, W, 3]; got shape {x.shape}.")
+        raise ImageError(
+            _("Expected a batch of RGB images [B, H, W, 3]; got shape {shape}.").format(
+                shape=x.shape
+            )
+        )
     return tf.cast(x, tf.float32)
 
 
 def _mix_layer(method: str, alpha: float, seed: int | None = None) -> keras.layers.Layer:
     if method not in MIX_METHODS:
-        raise ConfigError(f"Mixing method must be 'mixup' or 'cutmix'; got {method!r}.")
+        raise ConfigError(
+            _("Mixing method must be 'mixup' or 'cutmix'; got {method}.").format(
+                method=repr(method)
+            )
+        )
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
-        raise ConfigError(f"The {method} alpha must be a number in (0, 1]; got {alpha!r}.")
+        raise ConfigError(
+            _("The {method} alpha must be a number in (0, 1]; got {value}.").format(
+                method=method, value=repr(alpha)
+            )
+        )
     if method == "mixup":
         return keras.layers.MixUp(alpha=float(alpha), seed=seed)
     return keras.layers.CutMix(factor=(float(alpha), float(alpha)), seed=seed)
@@ -205,7 +234,11 @@ class Augmenter:
 
     def __init__(self, config: AugmentConfig, seed: int = 0) -> None:
         if not isinstance(config, AugmentConfig):
-            raise ConfigError(f"Expected an AugmentConfig; got {type(config).__name__}.")
+            raise ConfigError(
+                _("Expected an AugmentConfig; got {type_name}.").format(
+                    type_name=type(config).__name__
+                )
+            )
         self.config = config
         self.seed = int(seed)
         self.layers: dict[str, keras.layers.Layer] = {}
@@ -253,9 +286,19 @@ class Augmenter:
         """Apply given parameters deterministically; layers absent from `params` are skipped."""
         unknown = sorted(set(params) - set(self.layers))
         if unknown:
+            message = (
+                _(
+                    "Parameters given for layer(s) this augmenter does not have: "
+                    "{unknown}. Active layers: {active}."
+                )
+                if self.layers
+                else _(
+                    "Parameters given for layer(s) this augmenter does not have: "
+                    "{unknown}. Active layers: none."
+                )
+            )
             raise ConfigError(
-                f"Parameters given for layer(s) this augmenter does not have: "
-                f"{', '.join(unknown)}. Active layers: {', '.join(self.layers) or 'none'}."
+                message.format(unknown=", ".join(unknown), active=", ".join(self.layers))
             )
         x = _to_images(images)
         for name, layer in self.layers.items():
@@ -303,7 +346,9 @@ def mix_batch(
     x = _to_images(images)
     y = tf.cast(tf.convert_to_tensor(labels_onehot), tf.float32)
     if y.shape.rank != 2:
-        raise ConfigError(f"Labels must be one-hot rows [B, classes]; got shape {y.shape}.")
+        raise ConfigError(
+            _("Labels must be one-hot rows [B, classes]; got shape {shape}.").format(shape=y.shape)
+        )
     return _mix_with_layer(layer, x, y, None if seed is None else _SeedStream(seed))
 
 
@@ -324,14 +369,22 @@ def mix_pair(
     pixel area.
     """
     if method not in MIX_METHODS:
-        raise ConfigError(f"Mixing method must be 'mixup' or 'cutmix'; got {method!r}.")
+        raise ConfigError(
+            _("Mixing method must be 'mixup' or 'cutmix'; got {method}.").format(
+                method=repr(method)
+            )
+        )
     a, b = np.asarray(image_a), np.asarray(image_b)
     if a.ndim != 3 or a.shape[-1] != 3 or a.shape != b.shape:
         raise ImageError(
-            f"Both images must be RGB [H, W, 3] of the same size; got {a.shape} and {b.shape}."
+            _(
+                "Both images must be RGB [H, W, 3] of the same size; got {first} and {second}."
+            ).format(first=a.shape, second=b.shape)
         )
     if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 1:
-        raise ConfigError(f"lam must be a number between 0 and 1; got {lam!r}.")
+        raise ConfigError(
+            _("lam must be a number between 0 and 1; got {value}.").format(value=repr(lam))
+        )
     h, w = a.shape[:2]
     pair = tf.convert_to_tensor(np.stack([a, b]).astype(np.float32))
     swap = tf.constant([1, 0], tf.int64)
@@ -348,7 +401,10 @@ def mix_pair(
         top, left, bottom, right = (int(v) for v in box)
         if not (0 <= top <= bottom <= h and 0 <= left <= right <= w):
             raise ConfigError(
-                f"The box (top, left, bottom, right) must lie inside the {h}x{w} image; got {box}."
+                _(
+                    "The box (top, left, bottom, right) must lie inside the {height}x{width} "
+                    "image; got {box}."
+                ).format(height=h, width=w, box=box)
             )
         mask = np.zeros((2, h, w, 3), bool)
         mask[:, top:bottom, left:right, :] = True
@@ -366,21 +422,27 @@ def mix_pair(
 def _check_element_spec(ds: tf.data.Dataset, num_classes: int) -> None:
     spec = ds.element_spec
     if not (isinstance(spec, tuple) and len(spec) == 2):
-        raise ConfigError("augment_dataset needs a dataset of (images, one-hot labels) pairs.")
+        raise ConfigError(_("augment_dataset needs a dataset of (images, one-hot labels) pairs."))
     img, lab = spec
     if img.shape.rank != 4 or img.dtype != tf.float32:
         raise ConfigError(
-            f"augment_dataset needs batched float32 images [B, H, W, 3]; got {img.dtype.name} "
-            f"{img.shape}. Batch the dataset before augmenting it."
+            _(
+                "augment_dataset needs batched float32 images [B, H, W, 3]; got {dtype} "
+                "{shape}. Batch the dataset before augmenting it."
+            ).format(dtype=img.dtype.name, shape=img.shape)
         )
     if lab.shape.rank != 2 or lab.dtype != tf.float32:
         raise ConfigError(
-            f"augment_dataset needs batched one-hot float32 labels [B, classes]; got "
-            f"{lab.dtype.name} {lab.shape}."
+            _(
+                "augment_dataset needs batched one-hot float32 labels [B, classes]; got "
+                "{dtype} {shape}."
+            ).format(dtype=lab.dtype.name, shape=lab.shape)
         )
     if lab.shape[-1] is not None and lab.shape[-1] != num_classes:
         raise ConfigError(
-            f"The labels have {lab.shape[-1]} classes but num_classes is {num_classes}."
+            _("The labels have {count} classes but num_classes is {expected}.").format(
+                count=lab.shape[-1], expected=num_classes
+            )
         )
 
 
@@ -477,9 +539,15 @@ def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndar
     """
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[-1] != 3:
-        raise ImageError(f"Expected one RGB image [H, W, 3]; got shape {arr.shape}.")
+        raise ImageError(
+            _("Expected one RGB image [H, W, 3]; got shape {shape}.").format(shape=arr.shape)
+        )
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigError(f"The number of variants must be a positive integer; got {n!r}.")
+        raise ConfigError(
+            _("The number of variants must be a positive integer; got {value}.").format(
+                value=repr(n)
+            )
+        )
     batch = np.repeat(arr[None].astype(np.float32), int(n), axis=0)
     aug = Augmenter(config, seed=seed)
     out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch

@@ -155,25 +155,35 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     """Read and validate a checkpoint folder's metadata."""
     folder = Path(path)
     if not folder.is_dir():
-        raise CheckpointError(f"The checkpoint {folder} does not exist (was it deleted?).")
+        raise CheckpointError(
+            _("The checkpoint {path} does not exist (was it deleted?).").format(path=folder)
+        )
     meta_path = folder / META_FILE
     if not meta_path.is_file():
         raise CheckpointError(
-            f"{folder.name} has no {META_FILE}; it is not a flowerdash checkpoint."
+            _("{name} has no {file}; it is not a flowerdash checkpoint.").format(
+                name=folder.name, file=META_FILE
+            )
         )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"The metadata of {folder.name} is unreadable: {exc}") from exc
+        raise CheckpointError(
+            _("The metadata of {name} is unreadable: {error}").format(name=folder.name, error=exc)
+        ) from exc
     if not isinstance(meta, dict):
-        raise CheckpointError(f"The metadata of {folder.name} is not a JSON object.")
+        raise CheckpointError(
+            _("The metadata of {name} is not a JSON object.").format(name=folder.name)
+        )
     names = meta.get("class_names")
     if not isinstance(names, list) or len(names) != meta.get("num_classes", NUM_CLASSES):
         raise CheckpointError(
-            f"The metadata of {folder.name} has no valid class list; it cannot name predictions."
+            _("The metadata of {name} has no valid class list; it cannot name predictions.").format(
+                name=folder.name
+            )
         )
     if not (folder / MODEL_FILE).is_file():
-        raise CheckpointError(f"{folder.name} has no {MODEL_FILE}.")
+        raise CheckpointError(_("{name} has no {file}.").format(name=folder.name, file=MODEL_FILE))
     return meta
 
 
@@ -190,7 +200,11 @@ def resolve(checkpoint: str | Path | None, root: str | Path | None = None) -> Pa
     named = checkpoint_root(root) / str(checkpoint)
     if named.is_dir():
         return named
-    raise CheckpointError(f"No checkpoint named {checkpoint!r} (looked for a folder at {path}).")
+    raise CheckpointError(
+        _("No checkpoint named {name} (looked for a folder at {path}).").format(
+            name=repr(checkpoint), path=path
+        )
+    )
 
 
 def list_checkpoints(root: str | Path | None = None, include_default: bool = True) -> Listing:
@@ -221,14 +235,18 @@ def load_model(path: str | Path) -> keras.Model:
         model = keras.saving.load_model(folder / MODEL_FILE, compile=False)
     except Exception as exc:  # corrupt zips, foreign files and version skew raise many types
         raise CheckpointError(
-            f"The model file of {folder.name} could not be loaded ({type(exc).__name__}); "
-            "it is corrupt or was not written by flowerdash."
+            _(
+                "The model file of {name} could not be loaded ({error_type}); "
+                "it is corrupt or was not written by flowerdash."
+            ).format(name=folder.name, error_type=type(exc).__name__)
         ) from exc
     classes = int(model.outputs[0].shape[-1])
     if classes != len(meta["class_names"]):
         raise CheckpointError(
-            f"{folder.name} predicts {classes} classes but its metadata names "
-            f"{len(meta['class_names'])}; the two do not belong together."
+            _(
+                "{name} predicts {classes} classes but its metadata names {named}; "
+                "the two do not belong together."
+            ).format(name=folder.name, classes=classes, named=len(meta["class_names"]))
         )
     return model
 
@@ -244,7 +262,7 @@ def save_checkpoint(
     name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{meta.get('backbone', 'model')}"
     final = parent / name
     if final.exists():
-        raise CheckpointError(f"A checkpoint named {name} already exists.")
+        raise CheckpointError(_("A checkpoint named {name} already exists.").format(name=name))
     tmp = parent / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -266,8 +284,10 @@ def save_checkpoint(
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(
-            f"Could not write the checkpoint to {parent} ({exc.strerror or exc}). "
-            "Check that the folder is writable and the disk has space; nothing was changed."
+            _(
+                "Could not write the checkpoint to {path} ({reason}). "
+                "Check that the folder is writable and the disk has space; nothing was changed."
+            ).format(path=parent, reason=exc.strerror or exc)
         ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -296,7 +316,11 @@ def update_meta(path: str | Path, **updates: Any) -> dict[str, Any]:
         os.replace(tmp, folder / META_FILE)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"Could not update the metadata of {folder.name}: {exc}") from exc
+        raise CheckpointError(
+            _("Could not update the metadata of {name}: {error}").format(
+                name=folder.name, error=exc
+            )
+        ) from exc
     return meta
 
 
@@ -304,7 +328,7 @@ def delete_checkpoint(path: str | Path) -> None:
     """Delete a checkpoint folder; the shipped default cannot be deleted."""
     folder = Path(path).resolve()
     if folder == SHIPPED_DEFAULT.resolve():
-        raise CheckpointError("The shipped default checkpoint cannot be deleted.")
+        raise CheckpointError(_("The shipped default checkpoint cannot be deleted."))
     read_meta(folder)
     shutil.rmtree(folder)
 

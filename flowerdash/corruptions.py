@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from flowerdash.errors import ConfigError, ImageError
+from flowerdash.i18n import _
 
 SEVERITIES = (1, 2, 3)
 
@@ -129,7 +130,7 @@ def _jpeg(x: np.ndarray, severity: int, seed: int) -> np.ndarray:
         bgr = np.clip(np.rint(img[:, :, ::-1]), 0, 255).astype(np.uint8)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
-            raise ImageError("The image could not be compressed as JPEG.")
+            raise ImageError(_("The image could not be compressed as JPEG."))
         out[i] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
     return out
 
@@ -167,14 +168,20 @@ CORRUPTIONS: dict[str, Corruption] = {
 
 def _check(name: str, severity: int) -> None:
     if name not in CORRUPTIONS:
-        raise ConfigError(f"Unknown corruption {name!r}. Choose one of: {', '.join(CORRUPTIONS)}.")
+        raise ConfigError(
+            _("Unknown corruption {name}. Choose one of: {choices}.").format(
+                name=repr(name), choices=", ".join(CORRUPTIONS)
+            )
+        )
     if (
         isinstance(severity, bool)
         or not isinstance(severity, int | np.integer)
         or (int(severity) not in SEVERITIES)
     ):
         raise ConfigError(
-            f"Unknown severity {severity!r}. Choose one of: {', '.join(map(str, SEVERITIES))}."
+            _("Unknown severity {severity}. Choose one of: {choices}.").format(
+                severity=repr(severity), choices=", ".join(map(str, SEVERITIES))
+            )
         )
 
 
@@ -184,16 +191,20 @@ def apply_corruption(images: np.ndarray, name: str, severity: int, seed: int = 0
     arr = np.asarray(images)
     if arr.ndim not in (3, 4) or arr.shape[-1] != 3 or 0 in arr.shape[-3:-1]:
         raise ImageError(
-            f"Expected RGB images shaped [N, height, width, 3] or [height, width, 3], "
-            f"got shape {arr.shape}."
+            _(
+                "Expected RGB images shaped [N, height, width, 3] or [height, width, 3], "
+                "got shape {shape}."
+            ).format(shape=arr.shape)
         )
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ImageError(f"Expected images as numbers (uint8 or float), got {arr.dtype}.")
+        raise ImageError(
+            _("Expected images as numbers (uint8 or float), got {dtype}.").format(dtype=arr.dtype)
+        )
     single = arr.ndim == 3
     # A private float32 copy: no corruption can ever touch the caller's array.
     x = np.array(arr[None] if single else arr, dtype=np.float32, copy=True)
     if not np.isfinite(x).all():
-        raise ImageError("The images contain missing or infinite pixel values.")
+        raise ImageError(_("The images contain missing or infinite pixel values."))
     out = CORRUPTIONS[name](x, int(severity), int(seed))
     out = np.clip(out, 0.0, 255.0).astype(np.float32, copy=False)
     return out[0] if single else out

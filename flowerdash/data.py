@@ -25,6 +25,7 @@ import numpy as np
 
 from flowerdash.classes import CLASS_NAMES, NUM_CLASSES
 from flowerdash.errors import ConfigError, DatasetError
+from flowerdash.i18n import N_, _
 from flowerdash.settings import ENV_DATA_DIR, load_settings
 
 if TYPE_CHECKING:
@@ -37,17 +38,30 @@ OFFICIAL_SIZES = {"train": 1020, "val": 1020, "test": 6149}
 _SETID_KEYS = {"train": "trnid", "val": "valid", "test": "tstid"}
 _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
-HOW_TO_FIX = (
-    f"Point flowerdash at a folder with the official Oxford Flowers102 files by setting "
-    f"{ENV_DATA_DIR} (or data_dir in flowerdash.toml), or go online so TensorFlow Datasets "
-    f"can download it."
+_HOW_TO_FIX = N_(
+    "Point flowerdash at a folder with the official Oxford Flowers102 files by setting "
+    "{variable} (or data_dir in flowerdash.toml), or go online so TensorFlow Datasets "
+    "can download it."
 )
-
-
-FIX_BAD_IMAGES = (
+_FIX_BAD_IMAGES = N_(
     "re-download the official images (102flowers.tgz) or copy these files again from a good "
     "copy, then reload."
 )
+
+
+def how_to_fix() -> str:
+    """How to get the dataset, in the current language."""
+    return _(_HOW_TO_FIX).format(variable=ENV_DATA_DIR)
+
+
+def fix_bad_images() -> str:
+    """How to repair damaged dataset images, in the current language."""
+    return _(_FIX_BAD_IMAGES)
+
+
+# English versions (the CLI and older callers); messages use the functions above.
+HOW_TO_FIX = _HOW_TO_FIX.format(variable=ENV_DATA_DIR)
+FIX_BAD_IMAGES = _FIX_BAD_IMAGES
 
 # Leading bytes of the formats tf.io.decode_jpeg decodes to one RGB image (JPEG, PNG, GIF).
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8")
@@ -68,24 +82,24 @@ def _quick_image_check(path: Path) -> str | None:
     except FileNotFoundError:
         return _MISSING
     except OSError as exc:
-        return f"cannot be opened: {exc.strerror or exc}"
+        return _("cannot be opened: {reason}").format(reason=exc.strerror or exc)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return _MISSING
         size = info.st_size
         if size == 0:
-            return "empty file"
+            return _("empty file")
         head = os.pread(fd, 4, 0)
         if not head.startswith(_IMAGE_MAGIC):
-            return "not a JPEG, PNG or GIF image"
+            return _("not a JPEG, PNG or GIF image")
         # A JPEG ends with its end-of-image marker; allow a little padding after it.
         if head.startswith(_IMAGE_MAGIC[0]) and _JPEG_END not in os.pread(
             fd, _TAIL_BYTES, max(size - _TAIL_BYTES, 0)
         ):
-            return "truncated: the JPEG has no end marker"
+            return _("truncated: the JPEG has no end marker")
     except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
+        return _("cannot be read: {reason}").format(reason=exc.strerror or exc)
     finally:
         os.close(fd)
     return None
@@ -105,7 +119,11 @@ class SplitIndex:
 
 def _check_split(name: str) -> str:
     if name not in SPLITS:
-        raise ConfigError(f"Unknown split {name!r}; choose one of {', '.join(SPLITS)}.")
+        raise ConfigError(
+            _("Unknown split {name}; choose one of {choices}.").format(
+                name=repr(name), choices=", ".join(SPLITS)
+            )
+        )
     return name
 
 
@@ -156,14 +174,22 @@ class FolderSource(DatasetSource):
 
     def _validate_layout(self) -> None:
         if not self.root.is_dir():
-            raise DatasetError(f"The dataset folder {self.root} does not exist. {HOW_TO_FIX}")
+            raise DatasetError(
+                _("The dataset folder {path} does not exist.").format(path=self.root)
+                + " "
+                + how_to_fix()
+            )
         missing = [
             n for n in ("jpg", "imagelabels.mat", "setid.mat") if not (self.root / n).exists()
         ]
         if missing:
             raise DatasetError(
-                f"The dataset folder {self.root} is missing {', '.join(missing)} "
-                f"(expected the official layout: jpg/, imagelabels.mat, setid.mat). {HOW_TO_FIX}"
+                _(
+                    "The dataset folder {path} is missing {missing} "
+                    "(expected the official layout: jpg/, imagelabels.mat, setid.mat)."
+                ).format(path=self.root, missing=", ".join(missing))
+                + " "
+                + how_to_fix()
             )
 
     @cached_property
@@ -171,8 +197,10 @@ class FolderSource(DatasetSource):
         labels = self._loadmat("imagelabels.mat", "labels").astype(np.int64) - 1
         if labels.min() < 0 or labels.max() >= NUM_CLASSES:
             raise DatasetError(
-                f"{self.root / 'imagelabels.mat'} holds labels outside 1..{NUM_CLASSES}; "
-                "it is not the Oxford Flowers102 label file."
+                _(
+                    "{path} holds labels outside 1..{count}; "
+                    "it is not the Oxford Flowers102 label file."
+                ).format(path=self.root / "imagelabels.mat", count=NUM_CLASSES)
             )
         return labels
 
@@ -183,9 +211,15 @@ class FolderSource(DatasetSource):
         try:
             content = loadmat(path)
         except Exception as exc:  # scipy raises several unrelated types for a bad file
-            raise DatasetError(f"{path} could not be read as a MATLAB file: {exc}") from exc
+            raise DatasetError(
+                _("{path} could not be read as a MATLAB file: {error}").format(path=path, error=exc)
+            ) from exc
         if key not in content:
-            raise DatasetError(f"{path} has no '{key}' entry; it is not the official file.")
+            raise DatasetError(
+                _("{path} has no '{key}' entry; it is not the official file.").format(
+                    path=path, key=key
+                )
+            )
         return np.asarray(content[key]).reshape(-1)
 
     @cached_property
@@ -196,9 +230,17 @@ class FolderSource(DatasetSource):
         try:
             names = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise DatasetError(f"{path} is not a readable JSON list of names: {exc}") from exc
+            raise DatasetError(
+                _("{path} is not a readable JSON list of names: {error}").format(
+                    path=path, error=exc
+                )
+            ) from exc
         if not isinstance(names, list) or len(names) != NUM_CLASSES:
-            raise DatasetError(f"{path} must hold a list of {NUM_CLASSES} class names.")
+            raise DatasetError(
+                _("{path} must hold a list of {count} class names.").format(
+                    path=path, count=NUM_CLASSES
+                )
+            )
         return tuple(str(n) for n in names)
 
     @cached_property
@@ -209,7 +251,9 @@ class FolderSource(DatasetSource):
             ids = self._loadmat("setid.mat", key).astype(np.int64)
             if ids.min() < 1 or ids.max() > len(labels):
                 raise DatasetError(
-                    f"setid.mat refers to image {ids.max()} but imagelabels.mat has {len(labels)}."
+                    _("setid.mat refers to image {index} but imagelabels.mat has {count}.").format(
+                        index=ids.max(), count=len(labels)
+                    )
                 )
             files = tuple(f"image_{i:05d}.jpg" for i in ids)
             problems = {f: p for f in files if (p := _quick_image_check(self.image_path(f)))}
@@ -217,15 +261,31 @@ class FolderSource(DatasetSource):
             if missing:
                 shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
                 raise DatasetError(
-                    f"The {name} split lists {len(missing)} image(s) that are not in "
-                    f"{self.root / 'jpg'}: {shown}. The download looks incomplete; {HOW_TO_FIX}"
+                    _(
+                        "The {split} split lists {count} image(s) that are not in "
+                        "{path}: {files}. The download looks incomplete; {fix}"
+                    ).format(
+                        split=name,
+                        count=len(missing),
+                        path=self.root / "jpg",
+                        files=shown,
+                        fix=how_to_fix(),
+                    )
                 )
             if problems:
                 shown = ", ".join(f"{f} ({p})" for f, p in list(problems.items())[:5])
                 raise DatasetError(
-                    f"The {name} split has {len(problems)} image(s) in {self.root / 'jpg'} that "
-                    f"cannot be read: {shown}{' …' if len(problems) > 5 else ''}. flowerdash does "
-                    f"not skip them (that would quietly change the split); {FIX_BAD_IMAGES}"
+                    _(
+                        "The {split} split has {count} image(s) in {path} that "
+                        "cannot be read: {files}. flowerdash does "
+                        "not skip them (that would quietly change the split); {fix}"
+                    ).format(
+                        split=name,
+                        count=len(problems),
+                        path=self.root / "jpg",
+                        files=shown + (" …" if len(problems) > 5 else ""),
+                        fix=fix_bad_images(),
+                    )
                 )
             out[name] = SplitIndex(name, files, labels[ids - 1])
         return out
@@ -276,14 +336,19 @@ class TfdsSource(DatasetSource):
         try:
             import tensorflow_datasets as tfds
         except ImportError as exc:
-            raise DatasetError(f"tensorflow-datasets is not installed. {HOW_TO_FIX}") from exc
+            raise DatasetError(
+                _("tensorflow-datasets is not installed.") + " " + how_to_fix()
+            ) from exc
         builder = tfds.builder(self.NAME, data_dir=self.data_dir)
         try:
             builder.download_and_prepare()
         except Exception as exc:  # network errors surface as many different types
             raise DatasetError(
-                f"TensorFlow Datasets could not download {self.NAME} ({type(exc).__name__}). "
-                f"{HOW_TO_FIX}"
+                _("TensorFlow Datasets could not download {name} ({error_type}).").format(
+                    name=self.NAME, error_type=type(exc).__name__
+                )
+                + " "
+                + how_to_fix()
             ) from exc
         return builder
 
@@ -374,7 +439,7 @@ def select_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
     if limit is None or limit >= n:
         return np.arange(n)
     if limit < 1:
-        raise ConfigError("A dataset limit must be at least 1 image.")
+        raise ConfigError(_("A dataset limit must be at least 1 image."))
     return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
 
 
@@ -415,9 +480,11 @@ def undecodable_error(source: DatasetSource, split: str, bad: Sequence[str]) -> 
     shown = ", ".join(bad[:5]) + (" …" if len(bad) > 5 else "")
     where = source.root / "jpg" if isinstance(source, FolderSource) else source.description
     return DatasetError(
-        f"{len(bad)} image(s) of the {split} split in {where} could not be decoded (the file is "
-        f"damaged, or was removed after the dataset was checked): {shown}. flowerdash does not skip them (that would quietly change the "
-        f"split); {FIX_BAD_IMAGES}"
+        _(
+            "{count} image(s) of the {split} split in {path} could not be decoded (the file is "
+            "damaged, or was removed after the dataset was checked): {files}. flowerdash does "
+            "not skip them (that would quietly change the split); {fix}"
+        ).format(count=len(bad), split=split, path=where, files=shown, fix=fix_bad_images())
     )
 
 
@@ -463,7 +530,7 @@ def make_pipeline(
     import tensorflow as tf
 
     if batch_size < 1:
-        raise ConfigError("Batch size must be at least 1.")
+        raise ConfigError(_("Batch size must be at least 1."))
     indices = select_indices(split_size(source, split), limit, seed)
     ds = _raw_combined(source, split, indices)
     if training:
@@ -478,7 +545,7 @@ def make_pipeline(
     ds = ds.batch(batch_size, drop_remainder=False)
     if training and augment is not None and not augment.is_identity:
         if with_names or not one_hot:
-            raise ConfigError("Augmented training pipelines need one-hot labels and no names.")
+            raise ConfigError(_("Augmented training pipelines need one-hot labels and no names."))
         from flowerdash.augment import augment_dataset
 
         ds = augment_dataset(ds, augment, seed=seed, num_classes=num_classes)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from flowerdash.errors import ConfigError
+from flowerdash.i18n import _
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -27,7 +28,11 @@ def check_strategy_name(name: str) -> str:
     """The lower-cased strategy name, or a ConfigError listing the choices."""
     key = str(name).lower()
     if key not in STRATEGIES:
-        raise ConfigError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+        raise ConfigError(
+            _("Unknown strategy {name}; choose one of {choices}.").format(
+                name=repr(name), choices=", ".join(STRATEGIES)
+            )
+        )
     return key
 
 
@@ -39,7 +44,11 @@ def _key(device: str) -> tuple[str, int]:
     except ValueError:
         spec = None
     if spec is None or spec.device_type is None:
-        raise ConfigError(f"{device!r} is not a device name (examples: GPU:0, /gpu:1, CPU:0).")
+        raise ConfigError(
+            _("{device} is not a device name (examples: GPU:0, /gpu:1, CPU:0).").format(
+                device=repr(device)
+            )
+        )
     return spec.device_type.upper(), spec.device_index or 0
 
 
@@ -55,11 +64,16 @@ def _resolve(devices: Sequence[str]) -> list[str]:
     for device in devices:
         key = _key(device)
         if key not in visible:
-            names = ", ".join(f"{t}:{i}" for t, i in sorted(visible)) or "none"
-            raise ConfigError(f"Device {device!r} is not visible here (visible: {names}).")
+            names = ", ".join(f"{t}:{i}" for t, i in sorted(visible))
+            message = (
+                _("Device {device} is not visible here (visible: {names}).")
+                if names
+                else _("Device {device} is not visible here (visible: none).")
+            )
+            raise ConfigError(message.format(device=repr(device), names=names))
         out.append(visible[key])
     if len(set(out)) != len(out):
-        raise ConfigError("A device is listed twice.")
+        raise ConfigError(_("A device is listed twice."))
     return out
 
 
@@ -82,16 +96,20 @@ def make_strategy(
             return tf.distribute.get_strategy()
         if len(chosen) != 1:
             raise ConfigError(
-                f"Strategy 'one' trains on one device, but {len(chosen)} were given; "
-                f"use strategy 'mirrored' for several ({', '.join(STRATEGIES)})."
+                _(
+                    "Strategy 'one' trains on one device, but {count} were given; "
+                    "use strategy 'mirrored' for several ({choices})."
+                ).format(count=len(chosen), choices=", ".join(STRATEGIES))
             )
         return tf.distribute.OneDeviceStrategy(chosen[0])
     chosen = chosen or gpus
     if not chosen:
         raise ConfigError(
-            "Strategy 'mirrored' needs devices to mirror across, and no GPU is visible; "
-            f"choose one of {', '.join(STRATEGIES)} ('auto' and 'one' train on this device) "
-            "or name the devices to mirror across."
+            _(
+                "Strategy 'mirrored' needs devices to mirror across, and no GPU is visible; "
+                "choose one of {choices} ('auto' and 'one' train on this device) "
+                "or name the devices to mirror across."
+            ).format(choices=", ".join(STRATEGIES))
         )
     return _mirrored(tuple(chosen))
 

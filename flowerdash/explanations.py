@@ -21,6 +21,7 @@ from flowerdash.attribution import Explainer
 from flowerdash.errors import ExplainError
 from flowerdash.faithfulness import FaithfulnessResult, deletion_insertion
 from flowerdash.gradcam import GradCAM
+from flowerdash.i18n import _
 from flowerdash.integrated_gradients import DEFAULT_RULE, DEFAULT_STEPS, IntegratedGradients
 
 __all__ = [
@@ -71,7 +72,9 @@ def get_explainer(model: keras.Model, method: str, **options: Any) -> Explainer:
     """A cached explainer for ``model`` and ``method`` ('gradcam', 'gradcam++' or 'ig')."""
     if method not in METHOD_LABELS:
         raise ExplainError(
-            f"Unknown explanation method {method!r}; choose one of {', '.join(METHODS)}."
+            _("Unknown explanation method {method}; choose one of {choices}.").format(
+                method=repr(method), choices=", ".join(METHODS)
+            )
         )
     cacheable = all(isinstance(v, (str, int, float, bool, type(None))) for v in options.values())
     if not cacheable:
@@ -112,13 +115,17 @@ def explain_image(
     unknown = [m for m in methods if m not in METHOD_LABELS]
     if unknown or not methods:
         raise ExplainError(
-            f"Unknown explanation method(s) {unknown or list(methods)}; choose from {', '.join(METHODS)}."
+            _("Unknown explanation method(s) {methods}; choose from {choices}.").format(
+                methods=unknown or list(methods), choices=", ".join(METHODS)
+            )
         )
     img = np.asarray(image)
     if img.ndim == 4 and img.shape[0] == 1:
         img = img[0]
     if img.ndim != 3:
-        raise ExplainError(f"explain_image needs one image [H, W, 3], got shape {img.shape}.")
+        raise ExplainError(
+            _("explain_image needs one image [H, W, 3], got shape {shape}.").format(shape=img.shape)
+        )
 
     explainers: dict[str, Explainer] = {}
     for m in methods:

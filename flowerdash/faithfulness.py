@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from flowerdash.errors import ExplainError
+from flowerdash.i18n import _
 
 __all__ = [
     "FaithfulnessResult",
@@ -50,7 +51,9 @@ def _pixel_baseline(image: np.ndarray, baseline: str) -> np.ndarray:
         blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
         return blurred.reshape(image.shape).astype(np.float32)
     raise ExplainError(
-        f"Unknown deletion/insertion baseline {baseline!r}; choose 'blur' or 'black'."
+        _("Unknown deletion/insertion baseline {baseline}; choose 'blur' or 'black'.").format(
+            baseline=repr(baseline)
+        )
     )
 
 
@@ -76,18 +79,28 @@ def deletion_insertion(
     if img.ndim == 4 and img.shape[0] == 1:
         img = img[0]
     if img.ndim != 3:
-        raise ExplainError(f"deletion_insertion needs one image [H, W, C], got shape {img.shape}.")
+        raise ExplainError(
+            _("deletion_insertion needs one image [H, W, C], got shape {shape}.").format(
+                shape=img.shape
+            )
+        )
     if not 1 <= int(steps) <= 1000:
-        raise ExplainError(f"steps must be between 1 and 1000, got {steps}.")
+        raise ExplainError(_("steps must be between 1 and 1000, got {steps}.").format(steps=steps))
     h, w = img.shape[:2]
     sal = np.nan_to_num(np.asarray(saliency_map, dtype=np.float32))
     if sal.ndim != 2:
-        raise ExplainError(f"The saliency map must be [H, W], got shape {sal.shape}.")
+        raise ExplainError(
+            _("The saliency map must be [H, W], got shape {shape}.").format(shape=sal.shape)
+        )
     if sal.shape != (h, w):
         sal = cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR)
     num_classes = int(model.outputs[0].shape[-1])
     if not 0 <= int(target) < num_classes:
-        raise ExplainError(f"Target class {target} is out of range (0..{num_classes - 1}).")
+        raise ExplainError(
+            _("Target class {target} is out of range (0..{last}).").format(
+                target=target, last=num_classes - 1
+            )
+        )
     base = _pixel_baseline(img, baseline)
 
     # Most important first; a stable sort keeps ties in reading order, so results are repeatable.
@@ -136,7 +149,7 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 def _default_stages(model: keras.Model, max_stages: int = 4) -> list[list[str]]:
     weighted = [layer.name for layer in reversed(model.layers) if layer.weights]
     if not weighted:
-        raise ExplainError("The model has no layers with weights to randomise.")
+        raise ExplainError(_("The model has no layers with weights to randomise."))
     head, rest = weighted[:1], weighted[1:]
     stages = [head]
     if rest:
@@ -169,7 +182,9 @@ def sanity_check(
     else:
         unknown = [n for n in layers_to_randomize if n not in names]
         if unknown:
-            raise ExplainError(f"Unknown layers to randomise: {', '.join(unknown)}.")
+            raise ExplainError(
+                _("Unknown layers to randomise: {layers}.").format(layers=", ".join(unknown))
+            )
         stages = [[n] for n in layers_to_randomize]
 
     original = explainer_factory(model)
@@ -200,9 +215,13 @@ def focus_score(cam_map: np.ndarray, center_fraction: float = 0.5) -> float:
     """
     m = np.maximum(np.nan_to_num(np.asarray(cam_map, dtype=np.float64)), 0.0)
     if m.ndim != 2:
-        raise ExplainError(f"focus_score needs one map [H, W], got shape {m.shape}.")
+        raise ExplainError(
+            _("focus_score needs one map [H, W], got shape {shape}.").format(shape=m.shape)
+        )
     if not 0.0 < float(center_fraction) <= 1.0:
-        raise ExplainError(f"center_fraction must be in (0, 1], got {center_fraction}.")
+        raise ExplainError(
+            _("center_fraction must be in (0, 1], got {value}.").format(value=center_fraction)
+        )
     total = m.sum()
     if total <= 0:
         return 0.0

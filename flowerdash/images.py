@@ -28,35 +28,45 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from flowerdash.errors import ConfigError, ImageError
+from flowerdash.i18n import N_, _
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
-_DAMAGED = "This image file is damaged and cannot be decoded. Please try another copy of it."
-_NOT_AN_IMAGE = (
+# Marked here, translated where raised (the language is only known then).
+_DAMAGED = N_("This image file is damaged and cannot be decoded. Please try another copy of it.")
+_NOT_AN_IMAGE = N_(
     "This file is not an image we can read. Please use a JPEG, PNG, GIF, WebP, BMP or TIFF photo."
 )
 
 
 def _megapixels(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f} megapixels" if pixels >= 100_000 else f"{pixels:,} pixels"
+    if pixels >= 100_000:
+        return _("{count} megapixels").format(count=f"{pixels / 1e6:.1f}")
+    return _("{count} pixels").format(count=f"{pixels:,}")
 
 
 def _check_limit(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be a positive whole number, not {value!r}.")
+        raise ConfigError(
+            _("{name} must be a positive whole number, not {value}.").format(
+                name=name, value=repr(value)
+            )
+        )
     return value
 
 
 def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
     """Return the raw bytes of ``source``, refusing anything larger than ``max_bytes``."""
-    too_big = (
+    too_big = _(
         "This file is {size} which is larger than the limit of {limit}. Please use a smaller image."
     )
     limit = (
-        f"{max_bytes / 1024 / 1024:.0f} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes} bytes"
+        _("{count} MB").format(count=f"{max_bytes / 1024 / 1024:.0f}")
+        if max_bytes >= 1024 * 1024
+        else _("{count} bytes").format(count=max_bytes)
     )
 
     if isinstance(source, bytes | bytearray | memoryview):
@@ -64,24 +74,29 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
     elif isinstance(source, str | os.PathLike):
         path = pathlib.Path(source)
         if not path.exists():
-            raise ImageError(f"There is no file at {path}.")
+            raise ImageError(_("There is no file at {path}.").format(path=path))
         if not path.is_file():
-            raise ImageError(f"{path} is a folder, not an image file.")
+            raise ImageError(_("{path} is a folder, not an image file.").format(path=path))
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(too_big.format(size=f"{size / 1024 / 1024:.1f} MB", limit=limit))
+            megabytes = _("{count} MB").format(count=f"{size / 1024 / 1024:.1f}")
+            raise ImageError(too_big.format(size=megabytes, limit=limit))
         try:
             with open(path, "rb") as fh:
                 data = fh.read(max_bytes + 1)
         except OSError as exc:
-            raise ImageError(f"The file {path} cannot be opened: {exc.strerror or exc}.") from exc
+            raise ImageError(
+                _("The file {path} cannot be opened: {reason}.").format(
+                    path=path, reason=exc.strerror or exc
+                )
+            ) from exc
     elif hasattr(source, "read"):
         # Streamlit re-runs read the same UploadedFile again: start from the beginning.
         if getattr(source, "seekable", lambda: False)():
             source.seek(0)
         data = source.read(max_bytes + 1)
         if not isinstance(data, bytes | bytearray):
-            raise ImageError("The uploaded file did not give us bytes to read.")
+            raise ImageError(_("The uploaded file did not give us bytes to read."))
         data = bytes(data)
     else:
         raise TypeError(
@@ -89,9 +104,10 @@ def _read_bytes(source: ImageSource, max_bytes: int) -> bytes:
         )
 
     if len(data) > max_bytes:
-        raise ImageError(too_big.format(size=f"more than {limit}", limit=limit))
+        more = _("more than {limit}").format(limit=limit)
+        raise ImageError(too_big.format(size=more, limit=limit))
     if not data:
-        raise ImageError("The file is empty (0 bytes). Please choose a photo.")
+        raise ImageError(_("The file is empty (0 bytes). Please choose a photo."))
     return data
 
 
@@ -103,16 +119,18 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
-        raise ImageError(_NOT_AN_IMAGE) from exc
+        raise ImageError(_(_NOT_AN_IMAGE)) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        size = _megapixels(int(found.group(1))) if found else "too many pixels"
+        size = _megapixels(int(found.group(1))) if found else _("too many pixels")
         raise ImageError(
-            f"This image is {size} once decoded; the limit is {_megapixels(max_pixels)}. "
-            f"Please use a smaller image."
+            _(
+                "This image is {size} once decoded; the limit is {limit}. "
+                "Please use a smaller image."
+            ).format(size=size, limit=_megapixels(max_pixels))
         ) from exc
     except Exception as exc:  # Pillow plugins raise many types on malformed headers
-        raise ImageError(_NOT_AN_IMAGE) from exc
+        raise ImageError(_(_NOT_AN_IMAGE)) from exc
 
 
 def _reduce_jpeg(im: Image.Image, max_pixels: int) -> None:
@@ -166,8 +184,15 @@ def load_image(
             w, h = im.size
         if w * h > max_pixels:
             raise ImageError(
-                f"This image is {w:,} x {h:,} pixels (width x height, {_megapixels(w * h)}); "
-                f"the limit is {_megapixels(max_pixels)}. Please use a smaller image."
+                _(
+                    "This image is {width} x {height} pixels (width x height, {size}); "
+                    "the limit is {limit}. Please use a smaller image."
+                ).format(
+                    width=f"{w:,}",
+                    height=f"{h:,}",
+                    size=_megapixels(w * h),
+                    limit=_megapixels(max_pixels),
+                )
             )
         try:
             # Loads the first frame of an animation. Relies on Pillow's default
@@ -177,12 +202,14 @@ def load_image(
         except OSError as exc:
             if "truncated" in str(exc):
                 raise ImageError(
-                    "This image file is incomplete (it was cut off before the end). "
-                    "Please upload the full file again."
+                    _(
+                        "This image file is incomplete (it was cut off before the end). "
+                        "Please upload the full file again."
+                    )
                 ) from exc
-            raise ImageError(_DAMAGED) from exc
+            raise ImageError(_(_DAMAGED)) from exc
         except Exception as exc:  # decoders raise ValueError, SyntaxError, EOFError, ...
-            raise ImageError(_DAMAGED) from exc
+            raise ImageError(_(_DAMAGED)) from exc
         try:
             upright = ImageOps.exif_transpose(im)
         except Exception:  # a broken EXIF block is no reason to refuse the picture itself
@@ -196,7 +223,11 @@ def load_image(
 def prepare_for_model(image: np.ndarray, size: int) -> np.ndarray:
     """Resize so the shorter side equals ``size`` (bilinear, antialiased), then centre-crop."""
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
-        raise ConfigError(f"The model image size must be a positive whole number, not {size!r}.")
+        raise ConfigError(
+            _("The model image size must be a positive whole number, not {value}.").format(
+                value=repr(size)
+            )
+        )
     if (
         not isinstance(image, np.ndarray)
         or image.dtype != np.uint8
@@ -207,8 +238,10 @@ def prepare_for_model(image: np.ndarray, size: int) -> np.ndarray:
         shape = getattr(image, "shape", None)
         dtype = getattr(image, "dtype", type(image).__name__)
         raise ImageError(
-            f"Expected an RGB picture as a uint8 array of shape [height, width, 3], "
-            f"got {dtype} with shape {shape}."
+            _(
+                "Expected an RGB picture as a uint8 array of shape [height, width, 3], "
+                "got {dtype} with shape {shape}."
+            ).format(dtype=dtype, shape=shape)
         )
     h, w = image.shape[:2]
     size = int(size)

@@ -50,6 +50,7 @@ import tensorflow as tf
 
 from flowerdash.attribution import Explainer
 from flowerdash.errors import ExplainError
+from flowerdash.i18n import _
 from flowerdash.overlays import aggregate_channels, normalize_map
 
 __all__ = [
@@ -73,13 +74,31 @@ DEFAULT_RULE = "gauss_legendre"
 DEFAULT_STEPS = 64
 
 
+def _unknown_rule(rule: Any) -> str:
+    return _("Unknown IG rule {rule}; choose one of {choices}.").format(
+        rule=repr(rule), choices=", ".join(RULES)
+    )
+
+
+def _unknown_baseline(baseline: Any) -> str:
+    return _("Unknown IG baseline {baseline}; choose one of {choices} or give an image.").format(
+        baseline=repr(baseline), choices=", ".join(BASELINES)
+    )
+
+
 def check_steps(steps: Any) -> int:
     """``steps`` as an int in 1..MAX_STEPS, or ExplainError."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
-        raise ExplainError(f"The number of IG steps must be a whole number, got {steps!r}.")
+        raise ExplainError(
+            _("The number of IG steps must be a whole number, got {steps}.").format(
+                steps=repr(steps)
+            )
+        )
     if not 1 <= int(steps) <= MAX_STEPS:
         raise ExplainError(
-            f"The number of IG steps must be between 1 and {MAX_STEPS}, got {steps}."
+            _("The number of IG steps must be between 1 and {max}, got {steps}.").format(
+                max=MAX_STEPS, steps=steps
+            )
         )
     return int(steps)
 
@@ -98,7 +117,7 @@ def integration_points(steps: int, rule: str = DEFAULT_RULE) -> tuple[np.ndarray
         nodes, w = np.polynomial.legendre.leggauss(steps)
         alphas, weights = (nodes + 1.0) / 2.0, w / 2.0
     else:
-        raise ExplainError(f"Unknown IG rule {rule!r}; choose one of {', '.join(RULES)}.")
+        raise ExplainError(_unknown_rule(rule))
     return alphas.astype(np.float64), weights.astype(np.float64)
 
 
@@ -136,22 +155,31 @@ def make_baseline(
         if baseline == "noise":
             rng = np.random.default_rng(seed)
             return rng.uniform(0.0, 255.0, size=images.shape).astype(np.float32)
-        raise ExplainError(
-            f"Unknown IG baseline {baseline!r}; choose one of {', '.join(BASELINES)} or give an image."
-        )
+        raise ExplainError(_unknown_baseline(baseline))
     arr = np.asarray(baseline)
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ExplainError(f"A baseline image must be a numeric array, got dtype {arr.dtype}.")
+        raise ExplainError(
+            _("A baseline image must be a numeric array, got dtype {dtype}.").format(
+                dtype=arr.dtype
+            )
+        )
     arr = arr.astype(np.float32)
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[1:] != images.shape[1:] or arr.shape[0] not in (1, len(images)):
         raise ExplainError(
-            f"The baseline image has shape {tuple(np.asarray(baseline).shape)} but the images are "
-            f"{images.shape[1]}x{images.shape[2]}x{images.shape[3]}; resize it to the same size."
+            _(
+                "The baseline image has shape {shape} but the images are "
+                "{height}x{width}x{channels}; resize it to the same size."
+            ).format(
+                shape=tuple(np.asarray(baseline).shape),
+                height=images.shape[1],
+                width=images.shape[2],
+                channels=images.shape[3],
+            )
         )
     if not np.isfinite(arr).all():
-        raise ExplainError("The baseline image contains NaN or infinite values.")
+        raise ExplainError(_("The baseline image contains NaN or infinite values."))
     return np.broadcast_to(arr, images.shape).copy()
 
 
@@ -185,15 +213,15 @@ class IntegratedGradients(Explainer):
     ) -> None:
         self.steps = check_steps(steps)
         if rule not in RULES:
-            raise ExplainError(f"Unknown IG rule {rule!r}; choose one of {', '.join(RULES)}.")
+            raise ExplainError(_unknown_rule(rule))
         if isinstance(baseline, str) and baseline not in BASELINES:
-            raise ExplainError(
-                f"Unknown IG baseline {baseline!r}; choose one of {', '.join(BASELINES)} or give an image."
-            )
+            raise ExplainError(_unknown_baseline(baseline))
         if int(chunk_size) < 1:
-            raise ExplainError(f"chunk_size must be at least 1, got {chunk_size}.")
+            raise ExplainError(
+                _("chunk_size must be at least 1, got {value}.").format(value=chunk_size)
+            )
         if int(smooth_samples) < 0 or float(smooth_sigma) < 0:
-            raise ExplainError("smooth_samples and smooth_sigma must not be negative.")
+            raise ExplainError(_("smooth_samples and smooth_sigma must not be negative."))
         super().__init__(model, batch_size=batch_size)
         self.rule = rule
         self.baseline = baseline

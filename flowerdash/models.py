@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from flowerdash.classes import NUM_CLASSES
 from flowerdash.errors import ConfigError, WeightsError
+from flowerdash.i18n import _
 from flowerdash.settings import ENV_WEIGHTS_DIR, load_settings
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ def _tiny(input_tensor, weights):
     import keras
 
     if weights is not None:
-        raise WeightsError("The 'tiny' test backbone has no pretrained weights; use weights=None.")
+        raise WeightsError(
+            _("The 'tiny' test backbone has no pretrained weights; use weights=None.")
+        )
     x = input_tensor
     for i, filters in enumerate((16, 32, 32), start=1):
         x = keras.layers.Conv2D(
@@ -105,7 +108,9 @@ def get_backbone(name: str) -> BackboneSpec:
         return BACKBONES[name.lower()]
     except KeyError:
         raise ConfigError(
-            f"Unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}."
+            _("Unknown backbone {name}; choose one of {choices}.").format(
+                name=repr(name), choices=", ".join(BACKBONES)
+            )
         ) from None
 
 
@@ -119,7 +124,9 @@ def resolve_weights(backbone: str, weights: str | Path | None) -> str | None:
     if weights is None or str(weights).lower() == "none":
         return None
     if spec.name == "tiny":
-        raise WeightsError("The 'tiny' test backbone has no pretrained weights; use weights=None.")
+        raise WeightsError(
+            _("The 'tiny' test backbone has no pretrained weights; use weights=None.")
+        )
     text = str(weights)
     if text == "auto":
         folder = load_settings().weights_dir
@@ -130,19 +137,20 @@ def resolve_weights(backbone: str, weights: str | Path | None) -> str | None:
         return text
     path = Path(text).expanduser()
     if not path.is_file():
-        raise WeightsError(f"The weights file {path} does not exist.")
+        raise WeightsError(_("The weights file {path} does not exist.").format(path=path))
     return str(path)
 
 
 def _weights_help(spec: BackboneSpec) -> str:
-    offline = (
-        f" or put {spec.offline_weights_file} in a folder named by {ENV_WEIGHTS_DIR}"
-        if spec.offline_weights_file
-        else ""
-    )
-    return (
-        f"Options: go online so Keras can download the ImageNet weights, pass a weights file "
-        f"path{offline}, or use weights=none (random initialisation, poor accuracy)."
+    if spec.offline_weights_file:
+        return _(
+            "Options: go online so Keras can download the ImageNet weights, pass a weights file "
+            "path or put {file} in a folder named by {variable}, or use weights=none (random "
+            "initialisation, poor accuracy)."
+        ).format(file=spec.offline_weights_file, variable=ENV_WEIGHTS_DIR)
+    return _(
+        "Options: go online so Keras can download the ImageNet weights, pass a weights file "
+        "path, or use weights=none (random initialisation, poor accuracy)."
     )
 
 
@@ -159,9 +167,9 @@ def build_model(
     spec = get_backbone(backbone)
     size = image_size or spec.default_image_size
     if size < 32:
-        raise ConfigError("Image size must be at least 32 pixels.")
+        raise ConfigError(_("Image size must be at least 32 pixels."))
     if not 0.0 <= dropout < 1.0:
-        raise ConfigError("Dropout must be in [0, 1).")
+        raise ConfigError(_("Dropout must be in [0, 1)."))
     resolved = resolve_weights(spec.name, weights)
     inputs = keras.Input((size, size, 3), name="image")
     x = spec.preprocess()(inputs)
@@ -171,7 +179,10 @@ def build_model(
         raise
     except Exception as exc:  # a failed download or a mismatched file raise many types
         raise WeightsError(
-            f"Could not load {resolved!r} weights for {spec.display_name}: {exc}. "
+            _("Could not load {weights} weights for {backbone}: {error}.").format(
+                weights=repr(resolved), backbone=spec.display_name, error=exc
+            )
+            + " "
             + _weights_help(spec)
         ) from exc
     x = keras.layers.GlobalAveragePooling2D(name="pool")(features)
@@ -197,7 +208,7 @@ def set_trainable(model: keras.Model, fine_tune_layers: int) -> int:
 
     layers = backbone_layers(model)
     if fine_tune_layers < 0:
-        raise ConfigError("The number of layers to fine-tune cannot be negative.")
+        raise ConfigError(_("The number of layers to fine-tune cannot be negative."))
     start = len(layers) - min(fine_tune_layers, len(layers))
     count = 0
     for i, layer in enumerate(layers):
@@ -220,5 +231,9 @@ def input_size(model: keras.Model) -> int:
     """Square input side of a model built by :func:`build_model` (or any square-input model)."""
     shape = model.inputs[0].shape
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
-        raise ConfigError(f"Expected a square RGB image model, got input shape {tuple(shape)}.")
+        raise ConfigError(
+            _("Expected a square RGB image model, got input shape {shape}.").format(
+                shape=tuple(shape)
+            )
+        )
     return int(shape[1])

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from flowerdash.errors import ConfigError, ImageError
+from flowerdash.i18n import _
 
 __all__ = [
     "COLORMAPS",
@@ -42,14 +43,22 @@ def aggregate_channels(attr: np.ndarray, mode: str = "abs") -> np.ndarray:
     """Per-pixel score from attributions [N,H,W,C] or [H,W,C]: abs = Σ|a|, positive = max(Σa,0), signed = Σa."""
     a = np.asarray(attr, dtype=np.float32)
     if a.ndim not in (3, 4):
-        raise ConfigError(f"Attributions must be [H, W, C] or [N, H, W, C], got shape {a.shape}.")
+        raise ConfigError(
+            _("Attributions must be [H, W, C] or [N, H, W, C], got shape {shape}.").format(
+                shape=a.shape
+            )
+        )
     if mode == "abs":
         return np.abs(a).sum(axis=-1)
     if mode == "positive":
         return np.maximum(a.sum(axis=-1), 0.0)
     if mode == "signed":
         return a.sum(axis=-1)
-    raise ConfigError(f"Unknown aggregation {mode!r}; choose one of {', '.join(AGGREGATIONS)}.")
+    raise ConfigError(
+        _("Unknown aggregation {mode}; choose one of {choices}.").format(
+            mode=repr(mode), choices=", ".join(AGGREGATIONS)
+        )
+    )
 
 
 def normalize_map(m: np.ndarray, clip_percentile: float | None = 99.0) -> np.ndarray:
@@ -63,9 +72,13 @@ def normalize_map(m: np.ndarray, clip_percentile: float | None = 99.0) -> np.nda
     if arr.ndim == 3:
         return np.stack([normalize_map(x, clip_percentile) for x in arr]).astype(np.float32)
     if arr.ndim != 2:
-        raise ConfigError(f"A map must be [H, W] or [N, H, W], got shape {arr.shape}.")
+        raise ConfigError(
+            _("A map must be [H, W] or [N, H, W], got shape {shape}.").format(shape=arr.shape)
+        )
     if clip_percentile is not None and not 0.0 < float(clip_percentile) <= 100.0:
-        raise ConfigError(f"clip_percentile must be in (0, 100], got {clip_percentile}.")
+        raise ConfigError(
+            _("clip_percentile must be in (0, 100], got {value}.").format(value=clip_percentile)
+        )
     signed = bool((arr < 0).any())
     mag = np.abs(arr)
     if clip_percentile is None or clip_percentile >= 100.0:
@@ -85,7 +98,9 @@ def _cmap_code(cmap: str) -> int:
         return _CV2_MAPS[cmap]
     except KeyError:
         raise ConfigError(
-            f"Unknown colormap {cmap!r}; choose one of {', '.join(COLORMAPS)}."
+            _("Unknown colormap {name}; choose one of {choices}.").format(
+                name=repr(cmap), choices=", ".join(COLORMAPS)
+            )
         ) from None
 
 
@@ -94,7 +109,9 @@ def colorize(m: np.ndarray, cmap: str = "jet") -> np.ndarray:
     code = _cmap_code(cmap)
     arr = np.nan_to_num(np.asarray(m, dtype=np.float32))
     if arr.ndim != 2:
-        raise ConfigError(f"colorize needs one map [H, W], got shape {arr.shape}.")
+        raise ConfigError(
+            _("colorize needs one map [H, W], got shape {shape}.").format(shape=arr.shape)
+        )
     if (arr < 0).any():
         arr = (arr + 1.0) / 2.0
     u8 = np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
@@ -106,7 +123,9 @@ def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=-1)
     if img.ndim != 3 or img.shape[-1] not in (3, 4):
-        raise ImageError(f"Expected an RGB image [H, W, 3], got shape {img.shape}.")
+        raise ImageError(
+            _("Expected an RGB image [H, W, 3], got shape {shape}.").format(shape=img.shape)
+        )
     img = img[..., :3]
     if img.dtype != np.uint8:
         if np.issubdtype(img.dtype, np.floating) and img.size and float(np.nanmax(img)) <= 1.0:
@@ -118,11 +137,13 @@ def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5, cmap: str = "jet") -> np.ndarray:
     """Blend the colorised map (resized to the image) over an RGB uint8 image."""
     if not 0.0 <= float(alpha) <= 1.0:
-        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}.")
+        raise ConfigError(_("alpha must be between 0 and 1, got {value}.").format(value=alpha))
     img = _as_rgb_uint8(image)
     arr = np.nan_to_num(np.asarray(m, dtype=np.float32))
     if arr.ndim != 2:
-        raise ConfigError(f"overlay needs one map [H, W], got shape {arr.shape}.")
+        raise ConfigError(
+            _("overlay needs one map [H, W], got shape {shape}.").format(shape=arr.shape)
+        )
     h, w = img.shape[:2]
     if arr.shape != (h, w):
         arr = cv2.resize(arr, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -179,5 +200,5 @@ def to_png_bytes(img: np.ndarray) -> bytes:
     rgb = _as_rgb_uint8(img)
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ImageError("Could not encode the picture as PNG.")
+        raise ImageError(_("Could not encode the picture as PNG."))
     return buf.tobytes()

@@ -38,7 +38,9 @@ def where_it_looked(cam_map: np.ndarray) -> str:
     """Where a Grad-CAM map puts its weight: one of ``PLACES``."""
     m = np.maximum(np.nan_to_num(np.asarray(cam_map, dtype=np.float64)), 0.0)
     if m.ndim != 2 or min(m.shape) < 2:
-        raise ExplainError(f"A reading needs one map [H, W], got shape {m.shape}.")
+        raise ExplainError(
+            _("A reading needs one map [H, W], got shape {shape}.").format(shape=m.shape)
+        )
     total = m.sum()
     if total <= 0:
         return "spread"
@@ -75,7 +77,11 @@ def reading_sentence(place: str) -> str:
         "spread": _("The model looked all over the photo rather than at one spot."),
     }
     if place not in sentences:
-        raise ExplainError(f"Unknown place {place!r}; expected one of {', '.join(PLACES)}.")
+        raise ExplainError(
+            _("Unknown place {place}; expected one of {choices}.").format(
+                place=repr(place), choices=", ".join(PLACES)
+            )
+        )
     return sentences[place]
 
 

@@ -158,19 +158,24 @@ def _check_choice(
 ) -> tuple[tuple[str, ...], tuple[int, ...]]:
     names = tuple(CORRUPTIONS) if corruptions is None else tuple(dict.fromkeys(corruptions))
     if not names:
-        raise ConfigError("Choose at least one corruption to test.")
+        raise ConfigError(_("Choose at least one corruption to test."))
     unknown = [n for n in names if n not in CORRUPTIONS]
     if unknown:
         raise ConfigError(
-            f"Unknown corruption {', '.join(map(repr, unknown))}. "
-            f"Choose from: {', '.join(CORRUPTIONS)}."
+            _("Unknown corruption {names}. Choose from: {choices}.").format(
+                names=", ".join(map(repr, unknown)), choices=", ".join(CORRUPTIONS)
+            )
         )
     sev = tuple(sorted(dict.fromkeys(severities)))
     bad = [s for s in sev if isinstance(s, bool) or s not in SEVERITIES]
     if not sev or bad:
+        message = (
+            _("Severities must be chosen from {choices} (got {given}).")
+            if sev
+            else _("Severities must be chosen from {choices} (got none).")
+        )
         raise ConfigError(
-            f"Severities must be chosen from {', '.join(map(str, SEVERITIES))} "
-            f"(got {', '.join(map(str, sev)) or 'none'})."
+            message.format(choices=", ".join(map(str, SEVERITIES)), given=", ".join(map(str, sev)))
         )
     return names, tuple(int(s) for s in sev)
 
@@ -271,9 +276,9 @@ def evaluate_robustness(
     read_meta(folder)
     names, sev = _check_choice(corruptions, severities)
     if limit is not None and (isinstance(limit, bool) or int(limit) < 1):
-        raise ConfigError("The number of test images must be at least 1.")
+        raise ConfigError(_("The number of test images must be at least 1."))
     if batch_size < 1:
-        raise ConfigError("Batch size must be at least 1.")
+        raise ConfigError(_("Batch size must be at least 1."))
     source = source or get_source()
     model_hash = file_hash(folder / MODEL_FILE)
     path = cache_path(folder, cache_key(model_hash, limit, names, sev, seed, source.kind))
@@ -318,7 +323,7 @@ def evaluate_robustness(
                 progress(done, total)
         seen += len(y)
     if seen == 0:
-        raise ConfigError("The test split has no images to evaluate.")
+        raise ConfigError(_("The test split has no images to evaluate."))
     accuracy: dict[str, dict[int, float]] = {name: {} for name in names}
     for (name, s), c in correct.items():
         accuracy[name][s] = c / seen

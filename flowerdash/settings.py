@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flowerdash.errors import ConfigError
+from flowerdash.i18n import _
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,12 +41,18 @@ def _read_file() -> tuple[dict, Path | None]:
     path = Path(explicit) if explicit else Path.cwd() / "flowerdash.toml"
     if not path.is_file():
         if explicit:
-            raise ConfigError(f"The settings file {path} named by {ENV_SETTINGS} does not exist.")
+            raise ConfigError(
+                _("The settings file {path} named by {variable} does not exist.").format(
+                    path=path, variable=ENV_SETTINGS
+                )
+            )
         return {}, None
     try:
         return tomllib.loads(path.read_text(encoding="utf-8")), path
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"The settings file {path} could not be read: {exc}") from exc
+        raise ConfigError(
+            _("The settings file {path} could not be read: {error}").format(path=path, error=exc)
+        ) from exc
 
 
 def _resolve(value: str | None, base: Path) -> Path | None:

@@ -28,6 +28,7 @@ import numpy as np
 
 from flowerdash.errors import ConfigError, FlowerdashError, TrainingError
 from flowerdash.events import EventChannel, TrainingEvent
+from flowerdash.i18n import N_, _, get_language, ngettext, set_language
 
 if TYPE_CHECKING:
     import keras
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
 
 RUNS_DIR = ".runs"
 STATUSES = ("pending", "running", "succeeded", "cancelled", "failed")
+# How a status reads inside a message (``TrainingJob.describe``); translated where used.
+STATUS_WORDS = {
+    "pending": N_("pending"),
+    "running": N_("running"),
+    "succeeded": N_("succeeded"),
+    "cancelled": N_("cancelled"),
+    "failed": N_("failed"),
+}
 
 
 @dataclass
@@ -73,21 +82,21 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.epochs >= 1, "Epochs must be at least 1."),
-            (self.fine_tune_epochs >= 0, "Fine-tuning epochs cannot be negative."),
-            (self.fine_tune_layers >= 0, "Fine-tuning depth cannot be negative."),
-            (self.batch_size >= 1, "Batch size must be at least 1."),
+            (self.epochs >= 1, N_("Epochs must be at least 1.")),
+            (self.fine_tune_epochs >= 0, N_("Fine-tuning epochs cannot be negative.")),
+            (self.fine_tune_layers >= 0, N_("Fine-tuning depth cannot be negative.")),
+            (self.batch_size >= 1, N_("Batch size must be at least 1.")),
             (
                 self.learning_rate > 0 and self.fine_tune_learning_rate > 0,
-                "Learning rates must be positive.",
+                N_("Learning rates must be positive."),
             ),
-            (0.0 <= self.label_smoothing < 1.0, "Label smoothing must be in [0, 1)."),
-            (0.0 <= self.dropout < 1.0, "Dropout must be in [0, 1)."),
-            (self.train_on in ("train", "train+val"), "Train on 'train' or 'train+val'."),
+            (0.0 <= self.label_smoothing < 1.0, N_("Label smoothing must be in [0, 1).")),
+            (0.0 <= self.dropout < 1.0, N_("Dropout must be in [0, 1).")),
+            (self.train_on in ("train", "train+val"), N_("Train on 'train' or 'train+val'.")),
         ]
         for ok, message in checks:
             if not ok:
-                raise ConfigError(message)
+                raise ConfigError(_(message))
         from flowerdash.distribute import check_strategy_name
 
         self.strategy = check_strategy_name(self.strategy)
@@ -238,6 +247,9 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._model: keras.Model | None = None
         self._best_weights: list[np.ndarray] | None = None
+        # The run's thread speaks the language of whoever created the job (English in the CLI),
+        # so the errors it records read like the rest of that person's dashboard.
+        self.language = get_language()
         self._resume_from = Path(resume_from) if resume_from else None
         self._resume_state: dict[str, Any] | None = None
         if self._resume_from is not None:
@@ -245,7 +257,9 @@ class TrainingJob:
                 self._resume_state = json.loads((self._resume_from / "state.json").read_text())
             except (OSError, ValueError) as exc:
                 raise TrainingError(
-                    f"The interrupted run at {self._resume_from} cannot be read: {exc}"
+                    _("The interrupted run at {path} cannot be read: {error}").format(
+                        path=self._resume_from, error=exc
+                    )
                 ) from exc
             self.id = str(self._resume_state["run_id"])
         self._run_dir: Path | None = None
@@ -255,8 +269,10 @@ class TrainingJob:
     def start(self) -> TrainingJob:
         """Run in a daemon thread; returns immediately."""
         if self._thread is not None:
-            raise TrainingError("This job was already started.")
-        self._thread = threading.Thread(target=self.run, name=f"train-{self.id}", daemon=True)
+            raise TrainingError(_("This job was already started."))
+        self._thread = threading.Thread(
+            target=self._run_in_thread, name=f"train-{self.id}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -281,10 +297,18 @@ class TrainingJob:
         return self._cancel.is_set()
 
     def describe(self) -> str:
-        """One line for messages: backbone, epochs, status and progress."""
-        return (
-            f"run {self.id} ({self.config.backbone}, {self.total_epochs} epochs, "
-            f"{self.status}, epoch {self.epoch_counter}/{self.total_epochs})"
+        """One line for messages: backbone, epochs, status and progress (current language)."""
+        return ngettext(
+            "run {id} ({backbone}, {epochs} epoch, {status}, epoch {done}/{total})",
+            "run {id} ({backbone}, {epochs} epochs, {status}, epoch {done}/{total})",
+            self.total_epochs,
+        ).format(
+            id=self.id,
+            backbone=self.config.backbone,
+            epochs=self.total_epochs,
+            status=_(STATUS_WORDS.get(self.status, self.status)),
+            done=self.epoch_counter,
+            total=self.total_epochs,
         )
 
     # -- inside the run ---------------------------------------------------------------
@@ -302,6 +326,10 @@ class TrainingJob:
         self._best_weights = [w.copy() for w in self._model.get_weights()]
         if self._run_dir is not None:
             _save_run_state(self._run_dir, self, stage)
+
+    def _run_in_thread(self) -> None:
+        set_language(self.language)
+        self.run()
 
     def run(self) -> Path | None:
         """Execute the run synchronously; never raises (the outcome is in ``status``)."""
@@ -660,7 +688,11 @@ class JobRegistry:
         with self._lock:
             running = self.current_locked()
             if running is not None:
-                raise TrainingError(f"A training run is already in progress: {running.describe()}.")
+                raise TrainingError(
+                    _("A training run is already in progress: {run}.").format(
+                        run=running.describe()
+                    )
+                )
             job = TrainingJob(config, resume_from=resume_from)
             self._jobs.append(job)
             return job.start()

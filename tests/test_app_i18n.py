@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowerdash import i18n
 from flowerdash.locales import update
+from flowerdash.ui import state
 
 APP = str(ROOT / "streamlit_app.py")
 PAGES = [
@@ -217,3 +220,51 @@ def test_explain_keeps_the_language_in_the_url(app_env):
     assert at.text_input(key="explain.file_text").value == "image_00002.jpg"
     assert at.query_params["lang"] in ("es", ["es"])
     assert at.expander(key="explain.more") is not None  # simple view: settings tucked away
+
+
+def english_fragments() -> set[str]:
+    """Runs of at least three words from English messages that Spanish words differently."""
+    pieces = set()
+    for message in english_ids_with_other_spanish():
+        for piece in re.split(r"\{[^{}]*\}", message):
+            piece = piece.strip(" .,;:()")
+            if len(piece.split()) >= 3:
+                pieces.add(piece)
+    return pieces
+
+
+def test_a_text_file_renamed_jpg_is_refused_in_spanish(app_env):
+    at = start("es")
+    shopping_list = b"Milk, eggs, bread, tulip bulbs.\n" * 20
+    at.file_uploader(key="home.upload").set_value(("lista.jpg", shopping_list, "image/jpeg")).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    box = at.error[0].value
+    assert box == (
+        "No pudimos usar ese archivo: Este archivo no es una imagen que podamos leer. "
+        "Usa una foto JPEG, PNG, GIF, WebP, BMP o TIFF."
+    )
+    leaks = [piece for piece in english_fragments() if piece in box]
+    assert not leaks, f"English left in the Spanish error box: {leaks}"
+    assert not re.search(r"\b(Please|image|file|could|not)\b", box)
+
+
+def test_broken_checkpoint_reasons_in_the_sidebar_speak_spanish(
+    app_env, monkeypatch, tmp_path, tiny_checkpoint
+):
+    shutil.copytree(tiny_checkpoint, tmp_path / "tiny")
+    (tmp_path / "foreign").mkdir()
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))
+    state.checkpoint_listing.clear()
+    try:
+        at = start("es")
+        assert not at.exception
+        said = [m.value for m in at.sidebar.markdown]
+        reason = "foreign no tiene meta.json; no es un punto de control de flowerdash."
+        assert f"**foreign**: {reason}" in said
+        at.sidebar.radio(key="app.lang").set_value("en").run()
+        i18n.set_language("en")
+        said = [m.value for m in at.sidebar.markdown]
+        assert "**foreign**: foreign has no meta.json; it is not a flowerdash checkpoint." in said
+    finally:
+        state.checkpoint_listing.clear()

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import gettext
+import io
 import re
+import shutil
 import threading
 
+import numpy as np
 import pytest
 from babel.messages.pofile import read_po
+from PIL import Image
 
 from flowerdash import i18n
+from flowerdash.errors import CheckpointError, ConfigError, DatasetError, ImageError
 from flowerdash.flower_names_es import SPANISH_NAMES, display_name
+from flowerdash.images import load_image
 from flowerdash.locales import update
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -105,3 +113,172 @@ def update_names() -> list[str]:
     from flowerdash.classes import CLASS_NAMES
 
     return list(CLASS_NAMES)
+
+
+# --- error messages of the library (FlowerdashError) --------------------------------------------
+
+
+@contextlib.contextmanager
+def speaking(lang: str):
+    """Run the block in ``lang`` (this thread only), then back to English."""
+    i18n.set_language(lang)
+    try:
+        yield
+    finally:
+        i18n.set_language("en")
+
+
+def refusal(load) -> str:
+    with pytest.raises(ImageError) as info:
+        load()
+    return str(info.value)
+
+
+def _png(size: int = 100) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _upload_refusals(tmp_path) -> dict[str, str]:
+    """The messages of the three classic bad uploads, in the current language."""
+    text = tmp_path / "holiday.jpg"
+    text.write_text("This is a shopping list, not a photo.\n" * 20)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    return {
+        "text": refusal(lambda: load_image(text)),
+        "empty": refusal(lambda: load_image(empty)),
+        "pixels": refusal(lambda: load_image(_png(), max_pixels=9_999)),
+        "bytes": refusal(lambda: load_image(_png(), max_bytes=10)),
+    }
+
+
+ENGLISH_UPLOAD_REFUSALS = {
+    "text": "This file is not an image we can read. Please use a JPEG, PNG, GIF, WebP, BMP or "
+    "TIFF photo.",
+    "empty": "The file is empty (0 bytes). Please choose a photo.",
+    "pixels": "This image is 100 x 100 pixels (width x height, 10,000 pixels); the limit is "
+    "9,999 pixels. Please use a smaller image.",
+    "bytes": "This file is more than 10 bytes which is larger than the limit of 10 bytes. "
+    "Please use a smaller image.",
+}
+
+
+def test_upload_refusals_are_unchanged_in_english(tmp_path):
+    assert _upload_refusals(tmp_path) == ENGLISH_UPLOAD_REFUSALS
+
+
+def test_upload_refusals_speak_spanish(tmp_path):
+    with speaking("es"):
+        said = _upload_refusals(tmp_path)
+    assert said["text"].startswith("Este archivo no es una imagen que podamos leer.")
+    assert said["empty"] == "El archivo está vacío (0 bytes). Elige una foto."
+    assert said["pixels"].startswith("Esta imagen mide 100 x 100 píxeles (ancho x alto")
+    assert "el límite es de 9,999 píxeles" in said["pixels"]
+    assert "supera el límite de 10 bytes" in said["bytes"]
+    for key, spanish in said.items():
+        english = ENGLISH_UPLOAD_REFUSALS[key]
+        assert spanish != english
+        for word in ("Please", "image", "which", "limit", "file", "the"):
+            assert not re.search(rf"\b{word}\b", spanish), (key, spanish)
+    # after the block this thread speaks English again
+    assert _upload_refusals(tmp_path) == ENGLISH_UPLOAD_REFUSALS
+
+
+def test_broken_checkpoints_are_explained_in_spanish(tmp_path):
+    from flowerdash import checkpoints
+
+    (tmp_path / "foreign").mkdir()
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "meta.json").write_text("{not json")
+    with speaking("es"):
+        listing = checkpoints.list_checkpoints(tmp_path, include_default=False)
+        with pytest.raises(CheckpointError) as info:
+            checkpoints.resolve("nowhere", root=tmp_path)
+    reasons = {b.path.name: b.reason for b in listing.broken}
+    assert (
+        reasons["foreign"] == "foreign no tiene meta.json; no es un punto de control de flowerdash."
+    )
+    assert reasons["garbled"].startswith("Los metadatos de garbled no se pueden leer: ")
+    assert str(info.value).startswith("No hay ningún punto de control llamado 'nowhere'")
+    english = checkpoints.list_checkpoints(tmp_path, include_default=False)
+    assert {b.path.name: b.reason for b in english.broken}["foreign"] == (
+        "foreign has no meta.json; it is not a flowerdash checkpoint."
+    )
+
+
+def test_corrupt_checkpoint_error_speaks_the_language(tmp_path, tiny_checkpoint):
+    from flowerdash import checkpoints
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_checkpoint, corrupt)
+    (corrupt / "model.keras").write_bytes(b"not a zip at all")
+    with speaking("es"), pytest.raises(CheckpointError) as info:
+        checkpoints.load_model(corrupt)
+    spanish = str(info.value)
+    assert spanish.startswith("No se pudo cargar el archivo del modelo de corrupt (")
+    assert spanish.endswith("está dañado o no lo escribió flowerdash.")
+    assert "could not be loaded" not in spanish and "corrupt or was not" not in spanish
+    with pytest.raises(CheckpointError) as info:
+        checkpoints.load_model(corrupt)
+    assert str(info.value).startswith("The model file of corrupt could not be loaded (")
+    assert str(info.value).endswith("it is corrupt or was not written by flowerdash.")
+
+
+def test_dataset_errors_translate_their_advice_too(tmp_path):
+    from flowerdash.data import HOW_TO_FIX, FolderSource
+
+    with speaking("es"), pytest.raises(DatasetError) as info:
+        FolderSource(tmp_path / "missing")
+    assert str(info.value).startswith("La carpeta del conjunto de datos ")
+    assert "FLOWERDASH_DATA_DIR" in str(info.value) and HOW_TO_FIX not in str(info.value)
+    with pytest.raises(DatasetError) as info:
+        FolderSource(tmp_path / "missing")
+    assert (
+        str(info.value) == f"The dataset folder {tmp_path / 'missing'} does not exist. {HOW_TO_FIX}"
+    )
+
+
+def test_training_job_remembers_its_language_for_its_thread():
+    from flowerdash.training import TrainConfig, TrainingJob
+
+    with speaking("es"):
+        with pytest.raises(ConfigError, match="^Las épocas deben ser como mínimo 1.$"):
+            TrainConfig(epochs=0)
+        job = TrainingJob(TrainConfig(backbone="tiny", epochs=2))
+        assert job.describe() == f"entrenamiento {job.id} (tiny, 2 épocas, pendiente, época 0/2)"
+    assert job.language == "es"
+    assert job.describe() == f"run {job.id} (tiny, 2 epochs, pending, epoch 0/2)"
+
+
+FLOWERDASH_ERRORS = {
+    "FlowerdashError",
+    "ConfigError",
+    "DatasetError",
+    "WeightsError",
+    "CheckpointError",
+    "ImageError",
+    "TrainingError",
+    "ExplainError",
+}
+# The command line is English-only; its own argument errors are not in the catalogs.
+CLI_ONLY = {"cli.py", "cli_robustness.py"}
+
+
+def test_no_flowerdash_error_is_raised_with_a_literal_english_message():
+    bad = []
+    for path in sorted((update.ROOT / "flowerdash").rglob("*.py")):
+        if path.name in CLI_ONLY or "locales" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in FLOWERDASH_ERRORS
+                and node.args
+                and isinstance(node.args[0], ast.JoinedStr | ast.Constant)
+            ):
+                bad.append(f"{path.relative_to(update.ROOT)}:{node.lineno}")
+    assert not bad, f"wrap these messages in _() with .format(): {bad}"

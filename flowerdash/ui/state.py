@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from flowerdash.errors import FlowerdashError
-from flowerdash.i18n import _
+from flowerdash.i18n import _, get_language
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -33,9 +33,17 @@ def job_registry():
     return REGISTRY
 
 
-@st.cache_resource(show_spinner=False)
 def dataset_source():
-    """The configured dataset source, or the error explaining why there is none."""
+    """The configured dataset source, or the error explaining why there is none.
+
+    Cached per language: the error's message is written in the language of the session that
+    made it, and the cache is shared by every session.
+    """
+    return _dataset_source(get_language())
+
+
+@st.cache_resource(show_spinner=False)
+def _dataset_source(lang: str):
     from flowerdash.data import FolderSource, get_source
 
     try:
@@ -47,21 +55,27 @@ def dataset_source():
         return exc
 
 
+dataset_source.clear = _dataset_source.clear  # type: ignore[attr-defined]
+
+
 def require_dataset():
     """The dataset source; stops the page with plain instructions when there is none."""
-    from flowerdash.data import HOW_TO_FIX
+    from flowerdash.data import how_to_fix
 
     source = dataset_source()
     if isinstance(source, FlowerdashError):
         st.info(_("This page needs the Oxford Flowers102 dataset.") + " " + str(source)
-                if str(source) else HOW_TO_FIX)
+                if str(source) else how_to_fix())
         st.stop()
     return source
 
 
 @st.cache_data(show_spinner=False, ttl=5)
-def _listing() -> tuple[list[Any], list[tuple[str, str]]]:
-    """Usable checkpoints (CheckpointInfo) and (path, reason) of broken ones."""
+def _listing(lang: str) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Usable checkpoints (CheckpointInfo) and (path, reason) of broken ones.
+
+    Keyed by language because the reasons are messages in the session's language.
+    """
     from flowerdash.checkpoints import list_checkpoints
 
     listing = list_checkpoints()
@@ -77,7 +91,7 @@ def checkpoint_listing() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """
     from flowerdash.checkpoints import distinct_labels
 
-    usable, broken = _listing()
+    usable, broken = _listing(get_language())
     labels = distinct_labels(usable)
     return [(str(c.path), label) for c, label in zip(usable, labels, strict=True)], broken
 
@@ -194,7 +208,11 @@ def read_split_image(source: Any, split: str, file_name: str) -> np.ndarray:
     try:
         index = files.index(file_name)
     except ValueError:
-        raise DatasetError(f"The {split} split has no image named {file_name!r}.") from None
+        raise DatasetError(
+            _("The {split} split has no image named {name}.").format(
+                split=split, name=repr(file_name)
+            )
+        ) from None
     return source.read_image(split, index)
 
 
@@ -221,11 +239,15 @@ def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test")
 LAB_IMAGE_SIZE = 224  # the lab shows what training sees: the model-sized centre crop
 
 
-@st.cache_resource(show_spinner=False)
 def local_dataset():
     """The dataset source if it is on this machine (a folder, or TFDS already downloaded), else
-    the error saying how to get it; never starts a download."""
-    from flowerdash.data import HOW_TO_FIX
+    the error saying how to get it; never starts a download. Cached per language."""
+    return _local_dataset(get_language())
+
+
+@st.cache_resource(show_spinner=False)
+def _local_dataset(lang: str):
+    from flowerdash.data import how_to_fix
     from flowerdash.errors import DatasetError
 
     source = dataset_source()
@@ -238,7 +260,10 @@ def local_dataset():
             return source
     except Exception:  # a missing or broken TFDS install just means "not available"
         pass
-    return DatasetError(_("The dataset is not on this machine yet.") + " " + HOW_TO_FIX)
+    return DatasetError(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+
+
+local_dataset.clear = _local_dataset.clear  # type: ignore[attr-defined]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
