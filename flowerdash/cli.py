@@ -234,7 +234,7 @@ def _follow(job: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train and report the checkpoint."""
-    from flowerdash.training import TrainConfig, TrainingJob, interrupted_runs
+    from flowerdash.training import TrainConfig, TrainingJob, check_not_running, interrupted_runs
 
     overrides = {
         k: getattr(args, k)
@@ -254,6 +254,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         runs = {r.run_id: r for r in interrupted_runs(args.checkpoint_dir)}
         if args.resume not in runs:
+            check_not_running(args.resume, args.checkpoint_dir)  # live elsewhere: say so
             known = ", ".join(runs) or "none"
             raise FlowerdashError(
                 f"No interrupted run {args.resume!r} to resume (interrupted runs: {known})."

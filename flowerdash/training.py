@@ -262,6 +262,7 @@ class TrainingJob:
                     )
                 ) from exc
             self.id = str(self._resume_state["run_id"])
+            _check_not_running_elsewhere(self._resume_state)
         self._run_dir: Path | None = None
         self._strategy: tf.distribute.Strategy | None = None
 
@@ -596,6 +597,8 @@ class TrainingJob:
         model.load_weights(self._resume_from / "last.weights.h5")
         self.history = state["history"]
         self.epoch_counter = state["epochs_done"]
+        # Claim the run at once, so other processes do not offer it as interrupted meanwhile.
+        _write_state(self._resume_from, {**state, **_process_identity(), "updated": time.time()})
         self.emit("message", message=f"Resumed from epoch {self.epoch_counter}.")
         return self.epoch_counter
 
@@ -633,12 +636,88 @@ def _save_run_state(run_dir: Path, job: TrainingJob, stage: str) -> None:
         "epochs_done": job.epoch_counter,
         "stage": stage,
         "history": job.history,
-        "pid": os.getpid(),
+        **_process_identity(),
         "updated": time.time(),
     }
+    _write_state(run_dir, state)
+
+
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """Replace ``state.json`` atomically: readers see the old state or the new one."""
     tmp = run_dir / "state.tmp.json"
     tmp.write_text(json.dumps(state, indent=2))
     os.replace(tmp, run_dir / "state.json")
+
+
+def _process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22).
+
+    None where /proc is absent, or when the process does not exist or is a zombie.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # Field 2 (the command name) is in parentheses and may hold spaces or ')' itself.
+        rest = stat[stat.rindex(")") + 2 :].split()
+        return None if rest[0] in ("Z", "X") else int(rest[19])  # rest[0] is field 3
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _process_identity() -> dict[str, Any]:
+    """What identifies this process in a run's state: its pid and, on Linux, its start time."""
+    pid = os.getpid()
+    return {"pid": pid, "pid_started": _process_start_time(pid)}
+
+
+def running_elsewhere(state: dict[str, Any]) -> int | None:
+    """The pid of another live process that is still training the run of ``state``, else None.
+
+    The pid must be alive and, where /proc tells (Linux), have the recorded start time: a pid
+    reused by an unrelated process after a kill does not count. Runs of this process are not
+    covered here (the in-process registry knows them).
+    """
+    pid = state.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    except OSError:
+        return None
+    if Path("/proc/self/stat").exists():
+        started = _process_start_time(pid)
+        if started is None:  # gone, or a zombie: it trains nothing any more
+            return None
+        recorded = state.get("pid_started")
+        if recorded is not None and recorded != started:
+            return None  # the pid now belongs to another process
+    return pid
+
+
+def _check_not_running_elsewhere(state: dict[str, Any]) -> None:
+    pid = running_elsewhere(state)
+    if pid is not None:
+        raise TrainingError(
+            _("Run {id} is still training in process {pid}; it cannot be resumed.").format(
+                id=state.get("run_id"), pid=pid
+            )
+        )
+
+
+def check_not_running(run_id: str, checkpoint_dir: str | Path | None = None) -> None:
+    """Refuse (TrainingError) when run ``run_id`` is still being trained by another process."""
+    from flowerdash.checkpoints import checkpoint_root
+
+    state_file = checkpoint_root(checkpoint_dir) / RUNS_DIR / run_id / "state.json"
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(state, dict):
+        _check_not_running_elsewhere(state)
 
 
 @dataclass(frozen=True)
@@ -652,7 +731,7 @@ class InterruptedRun:
 
 
 def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[InterruptedRun]:
-    """Runs left behind by a killed process (not the ones running in this process)."""
+    """Runs left behind by a killed process (not the ones still running, here or elsewhere)."""
     from flowerdash.checkpoints import checkpoint_root
 
     root = checkpoint_root(checkpoint_dir) / RUNS_DIR
@@ -662,6 +741,8 @@ def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[Interrupt
         try:
             state = json.loads(state_file.read_text())
             if state["run_id"] in live or not (state_file.parent / "last.weights.h5").is_file():
+                continue
+            if running_elsewhere(state) is not None:  # a live run of another process
                 continue
             found.append(
                 InterruptedRun(

@@ -161,31 +161,44 @@ def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
     assert "val" not in checkpoints.read_meta(job.checkpoint)["metrics"]
 
 
-def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_dir, tmp_path):
-    """A real ``python -m flowerdash train`` killed with SIGKILL, then ``--resume RUN_ID``."""
-    epochs, ckpt = 25, tmp_path / "checkpoints"
-    cli = [sys.executable, "-m", "flowerdash", "train"]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+CLI = [sys.executable, "-m", "flowerdash", "train"]
+CLI_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def start_cli_training(data_dir, ckpt, log, epochs, name, *extra) -> subprocess.Popen:
+    """A real ``python -m flowerdash train`` of the tiny backbone in a child process."""
     args = ["--backbone", "tiny", "--weights", "none", "--image-size", "32", "--augment", "none",
             "--epochs", str(epochs), "--fine-tune-epochs", "1", "--fine-tune-layers", "2",
             "--batch-size", "8", "--train-limit", "16", "--val-limit", "8", "--test-limit", "8",
             "--seed", "5", "--data-dir", str(data_dir), "--checkpoint-dir", str(ckpt),
-            "--name", "killed"]  # fmt: skip
-    log = tmp_path / "killed.log"
+            "--name", name, *extra]  # fmt: skip
     with open(log, "w") as out:
-        proc = subprocess.Popen([*cli, *args], cwd=ROOT, env=env, stdout=out, stderr=out)
+        return subprocess.Popen([*CLI, *args], cwd=ROOT, env=CLI_ENV, stdout=out, stderr=out)
+
+
+def wait_for_epochs(proc, ckpt, log, epochs_done) -> dict:
+    """The state of the child's run once it has saved ``epochs_done`` epochs (child alive)."""
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None:
+        states = list((ckpt / training.RUNS_DIR).glob("*/state.json"))
+        try:
+            state = json.loads(states[0].read_text()) if states else None
+            if state and state["epochs_done"] >= epochs_done:
+                break
+        except (OSError, ValueError):  # replaced while reading
+            pass
+        time.sleep(0.02)
+    assert proc.poll() is None, f"the run ended before it was killed:\n{log.read_text()}"
+    assert time.time() < deadline, f"no epoch completed in 90 s:\n{log.read_text()}"
+    return state
+
+
+def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_dir, tmp_path):
+    """A real ``python -m flowerdash train`` killed with SIGKILL, then ``--resume RUN_ID``."""
+    epochs, ckpt, log = 25, tmp_path / "checkpoints", tmp_path / "killed.log"
+    proc = start_cli_training(data_dir, ckpt, log, epochs, "killed")
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline and proc.poll() is None:
-            states = list((ckpt / training.RUNS_DIR).glob("*/state.json"))
-            try:
-                if states and json.loads(states[0].read_text())["epochs_done"] >= 2:
-                    break
-            except (OSError, ValueError):  # replaced while reading
-                pass
-            time.sleep(0.02)
-        assert proc.poll() is None, f"the run ended before it was killed:\n{log.read_text()}"
-        assert time.time() < deadline, f"no epoch completed in 90 s:\n{log.read_text()}"
+        wait_for_epochs(proc, ckpt, log, 2)
         proc.send_signal(signal.SIGKILL)  # mid-epoch: no handler, no cleanup
         assert proc.wait(30) == -signal.SIGKILL
     finally:
@@ -205,8 +218,8 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     assert [h["epoch"] for h in state["history"]] == list(range(1, done + 1))
     assert (run.config.epochs, run.config.seed, run.config.name) == (epochs, 5, "killed")
 
-    resumed = subprocess.run([*cli, "--resume", run.run_id, "--checkpoint-dir", str(ckpt)],
-                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    resumed = subprocess.run([*CLI, "--resume", run.run_id, "--checkpoint-dir", str(ckpt)],
+                             cwd=ROOT, env=CLI_ENV, capture_output=True, text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resumed from epoch {done}." in resumed.stderr
     path = Path(resumed.stdout.strip().splitlines()[-1])
@@ -225,3 +238,45 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     assert probs.shape == (1, 102) and np.isclose(probs.sum(), 1.0, atol=1e-4)
     assert training.interrupted_runs(ckpt) == []
     assert [c.path for c in checkpoints.list_checkpoints(ckpt, include_default=False).checkpoints] == [path]
+
+
+def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_dir, tmp_path):
+    """While a CLI run is alive, other processes neither list it as interrupted nor resume it."""
+    ckpt, log = tmp_path / "checkpoints", tmp_path / "live.log"
+    # Augmented (no feature cache), many epochs: it keeps training until it is killed.
+    proc = start_cli_training(data_dir, ckpt, log, 100_000, "live", "--augment", "basic",
+                              "--no-test")
+    try:
+        state = wait_for_epochs(proc, ckpt, log, 1)
+        run_id, run_dir = state["run_id"], ckpt / training.RUNS_DIR / state["run_id"]
+        assert state["pid"] == proc.pid
+        if Path("/proc/self/stat").exists():
+            assert isinstance(state["pid_started"], int)
+        assert training.interrupted_runs(ckpt) == []
+        with pytest.raises(TrainingError, match=f"Run {run_id} is still training in process "
+                                                f"{proc.pid}"):
+            training.TrainingJob(training.TrainConfig.from_dict(state["config"]),
+                                 resume_from=run_dir)
+        resumed = subprocess.run([*CLI, "--resume", run_id, "--checkpoint-dir", str(ckpt)],
+                                 cwd=ROOT, env=CLI_ENV, capture_output=True, text=True,
+                                 timeout=180)
+        assert resumed.returncode == 1
+        assert f"Run {run_id} is still training in process {proc.pid}" in resumed.stderr
+        if Path("/proc/self/stat").exists():
+            # The same pid with another start time is another process (a pid reused after a
+            # kill): that run is interrupted.
+            reused = tmp_path / "reused"
+            (reused / training.RUNS_DIR / "r1").mkdir(parents=True)
+            (reused / training.RUNS_DIR / "r1" / "last.weights.h5").write_bytes(b"")
+            fake = {**state, "run_id": "r1", "pid_started": state["pid_started"] + 1}
+            (reused / training.RUNS_DIR / "r1" / "state.json").write_text(json.dumps(fake))
+            assert [r.run_id for r in training.interrupted_runs(reused)] == ["r1"]
+        assert proc.poll() is None, log.read_text()
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    runs = training.interrupted_runs(ckpt)
+    assert [r.run_id for r in runs] == [run_id] and runs[0].epochs_done >= 1
