@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -140,6 +141,23 @@ def confusion_chart(confusion: np.ndarray, names: list[str], hide_diagonal: bool
     return fig
 
 
+def focus_scores(path: str, source, preds, rows: np.ndarray) -> np.ndarray:
+    """Focus score of each listed mistake (unreadable images last), with a progress bar."""
+    scores = np.full(len(rows), np.inf)
+    bar = st.progress(
+        0.0, text=_("Measuring where the model looked in {n} mistakes…").format(n=len(rows))
+    )
+    for k, i in enumerate(rows):
+        # An unreadable image keeps inf (sorted last); its card shows the error itself.
+        with contextlib.suppress(FlowerdashError):
+            scores[k] = state.focus_for(
+                path, source, SPLIT, str(preds.files[i]), int(preds.predicted[i])
+            )
+        bar.progress((k + 1) / len(rows))
+    bar.empty()
+    return scores
+
+
 def gallery(path: str, source, preds, names: list[str]) -> None:
     """The mistakes, most confident first, each with a link to the Explain page."""
     wrong = np.flatnonzero(~preds.correct)
@@ -150,7 +168,7 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
         {int(c) for c in preds.labels[wrong]} | {int(c) for c in preds.predicted[wrong]},
         key=lambda c: names[c],
     )
-    top = st.columns([2, 1, 1])
+    top = st.columns([2, 1.3, 1, 1])
     cls = top[0].selectbox(
         _("Show mistakes involving"),
         [-1, *involved],
@@ -160,30 +178,49 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
     )
     if cls >= 0:
         wrong = wrong[(preds.labels[wrong] == cls) | (preds.predicted[wrong] == cls)]
+    order = top[1].selectbox(
+        _("Order"),
+        ["confidence", "focus"],
+        format_func=lambda o: {
+            "confidence": _("Most confident first"),
+            "focus": _("Least focused first"),
+        }[o],
+        key="audit.order",
+        help=_(
+            "Least focused first puts on top the mistakes where the model's attention lay "
+            "furthest from the centre of the photo; it measures every mistake shown first."
+        ),
+    )
     wrong = wrong[np.argsort(-preds.confidence[wrong], kind="stable")]
+    if order == "focus":
+        wrong = wrong[np.argsort(focus_scores(path, source, preds, wrong), kind="stable")]
     pages = max(1, -(-len(wrong) // PER_PAGE))
     page = int(
-        top[1].number_input(
+        top[2].number_input(
             _("Page (of {n})").format(n=pages),
             min_value=1,
             max_value=pages,
             key="audit.page",
-            help=_("The mistakes come {k} per page, most confident first.").format(k=PER_PAGE),
+            help=_("The mistakes come {k} per page, in the order chosen.").format(k=PER_PAGE),
         )
     )
-    with_focus = top[2].toggle(
+    with_focus = order == "focus" or top[3].toggle(
         _("Focus scores"),
         value=True,
         key="audit.focus",
         help=_("Compute how much of the Grad-CAM heat lies in the centre of each photo."),
     )
+    first = (
+        _("the ones where the model looked least at the centre first")
+        if order == "focus"
+        else _("the ones the model was most sure about first")
+    )
     st.caption(
         _(
-            "{n} mistakes, the ones the model was most sure about first. The focus score is the "
-            "share of the model's attention in the central quarter of the photo: flowers are "
-            "usually centred, so a low score (below about 30%) suggests it looked at the "
-            "background."
-        ).format(n=len(wrong))
+            "{n} mistakes, {order}. The focus score is the share of the model's attention in "
+            "the central quarter of the photo: flowers are usually centred, so a low score "
+            "(below about 30%) suggests it looked at the background."
+        ).format(n=len(wrong), order=first)
     )
     shown = wrong[(page - 1) * PER_PAGE : page * PER_PAGE]
     cols = st.columns(COLUMNS)
