@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from flowerdash.data import DatasetSource
 
 RUNS_DIR = ".runs"
+LEGACY_WEIGHTS = "last.weights.h5"  # the weights of a run folder whose state names none
 STATUSES = ("pending", "running", "succeeded", "cancelled", "failed")
 # How a status reads inside a message (``TrainingJob.describe``); translated where used.
 STATUS_WORDS = {
@@ -594,7 +595,7 @@ class TrainingJob:
         state = self._resume_state
         if state is None or self._resume_from is None:
             return 0
-        model.load_weights(self._resume_from / "last.weights.h5")
+        model.load_weights(_weights_file(self._resume_from, state))
         self.history = state["history"]
         self.epoch_counter = state["epochs_done"]
         # Claim the run at once, so other processes do not offer it as interrupted meanwhile.
@@ -625,21 +626,36 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _save_run_state(run_dir: Path, job: TrainingJob, stage: str) -> None:
-    """Persist weights and progress of the last completed epoch (atomically)."""
+    """Persist weights and progress of the last completed epoch (atomically, as one).
+
+    The weights go to a file of their own epoch, then ``state.json`` is replaced by one naming
+    that file, then older weights are deleted: a kill at any point leaves a state whose epoch
+    count matches the weights it names.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    weights_tmp = run_dir / "last.tmp.weights.h5"
+    weights = f"epoch{job.epoch_counter:04d}.weights.h5"
+    weights_tmp = run_dir / "epoch.tmp.weights.h5"
     job._model.save_weights(weights_tmp)
-    os.replace(weights_tmp, run_dir / "last.weights.h5")
+    os.replace(weights_tmp, run_dir / weights)
     state = {
         "run_id": job.id,
         "config": job.config.to_dict(),
         "epochs_done": job.epoch_counter,
         "stage": stage,
         "history": job.history,
+        "weights": weights,
         **_process_identity(),
         "updated": time.time(),
     }
     _write_state(run_dir, state)
+    for old in run_dir.glob("*.weights.h5"):
+        if old.name != weights:
+            old.unlink(missing_ok=True)
+
+
+def _weights_file(run_dir: Path, state: dict[str, Any]) -> Path:
+    """The weights file a run's state names (run folders of older versions: last.weights.h5)."""
+    return run_dir / Path(str(state.get("weights") or LEGACY_WEIGHTS)).name
 
 
 def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
@@ -740,7 +756,7 @@ def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[Interrupt
     for state_file in sorted(root.glob("*/state.json")) if root.is_dir() else []:
         try:
             state = json.loads(state_file.read_text())
-            if state["run_id"] in live or not (state_file.parent / "last.weights.h5").is_file():
+            if state["run_id"] in live or not _weights_file(state_file.parent, state).is_file():
                 continue
             if running_elsewhere(state) is not None:  # a live run of another process
                 continue

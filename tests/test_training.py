@@ -280,3 +280,70 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
             proc.wait()
     runs = training.interrupted_runs(ckpt)
     assert [r.run_id for r in runs] == [run_id] and runs[0].epochs_done >= 1
+
+
+def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
+    data_dir, tmp_path, monkeypatch
+):
+    """Weights and epoch count never disagree: the state names the weights file of its epoch."""
+    snapshots, weight_files = {}, {}
+    real_completed = training.TrainingJob.epoch_completed
+
+    def completed(self, stage):
+        snapshots[self.epoch_counter] = [w.copy() for w in self._model.get_weights()]
+        real_completed(self, stage)
+        weight_files[self.epoch_counter] = sorted(p.name for p in self._run_dir.iterdir())
+
+    real_write = training._write_state
+
+    def write_state(run_dir, state):
+        if state["epochs_done"] == 3:  # epoch 3's weights are on disk, its state is not
+            raise RuntimeError("killed between the weights and the state")
+        real_write(run_dir, state)
+
+    monkeypatch.setattr(training.TrainingJob, "epoch_completed", completed)
+    monkeypatch.setattr(training, "_write_state", write_state)
+    cfg = tiny_config(data_dir, tmp_path, epochs=4, fine_tune_epochs=0, augment="none",
+                      evaluate_test=False)
+    crashed = training.train(cfg)
+    monkeypatch.undo()
+    assert crashed.status == "failed" and "killed between" in crashed.error
+    # After a normal epoch only that epoch's weights remain.
+    assert weight_files[1] == ["epoch0001.weights.h5", "state.json"]
+    assert weight_files[2] == ["epoch0002.weights.h5", "state.json"]
+    run_dir = tmp_path / training.RUNS_DIR / crashed.id
+    assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
+        "epoch0002.weights.h5", "epoch0003.weights.h5"]
+    state = json.loads((run_dir / "state.json").read_text())
+    assert (state["epochs_done"], state["weights"]) == (2, "epoch0002.weights.h5")
+
+    # A run folder of an older version (weights in last.weights.h5, not named) resumes too.
+    legacy = tmp_path / training.RUNS_DIR / "legacy"
+    legacy.mkdir()
+    (legacy / "last.weights.h5").write_bytes((run_dir / "epoch0002.weights.h5").read_bytes())
+    old_state = {k: v for k, v in state.items() if k not in ("weights", "pid", "pid_started")}
+    (legacy / "state.json").write_text(json.dumps({**old_state, "run_id": "legacy"}))
+
+    runs = {r.run_id: r for r in training.interrupted_runs(tmp_path)}
+    assert sorted(runs) == sorted([crashed.id, "legacy"])
+    assert runs[crashed.id].epochs_done == runs["legacy"].epochs_done == 2
+    for run in runs.values():
+        restored = {}
+        real_restore = training.TrainingJob._restore
+
+        def restore(self, model, restored=restored, real_restore=real_restore):
+            start = real_restore(self, model)
+            restored[start] = [w.copy() for w in model.get_weights()]
+            return start
+
+        monkeypatch.setattr(training.TrainingJob, "_restore", restore)
+        job = training.TrainingJob(run.config, resume_from=run.path)
+        job.run()
+        monkeypatch.undo()
+        assert job.status == "succeeded", job.error
+        assert list(restored) == [2]  # resumed after epoch 2, with epoch 2's weights
+        for got, want in zip(restored[2], snapshots[2], strict=True):
+            np.testing.assert_array_equal(got, want)
+        assert any(e.message == "Resumed from epoch 2." for e in job.channel.snapshot())
+        assert [h["epoch"] for h in job.history] == [1, 2, 3, 4]
+    assert training.interrupted_runs(tmp_path) == []
