@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.errors import ConfigError, FlowerdashError, TrainingError
+from flowerdash.errors import ConfigError, DatasetError, FlowerdashError, TrainingError
 from flowerdash.events import EventChannel, TrainingEvent
 from flowerdash.i18n import N_, _, get_language, ngettext, set_language
 
@@ -363,10 +363,42 @@ class TrainingJob:
         except FlowerdashError as exc:
             self._fail(str(exc))
         except Exception as exc:  # the process must stay healthy whatever the run raises
-            self._fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            details = traceback.format_exc()
+            named = self._name_undecodable(exc)
+            if named is not None:
+                self._fail(str(named), details)
+            else:
+                self._fail(f"{type(exc).__name__}: {exc}", details)
         finally:
             self.finished_at = time.time()
         return self.checkpoint
+
+    def _name_undecodable(self, exc: Exception) -> DatasetError | None:
+        """For a decoding error of tf.data (which names no file): the error naming the images.
+
+        Decodes the images the run reads (its train split(s) and val), so it is slow; None when
+        ``exc`` is no such error or no image of the run fails to decode.
+        """
+        import tensorflow as tf
+
+        if not isinstance(exc, tf.errors.InvalidArgumentError | tf.errors.NotFoundError):
+            return None
+        from flowerdash.data import get_source, raise_if_undecodable
+
+        cfg = self.config
+        splits = [(cfg.train_on, cfg.train_limit)]
+        if "val" not in cfg.train_on:
+            splits.append(("val", cfg.val_limit))
+        self.emit("message", message=_("Looking for the image that could not be read…"))
+        try:
+            source = get_source(cfg.data_dir)
+            for split, limit in splits:
+                raise_if_undecodable(source, split, limit=limit, seed=cfg.seed)
+        except DatasetError as named:
+            return named
+        except Exception:  # the search must not hide the run's own error
+            return None
+        return None
 
     def _fail(self, message: str, details: str | None = None) -> None:
         self.status = "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,36 @@ def _require(path: Path, what: str) -> Path:
 def data_dir() -> Path:
     """The official-layout Flowers102 folder from ../shared."""
     return _require(DATA_DIR, "The Oxford Flowers102 dataset")
+
+
+@pytest.fixture
+def dataset_copy(tmp_path, data_dir) -> Path:
+    """The official layout in a temp folder: .mat/.json copied, every jpg a symlink to ../shared.
+
+    Damage single images of it with :func:`replace_image`; the shared dataset stays intact.
+    """
+    root = tmp_path / "flowers"
+    (root / "jpg").mkdir(parents=True)
+    for p in data_dir.iterdir():
+        if p.is_file() and p.suffix in (".mat", ".json"):
+            shutil.copy(p, root / p.name)
+    for p in (data_dir / "jpg").iterdir():
+        (root / "jpg" / p.name).symlink_to(p)
+    return root
+
+
+def replace_image(root: Path, name: str, content: bytes) -> None:
+    """Give image ``name`` of a :func:`dataset_copy` other bytes (a file of its own, no symlink)."""
+    target = root / "jpg" / name
+    target.unlink()
+    target.write_bytes(content)
+
+
+def corrupt_inside(data_dir: Path, name: str) -> bytes:
+    """A JPEG whose header and end marker are intact but whose compressed data is garbage."""
+    whole = (data_dir / "jpg" / name).read_bytes()
+    mid = len(whole) // 2
+    return whole[:mid] + b"\xff\xd0\x00garbage\xff\x46" * 200 + whole[mid + 2400 :]
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import corrupt_inside, replace_image
 from scipy.io import loadmat
 
 from flowerdash import data
@@ -175,32 +176,13 @@ def test_train_plus_val_joins_both_splits(source):
 # --- Unreadable image files -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def dataset_copy(tmp_path, data_dir) -> Path:
-    """The official layout in a temp folder: .mat/.json copied, every jpg a symlink to ../shared."""
-    root = tmp_path / "flowers"
-    (root / "jpg").mkdir(parents=True)
-    for p in data_dir.iterdir():
-        if p.is_file() and p.suffix in (".mat", ".json"):
-            shutil.copy(p, root / p.name)
-    for p in (data_dir / "jpg").iterdir():
-        (root / "jpg" / p.name).symlink_to(p)
-    return root
-
-
-def _replace(root: Path, name: str, content: bytes) -> None:
-    target = root / "jpg" / name
-    target.unlink()
-    target.write_bytes(content)
-
-
 # The first test images in official order (setid.mat tstid): 06734, 06735, 06737, 06742, ...
 EMPTY, TEXT, TRUNCATED = "image_06735.jpg", "image_06737.jpg", "image_06742.jpg"
 
 
 def test_empty_and_non_image_files_are_refused_up_front_by_name(dataset_copy, data_dir):
-    _replace(dataset_copy, EMPTY, b"")
-    _replace(dataset_copy, TEXT, b"<html>404 Not Found</html>\n")
+    replace_image(dataset_copy, EMPTY, b"")
+    replace_image(dataset_copy, TEXT, b"<html>404 Not Found</html>\n")
     src = data.FolderSource(dataset_copy)
     for call in (
         lambda: src.split("train"),  # every split is checked at once, as for missing files
@@ -218,7 +200,7 @@ def test_empty_and_non_image_files_are_refused_up_front_by_name(dataset_copy, da
 
 def test_truncated_jpeg_is_refused_up_front(dataset_copy, data_dir):
     whole = (data_dir / "jpg" / TRUNCATED).read_bytes()
-    _replace(dataset_copy, TRUNCATED, whole[: len(whole) // 2])
+    replace_image(dataset_copy, TRUNCATED, whole[: len(whole) // 2])
     with pytest.raises(DatasetError, match=rf"{TRUNCATED} \(truncated"):
         data.FolderSource(dataset_copy).sizes()
 
@@ -229,11 +211,11 @@ def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
     from PIL import Image
 
     whole = (data_dir / "jpg" / TRUNCATED).read_bytes()
-    _replace(dataset_copy, TRUNCATED, whole + b"\0" * 64)  # padding after the end marker
+    replace_image(dataset_copy, TRUNCATED, whole + b"\0" * 64)  # padding after the end marker
     png = io.BytesIO()
     with Image.open(data_dir / "jpg" / TEXT) as im:
         im.save(png, "PNG")
-    _replace(dataset_copy, TEXT, png.getvalue())  # a PNG with a .jpg name decodes fine
+    replace_image(dataset_copy, TEXT, png.getvalue())  # a PNG with a .jpg name decodes fine
     src = data.FolderSource(dataset_copy)
     assert src.sizes()["test"] == 6149
     ds = data.make_pipeline(src, "test", image_size=32, batch_size=8, limit=None, one_hot=False,
@@ -245,19 +227,12 @@ def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
     assert labels.numpy().tolist() == [int(index.labels[index.files.index(n)]) for n in names]
 
 
-def _corrupt_inside(data_dir: Path, name: str) -> bytes:
-    """A JPEG whose header and end marker are intact but whose compressed data is garbage."""
-    whole = (data_dir / "jpg" / name).read_bytes()
-    mid = len(whole) // 2
-    return whole[:mid] + b"\xff\xd0\x00garbage\xff\x46" * 200 + whole[mid + 2400 :]
-
-
 def test_image_that_fails_to_decode_is_named_by_evaluation(dataset_copy, data_dir):
     import keras
 
     from flowerdash.evaluation import predict_split
 
-    _replace(dataset_copy, TEXT, _corrupt_inside(data_dir, TEXT))
+    replace_image(dataset_copy, TEXT, corrupt_inside(data_dir, TEXT))
     src = data.FolderSource(dataset_copy)
     assert src.sizes()["test"] == 6149  # passes the quick check: only decoding finds it
     inputs = keras.Input((32, 32, 3))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, corrupt_inside, replace_image
 
 from flowerdash import checkpoints, training
 from flowerdash.errors import ConfigError, TrainingError
@@ -347,3 +347,21 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
         assert any(e.message == "Resumed from epoch 2." for e in job.channel.snapshot())
         assert [h["epoch"] for h in job.history] == [1, 2, 3, 4]
     assert training.interrupted_runs(tmp_path) == []
+
+
+@pytest.mark.parametrize("augment", ["basic", "none"])  # model.fit, or the feature cache
+def test_an_image_that_fails_to_decode_in_training_is_named(dataset_copy, data_dir, tmp_path,
+                                                            augment):
+    from flowerdash import data
+
+    cfg = tiny_config(dataset_copy, tmp_path / "ckpt", augment=augment, fine_tune_epochs=0,
+                      evaluate_test=False)
+    src = data.FolderSource(dataset_copy)
+    bad = data.pipeline_files(src, "train", cfg.train_limit, cfg.seed)[5]  # one the run reads
+    replace_image(dataset_copy, bad, corrupt_inside(data_dir, bad))  # header and end marker intact
+    job = training.train(cfg)
+    assert job.status == "failed"
+    assert bad in job.error and "could not be decoded" in job.error
+    assert "train split" in job.error and "InvalidArgumentError" not in job.error
+    assert "InvalidArgumentError" in job.error_details  # the raw error is kept for details
+    assert job.channel.snapshot()[-1].message == f"Training failed: {job.error}"
