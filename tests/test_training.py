@@ -267,7 +267,7 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
             # kill): that run is interrupted.
             reused = tmp_path / "reused"
             (reused / training.RUNS_DIR / "r1").mkdir(parents=True)
-            (reused / training.RUNS_DIR / "r1" / "last.weights.h5").write_bytes(b"")
+            (reused / training.RUNS_DIR / "r1" / state["weights"]).write_bytes(b"")
             fake = {**state, "run_id": "r1", "pid_started": state["pid_started"] + 1}
             (reused / training.RUNS_DIR / "r1" / "state.json").write_text(json.dumps(fake))
             assert [r.run_id for r in training.interrupted_runs(reused)] == ["r1"]
