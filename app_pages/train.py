@@ -504,7 +504,15 @@ def live_view() -> None:
     m1.metric(_("Status"), _(STATUS_WORDS.get(job.status, job.status)))
     m2.metric(_("Time"), clock(elapsed))
     m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
-    m4.metric(_("Device"), job.device or "–")
+    m4.metric(
+        _("Device"),
+        job.device or "–",
+        help=_("Trained in parallel on {n} devices (tf.distribute MirroredStrategy).").format(
+            n=job.replicas
+        )
+        if (job.replicas or 1) > 1
+        else None,
+    )
     if not job.done:
         frac, text = progress_of(job, events)
         st.progress(frac, text=text)
