@@ -14,7 +14,7 @@ from flowerdash import augment
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import N_, _
 from flowerdash.images import load_image
-from flowerdash.ui import state
+from flowerdash.ui import state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 SPLIT = "train"
@@ -156,29 +156,22 @@ def dataset_picker(
     """A training photo chosen by flower and photo number: (224 crop, flower name)."""
     files, labels = state.split_files(source, source.description, SPLIT)
     names = source.class_names
-    present = sorted({int(c) for c in labels}, key=lambda c: names[c])
+    present = widgets.classes_present(labels, names)
     if not present:
         st.warning(_("The training split has no photos."))
         return None
     st.session_state.setdefault(f"{prefix}_class", present[default_rank % len(present)])
-    cls = st.selectbox(
-        title,
+    cls, index = widgets.flower_and_photo_number(
         present,
-        format_func=lambda c: pretty(names[c]),
-        key=f"{prefix}_class",
-        help=_("Pick a kind of flower; its photos come from the training set."),
+        labels,
+        names,
+        label=title,
+        class_key=f"{prefix}_class",
+        pick_key=f"{prefix}_pick",
+        class_help=_("Pick a kind of flower; its photos come from the training set."),
+        photo_help=_("Which of the {n} training photos of this flower to use."),
+        format_name=pretty,
     )
-    members = np.flatnonzero(labels == cls)
-    pick = st.number_input(
-        _("Photo number"),
-        min_value=1,
-        max_value=len(members),
-        value=1,
-        step=1,
-        key=f"{prefix}_pick",
-        help=_("Which of the {n} training photos of this flower to use.").format(n=len(members)),
-    )
-    index = int(members[int(pick) - 1])
     try:
         return state.lab_dataset_image(source, source.description, SPLIT, index), pretty(names[cls])
     except FlowerdashError as exc:

@@ -14,8 +14,8 @@ from flowerdash.errors import FlowerdashError
 from flowerdash.flower_names_es import display_name
 from flowerdash.i18n import _
 from flowerdash.images import load_image, prepare_for_model
-from flowerdash.overlays import COLORMAPS, make_panel, overlay, to_png_bytes
-from flowerdash.ui import demo, state
+from flowerdash.overlays import make_panel, overlay, to_png_bytes
+from flowerdash.ui import demo, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 BASELINES = ("black", "blur", "noise")
@@ -205,30 +205,10 @@ def expert_settings(path: str) -> tuple[int, str, str, float, str, bool]:
     )
     # expanders cannot nest: in the simple view all of this already sits in "More settings"
     with st.expander(_("Grad-CAM layer")) if demo.is_expert() else st.container():
-        layers = state.gradcam_layers(path)
-        layer = st.selectbox(
-            _("Layer"),
-            layers,
-            index=len(layers) - 1,
-            key="explain.layer",
-            help=_(
-                "Later layers give coarser maps about whole parts; the last one is the usual choice."
-            ),
-        )
-    alpha = st.slider(
-        _("Overlay strength"),
-        0.0,
-        1.0,
-        0.5,
-        0.05,
-        key="explain.alpha",
-        help=_("How strongly the colours cover the photo (0 = photo only)."),
-    )
-    cmap = st.selectbox(
-        _("Colours"),
-        COLORMAPS,
-        key="explain.cmap",
-        help=_("The colour scale of the maps; warm = important in most scales."),
+        layer = widgets.layer_select(state.gradcam_layers(path), _("Layer"), "explain.layer")
+    alpha = widgets.alpha_slider("explain.alpha", 0.5)
+    cmap = widgets.colormap_select(
+        "explain.cmap", _("The colour scale of the maps; warm = important in most scales.")
     )
     faithful = st.toggle(
         _("Measure faithfulness"),

@@ -16,10 +16,10 @@ from flowerdash.faithfulness import focus_score
 from flowerdash.flower_names_es import display_name
 from flowerdash.i18n import _
 from flowerdash.images import load_image, prepare_for_model
-from flowerdash.overlays import COLORMAPS, overlay
+from flowerdash.overlays import overlay
 from flowerdash.predict import top_k
 from flowerdash.reading import confidence_words, describe_map
-from flowerdash.ui import demo, state
+from flowerdash.ui import demo, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 DISPLAY_SIZE = 384
@@ -115,27 +115,19 @@ def pick_test_image() -> tuple[np.ndarray, str] | None:
         return None
     files, labels = state.split_files(source, source.description, "test")
     names = source.class_names
-    present = sorted({int(c) for c in labels}, key=lambda c: names[c])
-    cls = st.selectbox(
-        _("Flower"),
-        present,
-        format_func=lambda c: pretty(names[c]),
-        key="home.test_class",
-        help=_(
+    _cls, index = widgets.flower_and_photo_number(
+        widgets.classes_present(labels, names),
+        labels,
+        names,
+        label=_("Flower"),
+        class_key="home.test_class",
+        pick_key="home.test_pick",
+        class_help=_(
             "Pick a kind of flower; its photos come from the test set the model never trained on."
         ),
+        photo_help=_("Which of the {n} test photos of this flower to use."),
+        format_name=pretty,
     )
-    members = np.flatnonzero(labels == cls)
-    pick = st.number_input(
-        _("Photo number"),
-        min_value=1,
-        max_value=len(members),
-        value=1,
-        step=1,
-        key="home.test_pick",
-        help=_("Which of the {n} test photos of this flower to use.").format(n=len(members)),
-    )
-    index = int(members[int(pick) - 1])
     try:
         return source.read_image("test", index), files[index]
     except FlowerdashError as exc:
@@ -233,30 +225,13 @@ def expert_controls(path: str) -> tuple[str | None, float, str]:
     """Grad-CAM layer, overlay strength and colours (expert view)."""
     c1, c2, c3 = st.columns(3)
     layers = state.gradcam_layers(path)
-    layer = c1.selectbox(
-        _("Grad-CAM layer"),
-        layers,
-        index=len(layers) - 1,
-        key="home.layer",
-        help=_(
-            "Later layers give coarser maps about whole parts; the last one is the usual choice."
-        ),
-    )
-    alpha = c2.slider(
-        _("Overlay strength"),
-        0.0,
-        1.0,
-        0.45,
-        0.05,
-        key="home.alpha",
-        help=_("How strongly the colours cover the photo (0 = photo only)."),
-    )
-    cmap = c3.selectbox(
-        _("Colours"),
-        COLORMAPS,
-        index=list(COLORMAPS).index("jet") if "jet" in COLORMAPS else 0,
-        key="home.cmap",
-        help=_("The colour scale of the map; warm = important in most scales."),
+    layer = widgets.layer_select(layers, _("Grad-CAM layer"), "home.layer", c1)
+    alpha = widgets.alpha_slider("home.alpha", 0.45, c2)
+    cmap = widgets.colormap_select(
+        "home.cmap",
+        _("The colour scale of the map; warm = important in most scales."),
+        default="jet",
+        container=c3,
     )
     return (None if layer == layers[-1] else layer), alpha, cmap
 

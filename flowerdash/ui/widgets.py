@@ -1,0 +1,96 @@
+"""Streamlit widget helpers shared by the pages: a dataset photo picker and the overlay controls.
+
+No TensorFlow here: callers pass in what the model side knows (for instance the Grad-CAM layers).
+``container`` is where a widget goes: ``st`` itself (the current place) or a column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from flowerdash.i18n import _
+from flowerdash.overlays import COLORMAPS
+
+
+def classes_present(labels: np.ndarray, names: Sequence[str]) -> list[int]:
+    """The classes with at least one photo among ``labels``, in the order of their names."""
+    return sorted({int(c) for c in labels}, key=lambda c: names[c])
+
+
+def flower_and_photo_number(
+    present: Sequence[int],
+    labels: np.ndarray,
+    names: Sequence[str],
+    *,
+    label: str,
+    class_key: str,
+    pick_key: str,
+    class_help: str,
+    photo_help: str,
+    format_name: Callable[[str], str],
+) -> tuple[int, int]:
+    """Pick a flower, then a photo number: (class, index of that photo among ``labels``).
+
+    ``photo_help`` is translated text with an ``{n}`` field for the number of photos of the flower.
+    """
+    cls = st.selectbox(
+        label,
+        present,
+        format_func=lambda c: format_name(names[c]),
+        key=class_key,
+        help=class_help,
+    )
+    members = np.flatnonzero(labels == cls)
+    pick = st.number_input(
+        _("Photo number"),
+        min_value=1,
+        max_value=len(members),
+        value=1,
+        step=1,
+        key=pick_key,
+        help=photo_help.format(n=len(members)),
+    )
+    return cls, int(members[int(pick) - 1])
+
+
+def layer_select(layers: Sequence[str], label: str, key: str, container: Any = st) -> str:
+    """The Grad-CAM layer, the last one first."""
+    return container.selectbox(
+        label,
+        layers,
+        index=len(layers) - 1,
+        key=key,
+        help=_(
+            "Later layers give coarser maps about whole parts; the last one is the usual choice."
+        ),
+    )
+
+
+def alpha_slider(key: str, default: float, container: Any = st) -> float:
+    """How strongly the map's colours cover the photo, 0 to 1."""
+    return container.slider(
+        _("Overlay strength"),
+        0.0,
+        1.0,
+        default,
+        0.05,
+        key=key,
+        help=_("How strongly the colours cover the photo (0 = photo only)."),
+    )
+
+
+def colormap_select(
+    key: str, help_text: str, default: str | None = None, container: Any = st
+) -> str:
+    """The colour scale of the maps; ``default`` (when it is one of them) first, else the first."""
+    return container.selectbox(
+        _("Colours"),
+        COLORMAPS,
+        index=COLORMAPS.index(default) if default in COLORMAPS else 0,
+        key=key,
+        help=help_text,
+    )
