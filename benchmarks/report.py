@@ -307,14 +307,20 @@ def _bottleneck(res: dict, b: str) -> str:
 
 
 def render(results_dir: Path) -> str:
-    """The generated block for every ``*.json`` in ``results_dir`` (full runs first)."""
+    """The generated block for every machine's ``*.json`` in ``results_dir`` (full runs first).
+
+    Other result files there (the explanation study, robustness runs) have no ``machine`` entry
+    and are left to docs/RESULTS.md.
+    """
     files = sorted(Path(results_dir).glob("*.json"))
     results = []
     for f in files:
         try:
-            results.append(json.loads(f.read_text()))
+            data = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
+        if isinstance(data, dict) and "machine" in data:
+            results.append(data)
     results.sort(key=lambda r: (bool(r.get("quick")), r.get("machine", {}).get("slug", "")))
     lines = [BEGIN, "", "## Results", ""]
     if not results:

@@ -122,6 +122,13 @@ def test_targets_are_marked_met_or_not_met(tmp_path):
     assert "| IG gauss_legendre 64 steps per image | ≤ 1 s | 1.50 s | **not met** |" in text
 
 
+def test_result_files_of_other_studies_get_no_machine_section(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps({"machine": {"slug": "cpu-2core-test"}}))
+    (tmp_path / "explanation-study.json").write_text(json.dumps({"checkpoint": "x"}))
+    text = report.render(tmp_path)
+    assert "### cpu-2core-test" in text and text.count("### ") == 1
+
+
 def test_stats_helpers():
     s = summarize([3.0, 1.0, 2.0])
     assert (s["median"], s["min"], s["max"], s["n"]) == (2.0, 1.0, 3.0, 3)
