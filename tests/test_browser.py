@@ -91,7 +91,7 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     ckpts = tmp_path_factory.mktemp("ckpts")
     # Another folder name, so the sidebar's label (and the screenshots) stays short: equal
     # labels would get the folder added to tell them apart.
-    copy = ckpts / "shipped-copy"
+    copy = ckpts / "flowers"
     shutil.copytree(SHIPPED_DEFAULT, copy, ignore=shutil.ignore_patterns("eval"))
     meta = json.loads((copy / "meta.json").read_text())
     meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())  # newest: picked
