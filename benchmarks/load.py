@@ -143,11 +143,13 @@ def run_load(
     def request(i: int) -> Any:
         return explain_image(model, images[i], methods=("gradcam", "ig"), ig_steps=ig_steps)
 
+    from flowerdash.integrated_gradients import DEFAULT_RULE
+
     began = time.perf_counter()
     explain_image(model, images[0].copy(), methods=("gradcam", "ig"), ig_steps=ig_steps)
     out: dict[str, Any] = {
         "note": (
-            f"each request: prediction + Grad-CAM + IG ({ig_steps} steps, gauss_legendre, black "
+            f"each request: prediction + Grad-CAM + IG ({ig_steps} steps, {DEFAULT_RULE}, black "
             f"baseline) through explain_image on one shared model, {len(images)} distinct test "
             f"photos per level; the 1-user results are the references"
         ),

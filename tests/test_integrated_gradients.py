@@ -59,6 +59,22 @@ def test_integration_points_match_numpy_conventions() -> None:
     np.testing.assert_allclose(a, [0.125, 0.375, 0.625, 0.875])
 
 
+def test_midpoint_cubic_crowds_the_baseline_end_and_converges() -> None:
+    a, w = integration_points(4, "midpoint_cubic")
+    u = np.array([0.125, 0.375, 0.625, 0.875])
+    np.testing.assert_allclose(a, u**3)
+    np.testing.assert_allclose(w, u**2 / (u**2).sum())
+    a, w = integration_points(64, "midpoint_cubic")
+    assert w.sum() == pytest.approx(1.0, abs=1e-12) and np.all(np.diff(a) > 0)
+    assert np.mean(a < 0.125) == 0.5  # half of the points in the first eighth of the path
+    exact = (1 - np.cos(3)) / 3  # ∫_0^1 sin(3a) da
+    errors = []
+    for n in (8, 64):
+        a, w = integration_points(n, "midpoint_cubic")
+        errors.append(abs(np.dot(w, np.sin(3 * a)) - exact))
+    assert errors[1] < errors[0] / 10 and errors[1] < 1e-3
+
+
 def test_interpolate_and_integrate_against_numpy() -> None:
     rng = np.random.default_rng(0)
     x, base = rng.random((4, 5, 3)), rng.random((4, 5, 3))
@@ -93,7 +109,9 @@ def test_unknown_rule_and_baseline_are_refused() -> None:
 # -- the explainer -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("rule,steps", [("trapezoid", 1), ("gauss_legendre", 3), ("midpoint", 7)])
+@pytest.mark.parametrize(
+    "rule,steps", [("trapezoid", 1), ("gauss_legendre", 3), ("midpoint", 7), ("midpoint_cubic", 5)]
+)
 def test_linear_model_attributions_are_exact(rule: str, steps: int) -> None:
     model = make_linear_model()
     kernel, _ = model.get_layer("logits").get_weights()
