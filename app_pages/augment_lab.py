@@ -241,7 +241,8 @@ def controls() -> augment.AugmentConfig | None:
         on_change=mark_custom,
         help=_("Whether photos may be mirrored; each sample flips at random, or not."),
     )
-    for field, label, upper, step, help_text in SLIDERS:
+
+    def slider(field: str, label: str, upper: float, step: float, help_text: str) -> None:
         st.slider(
             _(label),
             0.0,
@@ -251,17 +252,12 @@ def controls() -> augment.AugmentConfig | None:
             on_change=mark_custom,
             help=_(help_text),
         )
+
+    for row in SLIDERS:
+        slider(*row)
     with st.expander(_("Mixing pairs of photos during training"), expanded=False):
-        for field, label, upper, step, help_text in MIX_SLIDERS:
-            st.slider(
-                _(label),
-                0.0,
-                upper,
-                step=step,
-                key=f"augment.{field}",
-                on_change=mark_custom,
-                help=_(help_text),
-            )
+        for row in MIX_SLIDERS:
+            slider(*row)
     values = {field: st.session_state[f"augment.{field}"] for field in FIELDS}
     try:
         config = augment.AugmentConfig(flip=st.session_state["augment.flip"], **values)
