@@ -59,10 +59,37 @@ def engine_timings(checkpoint: Path, photo: Path, repeats: int) -> dict[str, Any
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def streamlit_args(port: int) -> list[str]:
+    """``streamlit`` arguments serving the app headless on ``port``, loopback only."""
+    return [
+        "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+def wait_until_healthy(
+    url: str, proc: subprocess.Popen, timeout: float = 120.0, poll: float = 0.1
+) -> bool:
+    """Wait for the server's health endpoint; False if the process ended or time ran out."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        if proc.poll() is not None or time.perf_counter() > deadline:
+            return False
+        time.sleep(poll)
 
 
 def _wait_idle(page, timeout_ms: int = 120_000) -> None:
@@ -82,7 +109,7 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         raise Skip("playwright is not installed") from exc
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -97,25 +124,13 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
         page.set_default_timeout(120_000)
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-             "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
+            [sys.executable, "-m", "streamlit", *streamlit_args(port)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            deadline = start + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.perf_counter() > deadline:
-                    log.seek(0)
-                    raise Skip(f"streamlit did not start: {log.read()[-500:]}")
-                time.sleep(0.1)
+            if not wait_until_healthy(url, proc):
+                log.seek(0)
+                raise Skip(f"streamlit did not start: {log.read()[-500:]}")
             out["server_healthy_seconds"] = time.perf_counter() - start
             page.goto(url)
             page.locator('[data-testid="stSidebar"]').first.wait_for()

@@ -13,17 +13,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
+
+from benchmarks.app import free_port, streamlit_args, wait_until_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -67,12 +67,6 @@ class App:
         return self.log.read_text(errors="replace").count(PROBE_LINE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     """The dashboard served by a real `streamlit run` process on a loopback port."""
@@ -96,7 +90,7 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     meta = json.loads((copy / "meta.json").read_text())
     meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())  # newest: picked
     (copy / "meta.json").write_text(json.dumps(meta, indent=2))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "FLOWERDASH_DATA_DIR": str(data_dir),
@@ -106,23 +100,7 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
     log = open(log_path, "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            PROBE,
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        [sys.executable, "-c", PROBE, *streamlit_args(port)],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -130,19 +108,8 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail(
-                    f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False
-                )
-            time.sleep(0.5)
+        if not wait_until_healthy(url, proc, poll=0.5):
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False)
         yield App(url, log_path, copy)
     finally:
         proc.terminate()
