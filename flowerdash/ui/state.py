@@ -36,14 +36,16 @@ def job_registry():
 def dataset_source():
     """The configured dataset source, or the error explaining why there is none.
 
-    Cached per language: the error's message is written in the language of the session that
-    made it, and the cache is shared by every session.
+    The source (and its up-front validation) is built once for every session; only a failure
+    is worked out again per language, so its message reads in the session's language.
     """
-    return _dataset_source(get_language())
+    found = _configured_source()
+    if isinstance(found, FlowerdashError):
+        return _source_error(get_language())
+    return found
 
 
-@st.cache_resource(show_spinner=False)
-def _dataset_source(lang: str):
+def _find_source():
     from flowerdash.data import FolderSource, get_source
 
     try:
@@ -55,7 +57,22 @@ def _dataset_source(lang: str):
         return exc
 
 
-dataset_source.clear = _dataset_source.clear  # type: ignore[attr-defined]
+@st.cache_resource(show_spinner=False)
+def _configured_source():
+    return _find_source()
+
+
+@st.cache_resource(show_spinner=False)
+def _source_error(lang: str):
+    return _find_source()
+
+
+def _clear_dataset_source() -> None:
+    _configured_source.clear()
+    _source_error.clear()
+
+
+dataset_source.clear = _clear_dataset_source  # type: ignore[attr-defined]
 
 
 def require_dataset():
@@ -241,29 +258,29 @@ LAB_IMAGE_SIZE = 224  # the lab shows what training sees: the model-sized centre
 
 def local_dataset():
     """The dataset source if it is on this machine (a folder, or TFDS already downloaded), else
-    the error saying how to get it; never starts a download. Cached per language."""
-    return _local_dataset(get_language())
-
-
-@st.cache_resource(show_spinner=False)
-def _local_dataset(lang: str):
+    the error saying how to get it (in the session's language); never starts a download."""
     from flowerdash.data import how_to_fix
     from flowerdash.errors import DatasetError
 
     source = dataset_source()
     if isinstance(source, FlowerdashError) or source.kind != "tfds":
         return source
-    try:
-        import tensorflow_datasets as tfds
-
-        if tfds.builder(source.NAME, data_dir=source.data_dir).is_prepared():
-            return source
-    except Exception:  # a missing or broken TFDS install just means "not available"
-        pass
+    if _tfds_prepared(source.NAME, source.data_dir):
+        return source
     return DatasetError(_("The dataset is not on this machine yet.") + " " + how_to_fix())
 
 
-local_dataset.clear = _local_dataset.clear  # type: ignore[attr-defined]
+@st.cache_resource(show_spinner=False)
+def _tfds_prepared(name: str, data_dir: str | None) -> bool:
+    try:
+        import tensorflow_datasets as tfds
+
+        return bool(tfds.builder(name, data_dir=data_dir).is_prepared())
+    except Exception:  # a missing or broken TFDS install just means "not available"
+        return False
+
+
+local_dataset.clear = _tfds_prepared.clear  # type: ignore[attr-defined]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
