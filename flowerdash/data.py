@@ -59,10 +59,6 @@ def fix_bad_images() -> str:
     return _(_FIX_BAD_IMAGES)
 
 
-# English versions (the CLI and older callers); messages use the functions above.
-HOW_TO_FIX = _HOW_TO_FIX.format(variable=ENV_DATA_DIR)
-FIX_BAD_IMAGES = _FIX_BAD_IMAGES
-
 # Leading bytes of the formats tf.io.decode_jpeg decodes to one RGB image (JPEG, PNG, GIF).
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8")
 _JPEG_END = b"\xff\xd9"

@@ -228,16 +228,18 @@ def test_corrupt_checkpoint_error_speaks_the_language(tmp_path, tiny_checkpoint)
 
 
 def test_dataset_errors_translate_their_advice_too(tmp_path):
-    from flowerdash.data import HOW_TO_FIX, FolderSource
+    from flowerdash.data import FolderSource, how_to_fix
 
+    english_advice = how_to_fix()  # no language set: English
     with speaking("es"), pytest.raises(DatasetError) as info:
         FolderSource(tmp_path / "missing")
     assert str(info.value).startswith("La carpeta del conjunto de datos ")
-    assert "FLOWERDASH_DATA_DIR" in str(info.value) and HOW_TO_FIX not in str(info.value)
+    assert "FLOWERDASH_DATA_DIR" in str(info.value) and english_advice not in str(info.value)
     with pytest.raises(DatasetError) as info:
         FolderSource(tmp_path / "missing")
     assert (
-        str(info.value) == f"The dataset folder {tmp_path / 'missing'} does not exist. {HOW_TO_FIX}"
+        str(info.value)
+        == f"The dataset folder {tmp_path / 'missing'} does not exist. {english_advice}"
     )
 
 
