@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--no-feature-cache",
         action="store_true",
-        help="train stage 1 end to end even without augmentation",
+        help=(
+            "stage 1 through the whole model: no cached backbone features for training "
+            "(without augmentation) or for validation (with augmentation)"
+        ),
     )
     t.add_argument(
         "--no-head-augment",

@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +141,15 @@ def describe_device() -> str:
 class _Progress:
     """Keras callback that turns batches and epochs into events and honours cancel."""
 
-    def __init__(self, job: TrainingJob, stage: str, epochs: int, steps: int, batch: int):
+    def __init__(
+        self,
+        job: TrainingJob,
+        stage: str,
+        epochs: int,
+        steps: int,
+        batch: int,
+        validate: Callable[[], dict[str, float]] | None = None,
+    ):
         import keras
 
         outer = self
@@ -166,6 +175,7 @@ class _Progress:
             steps,
             batch,
         )
+        self.validate = validate
         self.epoch_start = time.perf_counter()
         self.stage_start = time.perf_counter()
         self.steps_done = 0
@@ -195,6 +205,8 @@ class _Progress:
         )
 
     def epoch_end(self, logs: dict[str, float]) -> None:
+        if self.validate is not None:
+            logs = {**logs, **self.validate()}
         seconds = time.perf_counter() - self.epoch_start
         self.job.epoch_counter += 1
         record = {
@@ -469,10 +481,15 @@ class TrainingJob:
             if (augment.is_identity or not cfg.head_augment) and cfg.cache_features:
                 self._fit_head_on_features(model, pipeline, cfg, head_epochs, loss)
             else:
-                cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size)
+                # The frozen backbone gives every val image the same features each epoch, so
+                # validation runs the head on features computed once instead of the backbone.
+                validate = None
+                if val is not None and cfg.cache_features:
+                    validate = self._validate_on_features(model, pipeline, cfg, loss)
+                cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size, validate)
                 model.fit(
                     pipeline(cfg.train_on, True, cfg.train_limit),
-                    validation_data=val,
+                    validation_data=None if validate else val,
                     epochs=head_epochs,
                     verbose=0,
                     callbacks=[cb.callback],
@@ -504,37 +521,54 @@ class TrainingJob:
             )
         return self._finish(model, source)
 
-    def _fit_head_on_features(self, model, pipeline, cfg, epochs, loss) -> None:
-        import keras
-
+    def _features(self, model, pipeline, split: str, limit: int | None):
+        """Backbone features and labels of a split (no augmentation), computed in batches."""
         from flowerdash.models import feature_model
 
-        feats = {}
         extractor = feature_model(model)
-        splits = [(cfg.train_on, cfg.train_limit)]
-        if "val" not in cfg.train_on:
-            splits.append(("val", cfg.val_limit))
-        for split, limit in splits:
-            xs, ys = [], []
-            ds = pipeline(split, False, limit)
-            for images, labels in ds:
-                self.check_cancel()
-                xs.append(extractor(images, training=False).numpy())
-                ys.append(labels.numpy())
-                self.emit(
-                    "batch",
-                    stage="features",
-                    step=len(xs),
-                    steps=len(ds),
-                    message=f"Computing backbone features once ({split}).",
-                )
-            feats["val" if split == "val" else "train"] = (np.concatenate(xs), np.concatenate(ys))
+        xs, ys = [], []
+        ds = pipeline(split, False, limit)
+        for images, labels in ds:
+            self.check_cancel()
+            xs.append(extractor(images, training=False).numpy())
+            ys.append(labels.numpy())
+            self.emit(
+                "batch",
+                stage="features",
+                step=len(xs),
+                steps=len(ds),
+                message=f"Computing backbone features once ({split}).",
+            )
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def _head(self, model, features: int, cfg, loss):
+        """The model's own dropout/logits/probs layers on feature input, compiled."""
+        import keras
+
         with self._strategy.scope():
-            inputs = keras.Input(feats["train"][0].shape[1:], name="features")
+            inputs = keras.Input((features,), name="features")
             x = model.get_layer("dropout")(inputs)
             x = model.get_layer("logits")(x)
             head = keras.Model(inputs, model.get_layer("probs")(x), name="head")
             head.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
+        return head
+
+    def _validate_on_features(self, model, pipeline, cfg, loss) -> Callable[[], dict[str, float]]:
+        """A function giving val loss and accuracy of the current head on cached val features."""
+        x, y = self._features(model, pipeline, "val", cfg.val_limit)
+        head = self._head(model, x.shape[1], cfg, loss)
+
+        def validate() -> dict[str, float]:
+            logs = head.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
+            return {"val_loss": logs["loss"], "val_accuracy": logs["accuracy"]}
+
+        return validate
+
+    def _fit_head_on_features(self, model, pipeline, cfg, epochs, loss) -> None:
+        feats = {"train": self._features(model, pipeline, cfg.train_on, cfg.train_limit)}
+        if "val" not in cfg.train_on:
+            feats["val"] = self._features(model, pipeline, "val", cfg.val_limit)
+        head = self._head(model, feats["train"][0].shape[1], cfg, loss)
         steps = math.ceil(len(feats["train"][0]) / cfg.batch_size)
         # The head shares its layers with the full model, so epoch snapshots (taken of the full
         # model) include what the head learned.

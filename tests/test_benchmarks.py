@@ -56,6 +56,19 @@ def test_measurements_are_medians_over_warm_repeats(quick_run):
     for key in ("gauss_legendre/4", "gauss_legendre/8", "trapezoid/4", "trapezoid/8"):
         assert len(ig[key]["gaps"]) == 2 and all(g >= 0 for g in ig[key]["gaps"])
     assert data["naive"]["tiny"]["gradcam_speedup"] > 0
+    assert data["cached_features"]["tiny"]["val_pass_on_features_seconds"]["n"] == 3
+
+
+def test_frozen_epoch_counts_validation_the_way_the_engine_runs_it():
+    res = {
+        "training": {"b": {"frozen": {"epoch_seconds_est": summarize([20.0])}}},
+        "evaluation": {"b": {"seconds_per_image": summarize([0.02])}},
+        "cached_features": {"b": {"val_pass_on_features_seconds": summarize([0.5])}},
+    }
+    assert report.frozen_epoch_with_backbone_val(res, "b") == pytest.approx(20.0 + 1020 * 0.02)
+    assert report.frozen_epoch_with_val(res, "b") == pytest.approx(20.5)
+    del res["cached_features"]  # results from before the change: val through the backbone
+    assert report.frozen_epoch_with_val(res, "b") == pytest.approx(40.4)
 
 
 def test_load_levels_report_latency_errors_and_checked_results(quick_run):

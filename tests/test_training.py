@@ -67,6 +67,25 @@ def test_head_stage_without_augmentation_uses_cached_features(data_dir, tmp_path
     assert any(e.stage == "features" for e in job.channel.snapshot())
 
 
+def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics(
+    data_dir, tmp_path
+):
+    runs = {
+        cached: training.train(tiny_config(data_dir, tmp_path / str(cached), fine_tune_epochs=0,
+                                           evaluate_test=False, cache_features=cached))
+        for cached in (True, False)
+    }
+    for job in runs.values():
+        assert job.status == "succeeded", job.error
+    features = [e for e in runs[True].channel.snapshot() if e.stage == "features"]
+    assert features and all("(val)" in e.message for e in features)  # val only: train augments
+    assert not any(e.stage == "features" for e in runs[False].channel.snapshot())
+    for key in ("loss", "val_loss", "val_accuracy"):
+        cached, direct = ([h[key] for h in runs[c].history] for c in (True, False))
+        assert None not in cached
+        assert cached == pytest.approx(direct, rel=1e-4, abs=1e-6), key
+
+
 def test_same_seed_same_run(data_dir, tmp_path):
     runs = [training.train(tiny_config(data_dir, tmp_path / str(i), fine_tune_epochs=0,
                                        evaluate_test=False, augment="none", cache_features=False))
