@@ -356,21 +356,21 @@ class TrainingJob:
                 "finished",
                 status="succeeded",
                 checkpoint=str(self.checkpoint),
-                message=f"Saved checkpoint {self.checkpoint.name}.",
+                message=_("Saved checkpoint {name}.").format(name=self.checkpoint.name),
             )
         except Cancelled:
             self.status = "cancelled"
             self.checkpoint = self._save_partial()
             note = (
-                f"Kept the last completed epoch as {self.checkpoint.name}."
+                _("Kept the last completed epoch as {name}.").format(name=self.checkpoint.name)
                 if self.checkpoint
-                else "No epoch had completed, so nothing was kept."
+                else _("No epoch had completed, so nothing was kept.")
             )
             self.emit(
                 "finished",
                 status="cancelled",
                 checkpoint=_s(self.checkpoint),
-                message=f"Training was cancelled. {note}",
+                message=_("Training was cancelled. {note}").format(note=note),
             )
         except FlowerdashError as exc:
             self._fail(str(exc))
@@ -416,7 +416,11 @@ class TrainingJob:
         self.status = "failed"
         self.error = message
         self.error_details = details
-        self.emit("finished", status="failed", message=f"Training failed: {message}")
+        self.emit(
+            "finished",
+            status="failed",
+            message=_("Training failed: {error}").format(error=message),
+        )
 
     def _run(self) -> Path:
         import keras
@@ -434,7 +438,12 @@ class TrainingJob:
         self.replicas = int(strategy.num_replicas_in_sync)
         if self.device.startswith("GPU") and runs_on_gpu(strategy):
             keras.mixed_precision.set_global_policy("mixed_float16")
-        self.emit("started", message=f"Training {cfg.backbone} on {self.device}, {self.strategy}.")
+        self.emit(
+            "started",
+            message=_("Training {backbone} on {device}, {strategy}.").format(
+                backbone=cfg.backbone, device=self.device, strategy=self.strategy
+            ),
+        )
         keras.utils.set_random_seed(cfg.seed)
         source = get_source(cfg.data_dir)
         augment = cfg.augment_config()
@@ -447,7 +456,7 @@ class TrainingJob:
         size = int(model.inputs[0].shape[1])
         root = checkpoint_root(cfg.checkpoint_dir)
         self._run_dir = root / RUNS_DIR / self.id
-        self.emit("message", message=f"Data: {source.description}.")
+        self.emit("message", message=_("Data: {source}.").format(source=source.description))
 
         def pipeline(split: str, training: bool, limit: int | None) -> tf.data.Dataset:
             return make_pipeline(
@@ -476,7 +485,7 @@ class TrainingJob:
                 "stage",
                 stage="head",
                 epochs=cfg.epochs,
-                message="Stage 1: training the new head on a frozen backbone.",
+                message=_("Stage 1: training the new head on a frozen backbone."),
             )
             if (augment.is_identity or not cfg.head_augment) and cfg.cache_features:
                 self._fit_head_on_features(model, pipeline, cfg, head_epochs, loss)
@@ -508,7 +517,7 @@ class TrainingJob:
                 "stage",
                 stage="fine_tune",
                 epochs=cfg.fine_tune_epochs,
-                message=f"Stage 2: fine-tuning the top {count} backbone layers.",
+                message=_("Stage 2: fine-tuning the top {count} backbone layers.").format(count=count),
             )
             cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
             model.fit(
@@ -537,7 +546,7 @@ class TrainingJob:
                 stage="features",
                 step=len(xs),
                 steps=len(ds),
-                message=f"Computing backbone features once ({split}).",
+                message=_("Computing backbone features once ({split}).").format(split=split),
             )
         return np.concatenate(xs), np.concatenate(ys)
 
@@ -593,7 +602,9 @@ class TrainingJob:
         if self.history and self.history[-1].get("val_accuracy") is not None:
             metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
         if cfg.evaluate_test:
-            self.emit("stage", stage="evaluate", message="Measuring accuracy on the test split.")
+            self.emit(
+                "stage", stage="evaluate", message=_("Measuring accuracy on the test split.")
+            )
 
             def progress(done: int, total: int) -> None:
                 self.check_cancel()
@@ -602,7 +613,12 @@ class TrainingJob:
             preds = predict_split(model, source, "test", limit=cfg.test_limit, progress=progress)
             m = compute_metrics(preds.labels, preds.top_k, len(source.class_names))
             metrics["test"] = {"n": m["n"], "top1": m["top1"], "top5": m["top5"]}
-            self.emit("message", message=f"Test top-1 {m['top1']:.1%}, top-5 {m['top5']:.1%}.")
+            self.emit(
+                "message",
+                message=_("Test top-1 {top1:.1%}, top-5 {top5:.1%}.").format(
+                    top1=m["top1"], top5=m["top5"]
+                ),
+            )
         path = save_checkpoint(
             model, self._meta(source, "complete", metrics), root=cfg.checkpoint_dir, name=cfg.name
         )
@@ -666,7 +682,9 @@ class TrainingJob:
         self.epoch_counter = state["epochs_done"]
         # Claim the run at once, so other processes do not offer it as interrupted meanwhile.
         _write_state(self._resume_from, {**state, **_process_identity(), "updated": time.time()})
-        self.emit("message", message=f"Resumed from epoch {self.epoch_counter}.")
+        self.emit(
+            "message", message=_("Resumed from epoch {epoch}.").format(epoch=self.epoch_counter)
+        )
         return self.epoch_counter
 
     def _cleanup_run_dir(self) -> None:
