@@ -42,6 +42,7 @@ browser:
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 test: $(VENV)/.dev browser lint
 	$(PY) -m pytest

@@ -203,9 +203,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     for method, stages in r["sanity"].items():
-        lines.append(
-            f"- {method}: " + ", ".join(f"{stage} → ρ {rho:.2f}" for stage, rho in stages)
-        )
+        lines.append(f"- {method}: " + ", ".join(f"{stage} → ρ {rho:.2f}" for stage, rho in stages))
     return "\n".join(lines)
 
 

@@ -517,7 +517,9 @@ class TrainingJob:
                 "stage",
                 stage="fine_tune",
                 epochs=cfg.fine_tune_epochs,
-                message=_("Stage 2: fine-tuning the top {count} backbone layers.").format(count=count),
+                message=_("Stage 2: fine-tuning the top {count} backbone layers.").format(
+                    count=count
+                ),
             )
             cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
             model.fit(
@@ -602,9 +604,7 @@ class TrainingJob:
         if self.history and self.history[-1].get("val_accuracy") is not None:
             metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
         if cfg.evaluate_test:
-            self.emit(
-                "stage", stage="evaluate", message=_("Measuring accuracy on the test split.")
-            )
+            self.emit("stage", stage="evaluate", message=_("Measuring accuracy on the test split."))
 
             def progress(done: int, total: int) -> None:
                 self.check_cancel()

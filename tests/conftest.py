@@ -111,7 +111,9 @@ def tiny_cnn():
     return make_tiny_cnn()
 
 
-def save_tiny_checkpoint(root: Path, name: str = "tiny", image_size: int = 64, seed: int = 0) -> Path:
+def save_tiny_checkpoint(
+    root: Path, name: str = "tiny", image_size: int = 64, seed: int = 0
+) -> Path:
     """Write a real flowerdash checkpoint of the 'tiny' backbone (102 classes, random weights)."""
     import keras
 

@@ -34,17 +34,33 @@ from flowerdash import checkpoints, training  # noqa: E402
 from flowerdash.models import build_model  # noqa: E402
 
 SEED = 3
-BASE = dict(backbone="tiny", weights=None, image_size=32, augment="none", dropout=0.0,
-            batch_size=8, fine_tune_layers=3, seed=SEED)
+BASE = dict(
+    backbone="tiny",
+    weights=None,
+    image_size=32,
+    augment="none",
+    dropout=0.0,
+    batch_size=8,
+    fine_tune_layers=3,
+    seed=SEED,
+)
 CASES = {
     # Stage 1 on cached features (arrays): 2 epochs of 3 steps, with validation.
-    "head_on_features": dict(epochs=2, fine_tune_epochs=0, train_limit=24, val_limit=8,
-                             evaluate_test=False),
+    "head_on_features": dict(
+        epochs=2, fine_tune_epochs=0, train_limit=24, val_limit=8, evaluate_test=False
+    ),
     # Both stages on the image pipeline, then the test evaluation. One batch per epoch: under a
     # strategy Keras reads the shuffled dataset once more to build the model, so the two runs
     # see different shuffles, which cannot matter when an epoch is a single batch.
-    "full_model": dict(epochs=1, fine_tune_epochs=1, train_limit=8, train_on="train+val",
-                       cache_features=False, evaluate_test=True, test_limit=8),
+    "full_model": dict(
+        epochs=1,
+        fine_tune_epochs=1,
+        train_limit=8,
+        train_on="train+val",
+        cache_features=False,
+        evaluate_test=True,
+        test_limit=8,
+    ),
 }
 
 
@@ -56,8 +72,14 @@ def initial_weights() -> list[np.ndarray]:
 
 def run(case: str, strategy: str, data_dir: str, out: Path) -> dict:
     devices = ["CPU:0", "CPU:1"] if strategy == "mirrored" else None
-    config = training.TrainConfig(**BASE, **CASES[case], strategy=strategy, devices=devices,
-                                  data_dir=data_dir, checkpoint_dir=str(out / f"{case}-{strategy}"))
+    config = training.TrainConfig(
+        **BASE,
+        **CASES[case],
+        strategy=strategy,
+        devices=devices,
+        data_dir=data_dir,
+        checkpoint_dir=str(out / f"{case}-{strategy}"),
+    )
     start = time.perf_counter()
     job = training.train(config)
     if job.status != "succeeded":
@@ -69,15 +91,19 @@ def run(case: str, strategy: str, data_dir: str, out: Path) -> dict:
         "replicas": job.replicas,
         "model_replicas": model.distribute_strategy.num_replicas_in_sync,
         # Each trainable variable really lives on every replica's device.
-        "variable_copies": sorted({len(getattr(w.value, "values", [w.value]))
-                                   for w in model.trainable_weights}),
-        "meta": {k: checkpoints.read_meta(job.checkpoint).get(k)
-                 for k in ("device", "strategy", "replicas", "metrics")},
+        "variable_copies": sorted(
+            {len(getattr(w.value, "values", [w.value])) for w in model.trainable_weights}
+        ),
+        "meta": {
+            k: checkpoints.read_meta(job.checkpoint).get(k)
+            for k in ("device", "strategy", "replicas", "metrics")
+        },
         "losses": [h["loss"] for h in job.history],
         "val_losses": [h["val_loss"] for h in job.history],
         "weights": model.get_weights(),
-        "saved_matches_trained": all(np.array_equal(a, b)
-                                     for a, b in zip(saved, model.get_weights(), strict=True)),
+        "saved_matches_trained": all(
+            np.array_equal(a, b) for a, b in zip(saved, model.get_weights(), strict=True)
+        ),
         "seconds": round(time.perf_counter() - start, 1),
     }
 
@@ -89,8 +115,10 @@ def main() -> None:
     for case in CASES:
         one, mirrored = (run(case, s, data_dir, out) for s in ("one", "mirrored"))
         moved = sum(float(np.sum((a - b) ** 2)) for a, b in zip(one["weights"], w0, strict=True))
-        apart = sum(float(np.sum((a - b) ** 2))
-                    for a, b in zip(one["weights"], mirrored.pop("weights"), strict=True))
+        apart = sum(
+            float(np.sum((a - b) ** 2))
+            for a, b in zip(one["weights"], mirrored.pop("weights"), strict=True)
+        )
         frozen = np.array_equal(one.pop("weights")[0], w0[0])  # conv1 never trains here
         report["cases"][case] = {
             "initial_weights_match": frozen,

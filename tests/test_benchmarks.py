@@ -105,7 +105,10 @@ def test_load_counts_errors_and_wrong_results():
         return i
 
     stats, results = run_level(flaky, 5, 3, max_seconds=60)
-    assert stats["errors"] == 1 and "photo 2: RuntimeError: out of memory" in stats["error_messages"][0]
+    assert (
+        stats["errors"] == 1
+        and "photo 2: RuntimeError: out of memory" in stats["error_messages"][0]
+    )
     assert results == {0: 0, 1: 1, 3: 3, 4: 4} and stats["requests"] == 5
     stats, _ = run_level(flaky, 5, 2, max_seconds=0)  # past the deadline: nothing is started
     assert stats["not_run"] == 5 and stats["requests"] == 0 and stats["p50_seconds"] is None

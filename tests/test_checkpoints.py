@@ -134,7 +134,9 @@ def test_equal_picker_labels_are_told_apart():
         return CheckpointInfo(Path(path), {**meta, "created": created})
 
     # a unique label stays as it is; equal ones get the folder they are in ...
-    labels = distinct_labels([info("/a/runs/x"), info("/b/checkpoints/x"), info("/b/checkpoints/y")])
+    labels = distinct_labels(
+        [info("/a/runs/x"), info("/b/checkpoints/x"), info("/b/checkpoints/y")]
+    )
     assert labels == [
         "x · tiny · test top-1 10.0% · runs/",
         "x · tiny · test top-1 10.0% · checkpoints/",

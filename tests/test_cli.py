@@ -13,8 +13,13 @@ from flowerdash.cli import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flowerdash", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flowerdash", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
@@ -60,8 +65,19 @@ def test_predict_rejects_a_corrupt_checkpoint(tiny_checkpoint, flower_paths, tmp
 
 def test_evaluate_json_and_per_image_file(tiny_checkpoint, data_dir, tmp_path, capsys):
     out_file = tmp_path / "preds.jsonl"
-    code = main(["evaluate", str(tiny_checkpoint), "--limit", "10", "--data-dir", str(data_dir),
-                 "--json", "--out", str(out_file)])
+    code = main(
+        [
+            "evaluate",
+            str(tiny_checkpoint),
+            "--limit",
+            "10",
+            "--data-dir",
+            str(data_dir),
+            "--json",
+            "--out",
+            str(out_file),
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 10 and 0 <= result["top1"] <= result["top5"] <= 1
@@ -69,28 +85,74 @@ def test_evaluate_json_and_per_image_file(tiny_checkpoint, data_dir, tmp_path, c
 
 
 def test_train_cli_writes_a_checkpoint(data_dir, tmp_path, capsys):
-    code = main(["train", "--backbone", "tiny", "--weights", "none", "--image-size", "32",
-                 "--augment", "none", "--epochs", "1", "--train-limit", "16", "--val-limit", "8",
-                 "--test-limit", "8", "--data-dir", str(data_dir), "--checkpoint-dir", str(tmp_path),
-                 "--name", "cli"])
+    code = main(
+        [
+            "train",
+            "--backbone",
+            "tiny",
+            "--weights",
+            "none",
+            "--image-size",
+            "32",
+            "--augment",
+            "none",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "16",
+            "--val-limit",
+            "8",
+            "--test-limit",
+            "8",
+            "--data-dir",
+            str(data_dir),
+            "--checkpoint-dir",
+            str(tmp_path),
+            "--name",
+            "cli",
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "cli")
     assert (tmp_path / "cli" / "model.keras").is_file()
 
 
 def test_unknown_backbone_is_a_clear_error(data_dir, tmp_path, capsys):
-    code = main(["train", "--backbone", "resnet9000", "--data-dir", str(data_dir),
-                 "--checkpoint-dir", str(tmp_path)])
+    code = main(
+        [
+            "train",
+            "--backbone",
+            "resnet9000",
+            "--data-dir",
+            str(data_dir),
+            "--checkpoint-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     assert "Unknown backbone 'resnet9000'" in capsys.readouterr().err
 
 
-def test_explain_writes_a_panel_and_reports_timings(tiny_checkpoint, flower_paths, tmp_path, capsys):
+def test_explain_writes_a_panel_and_reports_timings(
+    tiny_checkpoint, flower_paths, tmp_path, capsys
+):
     from PIL import Image
 
     out = tmp_path / "panel.png"
-    code = main(["explain", str(tiny_checkpoint), str(flower_paths[1]), "--method", "both",
-                 "--steps", "8", "--out", str(out), "--json"])
+    code = main(
+        [
+            "explain",
+            str(tiny_checkpoint),
+            str(flower_paths[1]),
+            "--method",
+            "both",
+            "--steps",
+            "8",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     methods = result["methods"]

@@ -39,9 +39,14 @@ def test_class_names_agree_with_tfds_metadata_and_the_folder(source):
 
     tfds_names = tfds.builder("oxford_flowers102").info.features["label"].names
     assert source.class_names == CLASS_NAMES
-    differ = {i: (t, o) for i, (t, o) in enumerate(zip(tfds_names, CLASS_NAMES, strict=True)) if t != o}
+    differ = {
+        i: (t, o) for i, (t, o) in enumerate(zip(tfds_names, CLASS_NAMES, strict=True)) if t != o
+    }
     # Same order; the two sources spell two names differently (TFDS "lotus" vs "lotus lotus").
-    assert differ == {59: ("pink-yellow dahlia?", "pink-yellow dahlia"), 77: ("lotus", "lotus lotus")}
+    assert differ == {
+        59: ("pink-yellow dahlia?", "pink-yellow dahlia"),
+        77: ("lotus", "lotus lotus"),
+    }
 
 
 def _tfds_records(data_dir: Path, split_name: str) -> list[tuple[str, int]]:
@@ -58,7 +63,9 @@ def _tfds_records(data_dir: Path, split_name: str) -> list[tuple[str, int]]:
     return [(rec["file_name"], int(rec["label"])) for _, rec in gen]
 
 
-@pytest.mark.parametrize(("split", "key"), [("train", "trnid"), ("val", "valid"), ("test", "tstid")])
+@pytest.mark.parametrize(
+    ("split", "key"), [("train", "trnid"), ("val", "valid"), ("test", "tstid")]
+)
 def test_tfds_and_folder_give_the_same_label_for_the_same_file(source, data_dir, split, key):
     tfds_labels = dict(_tfds_records(data_dir, key))
     index = source.split(split)
@@ -74,11 +81,15 @@ def test_tfds_source_maps_records_like_the_folder(source, data_dir, monkeypatch)
     def fake_load(self, name):
         images = [tf.io.decode_jpeg(tf.io.read_file(str(data_dir / "jpg" / f))) for f, _ in records]
         return tf.data.Dataset.from_generator(
-            lambda: ({"image": im, "label": lab, "file_name": f}
-                     for im, (f, lab) in zip(images, records, strict=True)),
-            output_signature={"image": tf.TensorSpec([None, None, 3], tf.uint8),
-                              "label": tf.TensorSpec([], tf.int64),
-                              "file_name": tf.TensorSpec([], tf.string)},
+            lambda: (
+                {"image": im, "label": lab, "file_name": f}
+                for im, (f, lab) in zip(images, records, strict=True)
+            ),
+            output_signature={
+                "image": tf.TensorSpec([None, None, 3], tf.uint8),
+                "label": tf.TensorSpec([], tf.int64),
+                "file_name": tf.TensorSpec([], tf.string),
+            },
         )
 
     monkeypatch.setattr(data.TfdsSource, "_load", fake_load)
@@ -87,8 +98,12 @@ def test_tfds_source_maps_records_like_the_folder(source, data_dir, monkeypatch)
     assert sorted(index.files) == list(index.files)
     for f, lab in zip(index.files, index.labels, strict=True):
         assert int(source.split("val").labels[source.split("val").files.index(f)]) == lab
-    x_t, y_t = next(iter(data.make_pipeline(tfds_src, "val", image_size=32, batch_size=6, one_hot=False)))
-    assert x_t.shape == (6, 32, 32, 3) and sorted(y_t.numpy().tolist()) == sorted(index.labels.tolist())
+    x_t, y_t = next(
+        iter(data.make_pipeline(tfds_src, "val", image_size=32, batch_size=6, one_hot=False))
+    )
+    assert x_t.shape == (6, 32, 32, 3) and sorted(y_t.numpy().tolist()) == sorted(
+        index.labels.tolist()
+    )
 
 
 def test_missing_folder_says_how_to_fix(tmp_path):
@@ -141,15 +156,24 @@ def test_eval_pipeline_ignores_augmentation(source):
     from flowerdash.augment import preset
 
     plain = data.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4)
-    with_aug = data.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4,
-                                  augment=preset("advanced"))
+    with_aug = data.make_pipeline(
+        source, "val", image_size=64, batch_size=4, limit=4, augment=preset("advanced")
+    )
     np.testing.assert_array_equal(next(iter(plain))[0].numpy(), next(iter(with_aug))[0].numpy())
 
 
 def test_training_pipeline_shuffles_with_seed(source):
     def labels(seed):
-        ds = data.make_pipeline(source, "train", image_size=32, batch_size=64, training=True,
-                                seed=seed, limit=64, one_hot=False)
+        ds = data.make_pipeline(
+            source,
+            "train",
+            image_size=32,
+            batch_size=64,
+            training=True,
+            seed=seed,
+            limit=64,
+            one_hot=False,
+        )
         return next(iter(ds))[1].numpy().tolist()
 
     assert labels(1) == labels(1)
@@ -165,8 +189,15 @@ def test_bad_arguments_are_config_errors(source):
 
 def test_train_plus_val_joins_both_splits(source):
     assert data.split_size(source, "train+val") == 2040
-    ds = data.make_pipeline(source, "train+val", image_size=32, batch_size=2040, limit=40,
-                            with_names=True, one_hot=False)
+    ds = data.make_pipeline(
+        source,
+        "train+val",
+        image_size=32,
+        batch_size=2040,
+        limit=40,
+        with_names=True,
+        one_hot=False,
+    )
     _, labels, names = next(iter(ds))
     names = {n.decode() for n in names.numpy()}
     assert len(names) == 40
@@ -218,8 +249,9 @@ def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
     replace_image(dataset_copy, TEXT, png.getvalue())  # a PNG with a .jpg name decodes fine
     src = data.FolderSource(dataset_copy)
     assert src.sizes()["test"] == 6149
-    ds = data.make_pipeline(src, "test", image_size=32, batch_size=8, limit=None, one_hot=False,
-                            with_names=True)
+    ds = data.make_pipeline(
+        src, "test", image_size=32, batch_size=8, limit=None, one_hot=False, with_names=True
+    )
     _, labels, names = next(iter(ds))
     names = [n.decode() for n in names.numpy()]
     assert TEXT in names and TRUNCATED in names
@@ -236,8 +268,12 @@ def test_image_that_fails_to_decode_is_named_by_evaluation(dataset_copy, data_di
     src = data.FolderSource(dataset_copy)
     assert src.sizes()["test"] == 6149  # passes the quick check: only decoding finds it
     inputs = keras.Input((32, 32, 3))
-    model = keras.Model(inputs, keras.layers.Dense(102, activation="softmax")(
-        keras.layers.GlobalAveragePooling2D()(inputs)))
+    model = keras.Model(
+        inputs,
+        keras.layers.Dense(102, activation="softmax")(
+            keras.layers.GlobalAveragePooling2D()(inputs)
+        ),
+    )
     with pytest.raises(DatasetError) as info:
         predict_split(model, src, "test", batch_size=4, limit=None)
     message = str(info.value)

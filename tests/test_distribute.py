@@ -27,8 +27,14 @@ WEIGHT_GAP = 1e-3
 def test_mirrored_run_matches_a_single_device_run(data_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, str(HELPER), str(data_dir), str(tmp_path)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(HELPER), str(data_dir), str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"distribute check: {time.perf_counter() - start:.1f}s", json.dumps(report, indent=1))
@@ -44,7 +50,9 @@ def test_mirrored_run_matches_a_single_device_run(data_dir, tmp_path):
         assert mirrored["meta"]["device"].startswith("CPU")
         assert one["saved_matches_trained"] and mirrored["saved_matches_trained"], case
         assert r["initial_weights_match"] and r["moved"] > 1e-3, case
-        assert r["weight_gap"] < WEIGHT_GAP, f"{case}: mirrored weights differ ({r['weight_gap']:.2e})"
+        assert r["weight_gap"] < WEIGHT_GAP, (
+            f"{case}: mirrored weights differ ({r['weight_gap']:.2e})"
+        )
         assert mirrored["losses"] == pytest.approx(one["losses"], rel=1e-4), case
         val = [v for v in one["val_losses"] if v is not None]
         assert mirrored["val_losses"][: len(val)] == pytest.approx(val, rel=1e-4), case
@@ -98,8 +106,21 @@ def test_cli_strategy_error_is_clear(data_dir, tmp_path, capsys):
 
     if tf.config.list_logical_devices("GPU"):
         pytest.skip("GPUs are visible here")
-    code = main(["train", "--backbone", "tiny", "--weights", "none", "--strategy", "mirrored",
-                 "--data-dir", str(data_dir), "--checkpoint-dir", str(tmp_path)])
+    code = main(
+        [
+            "train",
+            "--backbone",
+            "tiny",
+            "--weights",
+            "none",
+            "--strategy",
+            "mirrored",
+            "--data-dir",
+            str(data_dir),
+            "--checkpoint-dir",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: Strategy 'mirrored' needs devices"), err

@@ -19,7 +19,9 @@ def test_metrics_match_a_hand_computation():
     np.testing.assert_allclose(m["per_class_accuracy"], [0.5, 1.0, 0.0])
 
 
-def test_evaluation_is_cached_and_invalidated_when_the_model_changes(data_dir, tmp_path, monkeypatch):
+def test_evaluation_is_cached_and_invalidated_when_the_model_changes(
+    data_dir, tmp_path, monkeypatch
+):
     source = FolderSource(data_dir)
     ckpt = save_tiny_checkpoint(tmp_path, "e")
     preds, metrics = evaluation.evaluate_checkpoint(ckpt, "test", source=source, limit=12)
@@ -31,7 +33,9 @@ def test_evaluation_is_cached_and_invalidated_when_the_model_changes(data_dir, t
 
     calls = []
     real = evaluation.predict_split
-    monkeypatch.setattr(evaluation, "predict_split", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        evaluation, "predict_split", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     again, _ = evaluation.evaluate_checkpoint(ckpt, "test", source=source, limit=12)
     assert calls == [] and np.array_equal(again.top_k, preds.top_k)
     assert evaluation.load_cached_predictions(ckpt, "test") is not None
@@ -48,9 +52,19 @@ def test_predictions_json_lines(data_dir, tmp_path, limit):
     import json
 
     ckpt = save_tiny_checkpoint(tmp_path, "j")
-    preds, _ = evaluation.evaluate_checkpoint(ckpt, "val", source=FolderSource(data_dir), limit=limit)
-    rows = [json.loads(line) for line in evaluation.predictions_to_json(preds, ["n"] * 102).splitlines()]
-    assert len(rows) == limit and set(rows[0]) >= {"file", "true", "predicted", "confidence", "top5"}
+    preds, _ = evaluation.evaluate_checkpoint(
+        ckpt, "val", source=FolderSource(data_dir), limit=limit
+    )
+    rows = [
+        json.loads(line) for line in evaluation.predictions_to_json(preds, ["n"] * 102).splitlines()
+    ]
+    assert len(rows) == limit and set(rows[0]) >= {
+        "file",
+        "true",
+        "predicted",
+        "confidence",
+        "top5",
+    }
 
 
 def test_one_compiled_predict_per_model_and_it_does_not_keep_the_model_alive():

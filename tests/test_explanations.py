@@ -119,7 +119,8 @@ def test_concurrent_sessions_get_the_same_results_as_alone(flower_images, monkey
         np.testing.assert_allclose(got.probabilities, want.probabilities, rtol=1e-5, atol=1e-7)
         assert set(got.maps) == {"gradcam", "ig"}
         for method in got.maps:
-            np.testing.assert_allclose(got.maps[method], want.maps[method], atol=1e-5,
-                                       err_msg=f"{method} of {req}")
+            np.testing.assert_allclose(
+                got.maps[method], want.maps[method], atol=1e-5, err_msg=f"{method} of {req}"
+            )
         assert got.ig_gap == pytest.approx(want.ig_gap, rel=1e-4, abs=1e-6)
         assert got.layer == want.layer

@@ -258,17 +258,30 @@ def test_training_job_remembers_its_language_for_its_thread():
 def test_training_progress_speaks_the_language_of_the_job(data_dir, tmp_path):
     from flowerdash.training import TrainConfig, train
 
-    config = dict(backbone="tiny", weights=None, image_size=32, augment="none", epochs=1,
-                  fine_tune_epochs=1, fine_tune_layers=2, batch_size=8, train_limit=8,
-                  val_limit=8, test_limit=8, data_dir=str(data_dir))
+    config = dict(
+        backbone="tiny",
+        weights=None,
+        image_size=32,
+        augment="none",
+        epochs=1,
+        fine_tune_epochs=1,
+        fine_tune_layers=2,
+        batch_size=8,
+        train_limit=8,
+        val_limit=8,
+        test_limit=8,
+        data_dir=str(data_dir),
+    )
     with speaking("es"):
         job = train(TrainConfig(**config, checkpoint_dir=str(tmp_path / "es")))
     assert job.status == "succeeded", job.error
     said = [e.message for e in job.channel.snapshot() if e.message and e.kind != "batch"]
     assert said[0].startswith("Entrenando tiny en ")
     assert "Etapa 1: entrenando la nueva cabeza sobre la red base congelada." in said
-    assert any(re.fullmatch(r"Etapa 2: ajuste fino de las \d+ capas superiores de la red base\.", m)
-               for m in said)
+    assert any(
+        re.fullmatch(r"Etapa 2: ajuste fino de las \d+ capas superiores de la red base\.", m)
+        for m in said
+    )
     assert "Midiendo la precisión en el conjunto de prueba." in said
     assert re.fullmatch(r"Prueba: top-1 \d+\.\d%, top-5 \d+\.\d%\.", said[-2])
     assert said[-1] == f"Punto de control {job.checkpoint.name} guardado."

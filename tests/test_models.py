@@ -24,9 +24,12 @@ def test_mobilenetv2_with_offline_weights_is_flat_and_preprocesses_inside(weight
     expected = keras.applications.mobilenet_v2.preprocess_input(x.copy())
     np.testing.assert_allclose(inner(x).numpy(), expected, atol=1e-5)
     # pretrained weights were really loaded (not random): compare one kernel with the file's
-    ref = keras.applications.MobileNetV2(include_top=False, weights=str(path), input_shape=(96, 96, 3))
-    np.testing.assert_array_equal(model.get_layer("Conv1").get_weights()[0],
-                                  ref.get_layer("Conv1").get_weights()[0])
+    ref = keras.applications.MobileNetV2(
+        include_top=False, weights=str(path), input_shape=(96, 96, 3)
+    )
+    np.testing.assert_array_equal(
+        model.get_layer("Conv1").get_weights()[0], ref.get_layer("Conv1").get_weights()[0]
+    )
 
 
 def test_efficientnet_expects_raw_pixels_and_has_its_own_normalisation():
@@ -68,8 +71,11 @@ def test_set_trainable_freezes_backbone_and_batchnorm():
     n = models.set_trainable(model, 4)
     trainable = [layer.name for layer in models.backbone_layers(model) if layer.trainable]
     assert trainable == ["relu2", "conv3", "relu3"] and n == 1  # bn3 stays frozen (inference mode)
-    assert all(not layer.trainable for layer in model.layers
-               if isinstance(layer, keras.layers.BatchNormalization))
+    assert all(
+        not layer.trainable
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
 
 
 def test_outputs_are_probabilities_and_input_size():

@@ -20,9 +20,20 @@ from flowerdash.errors import ConfigError, TrainingError
 
 def tiny_config(data_dir, tmp_path, **kw) -> training.TrainConfig:
     base = dict(
-        backbone="tiny", weights=None, image_size=32, augment="basic", epochs=2,
-        fine_tune_epochs=1, fine_tune_layers=3, batch_size=8, train_limit=24, val_limit=8,
-        test_limit=8, data_dir=str(data_dir), checkpoint_dir=str(tmp_path), seed=3,
+        backbone="tiny",
+        weights=None,
+        image_size=32,
+        augment="basic",
+        epochs=2,
+        fine_tune_epochs=1,
+        fine_tune_layers=3,
+        batch_size=8,
+        train_limit=24,
+        val_limit=8,
+        test_limit=8,
+        data_dir=str(data_dir),
+        checkpoint_dir=str(tmp_path),
+        seed=3,
     )
     base.update(kw)
     return training.TrainConfig(**base)
@@ -61,8 +72,9 @@ def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_d
 
 
 def test_head_stage_without_augmentation_uses_cached_features(data_dir, tmp_path):
-    job = training.train(tiny_config(data_dir, tmp_path, augment="none", fine_tune_epochs=0,
-                                     evaluate_test=False))
+    job = training.train(
+        tiny_config(data_dir, tmp_path, augment="none", fine_tune_epochs=0, evaluate_test=False)
+    )
     assert job.status == "succeeded", job.error
     assert any(e.stage == "features" for e in job.channel.snapshot())
 
@@ -71,8 +83,15 @@ def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics
     data_dir, tmp_path
 ):
     runs = {
-        cached: training.train(tiny_config(data_dir, tmp_path / str(cached), fine_tune_epochs=0,
-                                           evaluate_test=False, cache_features=cached))
+        cached: training.train(
+            tiny_config(
+                data_dir,
+                tmp_path / str(cached),
+                fine_tune_epochs=0,
+                evaluate_test=False,
+                cache_features=cached,
+            )
+        )
         for cached in (True, False)
     }
     for job in runs.values():
@@ -87,9 +106,19 @@ def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics
 
 
 def test_same_seed_same_run(data_dir, tmp_path):
-    runs = [training.train(tiny_config(data_dir, tmp_path / str(i), fine_tune_epochs=0,
-                                       evaluate_test=False, augment="none", cache_features=False))
-            for i in range(2)]
+    runs = [
+        training.train(
+            tiny_config(
+                data_dir,
+                tmp_path / str(i),
+                fine_tune_epochs=0,
+                evaluate_test=False,
+                augment="none",
+                cache_features=False,
+            )
+        )
+        for i in range(2)
+    ]
     losses = [[h["loss"] for h in r.history] for r in runs]
     assert losses[0] == pytest.approx(losses[1], rel=1e-4)
 
@@ -120,8 +149,9 @@ def test_failure_is_recorded_and_the_registry_recovers(data_dir, tmp_path):
     assert bad.wait(60) and bad.status == "failed"
     assert "does not exist" in bad.error and "FLOWERDASH_DATA_DIR" in bad.error
     assert bad.channel.snapshot()[-1].status == "failed"
-    ok = registry.start(tiny_config(data_dir, tmp_path, epochs=1, fine_tune_epochs=0,
-                                    evaluate_test=False))
+    ok = registry.start(
+        tiny_config(data_dir, tmp_path, epochs=1, fine_tune_epochs=0, evaluate_test=False)
+    )
     assert ok.wait(120) and ok.status == "succeeded"
 
 
@@ -173,8 +203,16 @@ def test_bad_config_is_refused_in_plain_words():
 
 
 def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
-    job = training.train(tiny_config(data_dir, tmp_path, train_on="train+val", fine_tune_epochs=1,
-                                     augment="none", evaluate_test=False))
+    job = training.train(
+        tiny_config(
+            data_dir,
+            tmp_path,
+            train_on="train+val",
+            fine_tune_epochs=1,
+            augment="none",
+            evaluate_test=False,
+        )
+    )
     assert job.status == "succeeded", job.error
     assert all(h["val_accuracy"] is None for h in job.history)
     assert "val" not in checkpoints.read_meta(job.checkpoint)["metrics"]
@@ -237,8 +275,14 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     assert [h["epoch"] for h in state["history"]] == list(range(1, done + 1))
     assert (run.config.epochs, run.config.seed, run.config.name) == (epochs, 5, "killed")
 
-    resumed = subprocess.run([*CLI, "--resume", run.run_id, "--checkpoint-dir", str(ckpt)],
-                             cwd=ROOT, env=CLI_ENV, capture_output=True, text=True, timeout=180)
+    resumed = subprocess.run(
+        [*CLI, "--resume", run.run_id, "--checkpoint-dir", str(ckpt)],
+        cwd=ROOT,
+        env=CLI_ENV,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resumed from epoch {done}." in resumed.stderr
     path = Path(resumed.stdout.strip().splitlines()[-1])
@@ -256,15 +300,18 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     probs = np.asarray(model(np.full((1, 32, 32, 3), 128.0, np.float32)))
     assert probs.shape == (1, 102) and np.isclose(probs.sum(), 1.0, atol=1e-4)
     assert training.interrupted_runs(ckpt) == []
-    assert [c.path for c in checkpoints.list_checkpoints(ckpt, include_default=False).checkpoints] == [path]
+    assert [
+        c.path for c in checkpoints.list_checkpoints(ckpt, include_default=False).checkpoints
+    ] == [path]
 
 
 def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_dir, tmp_path):
     """While a CLI run is alive, other processes neither list it as interrupted nor resume it."""
     ckpt, log = tmp_path / "checkpoints", tmp_path / "live.log"
     # Augmented (no feature cache), many epochs: it keeps training until it is killed.
-    proc = start_cli_training(data_dir, ckpt, log, 100_000, "live", "--augment", "basic",
-                              "--no-test")
+    proc = start_cli_training(
+        data_dir, ckpt, log, 100_000, "live", "--augment", "basic", "--no-test"
+    )
     try:
         state = wait_for_epochs(proc, ckpt, log, 1)
         run_id, run_dir = state["run_id"], ckpt / training.RUNS_DIR / state["run_id"]
@@ -272,13 +319,20 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
         if Path("/proc/self/stat").exists():
             assert isinstance(state["pid_started"], int)
         assert training.interrupted_runs(ckpt) == []
-        with pytest.raises(TrainingError, match=f"Run {run_id} is still training in process "
-                                                f"{proc.pid}"):
-            training.TrainingJob(training.TrainConfig.from_dict(state["config"]),
-                                 resume_from=run_dir)
-        resumed = subprocess.run([*CLI, "--resume", run_id, "--checkpoint-dir", str(ckpt)],
-                                 cwd=ROOT, env=CLI_ENV, capture_output=True, text=True,
-                                 timeout=180)
+        with pytest.raises(
+            TrainingError, match=f"Run {run_id} is still training in process {proc.pid}"
+        ):
+            training.TrainingJob(
+                training.TrainConfig.from_dict(state["config"]), resume_from=run_dir
+            )
+        resumed = subprocess.run(
+            [*CLI, "--resume", run_id, "--checkpoint-dir", str(ckpt)],
+            cwd=ROOT,
+            env=CLI_ENV,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert resumed.returncode == 1
         assert f"Run {run_id} is still training in process {proc.pid}" in resumed.stderr
         if Path("/proc/self/stat").exists():
@@ -322,8 +376,9 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
 
     monkeypatch.setattr(training.TrainingJob, "epoch_completed", completed)
     monkeypatch.setattr(training, "_write_state", write_state)
-    cfg = tiny_config(data_dir, tmp_path, epochs=4, fine_tune_epochs=0, augment="none",
-                      evaluate_test=False)
+    cfg = tiny_config(
+        data_dir, tmp_path, epochs=4, fine_tune_epochs=0, augment="none", evaluate_test=False
+    )
     crashed = training.train(cfg)
     monkeypatch.undo()
     assert crashed.status == "failed" and "killed between" in crashed.error
@@ -332,7 +387,9 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
     assert weight_files[2] == ["epoch0002.weights.h5", "state.json"]
     run_dir = tmp_path / training.RUNS_DIR / crashed.id
     assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
-        "epoch0002.weights.h5", "epoch0003.weights.h5"]
+        "epoch0002.weights.h5",
+        "epoch0003.weights.h5",
+    ]
     state = json.loads((run_dir / "state.json").read_text())
     assert (state["epochs_done"], state["weights"]) == (2, "epoch0002.weights.h5")
 
@@ -369,12 +426,14 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
 
 
 @pytest.mark.parametrize("augment", ["basic", "none"])  # model.fit, or the feature cache
-def test_an_image_that_fails_to_decode_in_training_is_named(dataset_copy, data_dir, tmp_path,
-                                                            augment):
+def test_an_image_that_fails_to_decode_in_training_is_named(
+    dataset_copy, data_dir, tmp_path, augment
+):
     from flowerdash import data
 
-    cfg = tiny_config(dataset_copy, tmp_path / "ckpt", augment=augment, fine_tune_epochs=0,
-                      evaluate_test=False)
+    cfg = tiny_config(
+        dataset_copy, tmp_path / "ckpt", augment=augment, fine_tune_epochs=0, evaluate_test=False
+    )
     src = data.FolderSource(dataset_copy)
     bad = data.pipeline_files(src, "train", cfg.train_limit, cfg.seed)[5]  # one the run reads
     replace_image(dataset_copy, bad, corrupt_inside(data_dir, bad))  # header and end marker intact

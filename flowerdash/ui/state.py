@@ -81,8 +81,11 @@ def require_dataset():
 
     source = dataset_source()
     if isinstance(source, FlowerdashError):
-        st.info(_("This page needs the Oxford Flowers102 dataset.") + " " + str(source)
-                if str(source) else how_to_fix())
+        st.info(
+            _("This page needs the Oxford Flowers102 dataset.") + " " + str(source)
+            if str(source)
+            else how_to_fix()
+        )
         st.stop()
     return source
 
@@ -121,8 +124,10 @@ def show_error(exc: BaseException, what: str | None = None) -> None:
     if isinstance(exc, FlowerdashError):
         st.error(f"{what + ': ' if what else ''}{exc}")
         return
-    st.error((what + ": " if what else "")
-             + _("Something went wrong that we did not expect. Nothing was lost; you can try again."))
+    st.error(
+        (what + ": " if what else "")
+        + _("Something went wrong that we did not expect. Nothing was lost; you can try again.")
+    )
     with st.expander(_("Technical details")):
         st.code("".join(traceback.format_exception(exc)), language="text")
 
@@ -166,8 +171,12 @@ def require_checkpoint() -> tuple[str, Any, dict[str, Any]]:
     """(path, model, meta) of the checkpoint picked in the sidebar; stops the page if none."""
     path = st.session_state.get("app.checkpoint") or default_checkpoint()
     if not path:
-        st.info(_("There is no trained model yet. Open the Train page to train one, or run "
-                  "`python -m flowerdash train` and reload this page."))
+        st.info(
+            _(
+                "There is no trained model yet. Open the Train page to train one, or run "
+                "`python -m flowerdash train` and reload this page."
+            )
+        )
         st.stop()
     ensure_path(path)
     try:
@@ -188,16 +197,30 @@ def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
-def explain_cached(checkpoint: str, key: str, _image: np.ndarray, methods: tuple[str, ...],
-                   target: int | None = None, ig_steps: int = 32, ig_baseline: str = "black",
-                   layer: str | None = None, with_faithfulness: bool = False):
+def explain_cached(
+    checkpoint: str,
+    key: str,
+    _image: np.ndarray,
+    methods: tuple[str, ...],
+    target: int | None = None,
+    ig_steps: int = 32,
+    ig_baseline: str = "black",
+    layer: str | None = None,
+    with_faithfulness: bool = False,
+):
     """explain_image on a model-sized uint8 image, cached by checkpoint, image key and options."""
     from flowerdash import explanations
 
     model, _meta = load_checkpoint(checkpoint)
     return explanations.explain_image(
-        model, _image, methods=methods, target=target, ig_steps=ig_steps,
-        ig_baseline=ig_baseline, layer=layer, with_faithfulness=with_faithfulness,
+        model,
+        _image,
+        methods=methods,
+        target=target,
+        ig_steps=ig_steps,
+        ig_baseline=ig_baseline,
+        layer=layer,
+        with_faithfulness=with_faithfulness,
     )
 
 
@@ -305,8 +328,16 @@ def augment_samples(key: str, _image: np.ndarray, config_items: tuple, n: int, s
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def mixed_pair(key_a: str, key_b: str, _a: np.ndarray, _b: np.ndarray, label_a: str,
-               label_b: str, method: str, lam: float) -> tuple[np.ndarray, dict[str, float]]:
+def mixed_pair(
+    key_a: str,
+    key_b: str,
+    _a: np.ndarray,
+    _b: np.ndarray,
+    label_a: str,
+    label_b: str,
+    method: str,
+    lam: float,
+) -> tuple[np.ndarray, dict[str, float]]:
     """``augment.mix_pair`` of two same-sized images, cached by their keys and the settings."""
     from flowerdash.augment import mix_pair
 
