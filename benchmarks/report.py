@@ -143,6 +143,9 @@ def render_machine(res: dict) -> list[str]:
         ["fine-tune epoch, train steps (s, extrapolated)", *col("training.{b}.fine_tune.epoch_seconds_est", digits=1)],
         ["bottleneck (frozen stage)", *[_bottleneck(res, b) for b in backbones]],
         ["cached features: one-time extraction, train+val (s, extrapolated)", *col("cached_features.{b}.extraction_seconds_est", digits=1)],
+        ["cached features: extraction per batch, eager Keras call (s, before)", *col("cached_features.{b}.extraction_eager_seconds_per_batch", digits=2)],
+        ["cached features: extraction per batch, compiled (s, flowerdash)", *col("cached_features.{b}.extraction_seconds_per_batch", digits=2)],
+        ["cached features: extraction, eager / compiled", *[_ratio(_get(res, f"cached_features.{b}.extraction_eager_seconds_per_batch"), _get(res, f"cached_features.{b}.extraction_seconds_per_batch")) for b in backbones]],
         ["cached features: head epoch (s)", *col("cached_features.{b}.head_epoch_seconds", digits=3)],
         ["augmented frozen epoch / cached epoch", *[_ratio(frozen_epoch_with_val(res, b), _get(res, f"cached_features.{b}.head_epoch_seconds")) for b in backbones]],
         ["evaluation (images/s)", *col("evaluation.{b}.images_per_sec", digits=0)],
@@ -248,6 +251,9 @@ def render_machine(res: dict) -> list[str]:
                 ["engine: first upload → prediction + GradCAM (s, cold, traces)", fmt(e.get("first_upload_seconds_cold"))],
                 ["engine: load_image (ms)", fmt(e.get("load_image"), 1000, 1)],
                 ["engine: upload → prediction + GradCAM (ms, warm)", fmt(e.get("upload_to_prediction_and_gradcam"), 1000, 1)],
+                ["engine: one prediction, Keras model called eagerly (ms, before)", fmt(e.get("prediction_eager"), 1000, 1)],
+                ["engine: one prediction, compiled (ms, flowerdash)", fmt(e.get("prediction_compiled"), 1000, 1)],
+                ["engine: prediction, eager / compiled", _ratio(e.get("prediction_eager"), e.get("prediction_compiled"))],
                 ["engine: alpha change → overlay (ms)", fmt(e.get("alpha_change_overlay"), 1000, 2)],
             ]  # fmt: skip
             if "skipped" in br:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from flowerdash.data import (
     undecodable_error,
     undecodable_images,
 )
+from flowerdash.predict import compiled_predict
 
 if TYPE_CHECKING:
     import keras
@@ -164,28 +163,6 @@ def _name_bad_image(
     )
     if bad:
         raise undecodable_error(source, split, bad)
-
-
-_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PREDICT_LOCK = threading.Lock()
-
-
-def compiled_predict(model: keras.Model) -> Callable:
-    """One compiled inference function per model (fixed signature: no retracing per batch)."""
-    import tensorflow as tf
-
-    with _PREDICT_LOCK:
-        fn = _PREDICT_FNS.get(model)
-        if fn is None:
-            size = int(model.inputs[0].shape[1])
-            ref = weakref.ref(model)  # the cache must not keep a model alive
-            fn = tf.function(
-                lambda x: ref()(x, training=False),
-                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-                reduce_retracing=True,
-            )
-            _PREDICT_FNS[model] = fn
-    return fn
 
 
 def file_hash(path: str | Path) -> str:

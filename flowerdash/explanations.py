@@ -23,6 +23,7 @@ from flowerdash.faithfulness import FaithfulnessResult, deletion_insertion
 from flowerdash.gradcam import GradCAM
 from flowerdash.i18n import _
 from flowerdash.integrated_gradients import DEFAULT_RULE, DEFAULT_STEPS, IntegratedGradients
+from flowerdash.predict import predict_batch
 
 __all__ = [
     "METHODS",
@@ -137,7 +138,7 @@ def explain_image(
             explainers[m] = get_explainer(model, m, layer=layer)
     first = next(iter(explainers.values()))
     x = first.prepare_images(img)
-    probs = np.asarray(model(x, training=False), dtype=np.float32)[0]
+    probs = predict_batch(model, x)[0].astype(np.float32)
     if target is None:
         target = int(np.argmax(probs))
     target = int(first.resolve_targets(x, target)[0])

@@ -23,6 +23,7 @@ from scipy.stats import spearmanr
 
 from flowerdash.errors import ExplainError
 from flowerdash.i18n import _
+from flowerdash.predict import predict_batch
 
 __all__ = [
     "FaithfulnessResult",
@@ -58,11 +59,7 @@ def _pixel_baseline(image: np.ndarray, baseline: str) -> np.ndarray:
 
 
 def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    out = [
-        np.asarray(model(images[i : i + batch_size], training=False), dtype=np.float32)
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(out, axis=0)
+    return predict_batch(model, images, batch_size).astype(np.float32)
 
 
 def deletion_insertion(

@@ -28,8 +28,9 @@ from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
 from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
 from flowerdash.data import DatasetSource, get_source, make_pipeline, select_indices
 from flowerdash.errors import ConfigError
-from flowerdash.evaluation import compiled_predict, file_hash
+from flowerdash.evaluation import file_hash
 from flowerdash.i18n import _
+from flowerdash.predict import compiled_predict
 
 if TYPE_CHECKING:
     import keras

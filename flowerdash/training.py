@@ -535,13 +535,15 @@ class TrainingJob:
     def _features(self, model, pipeline, split: str, limit: int | None):
         """Backbone features and labels of a split (no augmentation), computed in batches."""
         from flowerdash.models import feature_model
+        from flowerdash.predict import compiled_predict
 
-        extractor = feature_model(model)
+        extractor = feature_model(model)  # held here: the compiled function only refers to it
+        extract = compiled_predict(extractor)
         xs, ys = [], []
         ds = pipeline(split, False, limit)
         for images, labels in ds:
             self.check_cancel()
-            xs.append(extractor(images, training=False).numpy())
+            xs.append(extract(images).numpy())
             ys.append(labels.numpy())
             self.emit(
                 "batch",

@@ -56,7 +56,12 @@ def test_measurements_are_medians_over_warm_repeats(quick_run):
     for key in ("gauss_legendre/4", "gauss_legendre/8", "trapezoid/4", "trapezoid/8"):
         assert len(ig[key]["gaps"]) == 2 and all(g >= 0 for g in ig[key]["gaps"])
     assert data["naive"]["tiny"]["gradcam_speedup"] > 0
-    assert data["cached_features"]["tiny"]["val_pass_on_features_seconds"]["n"] == 3
+    cached = data["cached_features"]["tiny"]
+    assert cached["val_pass_on_features_seconds"]["n"] == 3
+    assert (
+        cached["extraction_eager_seconds_per_batch"]["n"]
+        == cached["extraction_seconds_per_batch"]["n"]
+    )
 
 
 def test_frozen_epoch_counts_validation_the_way_the_engine_runs_it():

@@ -65,20 +65,3 @@ def test_predictions_json_lines(data_dir, tmp_path, limit):
         "confidence",
         "top5",
     }
-
-
-def test_one_compiled_predict_per_model_and_it_does_not_keep_the_model_alive():
-    import gc
-    import weakref
-
-    from flowerdash.models import build_model
-
-    model = build_model("tiny", weights=None, image_size=32)
-    fn = evaluation.compiled_predict(model)
-    assert evaluation.compiled_predict(model) is fn
-    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
-    np.testing.assert_allclose(fn(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
-    alive = weakref.ref(model)
-    del model, fn
-    gc.collect()
-    assert alive() is None
