@@ -145,7 +145,10 @@ def top5_chart(rows: list[tuple[int, str, float]]) -> go.Figure:
             y=names,
             orientation="h",
             text=[f"{p:.1%}" for p in probs],
-            textposition="auto",
+            # Inside long bars, beside short ones: never squeezed or turned on its side.
+            textposition=["inside" if p >= 0.15 else "outside" for p in probs],
+            textangle=0,
+            cliponaxis=False,
             marker_color=["#D9B8CC"] * (len(rows) - 1) + ["#B83B7E"],
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )

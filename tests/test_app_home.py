@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def test_upload_gives_named_top5_and_an_overlay(home, flower_paths):
     assert any("Warm colours" in c.value for c in at.caption)
     chart = at.get("plotly_chart")
     assert len(chart) == 1
+    bars = json.loads(chart[0].proto.spec)["data"][0]
+    assert bars["textangle"] == 0  # percentages are never turned on their side
+    assert [pos == "inside" for pos in bars["textposition"]] == [p >= 0.15 for p in bars["x"]]
     captions = [c for img in at.image for c in img.captions]
     assert captions == ["What the model sees: flower.jpg", "Where it looked (Grad-CAM)"]
 
