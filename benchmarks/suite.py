@@ -305,7 +305,7 @@ def bench_cached_features(ctx: Context) -> dict[str, Any]:
     """Frozen stage on cached backbone features: one-time extraction + per-epoch head time."""
     import keras
 
-    from flowerdash.models import feature_model
+    from flowerdash.models import feature_model, head_model
     from flowerdash.predict import compiled_predict
 
     p = ctx.plan
@@ -338,10 +338,7 @@ def bench_cached_features(ctx: Context) -> dict[str, Any]:
         x = np.resize(x, (TRAIN_IMAGES, x.shape[1])).astype(np.float32)
         rng = np.random.default_rng(0)
         y = keras.utils.to_categorical(rng.integers(0, 102, TRAIN_IMAGES), 102)
-        inputs = keras.Input(x.shape[1:], name="features")
-        h = model.get_layer("dropout")(inputs)
-        h = model.get_layer("logits")(h)
-        head = keras.Model(inputs, model.get_layer("probs")(h), name="head")
+        head = head_model(model)
         head.compile(
             keras.optimizers.Adam(1e-3),
             keras.losses.CategoricalCrossentropy(),

@@ -227,6 +227,16 @@ def feature_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, model.get_layer("pool").output, name="features")
 
 
+def head_model(model: keras.Model) -> keras.Model:
+    """The model's own dropout/logits/probs layers on pooled-feature input (shares weights)."""
+    import keras
+
+    inputs = keras.Input(model.get_layer("pool").output.shape[1:], name="features")
+    x = model.get_layer("dropout")(inputs)
+    x = model.get_layer("logits")(x)
+    return keras.Model(inputs, model.get_layer("probs")(x), name="head")
+
+
 def input_size(model: keras.Model) -> int:
     """Square input side of a model built by :func:`build_model` (or any square-input model)."""
     shape = model.inputs[0].shape

@@ -554,22 +554,21 @@ class TrainingJob:
             )
         return np.concatenate(xs), np.concatenate(ys)
 
-    def _head(self, model, features: int, cfg, loss):
-        """The model's own dropout/logits/probs layers on feature input, compiled."""
+    def _head(self, model, cfg, loss):
+        """The model's own head on feature input (:func:`head_model`), compiled."""
         import keras
 
+        from flowerdash.models import head_model
+
         with self._strategy.scope():
-            inputs = keras.Input((features,), name="features")
-            x = model.get_layer("dropout")(inputs)
-            x = model.get_layer("logits")(x)
-            head = keras.Model(inputs, model.get_layer("probs")(x), name="head")
+            head = head_model(model)
             head.compile(keras.optimizers.Adam(cfg.learning_rate), loss, metrics=["accuracy"])
         return head
 
     def _validate_on_features(self, model, pipeline, cfg, loss) -> Callable[[], dict[str, float]]:
         """A function giving val loss and accuracy of the current head on cached val features."""
         x, y = self._features(model, pipeline, "val", cfg.val_limit)
-        head = self._head(model, x.shape[1], cfg, loss)
+        head = self._head(model, cfg, loss)
 
         def validate() -> dict[str, float]:
             logs = head.evaluate(x, y, batch_size=256, verbose=0, return_dict=True)
@@ -581,7 +580,7 @@ class TrainingJob:
         feats = {"train": self._features(model, pipeline, cfg.train_on, cfg.train_limit)}
         if "val" not in cfg.train_on:
             feats["val"] = self._features(model, pipeline, "val", cfg.val_limit)
-        head = self._head(model, feats["train"][0].shape[1], cfg, loss)
+        head = self._head(model, cfg, loss)
         steps = math.ceil(len(feats["train"][0]) / cfg.batch_size)
         # The head shares its layers with the full model, so epoch snapshots (taken of the full
         # model) include what the head learned.

@@ -85,3 +85,13 @@ def test_outputs_are_probabilities_and_input_size():
     assert probs.shape == (3, 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert models.input_size(model) == 64
+
+
+def test_feature_and_head_models_compose_to_the_model_and_share_its_weights():
+    model = models.build_model("tiny", weights=None, image_size=32)
+    x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    head = models.head_model(model)
+    np.testing.assert_allclose(
+        head(models.feature_model(model)(x)).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6
+    )
+    assert head.get_layer("logits") is model.get_layer("logits")
