@@ -58,10 +58,6 @@ def _pixel_baseline(image: np.ndarray, baseline: str) -> np.ndarray:
     )
 
 
-def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    return predict_batch(model, images, batch_size).astype(np.float32)
-
-
 def deletion_insertion(
     model: keras.Model,
     image: np.ndarray,
@@ -111,7 +107,7 @@ def deletion_insertion(
     mask = chosen[..., None]
     deleted = np.where(mask, base[None], img[None])
     inserted = np.where(mask, img[None], base[None])
-    probs = _predict(model, np.concatenate([deleted, inserted]).astype(np.float32), batch_size)
+    probs = predict_batch(model, np.concatenate([deleted, inserted]), batch_size)
     scores = probs[:, int(target)]
     n = len(fractions)
     del_s, ins_s = scores[:n], scores[n:]
@@ -185,7 +181,7 @@ def sanity_check(
         stages = [[n] for n in layers_to_randomize]
 
     original = explainer_factory(model)
-    probs = _predict(model, imgs, 16)
+    probs = predict_batch(model, imgs, 16)
     targets = probs.argmax(axis=1)
     reference = np.asarray(original(imgs, targets))
 

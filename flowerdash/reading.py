@@ -11,9 +11,8 @@ from flowerdash.i18n import _
 VERY_SURE = 0.9
 FAIRLY_SURE = 0.6
 CENTRE_FOCUS = 0.5  # Grad-CAM mass in the central box (a uniform map has 0.25)
-SPREAD_AREA = (
-    0.25  # the hottest pixels holding half of the weight cover more than this (uniform: 0.5)
-)
+# The hottest pixels holding half of the weight cover more than this (uniform: 0.5).
+SPREAD_AREA = 0.25
 OFF_CENTRE = 0.12  # how far (in image sizes) the hot spot must sit from the centre to be a side
 PLACES = ("centre", "top", "bottom", "left", "right", "spread")
 
