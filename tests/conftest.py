@@ -135,6 +135,30 @@ def save_tiny_checkpoint(
     return save_checkpoint(model, meta, root=root, name=name)
 
 
+def tiny_config(data_dir: Path, tmp_path: Path, **kw):
+    """A TrainConfig for a seconds-long run of the tiny backbone on a few real images."""
+    from flowerdash import training
+
+    base = dict(
+        backbone="tiny",
+        weights=None,
+        image_size=32,
+        augment="basic",
+        epochs=2,
+        fine_tune_epochs=1,
+        fine_tune_layers=3,
+        batch_size=8,
+        train_limit=24,
+        val_limit=8,
+        test_limit=8,
+        data_dir=str(data_dir),
+        checkpoint_dir=str(tmp_path),
+        seed=3,
+    )
+    base.update(kw)
+    return training.TrainConfig(**base)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A tiny checkpoint folder in a session temp checkpoint dir (read-only use, please)."""

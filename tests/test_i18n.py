@@ -13,6 +13,7 @@ import threading
 import numpy as np
 import pytest
 from babel.messages.pofile import read_po
+from conftest import tiny_config
 from PIL import Image
 
 from flowerdash import i18n
@@ -256,24 +257,11 @@ def test_training_job_remembers_its_language_for_its_thread():
 
 
 def test_training_progress_speaks_the_language_of_the_job(data_dir, tmp_path):
-    from flowerdash.training import TrainConfig, train
+    from flowerdash.training import train
 
-    config = dict(
-        backbone="tiny",
-        weights=None,
-        image_size=32,
-        augment="none",
-        epochs=1,
-        fine_tune_epochs=1,
-        fine_tune_layers=2,
-        batch_size=8,
-        train_limit=8,
-        val_limit=8,
-        test_limit=8,
-        data_dir=str(data_dir),
-    )
+    small = dict(augment="none", epochs=1, fine_tune_layers=2, train_limit=8)
     with speaking("es"):
-        job = train(TrainConfig(**config, checkpoint_dir=str(tmp_path / "es")))
+        job = train(tiny_config(data_dir, tmp_path / "es", **small))
     assert job.status == "succeeded", job.error
     said = [e.message for e in job.channel.snapshot() if e.message and e.kind != "batch"]
     assert said[0].startswith("Entrenando tiny en ")
@@ -285,7 +273,7 @@ def test_training_progress_speaks_the_language_of_the_job(data_dir, tmp_path):
     assert "Midiendo la precisión en el conjunto de prueba." in said
     assert re.fullmatch(r"Prueba: top-1 \d+\.\d%, top-5 \d+\.\d%\.", said[-2])
     assert said[-1] == f"Punto de control {job.checkpoint.name} guardado."
-    english = train(TrainConfig(**config, checkpoint_dir=str(tmp_path / "en")))
+    english = train(tiny_config(data_dir, tmp_path / "en", **small))
     assert [e.message for e in english.channel.snapshot()][-1] == (
         f"Saved checkpoint {english.checkpoint.name}."
     )

@@ -12,31 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, corrupt_inside, replace_image
+from conftest import ROOT, corrupt_inside, replace_image, tiny_config
 
 from flowerdash import checkpoints, training
 from flowerdash.errors import ConfigError, TrainingError
-
-
-def tiny_config(data_dir, tmp_path, **kw) -> training.TrainConfig:
-    base = dict(
-        backbone="tiny",
-        weights=None,
-        image_size=32,
-        augment="basic",
-        epochs=2,
-        fine_tune_epochs=1,
-        fine_tune_layers=3,
-        batch_size=8,
-        train_limit=24,
-        val_limit=8,
-        test_limit=8,
-        data_dir=str(data_dir),
-        checkpoint_dir=str(tmp_path),
-        seed=3,
-    )
-    base.update(kw)
-    return training.TrainConfig(**base)
 
 
 def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_dir, tmp_path):
