@@ -44,10 +44,12 @@ def _median(stat: Any) -> float | None:
     return None
 
 
-def frozen_epoch_with_val(res: dict, backbone: str) -> float | None:
-    """Extrapolated frozen augmented epoch as the engine runs it: train steps + the head on
-    cached val features (falls back to a backbone val pass for results without that figure)."""
-    train = _median(_get(res, f"training.{backbone}.frozen.epoch_seconds_est"))
+def frozen_epoch_with_val(res: dict, backbone: str, stage: str = "frozen_litert") -> float | None:
+    """Extrapolated frozen augmented epoch as the engine runs it: train steps (backbone on
+    LiteRT; ``stage="frozen"``: all in TensorFlow) + the head on cached val features."""
+    train = _median(_get(res, f"training.{backbone}.{stage}.epoch_seconds_est"))
+    if train is None and stage == "frozen_litert":  # results from before LiteRT
+        return frozen_epoch_with_val(res, backbone, "frozen")
     val = _median(_get(res, f"cached_features.{backbone}.val_pass_on_features_seconds"))
     if train is None:
         return None
@@ -55,10 +57,12 @@ def frozen_epoch_with_val(res: dict, backbone: str) -> float | None:
 
 
 def frozen_epoch_with_backbone_val(res: dict, backbone: str) -> float | None:
-    """The straightforward frozen augmented epoch: train steps + 1,020 val images through the
-    whole model at the measured evaluation speed."""
+    """The straightforward frozen augmented epoch, all in TensorFlow: train steps + 1,020 val
+    images through the whole model at the measured TensorFlow evaluation speed."""
     train = _median(_get(res, f"training.{backbone}.frozen.epoch_seconds_est"))
-    per_image = _median(_get(res, f"evaluation.{backbone}.seconds_per_image"))
+    per_image = _median(_get(res, f"evaluation.{backbone}.seconds_per_image_tensorflow"))
+    if per_image is None:  # results from before LiteRT, where evaluation was TensorFlow
+        per_image = _median(_get(res, f"evaluation.{backbone}.seconds_per_image"))
     if train is None or per_image is None:
         return None
     return train + 1020 * per_image
@@ -133,22 +137,31 @@ def render_machine(res: dict) -> list[str]:
     rows = [
         ["input pipeline alone, augmented (images/s)", *[fmt(_get(res, "pipeline.augmented.images_per_sec"), digits=0)] * len(backbones)],
         ["input pipeline alone, decode+resize (images/s)", *[fmt(_get(res, "pipeline.decode_resize_only.images_per_sec"), digits=0)] * len(backbones)],
-        ["frozen stage, augmented (images/s)", *col("training.{b}.frozen.images_per_sec", digits=1)],
-        ["frozen stage epoch, train steps (s, extrapolated)", *col("training.{b}.frozen.epoch_seconds_est", digits=1)],
-        ["frozen stage epoch + val through the backbone (s, extrapolated; before)", *[fmt(frozen_epoch_with_backbone_val(res, b), digits=1) for b in backbones]],
-        ["frozen stage epoch + val on cached features (s, extrapolated; flowerdash)", *[fmt(frozen_epoch_with_val(res, b), digits=1) for b in backbones]],
+        ["frozen stage, augmented, all in TensorFlow (images/s)", *col("training.{b}.frozen.images_per_sec", digits=1)],
+        ["frozen stage, augmented, backbone on LiteRT (images/s)", *col("training.{b}.frozen_litert.images_per_sec", digits=1)],
+        ["frozen stage epoch, train steps, TensorFlow (s, extrapolated)", *col("training.{b}.frozen.epoch_seconds_est", digits=1)],
+        ["frozen stage epoch, train steps, LiteRT backbone (s, extrapolated)", *col("training.{b}.frozen_litert.epoch_seconds_est", digits=1)],
+        ["frozen stage epoch + val through the backbone, TensorFlow (s, extrapolated; before)", *[fmt(frozen_epoch_with_backbone_val(res, b), digits=1) for b in backbones]],
+        ["frozen stage epoch, TensorFlow + val on cached features (s, extrapolated)", *[fmt(frozen_epoch_with_val(res, b, "frozen"), digits=1) for b in backbones]],
+        ["frozen stage epoch, LiteRT backbone + val on cached features (s, extrapolated; flowerdash)", *[fmt(frozen_epoch_with_val(res, b), digits=1) for b in backbones]],
         ["frozen epoch: before / flowerdash", *[_ratio(frozen_epoch_with_backbone_val(res, b), frozen_epoch_with_val(res, b)) for b in backbones]],
+        ["frozen stage: one-time LiteRT conversion of the backbone (s)", *col("training.{b}.frozen_litert.conversion_seconds", digits=1)],
         ["frozen stage: one-time val feature extraction (s, extrapolated)", *col("cached_features.{b}.val_extraction_seconds_est", digits=1)],
         ["fine-tune stage, augmented (images/s)", *col("training.{b}.fine_tune.images_per_sec", digits=1)],
         ["fine-tune epoch, train steps (s, extrapolated)", *col("training.{b}.fine_tune.epoch_seconds_est", digits=1)],
         ["bottleneck (frozen stage)", *[_bottleneck(res, b) for b in backbones]],
         ["cached features: one-time extraction, train+val (s, extrapolated)", *col("cached_features.{b}.extraction_seconds_est", digits=1)],
         ["cached features: extraction per batch, eager Keras call (s, before)", *col("cached_features.{b}.extraction_eager_seconds_per_batch", digits=2)],
-        ["cached features: extraction per batch, compiled (s, flowerdash)", *col("cached_features.{b}.extraction_seconds_per_batch", digits=2)],
-        ["cached features: extraction, eager / compiled", *[_ratio(_get(res, f"cached_features.{b}.extraction_eager_seconds_per_batch"), _get(res, f"cached_features.{b}.extraction_seconds_per_batch")) for b in backbones]],
+        ["cached features: extraction per batch, compiled TensorFlow (s)", *col("cached_features.{b}.extraction_seconds_per_batch", digits=2)],
+        ["cached features: extraction per batch, LiteRT (s, flowerdash)", *col("cached_features.{b}.extraction_litert_seconds_per_batch", digits=2)],
+        ["cached features: extraction, eager / compiled TensorFlow", *[_ratio(_get(res, f"cached_features.{b}.extraction_eager_seconds_per_batch"), _get(res, f"cached_features.{b}.extraction_seconds_per_batch")) for b in backbones]],
+        ["cached features: extraction, compiled TensorFlow / LiteRT", *[_ratio(_get(res, f"cached_features.{b}.extraction_seconds_per_batch"), _get(res, f"cached_features.{b}.extraction_litert_seconds_per_batch")) for b in backbones]],
         ["cached features: head epoch (s)", *col("cached_features.{b}.head_epoch_seconds", digits=3)],
         ["augmented frozen epoch / cached epoch", *[_ratio(frozen_epoch_with_val(res, b), _get(res, f"cached_features.{b}.head_epoch_seconds")) for b in backbones]],
-        ["evaluation (images/s)", *col("evaluation.{b}.images_per_sec", digits=0)],
+        ["evaluation, compiled TensorFlow (images/s; before)", *col("evaluation.{b}.images_per_sec_tensorflow", digits=0)],
+        ["evaluation, engine's choice (images/s; flowerdash)", *[f"{fmt(_get(res, f'evaluation.{b}.images_per_sec'), digits=0)} ({_engine(res, b)})" for b in backbones]],
+        ["evaluation: TensorFlow / flowerdash", *[_ratio(_get(res, f"evaluation.{b}.seconds_per_image_tensorflow"), _get(res, f"evaluation.{b}.seconds_per_image")) for b in backbones]],
+        ["evaluation: one-time model conversion (s)", *col("evaluation.{b}.setup_seconds", digits=1)],
         ["full test split (s)", *[_full_eval(res, b) for b in backbones]],
         ["GradCAM, target given (ms)", *col("gradcam.{b}.target_given", scale=1000, digits=1)],
         ["GradCAM, target predicted (ms)", *col("gradcam.{b}.target_predicted", scale=1000, digits=1)],
@@ -319,9 +332,15 @@ def _full_eval(res: dict, b: str) -> str:
     return "–" if est is None else f"{est:.1f} (extrapolated from {n} images)"
 
 
+def _engine(res: dict, b: str) -> str:
+    name = _get(res, f"evaluation.{b}.engine")
+    return {"LiteRTPredictor": "LiteRT"}.get(name, "TensorFlow" if name else "?")
+
+
 def _bottleneck(res: dict, b: str) -> str:
     data = _median(_get(res, "pipeline.augmented.images_per_sec"))
-    model = _median(_get(res, f"training.{b}.frozen.images_per_sec"))
+    model = _median(_get(res, f"training.{b}.frozen_litert.images_per_sec"))
+    model = model or _median(_get(res, f"training.{b}.frozen.images_per_sec"))
     if data is None or model is None:
         return "–"
     who = "model" if data > model else "data"

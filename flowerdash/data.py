@@ -504,6 +504,19 @@ def raise_if_undecodable(
         raise undecodable_error(source, split, bad)
 
 
+def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """The pipeline with tf.data's autotuner off, so its parallel steps use every core.
+
+    Beside LiteRT, whose threads keep the cores busy, the autotuner often settles on one decode
+    thread and decoding stops overlapping inference (2,000 test images: 20.5 s instead of 13.5 s).
+    """
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def make_pipeline(
     source: DatasetSource,
     split: str,

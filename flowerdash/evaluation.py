@@ -27,8 +27,9 @@ from flowerdash.data import (
     select_indices,
     undecodable_error,
     undecodable_images,
+    without_autotune,
 )
-from flowerdash.predict import compiled_predict
+from flowerdash.fast_inference import batch_predictor
 
 if TYPE_CHECKING:
     import keras
@@ -99,8 +100,13 @@ def predict_split(
     limit: int | None = None,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    engine: str | None = None,
+    predict: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Predictions:
     """Run the model over a split (no augmentation) and keep the top-5 per image.
+
+    ``engine`` picks the inference engine (:func:`~flowerdash.fast_inference.batch_predictor`);
+    ``predict`` is a predictor of this model made earlier, reused (no conversion).
 
     A damaged image file ends the run with a DatasetError that names it (never skipped).
     """
@@ -121,12 +127,13 @@ def predict_split(
         one_hot=False,
         with_names=True,
     )
-    predict = compiled_predict(model)
+    ds = without_autotune(ds)
+    predict = predict or batch_predictor(model, engine)
     files, labels, tops, top_probs = [], [], [], []
     done = 0
     try:
         for images, batch_labels, names in ds:
-            probs = predict(images).numpy()
+            probs = predict(images.numpy())
             top = np.argsort(-probs, axis=1)[:, :TOP_K]
             tops.append(top)
             top_probs.append(np.take_along_axis(probs, top, axis=1).astype(np.float32))

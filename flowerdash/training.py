@@ -260,6 +260,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._model: keras.Model | None = None
         self._best_weights: list[np.ndarray] | None = None
+        self._extract: Callable[[np.ndarray], np.ndarray] | None = None
         # The run's thread speaks the language of whoever created the job (English in the CLI),
         # so the errors it records read like the rest of that person's dashboard.
         self.language = get_language()
@@ -496,14 +497,19 @@ class TrainingJob:
                 if val is not None and cfg.cache_features:
                     validate = self._validate_on_features(model, pipeline, cfg, loss)
                 cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size, validate)
-                model.fit(
-                    pipeline(cfg.train_on, True, cfg.train_limit),
+                train_ds = pipeline(cfg.train_on, True, cfg.train_limit)
+                # On the CPU the frozen backbone runs faster on LiteRT; only the head trains.
+                fast = self._fast_extractor(model) if cfg.cache_features else None
+                trained = self._head(model, cfg, loss) if fast else model
+                trained.fit(
+                    backbone_features(train_ds, *fast) if fast else train_ds,
                     validation_data=None if validate else val,
                     epochs=head_epochs,
                     verbose=0,
                     callbacks=[cb.callback],
                     shuffle=False,
                 )
+        self._extract = None  # the frozen backbone's function; fine-tuning changes the backbone
         ft_done = max(start_epoch - cfg.epochs, 0)
         ft_epochs = cfg.fine_tune_epochs - ft_done
         if ft_epochs > 0:
@@ -532,18 +538,41 @@ class TrainingJob:
             )
         return self._finish(model, source)
 
+    def _extractor(self, model) -> Callable[[np.ndarray], np.ndarray]:
+        """The backbone's feature function on the fastest engine here (converted once a run)."""
+        from flowerdash.fast_inference import LiteRTPredictor, batch_predictor
+        from flowerdash.models import feature_model
+
+        if self._extract is None:
+            self._extract = batch_predictor(feature_model(model))
+            if isinstance(self._extract, LiteRTPredictor):
+                self.emit(
+                    "message",
+                    message=_("The frozen backbone runs on LiteRT (XNNPACK, {n} threads).").format(
+                        n=self._extract.num_threads
+                    ),
+                )
+        return self._extract
+
+    def _fast_extractor(self, model) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
+        """(feature function, feature size) when the backbone runs outside TensorFlow, else None."""
+        from flowerdash.fast_inference import LiteRTPredictor
+
+        extract = self._extractor(model) if self.replicas == 1 else None
+        if not isinstance(extract, LiteRTPredictor):
+            return None
+        return extract, int(model.get_layer("pool").output.shape[-1])
+
     def _features(self, model, pipeline, split: str, limit: int | None):
         """Backbone features and labels of a split (no augmentation), computed in batches."""
-        from flowerdash.models import feature_model
-        from flowerdash.predict import compiled_predict
+        from flowerdash.data import without_autotune
 
-        extractor = feature_model(model)  # held here: the compiled function only refers to it
-        extract = compiled_predict(extractor)
+        extract = self._extractor(model)
         xs, ys = [], []
-        ds = pipeline(split, False, limit)
+        ds = without_autotune(pipeline(split, False, limit))
         for images, labels in ds:
             self.check_cancel()
-            xs.append(extract(images).numpy())
+            xs.append(extract(images.numpy()))
             ys.append(labels.numpy())
             self.emit(
                 "batch",
@@ -691,6 +720,19 @@ class TrainingJob:
     def _cleanup_run_dir(self) -> None:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+
+
+def backbone_features(dataset: tf.data.Dataset, extract: Callable, dim: int) -> tf.data.Dataset:
+    """The (images, labels) batches with images replaced by ``extract(images)`` [N, dim]."""
+    import tensorflow as tf
+
+    from flowerdash.data import without_autotune
+
+    def features(images, labels):
+        feats = tf.numpy_function(extract, [images], tf.float32, stateful=False)
+        return tf.ensure_shape(feats, [None, dim]), labels
+
+    return without_autotune(dataset.map(features).prefetch(1))
 
 
 def _count(source: DatasetSource, split: str, limit: int | None) -> int:

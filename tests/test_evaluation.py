@@ -47,6 +47,28 @@ def test_evaluation_is_cached_and_invalidated_when_the_model_changes(
     assert calls == [1]
 
 
+def test_the_split_scan_gives_the_same_predictions_on_litert_and_tensorflow(data_dir, tmp_path):
+    from flowerdash.checkpoints import load_model
+
+    model = load_model(save_tiny_checkpoint(tmp_path, "engines"))
+    source = FolderSource(data_dir)
+    runs = {
+        engine: evaluation.predict_split(
+            model, source, "test", limit=20, batch_size=8, engine=engine
+        )
+        for engine in ("litert", "tensorflow")
+    }
+    fast, tf = runs["litert"], runs["tensorflow"]
+    assert list(fast.files) == list(tf.files)
+    np.testing.assert_array_equal(fast.labels, tf.labels)
+    np.testing.assert_allclose(fast.top_k_probs, tf.top_k_probs, atol=1e-5)
+    # Winners that are not tied within the engines' difference must be the same class.
+    diff = np.abs(fast.top_k_probs - tf.top_k_probs).max()
+    clear = tf.top_k_probs[:, 0] - tf.top_k_probs[:, 1] > 2 * diff
+    assert clear.sum() >= 10
+    np.testing.assert_array_equal(fast.top_k[clear, 0], tf.top_k[clear, 0])
+
+
 @pytest.mark.parametrize("limit", [5])
 def test_predictions_json_lines(data_dir, tmp_path, limit):
     import json

@@ -78,6 +78,9 @@ def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics
     features = [e for e in runs[True].channel.snapshot() if e.stage == "features"]
     assert features and all("(val)" in e.message for e in features)  # val only: train augments
     assert not any(e.stage == "features" for e in runs[False].channel.snapshot())
+    # On the CPU the cached run's frozen backbone (train batches too) runs on LiteRT.
+    messages = [e.message or "" for e in runs[True].channel.snapshot()]
+    assert any("LiteRT" in m for m in messages)
     for key in ("loss", "val_loss", "val_accuracy"):
         cached, direct = ([h[key] for h in runs[c].history] for c in (True, False))
         assert None not in cached
