@@ -38,7 +38,7 @@ def scan_controls(path: str, model, source, total: int, first: bool) -> None:
         }[s],
         key="audit.scope",
         horizontal=True,
-        help=_("A sample takes seconds; the whole test set can take several minutes on a CPU."),
+        help=_("A sample takes seconds; the whole test set about a minute on a 2-core CPU."),
     )
     limit = None
     if scope == "quick":
