@@ -307,7 +307,7 @@ def _frozen_on_litert(ctx: Context, backbone: str) -> dict[str, Any]:
     """The engine's frozen stage on a CPU: the backbone on LiteRT, only the head in Keras."""
     import keras
 
-    from flowerdash.fast_inference import LiteRTPredictor, to_litert
+    from flowerdash.fast_inference import LiteRTPredictor, to_litert, usable_cores
     from flowerdash.models import feature_model, head_model
     from flowerdash.training import backbone_features
 
@@ -331,7 +331,7 @@ def _frozen_on_litert(ctx: Context, backbone: str) -> dict[str, Any]:
         "images_per_sec": rate(stat, p.batch_size),
         "epoch_seconds_est": scaled(stat, TRAIN_IMAGES / p.batch_size, "s"),
         "conversion_seconds": conversion,
-        "threads": os.cpu_count(),
+        "threads": usable_cores(),
     }
 
 

@@ -55,6 +55,13 @@ def litert_installed() -> bool:
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
 def _has_gpu() -> bool:
     import tensorflow as tf
 
@@ -84,7 +91,7 @@ class LiteRTPredictor:
     def __init__(self, flatbuffer: bytes, num_threads: int | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.num_threads = num_threads or os.cpu_count() or 1
+        self.num_threads = num_threads or usable_cores()
         self._interpreter = Interpreter(model_content=flatbuffer, num_threads=self.num_threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]["index"]
