@@ -252,6 +252,38 @@ def render_machine(res: dict) -> list[str]:
         ]
         out += _table(["backbone", "function", "plain (ms)", "XLA (ms)", "XLA compile (s)", "ratio"], rows) + [""]  # fmt: skip
 
+    onednn = res.get("onednn")
+    if onednn:
+        rows = []
+        for b in backbones:
+            entry = onednn.get(b) or {}
+            off, on = entry.get("off") or {}, entry.get("on") or {}
+            for key, label, scale in (
+                ("inference_b64", "inference, batch of 64 (s)", 1.0),
+                ("fine_tune_step_b32", "fine-tuning step, batch of 32, all layers (s)", 1.0),
+                ("gradcam", "Grad-CAM, one image (ms)", 1000.0),
+                ("ig_32_steps", "IG 32 steps, one image (s)", 1.0),
+            ):
+                if "error" in off or "error" in on:
+                    rows.append([b, label, "error", "error", "–"])
+                    continue
+                rows.append(
+                    [
+                        b,
+                        label,
+                        fmt(off.get(key), scale=scale),
+                        fmt(on.get(key), scale=scale),
+                        _ratio(off.get(key), on.get(key)),
+                    ]
+                )
+        out += [
+            "TensorFlow's oneDNN CPU kernels off (TensorFlow's default on CPUs without AVX-512 "
+            "VNNI/BF16 or AMX) vs on (flowerdash sets `TF_ENABLE_ONEDNN_OPTS=1`), warm, "
+            "random pixels (ratio > 1: oneDNN faster):",
+            "",
+        ]
+        out += _table(["backbone", "workload", "off", "on", "off / on"], rows) + [""]
+
     app = res.get("app")
     if app:
         out += ["Dashboard:", ""]

@@ -632,6 +632,38 @@ def bench_naive(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def bench_onednn(ctx: Context) -> dict[str, Any]:
+    """TensorFlow's oneDNN CPU kernels off (TensorFlow's default here) vs on (flowerdash's)."""
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": (
+            "benchmarks/onednn.py in a fresh process per setting (TensorFlow reads it at import); "
+            "random pixels, warm, median of repeats; fine-tuning step with every layer trainable"
+        )
+    }
+    for backbone in p.backbones:
+        res: dict[str, Any] = {}
+        for value in ("0", "1"):
+            cmd = [sys.executable, "-m", "benchmarks.onednn", "--backbone", backbone,
+                   "--size", str(p.image_size), "--repeats", "3" if p.quick else "7"]  # fmt: skip
+            if ctx.weights(backbone):
+                cmd += ["--weights", str(ctx.weights(backbone))]
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": value}
+            ctx.log(f"  {backbone} with TF_ENABLE_ONEDNN_OPTS={value}")
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=1800, cwd=ROOT, env=env
+            )
+            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+            if done.returncode != 0 or not lines:
+                res["off" if value == "0" else "on"] = {
+                    "error": (done.stderr or done.stdout)[-500:]
+                }
+                continue
+            res["off" if value == "0" else "on"] = json.loads(lines[-1])
+        out[backbone] = res
+    return out
+
+
 def bench_xla(ctx: Context) -> dict[str, Any]:
     """The same compiled functions with jit_compile=True (XLA) vs without: warm time ratio."""
     import tensorflow as tf
@@ -737,6 +769,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "ig": bench_ig,
     "ig_memory": bench_ig_memory,
     "naive": bench_naive,
+    "onednn": bench_onednn,
     "xla": bench_xla,
     "app": bench_app,
     "load": bench_load,

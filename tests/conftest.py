@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import flowerdash  # noqa: E402,F401 - sets TensorFlow's CPU options before a test imports it
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLOWERDASH_SHARED", ROOT.parent / "shared")).resolve()

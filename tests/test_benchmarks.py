@@ -11,7 +11,7 @@ from benchmarks import report
 from benchmarks.__main__ import main
 from benchmarks.stats import rate, summarize
 
-QUICK = "pipeline,training,cached_features,gradcam,ig,naive,load"
+QUICK = "pipeline,training,cached_features,gradcam,ig,naive,onednn,load"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,16 @@ def test_result_file_records_machine_and_every_benchmark(quick_run):
     assert data["quick"] is True and data["backbones"] == ["tiny"]
     for name in QUICK.split(","):
         assert "error" not in data[name], data[name]
+
+
+def test_onednn_is_compared_off_and_on_in_separate_processes(quick_run):
+    data, doc = quick_run
+    tiny = data["onednn"]["tiny"]
+    assert (tiny["off"]["onednn"], tiny["on"]["onednn"]) == ("0", "1")
+    for side in ("off", "on"):
+        for key in ("inference_b64", "fine_tune_step_b32", "gradcam", "ig_32_steps"):
+            assert tiny[side][key]["median"] > 0
+    assert "oneDNN CPU kernels off" in doc.read_text()
 
 
 def test_measurements_are_medians_over_warm_repeats(quick_run):
