@@ -556,14 +556,20 @@ def _memory_run(ctx: Context, backbone: str, steps: int, mode: str) -> dict[str,
         model_origin = "trained checkpoint"
     elif ctx.weights(backbone):
         cmd += ["--weights", str(ctx.weights(backbone))]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
+    result = _run_json(cmd, timeout=900)
+    if "error" not in result:
+        result["model"] = model_origin
+    return result
+
+
+def _run_json(cmd: list[str], timeout: int, **env: str) -> dict[str, Any]:
+    """Run a benchmark script in a fresh process: its last JSON line, or {"error": output tail}."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
         return {"error": (done.stderr or done.stdout)[-500:]}
-    result = json.loads(lines[-1])
-    result["model"] = model_origin
-    return result
+    return json.loads(lines[-1])
 
 
 def bench_ig_memory(ctx: Context) -> dict[str, Any]:
@@ -648,18 +654,9 @@ def bench_onednn(ctx: Context) -> dict[str, Any]:
                    "--size", str(p.image_size), "--repeats", "3" if p.quick else "7"]  # fmt: skip
             if ctx.weights(backbone):
                 cmd += ["--weights", str(ctx.weights(backbone))]
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": value}
             ctx.log(f"  {backbone} with TF_ENABLE_ONEDNN_OPTS={value}")
-            done = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=1800, cwd=ROOT, env=env
-            )
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-            if done.returncode != 0 or not lines:
-                res["off" if value == "0" else "on"] = {
-                    "error": (done.stderr or done.stdout)[-500:]
-                }
-                continue
-            res["off" if value == "0" else "on"] = json.loads(lines[-1])
+            side = "off" if value == "0" else "on"
+            res[side] = _run_json(cmd, timeout=1800, TF_ENABLE_ONEDNN_OPTS=value)
         out[backbone] = res
     return out
 
