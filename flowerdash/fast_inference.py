@@ -1,8 +1,9 @@
-"""Bulk inference on the CPU through LiteRT (XNNPACK): about 4x TensorFlow's own CPU kernels.
+"""Bulk inference on the CPU through LiteRT (XNNPACK), faster than TensorFlow's CPU kernels.
 
 TensorFlow's CPU kernels are slow on MobileNet-style depthwise convolutions; the same graph,
 converted to LiteRT and run by its XNNPACK delegate, gives the same outputs (float32, within
-1e-6) about four times faster on this project's 2-core machines (docs/PERFORMANCE.md). Paths
+1e-6) faster on this project's 2-core machines: the test-split scan 1.9x TensorFlow with oneDNN,
+3.0x without (docs/PERFORMANCE.md). Paths
 that only run a model forward over many images (the test-split scan, the frozen training stage,
 robustness) use :func:`batch_predictor`; gradients (Grad-CAM, IG, fine-tuning) stay in
 TensorFlow. With a GPU, or when LiteRT is not installed, the compiled TensorFlow function is
@@ -11,6 +12,7 @@ used. ``FLOWERDASH_INFERENCE=tensorflow`` forces TensorFlow, ``=litert`` require
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -23,7 +25,7 @@ import numpy as np
 
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import _
-from flowerdash.predict import compiled_predict
+from flowerdash.predict import predict_batch
 
 if TYPE_CHECKING:
     import keras
@@ -112,9 +114,9 @@ class LiteRTPredictor:
 
 
 def _tensorflow_predictor(model: keras.Model) -> Predictor:
-    fn = compiled_predict(model)
-    # The closure keeps the model alive as long as the predictor (the cache holds it weakly).
-    return lambda images, _model=model: np.asarray(fn(np.asarray(images, dtype=np.float32)))
+    # The partial keeps the model alive as long as the predictor (compiled_predict's cache holds
+    # it weakly).
+    return functools.partial(predict_batch, model)
 
 
 def batch_predictor(model: keras.Model, engine: str | None = None) -> Predictor:

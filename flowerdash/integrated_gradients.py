@@ -39,8 +39,8 @@ MobileNetV2 is piecewise linear (ReLU6): the integrand jumps wherever a unit swi
 from a black baseline most units switch on early on the path, so the logit changes fastest near
 the baseline. Putting half of the points in the first eighth of the path halves the median gap
 at the same cost, hence ``DEFAULT_RULE = "midpoint_cubic"``. 64 steps take about 1.7 s per image
-on these 2 CPU cores with oneDNN on (``DEFAULT_STEPS = 64``); the gap is reported next to every map, and it
-falls below 1% on the tiny test CNN as the step count grows.
+on these 2 CPU cores with oneDNN on (``DEFAULT_STEPS = 64``); the gap is reported next to every
+map, and it falls below 1% on the tiny test CNN as the step count grows.
 """
 
 from __future__ import annotations
