@@ -427,7 +427,7 @@ class TrainingJob:
         import keras
 
         from flowerdash.checkpoints import checkpoint_root
-        from flowerdash.data import get_source, make_pipeline
+        from flowerdash.data import get_source, make_pipeline, without_autotune
         from flowerdash.distribute import describe_strategy, make_strategy, runs_on_gpu
         from flowerdash.models import build_model, set_trainable
 
@@ -460,15 +460,19 @@ class TrainingJob:
         self.emit("message", message=_("Data: {source}.").format(source=source.description))
 
         def pipeline(split: str, training: bool, limit: int | None) -> tf.data.Dataset:
-            return make_pipeline(
-                source,
-                split,
-                image_size=size,
-                batch_size=cfg.batch_size,
-                training=training,
-                augment=augment if training else None,
-                seed=cfg.seed,
-                limit=limit,
+            # Autotuning off: Keras makes a new iterator each epoch, and tearing one down waits
+            # for the autotuner's thread, whose sleep grows to a minute as the run goes on.
+            return without_autotune(
+                make_pipeline(
+                    source,
+                    split,
+                    image_size=size,
+                    batch_size=cfg.batch_size,
+                    training=training,
+                    augment=augment if training else None,
+                    seed=cfg.seed,
+                    limit=limit,
+                )
             )
 
         n_train = _count(source, cfg.train_on, cfg.train_limit)

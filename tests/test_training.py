@@ -87,6 +87,26 @@ def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics
         assert cached == pytest.approx(direct, rel=1e-4, abs=1e-6), key
 
 
+def test_every_dataset_keras_iterates_has_the_autotuner_off(data_dir, tmp_path, monkeypatch):
+    """Keras makes a new iterator each epoch; tearing down an autotuned one stalled late epochs."""
+    import keras
+    import tensorflow as tf
+
+    seen = []
+    fit = keras.Model.fit
+
+    def spy(self, x=None, *args, **kwargs):
+        given = (x, kwargs.get("validation_data"))
+        seen.extend(d for d in given if isinstance(d, tf.data.Dataset))
+        return fit(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    job = training.train(tiny_config(data_dir, tmp_path, head_augment=True, evaluate_test=False))
+    assert job.status == "succeeded", job.error
+    assert len(seen) >= 3  # head stage train + val, fine-tuning train + val
+    assert all(d.options().autotune.enabled is False for d in seen)
+
+
 def test_same_seed_same_run(data_dir, tmp_path):
     runs = [
         training.train(
