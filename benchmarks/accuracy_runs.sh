@@ -30,14 +30,14 @@ PYEOF
   exit 0
 fi
 if [ "${1:-}" = robustness ]; then
-  shift; runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft-final)
+  shift; runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft-final fullft-lr3-final)
   mkdir -p benchmarks/results/robustness
   for r in "${runs[@]}"; do
     "$PY" -m flowerdash robustness "$OUT/$r" --limit 200 --json > "benchmarks/results/robustness/$r.json"
   done
   exit 0
 fi
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
   notebook-noaug) train notebook-noaug --augment none --epochs 8 ;;
@@ -62,6 +62,14 @@ for r in "${runs[@]}"; do case $r in
   #     accuracy plateaus from the 5th to the 7th epoch on); fits in 20 minutes of CPU training
   fullft-final) train fullft-final --augment basic --no-head-augment --epochs 30 \
             --fine-tune-epochs 7 --fine-tune-layers 1000 --fine-tune-lr 1e-4 --label-smoothing 0.1 \
+            --train-on train+val ;;
+  # (10) recipe (8) with the fine-tuning learning rate doubled again (6e-4)
+  fullft-lr6) train fullft-lr6 --augment basic --no-head-augment --epochs 30 \
+            --fine-tune-epochs 12 --fine-tune-layers 1000 --fine-tune-lr 6e-4 --label-smoothing 0.1 ;;
+  # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
+  #     7th epoch of 12), inside the 20-minute training budget
+  fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
+            --fine-tune-epochs 8 --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 \
             --train-on train+val ;;
   # (4) the shipped default: recipe (2) chosen on val, refit on train+val (no val metrics then)
   final)  train final --augment basic --no-head-augment --epochs 30 --fine-tune-epochs 6 \
