@@ -520,6 +520,32 @@ def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
     return ds.with_options(options)
 
 
+def scan_pipeline(
+    source: DatasetSource,
+    split: str,
+    *,
+    image_size: int,
+    batch_size: int,
+    limit: int | None = None,
+    seed: int = 0,
+    with_names: bool = False,
+) -> tf.data.Dataset:
+    """An evaluation pipeline with integer labels for a bulk scan by a predictor (autotuner off)."""
+    return without_autotune(
+        make_pipeline(
+            source,
+            split,
+            image_size=image_size,
+            batch_size=batch_size,
+            training=False,
+            limit=limit,
+            seed=seed,
+            one_hot=False,
+            with_names=with_names,
+        )
+    )
+
+
 def make_pipeline(
     source: DatasetSource,
     split: str,

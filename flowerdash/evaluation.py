@@ -22,12 +22,11 @@ from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
 from flowerdash.data import (
     DatasetSource,
     get_source,
-    make_pipeline,
     pipeline_files,
+    scan_pipeline,
     select_indices,
     undecodable_error,
     undecodable_images,
-    without_autotune,
 )
 from flowerdash.fast_inference import batch_predictor
 
@@ -116,18 +115,15 @@ def predict_split(
 
     start = time.perf_counter()
     n = len(select_indices(len(source.split(split)), limit, seed))
-    ds = make_pipeline(
+    ds = scan_pipeline(
         source,
         split,
         image_size=input_size(model),
         batch_size=batch_size,
-        training=False,
         limit=limit,
         seed=seed,
-        one_hot=False,
         with_names=True,
     )
-    ds = without_autotune(ds)
     predict = predict or batch_predictor(model, engine)
     files, labels, tops, top_probs = [], [], [], []
     done = 0

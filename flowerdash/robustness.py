@@ -29,9 +29,8 @@ from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
 from flowerdash.data import (
     DatasetSource,
     get_source,
-    make_pipeline,
+    scan_pipeline,
     select_indices,
-    without_autotune,
 )
 from flowerdash.errors import ConfigError
 from flowerdash.evaluation import file_hash
@@ -300,17 +299,8 @@ def evaluate_robustness(
     n = len(select_indices(len(source.split(SPLIT)), limit, seed))
     variants = [(name, s) for name in names for s in sev]
     total = n * (1 + len(variants))
-    ds = without_autotune(
-        make_pipeline(
-            source,
-            SPLIT,
-            image_size=input_size(model),
-            batch_size=batch_size,
-            training=False,
-            limit=limit,
-            seed=seed,
-            one_hot=False,
-        )
+    ds = scan_pipeline(
+        source, SPLIT, image_size=input_size(model), batch_size=batch_size, limit=limit, seed=seed
     )
     clean_correct = 0
     correct = {v: 0 for v in variants}

@@ -153,9 +153,9 @@ def test_data_is_read_once_and_one_compiled_function_serves_every_batch(
 ):
     model, source, _images, _labels = setting
     reads, builds, batches = [], [], []
-    real_pipeline, real_predictor = robustness.make_pipeline, robustness._predictor
+    real_pipeline, real_predictor = robustness.scan_pipeline, robustness._predictor
     monkeypatch.setattr(
-        robustness, "make_pipeline", lambda *a, **k: reads.append(1) or real_pipeline(*a, **k)
+        robustness, "scan_pipeline", lambda *a, **k: reads.append(1) or real_pipeline(*a, **k)
     )
 
     def predictor(m):
