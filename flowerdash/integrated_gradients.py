@@ -27,13 +27,14 @@ Default rule and step count, measured (not guessed; ``python -m benchmarks.ig_ru
 photos, predicted class, black baseline, 64 model evaluations per image for every rule:
 
     rule             median gap   90th percentile   images within 5%
-    midpoint_cubic    8.8%          42%               38%
-    gauss_legendre   16.1%          72%               29%
-    midpoint         42.1%         272%                4%
-    trapezoid        46.1%         163%               12%
+    midpoint_cubic    6.6%          38%               42%
+    gauss_legendre   15.0%          87%               17%
+    midpoint         42.9%         217%               17%
+    trapezoid        55.2%         200%               12%
 
-(On the checkpoint shipped before, which fine-tuned only the top 40 layers, the same script gave
-5.0% for midpoint_cubic against 15.9% for gauss_legendre; that run chose the rule.)
+(The same script chose the rule on an earlier checkpoint, which fine-tuned only the top 40
+layers: 5.0% for midpoint_cubic against 15.9% for gauss_legendre; the checkpoint shipped between
+the two gave 8.8% against 16.1%.)
 
 MobileNetV2 is piecewise linear (ReLU6): the integrand jumps wherever a unit switches on, and
 from a black baseline most units switch on early on the path, so the logit changes fastest near
