@@ -72,9 +72,10 @@ def run(limit: int, epochs: int) -> dict[str, Any]:
         "results": {},
     }
     shipped = data.without_autotune
+    runs = (("autotune on (tf.data default)", lambda ds: ds), ("autotune off", shipped))
     with tempfile.TemporaryDirectory() as folder:
-        for name, wrap in (("autotune on (tf.data default)", None), ("autotune off", shipped)):
-            data.without_autotune = wrap or (lambda ds: ds)
+        for name, wrap in runs:
+            data.without_autotune = wrap
             try:
                 res = _train(limit, epochs, folder)
             finally:

@@ -26,12 +26,7 @@ import numpy as np
 
 from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
 from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
-from flowerdash.data import (
-    DatasetSource,
-    get_source,
-    scan_pipeline,
-    select_indices,
-)
+from flowerdash.data import DatasetSource, get_source, scan_pipeline, select_indices
 from flowerdash.errors import ConfigError
 from flowerdash.evaluation import file_hash
 from flowerdash.fast_inference import batch_predictor

@@ -569,11 +569,9 @@ class TrainingJob:
 
     def _features(self, model, pipeline, split: str, limit: int | None):
         """Backbone features and labels of a split (no augmentation), computed in batches."""
-        from flowerdash.data import without_autotune
-
         extract = self._extractor(model)
         xs, ys = [], []
-        ds = without_autotune(pipeline(split, False, limit))
+        ds = pipeline(split, False, limit)  # autotuner already off
         for images, labels in ds:
             self.check_cancel()
             xs.append(extract(images.numpy()))
