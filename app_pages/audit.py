@@ -253,8 +253,8 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
                     "split": SPLIT,
                     "file": file_name,
                     "target": "predicted",
-                    "steps": "32",
-                    "baseline": "black",
+                    "steps": str(state.IG_STEPS),
+                    "baseline": state.IG_BASELINE,
                 },
                 help=_("Open this photo on the Explain page."),
             )

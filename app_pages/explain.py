@@ -1,6 +1,6 @@
 """Explain: Grad-CAM and Integrated Gradients side by side for one image, and how faithful each is.
 
-Settings live in the URL (``?split=test&file=image_01234.jpg&target=predicted&steps=32&baseline=black``)
+Settings live in the URL (``?split=test&file=image_01234.jpg&target=predicted&steps=64&baseline=blur``)
 so the audit page can link here and a view can be shared.
 """
 
@@ -18,7 +18,7 @@ from flowerdash.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.ui import demo, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
-BASELINES = ("black", "blur", "noise")
+BASELINES = state.IG_BASELINES
 SPLIT = "test"
 DISPLAY = 320
 METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
@@ -235,7 +235,8 @@ def main() -> None:
     source = state.dataset_source()
     has_data = not isinstance(source, FlowerdashError)
     files = state.split_files(source, source.description, SPLIT)[0] if has_data else None
-    st.session_state.setdefault("explain.steps", 32)
+    st.session_state.setdefault("explain.steps", state.IG_STEPS)
+    st.session_state.setdefault("explain.baseline", state.IG_BASELINE)
     apply_query_params(files)
 
     settings, view = st.columns([1, 3], gap="large")

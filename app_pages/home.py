@@ -279,7 +279,7 @@ def main() -> None:
     try:
         small = state.model_image(path, image)
         result = state.explain_cached(
-            path, state.image_key(small), small, ("gradcam",), None, 32, "black", layer
+            path, state.image_key(small), small, ("gradcam",), None, layer=layer
         )
     except FlowerdashError as exc:
         with right:
@@ -348,7 +348,11 @@ def main() -> None:
                 ).format(p=best[2])
             )
         if expert:
-            params = {"target": "predicted", "steps": "32", "baseline": "black"}
+            params = {
+                "target": "predicted",
+                "steps": str(state.IG_STEPS),
+                "baseline": state.IG_BASELINE,
+            }
             if test_file:
                 params |= {"split": "test", "file": test_file}
             if "lang" in st.query_params:

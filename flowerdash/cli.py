@@ -166,7 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
     x.add_argument("--method", default="both", choices=("gradcam", "ig", "both"))
     x.add_argument("--steps", type=int, default=None, help="Integrated Gradients steps (1..512)")
-    x.add_argument("--baseline", default="black", choices=("black", "blur", "noise"))
+    x.add_argument(
+        "--baseline",
+        default="blur",
+        choices=("blur", "black", "noise"),
+        help="Integrated Gradients starting image (default: a blurred copy of the photo)",
+    )
     x.add_argument("--target", type=int, default=None, help="class to explain (default: predicted)")
     x.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
     x.add_argument("--colormap", default="jet")

@@ -22,7 +22,12 @@ from flowerdash.errors import ExplainError
 from flowerdash.faithfulness import FaithfulnessResult, deletion_insertion
 from flowerdash.gradcam import GradCAM
 from flowerdash.i18n import _
-from flowerdash.integrated_gradients import DEFAULT_RULE, DEFAULT_STEPS, IntegratedGradients
+from flowerdash.integrated_gradients import (
+    DEFAULT_BASELINE,
+    DEFAULT_RULE,
+    DEFAULT_STEPS,
+    IntegratedGradients,
+)
 from flowerdash.predict import predict_batch
 
 __all__ = [
@@ -105,7 +110,7 @@ def explain_image(
     methods: Sequence[str] = ("gradcam", "ig"),
     target: int | None = None,
     ig_steps: int = DEFAULT_STEPS,
-    ig_baseline: str | np.ndarray = "black",
+    ig_baseline: str | np.ndarray = DEFAULT_BASELINE,
     ig_rule: str = DEFAULT_RULE,
     layer: str | None = None,
     with_faithfulness: bool = False,

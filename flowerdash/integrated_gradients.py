@@ -1,47 +1,40 @@
 """Integrated Gradients (Sundararajan et al., 2017), chunked, with several quadrature rules.
 
 ``IG_i(x) = (x_i - x'_i) * ∫_0^1 dF(x' + a (x - x'))/dx_i da`` with F the target *logit* and x'
-a baseline in the model's pixel space (0..255). The integral is a weighted sum over points
-``alphas`` with ``weights`` from :func:`integration_points`:
+a baseline in the model's pixel space (0..255). ``steps`` is the number of model evaluations
+(gradients) per image, except for the trapezoid rule, where it is the number of intervals:
 
-* ``"trapezoid"``: ``steps + 1`` equally spaced points 0, 1/steps, ..., 1 with weights
-  1/(2 steps) at both ends and 1/steps inside (the trapezoid rule; ``steps`` is the number of
-  intervals, so the model sees ``steps + 1`` points).
-* ``"midpoint"``: ``steps`` points (k + 0.5)/steps with weight 1/steps (Riemann midpoint).
+* ``"adaptive"`` (default): the trapezoid rule on a grid that adapts to the image
+  (:mod:`flowerdash.adaptive_quadrature`). Every gradient evaluation also gives the logit F on
+  the path, so the exact integral of the path slope over each cell is known, ``F(b) - F(a)``,
+  and so is the trapezoid rule's error on it. A quarter of the steps (at most 16) bisect the
+  cells with the largest error, 8 at a time; the rest form the first grid, crowded towards the
+  baseline (``a = u**2``).
+* ``"midpoint_cubic"``: the midpoint rule after substituting ``a = u**3``: ``steps`` points
+  ``((k + 0.5)/steps)**3`` with weights ``3 u**2 / steps`` (normalised to sum to 1).
 * ``"gauss_legendre"``: ``steps`` Gauss-Legendre nodes of ``numpy.polynomial.legendre.leggauss``
   mapped from [-1, 1] to [0, 1] (nodes ``(t + 1)/2``, weights ``w/2``).
-* ``"midpoint_cubic"`` (default): the midpoint rule after substituting ``a = u**3``:
-  ``steps`` points ``((k + 0.5)/steps)**3`` with weights ``3 u**2 / steps`` (normalised to sum
-  to 1). Most points sit near the baseline, where the logit changes fastest on the way from a
-  black image as the network's ReLU6 units switch on one after another.
+* ``"trapezoid"``: ``steps + 1`` equally spaced points 0, 1/steps, ..., 1 with weights
+  1/(2 steps) at both ends and 1/steps inside (the model sees ``steps + 1`` points).
+* ``"midpoint"``: ``steps`` points (k + 0.5)/steps with weight 1/steps (Riemann midpoint).
 
-Gradients are evaluated ``chunk_size`` points at a time by one compiled function whose
-signature never changes (the last chunk is padded with zero-weight points), so memory stays
-bounded whatever the step count and repeated calls never retrace.
+The fixed rules are a weighted sum over points ``alphas`` with ``weights`` from
+:func:`integration_points`. Gradients are evaluated ``chunk_size`` points at a time by one
+compiled function whose signature never changes, so memory stays bounded whatever the step count
+and repeated calls never retrace; the adaptive rule keeps at most 16 cells' endpoint gradients
+besides (about 20 MB at 224 px), whatever the step count.
 
 Completeness: ``Σ_i IG_i = F(x) - F(x')`` for an exact integral; ``completeness_gap`` reports
 ``|Σ IG - (F(x) - F(x'))| / |F(x) - F(x')|``.
 
-Default rule and step count, measured (not guessed; ``python -m benchmarks.ig_rules``, JSON in
-``benchmarks/results/ig-rules.json``): the shipped MobileNetV2 checkpoint, 24 evenly spaced test
-photos, predicted class, black baseline, 64 model evaluations per image for every rule:
-
-    rule             median gap   90th percentile   images within 5%
-    midpoint_cubic    6.6%          38%               42%
-    gauss_legendre   15.0%          87%               17%
-    midpoint         42.9%         217%               17%
-    trapezoid        55.2%         200%               12%
-
-(The same script chose the rule on an earlier checkpoint, which fine-tuned only the top 40
-layers: 5.0% for midpoint_cubic against 15.9% for gauss_legendre; the checkpoint shipped between
-the two gave 8.8% against 16.1%.)
-
-MobileNetV2 is piecewise linear (ReLU6): the integrand jumps wherever a unit switches on, and
-from a black baseline most units switch on early on the path, so the logit changes fastest near
-the baseline. Putting half of the points in the first eighth of the path halves the median gap
-at the same cost, hence ``DEFAULT_RULE = "midpoint_cubic"``. 64 steps take about 1.7 s per image
-on these 2 CPU cores with oneDNN on (``DEFAULT_STEPS = 64``); the gap is reported next to every
-map, and it falls below 1% on the tiny test CNN as the step count grows.
+The default rule, step count and baseline were measured, not guessed (``python -m
+benchmarks.ig_rules``; numbers in ``docs/RESULTS.md`` and ``benchmarks/results/ig-rules.json``).
+MobileNetV2 is piecewise linear (ReLU6): along the path the logit is piecewise linear and its
+slope jumps wherever a unit switches on, so any fixed rule needs many points to integrate it;
+the adaptive rule puts its points where the jumps are. The default baseline is a blurred copy of
+the image (``DEFAULT_BASELINE = "blur"``): a black baseline gives every dark pixel (a night-dark
+background, a black flower centre) zero attribution whatever the model made of it, and its path
+crosses far more unit switches, so its gap stays larger at the same cost.
 """
 
 from __future__ import annotations
@@ -54,6 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from flowerdash.adaptive_quadrature import AdaptiveTrapezoid
 from flowerdash.attribution import Explainer
 from flowerdash.errors import ExplainError
 from flowerdash.i18n import _
@@ -61,6 +55,7 @@ from flowerdash.overlays import aggregate_channels, normalize_map
 
 __all__ = [
     "BASELINES",
+    "DEFAULT_BASELINE",
     "DEFAULT_RULE",
     "DEFAULT_STEPS",
     "MAX_STEPS",
@@ -73,11 +68,12 @@ __all__ = [
     "make_baseline",
 ]
 
-RULES = ("midpoint_cubic", "gauss_legendre", "trapezoid", "midpoint")
+RULES = ("adaptive", "midpoint_cubic", "gauss_legendre", "trapezoid", "midpoint")
 BASELINES = ("black", "blur", "noise")
 MAX_STEPS = 512
-DEFAULT_RULE = "midpoint_cubic"
+DEFAULT_RULE = "adaptive"
 DEFAULT_STEPS = 64
+DEFAULT_BASELINE = "blur"
 
 
 def _unknown_rule(rule: Any) -> str:
@@ -109,9 +105,11 @@ def check_steps(steps: Any) -> int:
     return int(steps)
 
 
-def integration_points(steps: int, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``alphas`` in [0, 1] and ``weights`` (summing to 1) approximating ∫_0^1 f(a) da."""
+def integration_points(steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``alphas`` in [0, 1] and ``weights`` (summing to 1) of a fixed rule for ∫_0^1."""
     steps = check_steps(steps)
+    if rule == "adaptive":
+        raise ExplainError(_("The adaptive rule chooses its points while it integrates."))
     if rule == "trapezoid":
         alphas = np.linspace(0.0, 1.0, steps + 1)
         weights = np.full(steps + 1, 1.0 / steps)
@@ -145,7 +143,7 @@ def integrate(grads: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def make_baseline(
-    images: np.ndarray, baseline: str | np.ndarray = "black", seed: int = 0
+    images: np.ndarray, baseline: str | np.ndarray = DEFAULT_BASELINE, seed: int = 0
 ) -> np.ndarray:
     """Baselines [N, H, W, C] in pixel space 0..255 for prepared float32 images [N, H, W, C]."""
     images = np.asarray(images, dtype=np.float32)
@@ -213,9 +211,9 @@ class IntegratedGradients(Explainer):
         self,
         model: keras.Model,
         steps: int = DEFAULT_STEPS,
-        baseline: str | np.ndarray = "black",
+        baseline: str | np.ndarray = DEFAULT_BASELINE,
         rule: str = DEFAULT_RULE,
-        chunk_size: int = 32,
+        chunk_size: int = 16,
         smooth_samples: int = 0,
         smooth_sigma: float = 0.15,
         seed: int = 0,
@@ -239,18 +237,16 @@ class IntegratedGradients(Explainer):
         self.smooth_samples = int(smooth_samples)
         self.smooth_sigma = float(smooth_sigma)
         self.seed = int(seed)
-        self.alphas, self.weights = integration_points(self.steps, rule)
         one = self.image_spec(batched=False)
-        self._chunk_fn = self.compile(
-            self._chunk,
-            [
-                one,
-                one,
-                tf.TensorSpec([None], tf.float32),
-                tf.TensorSpec([None], tf.float32),
-                tf.TensorSpec([], tf.int32),
-            ],
-        )
+        points = tf.TensorSpec([None], tf.float32)
+        target = tf.TensorSpec([], tf.int32)
+        #: The model evaluations of the last image explained (the adaptive rule's vary).
+        self.alphas = np.zeros(0)
+        if rule == "adaptive":
+            self._points_fn = self.compile(self._points, [one, one, points, target])
+        else:
+            self.alphas, self.weights = integration_points(self.steps, rule)
+            self._chunk_fn = self.compile(self._chunk, [one, one, points, points, target])
 
     @property
     def name(self) -> str:
@@ -273,8 +269,44 @@ class IntegratedGradients(Explainer):
         grads = tf.cast(tape.gradient(score, path), tf.float32)
         return tf.tensordot(weights, grads, axes=1)
 
+    def _points(
+        self, x: tf.Tensor, base: tf.Tensor, alphas: tf.Tensor, target: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Gradients [M, H, W, C] and target logits [M] at the path points ``alphas``."""
+        path = base[None] + alphas[:, None, None, None] * (x - base)[None]
+        with tf.GradientTape() as tape:
+            tape.watch(path)
+            scores = tf.cast(self.logits_model(path, training=False), tf.float32)[:, target]
+        return tf.cast(tape.gradient(scores, path), tf.float32), scores
+
+    def _adaptive_integral(self, x: np.ndarray, base: np.ndarray, target: int) -> np.ndarray:
+        """∫ dF/dx along the path by the adaptive trapezoid rule, float64 [H, W, C]."""
+        rule = AdaptiveTrapezoid(self.steps) if self.steps >= 2 else None
+        if rule is None:  # one evaluation: the midpoint rule
+            self.alphas = np.array([0.5])
+            grads, _scores = self._points_fn(
+                tf.constant(x),
+                tf.constant(base),
+                tf.constant([0.5], tf.float32),
+                tf.constant(target, tf.int32),
+            )
+            return grads.numpy()[0].astype(np.float64)
+        xt, bt, tt = tf.constant(x), tf.constant(base), tf.constant(target, tf.int32)
+        direction = (x - base).astype(np.float32)
+        while (alphas := rule.request()) is not None:
+            for start in range(0, len(alphas), self.chunk_size):
+                part = tf.constant(alphas[start : start + self.chunk_size], tf.float32)
+                grads, scores = self._points_fn(xt, bt, part, tt)
+                grads = grads.numpy()
+                slopes = np.einsum("mhwc,hwc->m", grads, direction)
+                rule.add(grads, slopes, scores.numpy())
+        self.alphas = np.asarray(rule.alphas)
+        return rule.integral()
+
     def _path_integral(self, x: np.ndarray, base: np.ndarray, target: int) -> np.ndarray:
         """∫ dF/dx along the path from base to x, as float64 [H, W, C]."""
+        if self.rule == "adaptive":
+            return self._adaptive_integral(x, base, target)
         total = np.zeros(x.shape, dtype=np.float64)
         n, c = len(self.alphas), self.chunk_size
         xt, bt, tt = tf.constant(x), tf.constant(base), tf.constant(target, tf.int32)

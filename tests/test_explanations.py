@@ -10,7 +10,7 @@ import pytest
 from flowerdash.errors import ExplainError
 from flowerdash.explanations import explain_image, get_explainer, result_to_json
 from flowerdash.gradcam import GradCAM
-from flowerdash.integrated_gradients import IntegratedGradients
+from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, IntegratedGradients
 
 
 def test_explain_image_with_faithfulness(tiny_cnn, flower_images) -> None:
@@ -48,11 +48,12 @@ def test_explicit_target_and_no_faithfulness(tiny_cnn, flower_images) -> None:
 
 def test_explainers_are_reused_without_retracing(tiny_cnn, flower_images) -> None:
     explain_image(tiny_cnn, flower_images[0], ig_steps=4)
-    ig = get_explainer(tiny_cnn, "ig", steps=4, baseline="black", rule="gauss_legendre")
+    defaults = {"steps": 4, "baseline": DEFAULT_BASELINE, "rule": DEFAULT_RULE}
+    ig = get_explainer(tiny_cnn, "ig", **defaults)
     cam = get_explainer(tiny_cnn, "gradcam", layer=None)
     traces = (ig.trace_count, cam.trace_count)
     explain_image(tiny_cnn, flower_images[2], ig_steps=4)
-    assert get_explainer(tiny_cnn, "ig", steps=4, baseline="black", rule="gauss_legendre") is ig
+    assert get_explainer(tiny_cnn, "ig", **defaults) is ig
     assert (ig.trace_count, cam.trace_count) == traces
 
 

@@ -110,7 +110,16 @@ def test_unknown_rule_and_baseline_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "rule,steps", [("trapezoid", 1), ("gauss_legendre", 3), ("midpoint", 7), ("midpoint_cubic", 5)]
+    "rule,steps",
+    [
+        ("trapezoid", 1),
+        ("gauss_legendre", 3),
+        ("midpoint", 7),
+        ("midpoint_cubic", 5),
+        ("adaptive", 1),
+        ("adaptive", 2),
+        ("adaptive", 21),
+    ],
 )
 def test_linear_model_attributions_are_exact(rule: str, steps: int) -> None:
     model = make_linear_model()
@@ -140,10 +149,43 @@ def test_completeness_gap_shrinks_below_one_percent(tiny_cnn, flower_images) -> 
     assert gaps[256].max() < gaps[2].max()
 
 
-def test_chunked_and_unchunked_agree(tiny_cnn, flower_images) -> None:
+def test_adaptive_rule_converges_to_the_reference(tiny_cnn, flower_images) -> None:
     images = flower_images[:2]
-    small = IntegratedGradients(tiny_cnn, steps=20, rule="trapezoid", chunk_size=3).explain(images)
-    whole = IntegratedGradients(tiny_cnn, steps=20, rule="trapezoid", chunk_size=64).explain(images)
+    reference = IntegratedGradients(tiny_cnn, steps=512, rule="trapezoid").explain(images, 0)
+    errors, gaps = {}, {}
+    for steps in (8, 64, 256):
+        result = IntegratedGradients(tiny_cnn, steps=steps, rule="adaptive").explain(images, 0)
+        diff = result.attributions - reference.attributions
+        errors[steps] = np.linalg.norm(diff) / np.linalg.norm(reference.attributions)
+        gaps[steps] = result.completeness_gap.max()
+    assert errors[64] < errors[8] and errors[256] < 0.01
+    assert gaps[256] < 0.01 and gaps[256] <= gaps[8]
+
+
+def test_adaptive_rule_has_no_fixed_points() -> None:
+    with pytest.raises(ExplainError, match="adaptive"):
+        integration_points(16, "adaptive")
+
+
+def test_defaults_are_the_measured_ones_everywhere() -> None:
+    from flowerdash.cli import build_parser
+    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, DEFAULT_STEPS
+    from flowerdash.ui import state
+
+    assert (DEFAULT_RULE, DEFAULT_STEPS, DEFAULT_BASELINE) == ("adaptive", 64, "blur")
+    ig = IntegratedGradients(make_linear_model())
+    assert (ig.rule, ig.steps, ig.baseline) == (DEFAULT_RULE, DEFAULT_STEPS, DEFAULT_BASELINE)
+    assert (state.IG_STEPS, state.IG_BASELINE) == (DEFAULT_STEPS, DEFAULT_BASELINE)
+    assert state.IG_BASELINES[0] == DEFAULT_BASELINE
+    explain = build_parser().parse_args(["explain", "photo.jpg"])
+    assert explain.baseline == DEFAULT_BASELINE
+
+
+@pytest.mark.parametrize("rule", ["trapezoid", "adaptive"])
+def test_chunked_and_unchunked_agree(tiny_cnn, flower_images, rule: str) -> None:
+    images = flower_images[:2]
+    small = IntegratedGradients(tiny_cnn, steps=20, rule=rule, chunk_size=3).explain(images)
+    whole = IntegratedGradients(tiny_cnn, steps=20, rule=rule, chunk_size=64).explain(images)
     np.testing.assert_allclose(small.attributions, whole.attributions, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(small.completeness_gap, whole.completeness_gap, atol=1e-5)
 

@@ -16,6 +16,12 @@ import streamlit as st
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, get_language
 
+# Integrated Gradients defaults of ``flowerdash.integrated_gradients``, here without TensorFlow
+# (pages import this module; a test keeps the two in step).
+IG_STEPS = 64
+IG_BASELINE = "blur"
+IG_BASELINES = ("blur", "black", "noise")
+
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def load_checkpoint(path: str) -> tuple[Any, dict[str, Any]]:
@@ -203,8 +209,8 @@ def explain_cached(
     _image: np.ndarray,
     methods: tuple[str, ...],
     target: int | None = None,
-    ig_steps: int = 32,
-    ig_baseline: str = "black",
+    ig_steps: int = IG_STEPS,
+    ig_baseline: str = IG_BASELINE,
     layer: str | None = None,
     with_faithfulness: bool = False,
 ):
