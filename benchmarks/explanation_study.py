@@ -60,7 +60,12 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
     from flowerdash.faithfulness import deletion_insertion, focus_score, sanity_check
     from flowerdash.gradcam import GradCAM
     from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.integrated_gradients import DEFAULT_RULE, DEFAULT_STEPS, IntegratedGradients
+    from flowerdash.integrated_gradients import (
+        DEFAULT_BASELINE,
+        DEFAULT_RULE,
+        DEFAULT_STEPS,
+        IntegratedGradients,
+    )
     from flowerdash.models import input_size
 
     start = time.perf_counter()
@@ -86,10 +91,14 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
     t = time.perf_counter()
     ig_result = ig.explain(images, targets)
     ig_seconds = time.perf_counter() - t
+    # The same rule from a black image, the baseline the app used before the blurred one.
+    ig_black = IntegratedGradients(model, steps=steps, rule=DEFAULT_RULE, baseline="black")
+    black_result = ig_black.explain(images, targets)
     rng = np.random.default_rng(0)
     maps = {
         "gradcam": cam_maps,
         "ig": ig_result.maps,
+        "ig_black": black_result.maps,
         "random": rng.random((len(images), size, size)).astype(np.float32),
         "centre": np.repeat(centre_prior(size)[None], len(images), axis=0),
     }
@@ -118,7 +127,7 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
     }
     ok = correct[chosen]
     focus = {}
-    for name in ("gradcam", "ig", "random", "centre"):
+    for name in maps:
         scores = np.array([focus_score(m) for m in maps[name]])
         focus[name] = {
             "right": mean_se(scores[ok]),
@@ -138,7 +147,7 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
         "images": [str(preds.files[i]) for i in chosen],
         "correct": ok.tolist(),
         "targets": targets.tolist(),
-        "ig": {"rule": DEFAULT_RULE, "steps": steps},
+        "ig": {"rule": DEFAULT_RULE, "steps": steps, "baseline": DEFAULT_BASELINE},
         "seconds": {
             "gradcam_per_image": cam_seconds / len(images),
             "ig_per_image": ig_seconds / len(images),
@@ -151,6 +160,10 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
             "median": float(np.median(gaps)),
             "p90": float(np.quantile(gaps, 0.9)),
             "share_at_most_5pct": float(np.mean(gaps <= 0.05)),
+            "black_baseline_median": float(np.median(black_result.completeness_gap)),
+            "black_baseline_share_at_most_5pct": float(
+                np.mean(black_result.completeness_gap <= 0.05)
+            ),
         },
         "sanity": {k: [[stage, rho] for stage, rho in v] for k, v in sanity.items()},
     }
@@ -162,13 +175,16 @@ def markdown(r: dict[str, Any]) -> str:
     right = sum(r["correct"])
     lines = [
         f"{n} test images ({right} predicted right, {n - right} wrong), predicted class, "
-        f"IG {r['ig']['rule']} {r['ig']['steps']} steps, black baseline.",
+        f"IG {r['ig']['rule']} {r['ig']['steps']} steps, {r['ig'].get('baseline', 'black')} "
+        "baseline.",
         "",
         "| map | deletion AUC (lower is better) | insertion AUC (higher is better) |",
         "|---|---|---|",
     ]
-    names = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "random": "random map",
+    names = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients", "ig_black":
+             "Integrated Gradients, black baseline", "random": "random map",
              "centre": "centre prior (no model)"}  # fmt: skip
+    names = {k: v for k, v in names.items() if k in r["deletion_insertion"]}
     for key, label in names.items():
         d, i = r["deletion_insertion"][key]["deletion"], r["deletion_insertion"][key]["insertion"]
         lines.append(
@@ -196,7 +212,13 @@ def markdown(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"IG completeness gap: median {g['median']:.1%}, 90th percentile {g['p90']:.1%}, "
-        f"{g['share_at_most_5pct']:.0%} of images at most 5%.",
+        f"{g['share_at_most_5pct']:.0%} of images at most 5%"
+        + (
+            f" (black baseline: median {g['black_baseline_median']:.1%}, "
+            f"{g['black_baseline_share_at_most_5pct']:.0%} at most 5%)."
+            if "black_baseline_median" in g
+            else "."
+        ),
         "",
         "Sanity check (mean Spearman ρ between the maps of the trained model and of a copy "
         "randomised from the head down; near 1 = the map ignores the weights):",

@@ -143,14 +143,14 @@ def run_load(
     def request(i: int) -> Any:
         return explain_image(model, images[i], methods=("gradcam", "ig"), ig_steps=ig_steps)
 
-    from flowerdash.integrated_gradients import DEFAULT_RULE
+    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE
 
     began = time.perf_counter()
     explain_image(model, images[0].copy(), methods=("gradcam", "ig"), ig_steps=ig_steps)
     out: dict[str, Any] = {
         "note": (
-            f"each request: prediction + Grad-CAM + IG ({ig_steps} steps, {DEFAULT_RULE}, black "
-            f"baseline) through explain_image on one shared model, {len(images)} distinct test "
+            f"each request: prediction + Grad-CAM + IG ({ig_steps} steps, {DEFAULT_RULE}, "
+            f"{DEFAULT_BASELINE} baseline) through explain_image on one shared model, {len(images)} distinct test "
             f"photos per level; the 1-user results are the references"
         ),
         "photos": len(images),

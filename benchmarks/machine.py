@@ -21,6 +21,23 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown cpu"
 
 
+def _cpu_isa() -> str:
+    """The widest x86 vector extension the CPU has ('avx512', 'avx2'), or '' elsewhere.
+
+    Two machines both called "AMD EPYC" here differ by 2x in speed (Zen 3 with AVX2, Zen 5 with
+    AVX-512 and bfloat16), so the slug carries it and their result files stay apart.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split()
+    for isa in ("avx512f", "avx2"):
+        if isa in flags:
+            return isa.removesuffix("f")
+    return ""
+
+
 def _memory_gib() -> float | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -78,7 +95,12 @@ def describe() -> dict[str, Any]:
     cpu = _cpu_model()
     cores = os.cpu_count() or 1
     gpus = _gpus()
-    slug = f"gpu-{_slug(gpus[0])}" if gpus else f"cpu-{cores}core-{_slug(cpu)}"
+    isa = _cpu_isa()
+    slug = (
+        f"gpu-{_slug(gpus[0])}"
+        if gpus
+        else f"cpu-{cores}core-{_slug(cpu)}" + (f"-{isa}" if isa else "")
+    )
     try:
         load = os.getloadavg()[0]
     except OSError:
@@ -86,6 +108,7 @@ def describe() -> dict[str, Any]:
     return {
         "slug": slug,
         "cpu": cpu,
+        "cpu_isa": isa,
         "cores": cores,
         "memory_gib": _memory_gib(),
         "gpus": gpus,

@@ -72,8 +72,9 @@ def targets(res: dict) -> list[tuple[str, str, float | None, float, str]]:
     """(target, measured text, value, limit, unit) for the MobileNetV2 targets."""
     b = TARGET_BACKBONE
     gc = _median(_get(res, f"gradcam.{b}.target_given"))
-    ig64 = _median(_get(res, f"ig.{b}.gauss_legendre/64.seconds"))
-    ig128 = _median(_get(res, f"ig.{b}.gauss_legendre/128.seconds"))
+    rule = "adaptive" if _get(res, f"ig.{b}.adaptive/64") else "gauss_legendre"  # older files
+    ig64 = _median(_get(res, f"ig.{b}.{rule}/64.seconds"))
+    ig128 = _median(_get(res, f"ig.{b}.{rule}/128.seconds"))
     epoch = frozen_epoch_with_val(res, b)
     head = _median(_get(res, f"cached_features.{b}.head_epoch_seconds"))
     full = _get(res, f"evaluation.{b}.full_test_seconds_measured")
@@ -82,8 +83,8 @@ def targets(res: dict) -> list[tuple[str, str, float | None, float, str]]:
     alpha = _median(_get(res, "app.engine.alpha_change_overlay"))
     return [
         ("GradCAM per image (warm)", "ms", None if gc is None else gc * 1000, 40.0, "ms"),
-        ("IG gauss_legendre 64 steps per image", "s", ig64, 1.0, "s"),
-        ("IG gauss_legendre 128 steps per image", "s", ig128, 2.0, "s"),
+        (f"IG {rule} 64 steps per image", "s", ig64, 1.0, "s"),
+        (f"IG {rule} 128 steps per image", "s", ig128, 2.0, "s"),
         ("Frozen-stage augmented epoch (train + val, extrapolated)", "s", epoch, 15.0, "s"),
         ("Cached-features head epoch", "s", head, 1.0, "s"),
         ("Full test evaluation (6,149 images)", "s", full, 60.0, "s"),
@@ -108,7 +109,8 @@ def render_machine(res: dict) -> list[str]:
     out = [f"### {title}", ""]
     gpus = ", ".join(m.get("gpus") or []) or "none"
     out.append(
-        f"{m.get('cpu')} · {m.get('cores')} cores · {m.get('memory_gib')} GiB · GPU: {gpus} · "
+        f"{m.get('cpu')}{' (' + m['cpu_isa'].upper() + ')' if m.get('cpu_isa') else ''} · "
+        f"{m.get('cores')} cores · {m.get('memory_gib')} GiB · GPU: {gpus} · "
         f"Python {m.get('python')} · TensorFlow {m.get('tensorflow')} · Keras {m.get('keras')} · "
         f"NumPy {m.get('numpy')} · {m.get('date')} · {res.get('image_size')} px · "
         f"load average at start {m.get('load_average_at_start')}"
@@ -175,7 +177,7 @@ def render_machine(res: dict) -> list[str]:
     if steps:
         rows = []
         for b in backbones:
-            for rule in ("gauss_legendre", "trapezoid"):
+            for rule in ("adaptive", "gauss_legendre", "trapezoid"):
                 if _get(res, f"ig.{b}.{rule}/{steps[0]}") is None:
                     continue
                 rows.append(

@@ -499,24 +499,27 @@ def bench_gradcam(ctx: Context) -> dict[str, Any]:
 
 
 def bench_ig(ctx: Context) -> dict[str, Any]:
-    """IG latency per image and completeness gaps for each step count and both rules."""
-    from flowerdash.integrated_gradients import IntegratedGradients
+    """IG latency per image and completeness gaps per step count: the default rule and two others."""
+    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, IntegratedGradients
 
     p = ctx.plan
     out: dict[str, Any] = {
-        "note": "chunk_size 32, black baseline, predicted class; compiled functions traced before timing"
+        "note": (
+            f"default chunk size and baseline ({DEFAULT_BASELINE}), predicted class; compiled "
+            "functions traced before timing"
+        )
     }
     for b_index, backbone in enumerate(p.backbones):
         model, origin = ctx.explain_model(backbone)
         n = p.ig_images if b_index == 0 else p.ig_images_other
-        rules = ("gauss_legendre", "trapezoid") if b_index == 0 else ("gauss_legendre",)
+        rules = (DEFAULT_RULE, "gauss_legendre", "trapezoid") if b_index == 0 else (DEFAULT_RULE,)
         images = ctx.test_images(n)
         res: dict[str, Any] = {"model": origin, "images": n}
         for rule in rules:
             for steps in p.ig_steps:
                 ctx.log(f"  IG {backbone} {rule} {steps} steps")
-                ig = IntegratedGradients(model, steps=steps, rule=rule, chunk_size=32)
-                _warm_ig(ig, images[0])
+                ig = IntegratedGradients(model, steps=steps, rule=rule)
+                ig.explain(images[0][None])  # trace
                 times, gaps = [], []
                 for img in images:
                     seconds, r = once(lambda ig=ig, img=img: ig.explain(img[None]))
@@ -530,21 +533,6 @@ def bench_ig(ctx: Context) -> dict[str, Any]:
                 }
         out[backbone] = res
     return out
-
-
-def _warm_ig(ig, image: np.ndarray) -> None:
-    """Trace the explainer's compiled functions with one chunk (cheaper than a whole image)."""
-    import tensorflow as tf
-
-    ig.predict_logits(image[None])
-    c = ig.chunk_size
-    ig._chunk_fn(
-        tf.constant(image),
-        tf.zeros_like(tf.constant(image)),
-        tf.zeros([c], tf.float32),
-        tf.zeros([c], tf.float32),
-        tf.constant(0, tf.int32),
-    )
 
 
 def _memory_run(ctx: Context, backbone: str, steps: int, mode: str) -> dict[str, Any]:
@@ -677,7 +665,7 @@ def bench_xla(ctx: Context) -> dict[str, Any]:
     for backbone in p.backbones:
         model, _origin = ctx.explain_model(backbone)
         gc = GradCAM(model)
-        ig = IntegratedGradients(model, steps=32, chunk_size=32)
+        ig = IntegratedGradients(model, steps=32, rule="gauss_legendre", chunk_size=32)
         t = tf.constant([int(gc.predict_logits(x).argmax())], tf.int32)
         xt, bt = tf.constant(x), tf.constant(batch)
         alphas = tf.constant(ig.alphas.astype(np.float32))
