@@ -240,8 +240,9 @@ class IntegratedGradients(Explainer):
         one = self.image_spec(batched=False)
         points = tf.TensorSpec([None], tf.float32)
         target = tf.TensorSpec([], tf.int32)
-        #: The model evaluations of the last image explained (the adaptive rule's vary).
-        self.alphas = np.zeros(0)
+        #: The points and weights of a fixed rule (empty for the adaptive rule, whose points
+        #: depend on the image; an explainer is shared between threads, so they are not kept).
+        self.alphas, self.weights = np.zeros(0), np.zeros(0)
         if rule == "adaptive":
             self._points_fn = self.compile(self._points, [one, one, points, target])
         else:
@@ -281,17 +282,11 @@ class IntegratedGradients(Explainer):
 
     def _adaptive_integral(self, x: np.ndarray, base: np.ndarray, target: int) -> np.ndarray:
         """∫ dF/dx along the path by the adaptive trapezoid rule, float64 [H, W, C]."""
-        rule = AdaptiveTrapezoid(self.steps) if self.steps >= 2 else None
-        if rule is None:  # one evaluation: the midpoint rule
-            self.alphas = np.array([0.5])
-            grads, _scores = self._points_fn(
-                tf.constant(x),
-                tf.constant(base),
-                tf.constant([0.5], tf.float32),
-                tf.constant(target, tf.int32),
-            )
-            return grads.numpy()[0].astype(np.float64)
         xt, bt, tt = tf.constant(x), tf.constant(base), tf.constant(target, tf.int32)
+        if self.steps < 2:  # one evaluation: the midpoint rule
+            grads, _scores = self._points_fn(xt, bt, tf.constant([0.5], tf.float32), tt)
+            return grads.numpy()[0].astype(np.float64)
+        rule = AdaptiveTrapezoid(self.steps)
         direction = (x - base).astype(np.float32)
         while (alphas := rule.request()) is not None:
             for start in range(0, len(alphas), self.chunk_size):
@@ -300,7 +295,6 @@ class IntegratedGradients(Explainer):
                 grads = grads.numpy()
                 slopes = np.einsum("mhwc,hwc->m", grads, direction)
                 rule.add(grads, slopes, scores.numpy())
-        self.alphas = np.asarray(rule.alphas)
         return rule.integral()
 
     def _path_integral(self, x: np.ndarray, base: np.ndarray, target: int) -> np.ndarray:
