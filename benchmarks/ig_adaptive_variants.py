@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-images", type=int, default=6)
     args = parser.parse_args(argv)
 
+    from benchmarks.ig_rules import relative_errors
     from flowerdash import integrated_gradients as igm
     from flowerdash.adaptive_quadrature import AdaptiveTrapezoid
     from flowerdash.checkpoints import SHIPPED_DEFAULT, load_model
@@ -75,10 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             ig = igm.IntegratedGradients(model, steps=64, rule=rule)
             gaps = ig.explain(x).completeness_gap
             attrs = ig.explain(few).attributions
-        diff = (attrs - ref.attributions).reshape(len(few), -1)
-        err = np.linalg.norm(diff, axis=1) / np.linalg.norm(
-            ref.attributions.reshape(len(few), -1), axis=1
-        )
+        err = relative_errors(attrs, ref.attributions)
         print(
             f"{label} | {np.median(gaps):.1%} | {np.quantile(gaps, 0.9):.1%} "
             f"| {np.mean(gaps <= 0.05):.0%} | {np.median(err):.2%} |",

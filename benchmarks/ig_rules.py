@@ -32,6 +32,14 @@ CONFIGS = (
 REFERENCE = ("midpoint_cubic", 512)
 
 
+def relative_errors(attrs: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-image relative L2 distance of attributions [N, H, W, C] from a reference."""
+    n = len(reference)
+    return np.linalg.norm((attrs - reference).reshape(n, -1), axis=1) / np.linalg.norm(
+        reference.reshape(n, -1), axis=1
+    )
+
+
 def run(images: int, points: int, offset: int, reference_images: int) -> dict[str, Any]:
     """Gap statistics and reference errors per (baseline, rule)."""
     from benchmarks.machine import describe
@@ -70,10 +78,7 @@ def run(images: int, points: int, offset: int, reference_images: int) -> dict[st
         gaps = np.asarray(ig.explain(batch).completeness_gap, dtype=np.float64)
         seconds = (time.perf_counter() - start) / len(batch)
         attrs = ig.explain(ref_batch).attributions
-        ref = references[baseline]
-        errors = np.linalg.norm((attrs - ref).reshape(len(ref), -1), axis=1) / np.linalg.norm(
-            ref.reshape(len(ref), -1), axis=1
-        )
+        errors = relative_errors(attrs, references[baseline])
         out["configs"][f"{baseline}/{rule}"] = {
             "baseline": baseline,
             "rule": rule,

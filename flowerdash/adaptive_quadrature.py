@@ -108,7 +108,6 @@ class AdaptiveTrapezoid:
         self._last: tuple[float, np.ndarray, float, float] | None = None
         self._total: np.ndarray | None = None
         self.alphas: list[float] = []  # every evaluated point, in request order
-        self.slope_sum = 0.0  # the rule applied to the slopes: compare with F(1) - F(0)
 
     @property
     def kept(self) -> int:
@@ -176,7 +175,6 @@ class AdaptiveTrapezoid:
     def _fold(self, cell: _Cell) -> None:
         part = cell.contribution()
         self._total = part if self._total is None else self._total + part
-        self.slope_sum += (cell.b - cell.a) * (cell.sa + cell.sb) / 2.0
 
     def integral(self) -> np.ndarray:
         """The trapezoid rule on every evaluated point: ∫_0^1 v(a) da, float64."""

@@ -262,12 +262,7 @@ class IntegratedGradients(Explainer):
         weights: tf.Tensor,
         target: tf.Tensor,
     ) -> tf.Tensor:
-        path = base[None] + alphas[:, None, None, None] * (x - base)[None]
-        with tf.GradientTape() as tape:
-            tape.watch(path)
-            logits = tf.cast(self.logits_model(path, training=False), tf.float32)
-            score = tf.reduce_sum(logits[:, target])
-        grads = tf.cast(tape.gradient(score, path), tf.float32)
+        grads, _scores = self._points(x, base, alphas, target)
         return tf.tensordot(weights, grads, axes=1)
 
     def _points(

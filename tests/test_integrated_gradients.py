@@ -9,6 +9,7 @@ import pytest
 
 from flowerdash.errors import ExplainError
 from flowerdash.integrated_gradients import (
+    BASELINES,
     MAX_STEPS,
     IntegratedGradients,
     integrate,
@@ -177,6 +178,7 @@ def test_defaults_are_the_measured_ones_everywhere() -> None:
     assert (ig.rule, ig.steps, ig.baseline) == (DEFAULT_RULE, DEFAULT_STEPS, DEFAULT_BASELINE)
     assert (state.IG_STEPS, state.IG_BASELINE) == (DEFAULT_STEPS, DEFAULT_BASELINE)
     assert state.IG_BASELINES[0] == DEFAULT_BASELINE
+    assert sorted(state.IG_BASELINES) == sorted(BASELINES)
     explain = build_parser().parse_args(["explain", "photo.jpg"])
     assert explain.baseline == DEFAULT_BASELINE
 
