@@ -12,6 +12,12 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
 - `CutMix` weights the labels by the continuous box area `(x1-x0)*(y1-y0)/(W*H)`, but pastes the
   pixels whose integer coordinates fall in `[x0, x1) x [y0, y1)`; the two differ by up to one row
   and one column. We recompute the label weight from the mask that is actually pasted.
+- `RandAugment` ignores the seed passed to `get_random_transformation` (it always advances its
+  own generator), and runs all eleven operations on every batch to keep two of them. Our
+  `SeededRandAugment` subclass takes the seed and runs only the two chosen operations; like
+  Keras, it picks the operations once per batch. It leaves out posterization and solarization,
+  whose strength Keras maps backwards (a factor of 0.2 keeps 1 bit per channel and inverts
+  every pixel above a threshold of at most 51, harsher than 0.5 does).
 - `CutMix(factor=f)` samples Beta's alpha uniformly in `[0, f]`; to get the paper's fixed
   `Beta(alpha, alpha)` we pass `factor=(alpha, alpha)` (Keras caps it at 1).
 """
@@ -42,6 +48,10 @@ _LIMITS: dict[str, tuple[float, str]] = {
     "translation": (1.0, N_("a fraction of the image size, e.g. 0.1 means up to 10% shift")),
     "brightness": (1.0, N_("a fraction of the 0..255 range, e.g. 0.2 means up to ±51")),
     "contrast": (1.0, N_("e.g. 0.2 scales contrast by a factor between 0.8 and 1.2")),
+    "rand_augment": (
+        1.0,
+        N_("the strength of RandAugment's two random operations; 0 turns it off"),
+    ),
     "mixup_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of MixUp; 0 turns it off")),
     "cutmix_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of CutMix; 0 turns it off")),
 }
@@ -57,6 +67,7 @@ class AugmentConfig:
     translation: float = 0.1
     brightness: float = 0.2
     contrast: float = 0.2
+    rand_augment: float = 0.0
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
 
@@ -134,6 +145,53 @@ def preset(name: str) -> AugmentConfig:
             )
         )
     return dataclasses.replace(PRESETS[name])
+
+
+class SeededRandAugment(keras.layers.RandAugment):
+    """Keras' RandAugment that honours the sampling seed and runs only the operations it picked."""
+
+    OPERATIONS = (
+        "random_shear",
+        "random_translation",
+        "random_rotation",
+        "random_brightness",
+        "random_color_degeneration",
+        "random_contrast",
+        "random_sharpness",
+        "auto_contrast",
+        "equalization",
+    )
+
+    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
+        """{"ops": [num_ops] operation indices, "transforms": each operation's parameters}."""
+        if not training:
+            return None
+        seed = self.generator if seed is None else seed
+        ops = keras.random.randint((self.num_ops,), 0, len(self.OPERATIONS), seed=seed)
+        transforms = {
+            name: getattr(self, name).get_random_transformation(data, training=True, seed=seed)
+            for name in self.OPERATIONS
+        }
+        return {"ops": ops, "transforms": transforms}
+
+    def transform_images(self, images: Any, transformation: Any, training: bool = True):
+        """Apply the chosen operations in order (one `switch_case` each: only they run)."""
+        images = tf.cast(images, self.compute_dtype)
+        if not training or transformation is None:
+            return images
+        ops, transforms = transformation["ops"], transformation["transforms"]
+
+        def branch(name: str, x: tf.Tensor):
+            layer = getattr(self, name)
+            return lambda: tf.cast(layer.transform_images(x, transforms[name]), self.compute_dtype)
+
+        for i in range(self.num_ops):
+            x = images
+            images = tf.switch_case(
+                tf.cast(ops[i], tf.int32), [branch(name, x) for name in self.OPERATIONS]
+            )
+            images = tf.ensure_shape(images, x.shape)
+        return images
 
 
 class _SeedStream(keras.random.SeedGenerator):
@@ -263,6 +321,10 @@ class Augmenter:
         if c.contrast > 0:
             self.layers["contrast"] = L.RandomContrast(
                 c.contrast, value_range=VALUE_RANGE, seed=s + 6
+            )
+        if c.rand_augment > 0:
+            self.layers["rand_augment"] = SeededRandAugment(
+                value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
             )
         self.mixers: dict[str, keras.layers.Layer] = {
             m: _mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
@@ -490,6 +552,8 @@ def keras_code(config: AugmentConfig) -> str:
         layers.append(f"keras.layers.RandomBrightness({c.brightness!r}, value_range=(0, 255)),")
     if c.contrast > 0:
         layers.append(f"keras.layers.RandomContrast({c.contrast!r}, value_range=(0, 255)),")
+    if c.rand_augment > 0:
+        layers.append(f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),")
     lines = [
         "import keras",
         "",

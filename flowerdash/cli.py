@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
     t.add_argument("--fine-tune-lr", type=float, default=1e-4, help="stage 2 learning rate")
+    t.add_argument(
+        "--fine-tune-weight-decay",
+        type=float,
+        default=0.0,
+        help="stage 2 decoupled weight decay (AdamW; scaled by the learning rate); 0 = Adam",
+    )
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--dropout", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "translation",
         "brightness",
         "contrast",
+        "rand-augment",
         "mixup-alpha",
         "cutmix-alpha",
     ):
@@ -252,6 +259,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "translation",
             "brightness",
             "contrast",
+            "rand_augment",
             "mixup_alpha",
             "cutmix_alpha",
             "flip",
@@ -281,6 +289,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             learning_rate=args.lr,
             fine_tune_learning_rate=args.fine_tune_lr,
+            fine_tune_weight_decay=args.fine_tune_weight_decay,
             label_smoothing=args.label_smoothing,
             dropout=args.dropout,
             seed=args.seed,

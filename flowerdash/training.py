@@ -65,6 +65,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
+    fine_tune_weight_decay: float = 0.0
     label_smoothing: float = 0.0
     dropout: float = 0.2
     seed: int = 42
@@ -92,6 +93,7 @@ class TrainConfig:
                 self.learning_rate > 0 and self.fine_tune_learning_rate > 0,
                 N_("Learning rates must be positive."),
             ),
+            (self.fine_tune_weight_decay >= 0, N_("Weight decay cannot be negative.")),
             (0.0 <= self.label_smoothing < 1.0, N_("Label smoothing must be in [0, 1).")),
             (0.0 <= self.dropout < 1.0, N_("Dropout must be in [0, 1).")),
             (self.train_on in ("train", "train+val"), N_("Train on 'train' or 'train+val'.")),
@@ -522,7 +524,7 @@ class TrainingJob:
                 cfg.fine_tune_learning_rate, decay_steps=max(ft_epochs * steps, 1), alpha=0.05
             )
             with strategy.scope():
-                model.compile(keras.optimizers.Adam(schedule), loss, metrics=["accuracy"])
+                model.compile(fine_tune_optimizer(cfg, schedule), loss, metrics=["accuracy"])
             self.emit(
                 "stage",
                 stage="fine_tune",
@@ -722,6 +724,19 @@ class TrainingJob:
     def _cleanup_run_dir(self) -> None:
         if self._run_dir is not None:
             shutil.rmtree(self._run_dir, ignore_errors=True)
+
+
+def fine_tune_optimizer(
+    cfg: TrainConfig, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule
+) -> keras.optimizers.Optimizer:
+    """Adam for fine-tuning; AdamW (decoupled decay, biases exempt) when weight decay is set."""
+    import keras
+
+    if cfg.fine_tune_weight_decay == 0:
+        return keras.optimizers.Adam(learning_rate)
+    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=cfg.fine_tune_weight_decay)
+    optimizer.exclude_from_weight_decay(var_names=["bias"])
+    return optimizer
 
 
 def backbone_features(dataset: tf.data.Dataset, extract: Callable, dim: int) -> tf.data.Dataset:

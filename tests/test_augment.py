@@ -12,6 +12,7 @@ from flowerdash.augment import (
     PRESETS,
     AugmentConfig,
     Augmenter,
+    SeededRandAugment,
     augment_dataset,
     keras_code,
     mix_batch,
@@ -50,6 +51,7 @@ def _colour_batch(n: int = 8, size: int = 16) -> np.ndarray:
         {"contrast": True},
         {"mixup_alpha": -1},
         {"cutmix_alpha": 2.0},
+        {"rand_augment": 1.5},
     ],
 )
 def test_config_rejects_bad_values_in_plain_words(kwargs):
@@ -345,6 +347,7 @@ def test_augmenter_call_works_inside_dataset_map(batch):
         *PRESETS.values(),
         AugmentConfig(flip="horizontal_and_vertical", cutmix_alpha=0.5),
         AugmentConfig(flip="vertical", zoom=0, mixup_alpha=0.4),
+        AugmentConfig(rand_augment=0.1),
     ],
 )
 def test_keras_code_is_valid_python_naming_the_layers(cfg):
@@ -353,6 +356,7 @@ def test_keras_code_is_valid_python_naming_the_layers(cfg):
     assert "keras.Sequential" in code
     assert ("RandomRotation" in code) == (cfg.rotation > 0)
     assert ("MixUp" in code) == (cfg.mixup_alpha > 0)
+    assert ("RandAugment" in code) == (cfg.rand_augment > 0)
     assert ("CutMix" in code) == (cfg.cutmix_alpha > 0)
 
 
@@ -380,3 +384,45 @@ def test_sample_grid_rejects_bad_input(flower_images):
         sample_grid(flower_images, preset("basic"), 2, 0)
     with pytest.raises(ConfigError):
         sample_grid(flower_images[0], preset("basic"), 0, 0)
+
+
+# --- RandAugment -------------------------------------------------------------------------------
+
+_ONLY_RAND_AUGMENT = AugmentConfig(
+    flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0, rand_augment=0.2
+)
+
+
+def test_rand_augment_is_a_pure_function_of_its_seed(batch):
+    aug = Augmenter(_ONLY_RAND_AUGMENT, seed=0)
+    assert list(aug.layers) == ["rand_augment"]
+    outs = {s: aug(batch, seed=s).numpy() for s in range(6)}
+    np.testing.assert_array_equal(outs[0], aug(batch, seed=0).numpy())
+    assert len({o.tobytes() for o in outs.values()}) > 1
+    for out in outs.values():
+        assert out.dtype == np.float32 and out.shape == batch.shape
+        assert out.min() >= 0 and out.max() <= 255
+    assert aug(batch, training=False) is batch
+
+
+def test_rand_augment_applies_exactly_the_operations_it_drew(batch):
+    aug = Augmenter(_ONLY_RAND_AUGMENT, seed=0)
+    layer = aug.layers["rand_augment"]
+    params = aug.sample(batch, seed=3)
+    ops = params["rand_augment"]["ops"].numpy()
+    assert ops.shape == (2,) and all(0 <= i < len(SeededRandAugment.OPERATIONS) for i in ops)
+    expected = tf.constant(batch)
+    for i in ops:
+        name = SeededRandAugment.OPERATIONS[i]
+        t = params["rand_augment"]["transforms"][name]
+        expected = getattr(layer, name).transform_images(expected, t)
+    np.testing.assert_allclose(aug.apply(batch, params).numpy(), expected.numpy(), atol=1e-3)
+    # Brightness twice with a zero shift leaves the image as it was.
+    fixed = {"ops": tf.constant([3, 3]), "transforms": dict(params["rand_augment"]["transforms"])}
+    fixed["transforms"]["random_brightness"] = {"rgb_delta": tf.zeros([len(batch), 1, 1, 1])}
+    np.testing.assert_allclose(aug.apply(batch, {"rand_augment": fixed}).numpy(), batch, atol=1e-3)
+
+
+def test_rand_augment_leaves_out_the_operations_keras_scales_backwards():
+    assert "random_posterization" not in SeededRandAugment.OPERATIONS
+    assert "solarization" not in SeededRandAugment.OPERATIONS

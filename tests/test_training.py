@@ -445,3 +445,22 @@ def test_an_image_that_fails_to_decode_in_training_is_named(
     assert "train split" in job.error and "InvalidArgumentError" not in job.error
     assert "InvalidArgumentError" in job.error_details  # the raw error is kept for details
     assert job.channel.snapshot()[-1].message == f"Training failed: {job.error}"
+
+
+def test_weight_decay_fine_tunes_with_adamw_and_leaves_biases_alone():
+    import keras
+
+    assert isinstance(
+        training.fine_tune_optimizer(training.TrainConfig(), 1e-3), keras.optimizers.Adam
+    )
+    cfg = training.TrainConfig(fine_tune_weight_decay=0.5)
+    optimizer = training.fine_tune_optimizer(cfg, 0.1)
+    assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == 0.5
+    kernel = keras.Variable(np.ones((2, 2), "float32"), name="kernel")
+    bias = keras.Variable(np.ones(2, "float32"), name="bias")
+    optimizer.apply([np.zeros((2, 2), "float32"), np.zeros(2, "float32")], [kernel, bias])
+    # A zero gradient leaves only the decay: kernel *= 1 - lr * wd; the bias is exempt.
+    np.testing.assert_allclose(kernel.numpy(), 0.95, rtol=1e-6)
+    np.testing.assert_allclose(bias.numpy(), 1.0)
+    with pytest.raises(ConfigError, match="Weight decay cannot be negative"):
+        training.TrainConfig(fine_tune_weight_decay=-0.1)
