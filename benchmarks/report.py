@@ -205,6 +205,20 @@ def render_machine(res: dict) -> list[str]:
                 + "; ".join(f"{b}: {_get(res, f'ig.{b}.model')}" for b in backbones) + "):", ""]  # fmt: skip
         out += _table(["steps", *map(str, steps)], rows) + [""]
 
+    folding = {b: _get(res, f"ig_folding.{b}") for b in backbones if _get(res, f"ig_folding.{b}")}
+    if folding:
+        rows = []
+        for b, f in folding.items():
+            for steps in sorted((k for k in f if k.isdigit()), key=int):
+                c = f[steps]
+                rows.append([b, steps, fmt(_get(c, "unfolded.seconds")),
+                             fmt(_get(c, "folded.seconds")), f"{c.get('speedup', 0):.2f}×"])  # fmt: skip
+        out += [f"IG with BatchNormalization folded into the convolutions, before and after from "
+                f"the same run ({_get(res, 'ig_folding.note') or ''}; images: "
+                + "; ".join(f"{b}: {f.get('images')}" for b, f in folding.items()) + "):", ""]  # fmt: skip
+        out += _table(["backbone", "steps", "unfolded s/image", "folded s/image", "speed-up"], rows)
+        out += [""]
+
     naive = {b: _get(res, f"naive.{b}") for b in backbones if _get(res, f"naive.{b}")}
     if naive:
         rows = []

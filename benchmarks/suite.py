@@ -535,6 +535,54 @@ def bench_ig(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def bench_ig_folding(ctx: Context) -> dict[str, Any]:
+    """IG per image with BatchNormalization folded (the default) and not, interleaved per image."""
+    from flowerdash.integrated_gradients import IntegratedGradients
+
+    p = ctx.plan
+    out: dict[str, Any] = {
+        "note": "default rule, baseline and chunk size; the two explainers alternate on each image"
+    }
+    for backbone in p.backbones:
+        model, origin = ctx.explain_model(backbone)
+        images = ctx.test_images(max(p.ig_images_other, min(5, p.ig_images)))
+        res: dict[str, Any] = {"model": origin, "images": len(images)}
+        for steps in p.ig_steps:
+            ctx.log(f"  IG folding {backbone} {steps} steps")
+            explainers = {}
+            for folded in (False, True):
+                IntegratedGradients.fold_batch_norm = folded
+                try:
+                    explainers["folded" if folded else "unfolded"] = IntegratedGradients(
+                        model, steps=steps
+                    )
+                finally:
+                    IntegratedGradients.fold_batch_norm = True
+            times: dict[str, list[float]] = {name: [] for name in explainers}
+            gaps: dict[str, list[float]] = {name: [] for name in explainers}
+            for ig in explainers.values():
+                ig.explain(images[0][None])  # trace
+            for img in images:
+                for name, ig in explainers.items():
+                    seconds, r = once(lambda ig=ig, img=img: ig.explain(img[None]))
+                    times[name].append(seconds)
+                    gaps[name].append(float(r.completeness_gap[0]))
+            before = float(np.median(times["unfolded"]))
+            after = float(np.median(times["folded"]))
+            res[str(steps)] = {
+                **{
+                    name: {
+                        "seconds": summarize(times[name]),
+                        "gap": summarize(gaps[name], "relative"),
+                    }
+                    for name in explainers
+                },  # fmt: skip
+                "speedup": round(before / after, 3),
+            }
+        out[backbone] = res
+    return out
+
+
 def _memory_run(ctx: Context, backbone: str, steps: int, mode: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "benchmarks.ig_memory", "--backbone", backbone,
            "--size", str(ctx.plan.image_size), "--steps", str(steps), "--mode", mode]  # fmt: skip
@@ -752,6 +800,7 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "evaluation": bench_evaluation,
     "gradcam": bench_gradcam,
     "ig": bench_ig,
+    "ig_folding": bench_ig_folding,
     "ig_memory": bench_ig_memory,
     "naive": bench_naive,
     "onednn": bench_onednn,

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from flowerdash.batchnorm_folding import fold_batch_norms
 from flowerdash.errors import ExplainError
 from flowerdash.i18n import N_, _
 
@@ -25,6 +26,7 @@ __all__ = [
     "Explainer",
     "conv_layer_names",
     "default_conv_layer",
+    "folded_logits_model",
     "logits_model",
     "model_input_shape",
     "normalize_maps",
@@ -32,6 +34,8 @@ __all__ = [
 
 # id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
 _LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
+# The same, with BatchNormalization folded into the convolutions (see batchnorm_folding).
+_FOLDED_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
 # One logits model per model, also when several threads (dashboard sessions) ask at once.
 _LOGITS_LOCK = threading.RLock()
 
@@ -87,6 +91,16 @@ def logits_model(model: keras.Model) -> keras.Model:
         if cached is None:
             cached = _build_logits_model(model)
             _cache_put(_LOGITS_CACHE, model, cached)
+        return cached
+
+
+def folded_logits_model(model: keras.Model) -> keras.Model:
+    """The logits model with BatchNormalization folded into the convolutions (built once)."""
+    with _LOGITS_LOCK:
+        cached = _cache_get(_FOLDED_CACHE, model)
+        if cached is None:
+            cached = fold_batch_norms(logits_model(model))
+            _cache_put(_FOLDED_CACHE, model, cached)
         return cached
 
 
@@ -181,6 +195,9 @@ class Explainer(abc.ABC):
 
     #: Whether __call__ scales each map to [0, 1] with :func:`normalize_maps`.
     normalize: bool = True
+    #: Whether to run the logits model with BatchNormalization folded into the convolutions
+    #: (the same function, faster); methods that read a layer's activations keep the original.
+    fold_batch_norm: bool = False
 
     def __init__(self, model: keras.Model, batch_size: int = 16) -> None:
         if not isinstance(model, keras.Model):
@@ -194,7 +211,9 @@ class Explainer(abc.ABC):
         self.model = model
         self.batch_size = int(batch_size)
         self.input_shape = model_input_shape(model)
-        self.logits_model = logits_model(model)
+        self.logits_model = (
+            folded_logits_model(model) if self.fold_batch_norm else logits_model(model)
+        )
         self.num_classes = int(self.logits_model.outputs[0].shape[-1])
         #: How many times any compiled function of this explainer has been traced.
         self.trace_count = 0

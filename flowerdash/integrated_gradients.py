@@ -207,6 +207,8 @@ class IGResult:
 class IntegratedGradients(Explainer):
     """Integrated Gradients on the target logit, chunked, with optional SmoothGrad averaging."""
 
+    fold_batch_norm = True
+
     def __init__(
         self,
         model: keras.Model,

@@ -1,0 +1,104 @@
+"""Folding BatchNormalization into convolutions: same function, original model untouched."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from flowerdash.batchnorm_folding import FoldedBatchNorm, fold_batch_norms, foldable_pairs
+from flowerdash.integrated_gradients import IntegratedGradients
+from flowerdash.models import build_model
+
+
+def _random_statistics(model: keras.Model, seed: int = 0) -> keras.Model:
+    """Give every BatchNormalization non-trivial moving statistics, scale and shift."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(rng.normal(0, 0.5, n).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.2, 2.0, n).astype("float32"))
+            if layer.scale:
+                layer.gamma.assign(rng.uniform(0.5, 1.5, n).astype("float32"))
+            if layer.center:
+                layer.beta.assign(rng.normal(0, 0.5, n).astype("float32"))
+    return model
+
+
+def _mixed_model() -> keras.Model:
+    """Every case: foldable convs (with and without bias, depthwise with a multiplier), a BN
+    without scale/centre, and pairs that must stay (activation inside the conv, shared output)."""
+    L = keras.layers
+    x = inputs = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", use_bias=False, name="c1")(x)
+    x = L.BatchNormalization(name="bn1")(x)
+    x = L.ReLU()(x)
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(x)
+    x = L.BatchNormalization(center=False, scale=False, name="bn2")(x)
+    x = L.Conv2D(8, 1, activation="relu", name="c_act")(x)
+    x = L.BatchNormalization(name="bn_after_act")(x)
+    y = L.Conv2D(8, 3, padding="same", strides=2, name="c_shared")(x)
+    z = L.BatchNormalization(name="bn_shared")(y)
+    x = L.Concatenate()([z, y])
+    x = L.GlobalAveragePooling2D()(x)
+    out = L.Dense(4, name="logits")(x)
+    return _random_statistics(keras.Model(inputs, out))
+
+
+def test_only_the_exact_pairs_are_folded():
+    assert foldable_pairs(_mixed_model()) == {"c1": "bn1", "dw": "bn2"}
+
+
+def test_the_folded_copy_computes_the_same_function_and_gradients():
+    model = _mixed_model()
+    before = [w.copy() for w in model.get_weights()]
+    folded = fold_batch_norms(model)
+    assert folded is not model
+    assert isinstance(folded.get_layer("bn1"), FoldedBatchNorm)
+    assert isinstance(folded.get_layer("bn_shared"), keras.layers.BatchNormalization)
+    x = tf.constant(np.random.default_rng(1).uniform(0, 1, (3, 16, 16, 3)).astype("float32"))
+    np.testing.assert_allclose(folded(x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+    def grad(m):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = m(x, training=False)[:, 1]
+        return tape.gradient(score, x).numpy()
+
+    np.testing.assert_allclose(grad(folded), grad(model), rtol=1e-4, atol=1e-6)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the original is untouched
+
+
+@pytest.mark.parametrize("backbone", ["mobilenetv2", "efficientnetb0"])
+def test_every_batch_norm_of_the_backbones_folds_away(backbone):
+    model = _random_statistics(build_model(backbone, weights=None, image_size=64), seed=2)
+    folded = fold_batch_norms(model)
+    assert not any(isinstance(la, keras.layers.BatchNormalization) for la in folded.layers)
+    x = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    a, b = model.predict_on_batch(x), folded.predict_on_batch(x)
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_a_model_without_batch_norm_is_returned_as_is():
+    plain = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
+    assert fold_batch_norms(plain) is plain
+
+
+def test_integrated_gradients_runs_on_the_folded_model_with_the_same_result(monkeypatch):
+    model = _random_statistics(build_model("mobilenetv2", weights=None, image_size=64), seed=4)
+    image = np.random.default_rng(5).uniform(0, 255, (64, 64, 3)).astype("float32")
+    fast = IntegratedGradients(model, steps=8, rule="trapezoid", baseline="black")
+    assert not any(
+        isinstance(la, keras.layers.BatchNormalization) for la in fast.logits_model.layers
+    )
+    monkeypatch.setattr(IntegratedGradients, "fold_batch_norm", False)
+    exact = IntegratedGradients(model, steps=8, rule="trapezoid", baseline="black")
+    assert any(isinstance(la, keras.layers.BatchNormalization) for la in exact.logits_model.layers)
+    a = fast.explain(image[None], targets=[3])
+    b = exact.explain(image[None], targets=[3])
+    scale = np.abs(b.attributions).max()
+    np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-3, atol=1e-3 * scale)
+    np.testing.assert_allclose(a.logit_delta, b.logit_delta, rtol=1e-4, atol=1e-4)
