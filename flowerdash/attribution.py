@@ -9,6 +9,7 @@ softmax probability, which saturates.
 from __future__ import annotations
 
 import abc
+import hashlib
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -34,8 +35,9 @@ __all__ = [
 
 # id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
 _LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
-# The same, with BatchNormalization folded into the convolutions (see batchnorm_folding).
-_FOLDED_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
+# The same, with BatchNormalization folded into the convolutions (see batchnorm_folding), and
+# the digest of the weights it was folded from.
+_FOLDED_CACHE: dict[int, tuple[weakref.ref, tuple[bytes, keras.Model]]] = {}
 # One logits model per model, also when several threads (dashboard sessions) ask at once.
 _LOGITS_LOCK = threading.RLock()
 
@@ -94,14 +96,27 @@ def logits_model(model: keras.Model) -> keras.Model:
         return cached
 
 
+def _weights_digest(model: keras.Model) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    return digest.digest()
+
+
 def folded_logits_model(model: keras.Model) -> keras.Model:
-    """The logits model with BatchNormalization folded into the convolutions (built once)."""
+    """The logits model with BatchNormalization folded into the convolutions.
+
+    The folded copy holds the weights the model had when it was made; it is built once per model
+    and built anew when the model's weights have changed since (e.g. the sanity check's
+    randomisation).
+    """
+    digest = _weights_digest(model)
     with _LOGITS_LOCK:
         cached = _cache_get(_FOLDED_CACHE, model)
-        if cached is None:
-            cached = fold_batch_norms(logits_model(model))
+        if cached is None or cached[0] != digest:
+            cached = (digest, fold_batch_norms(logits_model(model)))
             _cache_put(_FOLDED_CACHE, model, cached)
-        return cached
+        return cached[1]
 
 
 def _build_logits_model(model: keras.Model) -> keras.Model:
@@ -191,7 +206,11 @@ def normalize_maps(maps: np.ndarray) -> np.ndarray:
 
 
 class Explainer(abc.ABC):
-    """Base class: validates images and targets, batches, and normalises the maps of a method."""
+    """Base class: validates images and targets, batches, and normalises the maps of a method.
+
+    An explainer may copy the model's weights when it is built (Integrated Gradients runs on a
+    folded copy): after changing a model's weights in place, build a new explainer.
+    """
 
     #: Whether __call__ scales each map to [0, 1] with :func:`normalize_maps`.
     normalize: bool = True

@@ -187,13 +187,13 @@ def sanity_check(
 
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    explain = explainer_factory(clone)
     rng = np.random.default_rng(seed)
     out = []
     for group in stages:
         for name in group:
             _randomize_layer(clone.get_layer(name), rng)
-        maps = np.asarray(explain(imgs, targets))
+        # A new explainer per stage: an explainer may hold a copy of the weights it was built with.
+        maps = np.asarray(explainer_factory(clone)(imgs, targets))
         rho = float(
             np.mean([_rank_correlation(r, m) for r, m in zip(reference, maps, strict=True)])
         )

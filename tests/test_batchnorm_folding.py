@@ -102,3 +102,17 @@ def test_integrated_gradients_runs_on_the_folded_model_with_the_same_result(monk
     scale = np.abs(b.attributions).max()
     np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-3, atol=1e-3 * scale)
     np.testing.assert_allclose(a.logit_delta, b.logit_delta, rtol=1e-4, atol=1e-4)
+
+
+def test_a_new_explainer_sees_weights_changed_in_place():
+    model = _random_statistics(build_model("mobilenetv2", weights=None, image_size=64), seed=6)
+    image = np.random.default_rng(7).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    first = IntegratedGradients(model, steps=4, rule="trapezoid", baseline="black")
+    assert IntegratedGradients(model, steps=8).logits_model is first.logits_model  # built once
+    bn = model.get_layer("Conv_1_bn")  # the last one, before the head
+    bn.gamma.assign(bn.gamma.numpy() * 3.0)  # the sanity check changes weights like this
+    second = IntegratedGradients(model, steps=4, rule="trapezoid", baseline="black")
+    assert second.logits_model is not first.logits_model
+    logits = keras.Model(model.inputs, model.get_layer("logits").output).predict_on_batch(image)
+    np.testing.assert_allclose(second.predict_logits(image), logits, rtol=1e-3, atol=1e-4)
+    assert np.abs(first.predict_logits(image) - logits).max() > 1e-2  # the old copy is stale

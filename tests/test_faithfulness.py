@@ -90,3 +90,18 @@ def test_focus_score() -> None:
     assert focus_score(np.ones((20, 20)), center_fraction=1.0) == pytest.approx(1.0)
     with pytest.raises(ExplainError):
         focus_score(np.ones((20, 20)), center_fraction=0.0)
+
+
+def test_sanity_check_sees_the_randomisation_through_the_folded_ig_model(flower_images) -> None:
+    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.models import build_model
+
+    model = build_model("mobilenetv2", weights=None, image_size=64, num_classes=5)
+    result = sanity_check(
+        model,
+        flower_images[:2],
+        lambda m: IntegratedGradients(m, steps=4, rule="trapezoid", baseline="black"),
+        layers_to_randomize=["logits", "Conv_1"],
+    )
+    assert [stage for stage, _rho in result] == ["logits", "Conv_1"]
+    assert result[-1][1] < 0.9, result  # randomising the last convolution changes the maps
