@@ -553,7 +553,10 @@ def keras_code(config: AugmentConfig) -> str:
     if c.contrast > 0:
         layers.append(f"keras.layers.RandomContrast({c.contrast!r}, value_range=(0, 255)),")
     if c.rand_augment > 0:
-        layers.append(f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),")
+        layers += [
+            "# flowerdash's RandAugment also leaves out posterization and solarization.",
+            f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),",
+        ]
     lines = [
         "import keras",
         "",
