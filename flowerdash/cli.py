@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--image-size", type=int, default=None)
+    t.add_argument(
+        "--backbone-size",
+        type=int,
+        default=None,
+        help="upsample the input to this side inside the model before the backbone",
+    )
     for name in (
         "rotation",
         "zoom",
@@ -281,6 +287,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             backbone=args.backbone,
             weights=None if args.weights == "none" else args.weights,
             image_size=args.image_size,
+            backbone_size=args.backbone_size,
             augment=args.augment,
             augment_overrides=overrides,
             epochs=args.epochs,

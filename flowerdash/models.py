@@ -2,7 +2,8 @@
 
 Every model takes raw RGB pixels 0..255 (float32, [N, S, S, 3]); the backbone's own
 preprocessing is the ``preprocess`` layer inside the model. Head: ``pool`` (global average
-pooling), ``dropout``, ``logits`` (Dense, linear) and ``probs`` (softmax, float32).
+pooling), ``dropout``, ``logits`` (Dense, linear) and ``probs`` (softmax, float32). Optionally an
+``upsample`` layer first enlarges the input for the backbone.
 """
 
 from __future__ import annotations
@@ -160,8 +161,13 @@ def build_model(
     image_size: int | None = None,
     num_classes: int = NUM_CLASSES,
     dropout: float = 0.2,
+    backbone_size: int | None = None,
 ) -> keras.Model:
-    """Build the flat functional classifier for a backbone; see the module docstring."""
+    """Build the flat functional classifier for a backbone; see the module docstring.
+
+    ``backbone_size``: when larger than the input, an ``upsample`` layer (bilinear) enlarges the
+    image to this side before the backbone; the model still takes ``image_size`` pixels.
+    """
     import keras
 
     spec = get_backbone(backbone)
@@ -170,9 +176,18 @@ def build_model(
         raise ConfigError(_("Image size must be at least 32 pixels."))
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(_("Dropout must be in [0, 1)."))
+    if backbone_size is not None and backbone_size < size:
+        raise ConfigError(
+            _(
+                "The backbone size ({backbone}) cannot be smaller than the image size ({image})."
+            ).format(backbone=backbone_size, image=size)
+        )
     resolved = resolve_weights(spec.name, weights)
     inputs = keras.Input((size, size, 3), name="image")
-    x = spec.preprocess()(inputs)
+    x = inputs
+    if backbone_size is not None and backbone_size > size:
+        x = keras.layers.Resizing(backbone_size, backbone_size, name="upsample")(x)
+    x = spec.preprocess()(x)
     try:
         features = spec.build(x, resolved)
     except WeightsError:
@@ -194,7 +209,7 @@ def build_model(
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers between the input/preprocessing and the head, in order."""
-    skip = {"image", "preprocess", *HEAD_LAYERS}
+    skip = {"image", "upsample", "preprocess", *HEAD_LAYERS}
     return [layer for layer in model.layers if layer.name not in skip]
 
 

@@ -57,6 +57,7 @@ class TrainConfig:
     backbone: str = "efficientnetb0"
     weights: str | None = "auto"
     image_size: int | None = None
+    backbone_size: int | None = None
     augment: str = "basic"
     augment_overrides: dict[str, Any] = field(default_factory=dict)
     epochs: int = 5
@@ -453,7 +454,13 @@ class TrainingJob:
         self.check_cancel()
         # Variables (model, optimizer, metrics) must be created under the strategy's scope.
         with strategy.scope():
-            model = build_model(cfg.backbone, cfg.weights, cfg.image_size, dropout=cfg.dropout)
+            model = build_model(
+                cfg.backbone,
+                cfg.weights,
+                cfg.image_size,
+                dropout=cfg.dropout,
+                backbone_size=cfg.backbone_size,
+            )
             self._model = model
             start_epoch = self._restore(model)
         size = int(model.inputs[0].shape[1])

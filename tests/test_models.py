@@ -95,3 +95,22 @@ def test_feature_and_head_models_compose_to_the_model_and_share_its_weights():
         head(models.feature_model(model)(x)).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6
     )
     assert head.get_layer("logits") is model.get_layer("logits")
+
+
+def test_backbone_size_upsamples_inside_the_model_and_keeps_the_input_size():
+    import keras
+
+    build_model, input_size = models.build_model, models.input_size
+    model = build_model("tiny", weights=None, image_size=32, backbone_size=48, num_classes=4)
+    assert input_size(model) == 32
+    assert model.get_layer("upsample").output.shape[1:3] == (48, 48)
+    assert model.get_layer("conv3").output.shape[1:3] == (12, 12)  # two stride-2 convs on 48
+    assert "upsample" not in [layer.name for layer in models.backbone_layers(model)]
+    # A constant image stays constant through the bilinear upsampling.
+    grey = np.full((1, 32, 32, 3), 90.0, "float32")
+    up = keras.Model(model.inputs, model.get_layer("upsample").output)(grey)
+    np.testing.assert_allclose(np.asarray(up), 90.0, atol=1e-3)
+    same = build_model("tiny", weights=None, image_size=32, backbone_size=32)
+    assert "upsample" not in [layer.name for layer in same.layers]
+    with pytest.raises(ConfigError, match="cannot be smaller"):
+        build_model("tiny", weights=None, image_size=32, backbone_size=24)
