@@ -110,11 +110,22 @@ def test_train_cli_writes_a_checkpoint(data_dir, tmp_path, capsys):
             str(tmp_path),
             "--name",
             "cli",
+            "--backbone-size",
+            "40",
+            "--rand-augment",
+            "0.1",
+            "--fine-tune-epochs",
+            "1",
+            "--fine-tune-weight-decay",
+            "0.2",
         ]
     )
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "cli")
     assert (tmp_path / "cli" / "model.keras").is_file()
+    config = json.loads((tmp_path / "cli" / "meta.json").read_text())["config"]
+    assert config["backbone_size"] == 40 and config["fine_tune_weight_decay"] == 0.2
+    assert config["augment_overrides"] == {"rand_augment": 0.1}
 
 
 def test_unknown_backbone_is_a_clear_error(data_dir, tmp_path, capsys):
