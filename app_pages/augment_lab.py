@@ -64,6 +64,18 @@ SLIDERS: list[tuple[str, str, float, float, str]] = [
         0.01,
         N_("How much the contrast may change: 0.2 means between 80% and 120% of the original."),
     ),
+    (
+        "rand_augment",
+        N_("RandAugment strength"),
+        1.0,
+        0.05,
+        N_(
+            "On top of the above, two operations picked at random (shear, shift, turn, light, "
+            "colour, contrast, sharpness, auto-contrast, equalisation) at this strength; 0 turns "
+            "RandAugment off. One pick serves a whole training batch; each sample here is its own "
+            "pick."
+        ),
+    ),
 ]
 MIX_SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
@@ -284,6 +296,10 @@ def summary(config: augment.AugmentConfig) -> str:
     if config.contrast:
         parts.append(
             _("contrast ×{lo:.2f}–{hi:.2f}").format(lo=1 - config.contrast, hi=1 + config.contrast)
+        )
+    if config.rand_augment:
+        parts.append(
+            _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)
         )
     if not parts:
         return _("Every sample is the unchanged photo.")

@@ -48,6 +48,13 @@ AUG_SLIDERS: list[tuple[str, str, float, float, str]] = [
     ("brightness", N_("Brightness"), 1.0, 0.01, N_("How much lighter or darker photos may get.")),
     ("contrast", N_("Contrast"), 1.0, 0.01, N_("How much the contrast may change (0.2 = ±20%).")),
     (
+        "rand_augment",
+        N_("RandAugment strength"),
+        1.0,
+        0.05,
+        N_("Two operations picked at random for each batch; 0 turns it off."),
+    ),
+    (
         "mixup_alpha",
         N_("MixUp strength (α)"),
         1.0,

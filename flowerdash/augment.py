@@ -603,6 +603,7 @@ def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndar
     """n augmented variants of one uint8 image for the live preview; same seed, same grid.
 
     Only the per-image layers are shown: MixUp/CutMix need a second image (see `mix_pair`).
+    RandAugment picks its operations once per batch, so with it each variant is drawn on its own.
     """
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[-1] != 3:
@@ -617,5 +618,13 @@ def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndar
         )
     batch = np.repeat(arr[None].astype(np.float32), int(n), axis=0)
     aug = Augmenter(config, seed=seed)
-    out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch
+    if "rand_augment" in aug.layers:
+        out = np.concatenate(
+            [
+                aug.apply(one, aug.sample(one, seed=_fold(int(seed), i)))
+                for i, one in enumerate(np.split(batch, len(batch)))
+            ]  # fmt: skip
+        )
+    else:
+        out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch
     return np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)

@@ -48,7 +48,8 @@ def image_url(at: AppTest, prefix: str) -> str:
 def test_renders_with_dataset_and_key_widgets(lab):
     for key in ("augment.preset", "augment.flip", "augment.photo_class", "augment.mix_class"):
         assert lab.selectbox(key=key) is not None
-    for key in ("rotation", "zoom", "translation", "brightness", "contrast", "n", "mix_lambda"):
+    for key in ("rotation", "zoom", "translation", "brightness", "contrast", "rand_augment", "n",
+                "mix_lambda"):  # fmt: skip
         assert lab.slider(key=f"augment.{key}") is not None
     assert lab.number_input(key="augment.seed").value == 0
     assert lab.button(key="augment.reroll") is not None
@@ -121,3 +122,13 @@ def test_without_dataset_offers_upload_and_explains(monkeypatch, tmp_path):
         assert "keras.layers.RandomFlip" in at.code[0].value  # the code needs no photo
     finally:
         fresh_caches()
+
+
+def test_rand_augment_slider_reaches_the_grid_summary_and_code(lab):
+    before = sample_urls(lab)
+    lab.slider(key="augment.rand_augment").set_value(0.2).run()
+    assert sample_urls(lab) != before
+    assert "keras.layers.RandAugment(value_range=(0, 255), factor=0.2)" in lab.code[0].value
+    assert any("RandAugment" in c.value for c in lab.caption)
+    lab.slider(key="augment.rand_augment").set_value(0.0).run()
+    assert sample_urls(lab) == before

@@ -86,6 +86,7 @@ def test_form_widgets_and_tiny_only_in_dev_mode(page, monkeypatch):
         ("number_input", "train.train_limit"),
         ("text_input", "train.name"),
         ("slider", "train.aug.rotation"),
+        ("slider", "train.aug.rand_augment"),
         ("button", "train.start"),
     ]
     for kind, key in keys:

@@ -426,3 +426,10 @@ def test_rand_augment_applies_exactly_the_operations_it_drew(batch):
 def test_rand_augment_leaves_out_the_operations_keras_scales_backwards():
     assert "random_posterization" not in SeededRandAugment.OPERATIONS
     assert "solarization" not in SeededRandAugment.OPERATIONS
+
+
+def test_sample_grid_draws_rand_augment_per_variant(flower_images):
+    grid = sample_grid(flower_images[0], _ONLY_RAND_AUGMENT, n=6, seed=4)
+    assert grid.shape == (6, *flower_images[0].shape) and grid.dtype == np.uint8
+    np.testing.assert_array_equal(grid, sample_grid(flower_images[0], _ONLY_RAND_AUGMENT, 6, 4))
+    assert len({g.tobytes() for g in grid}) == 6  # each variant its own operations and strength
