@@ -91,6 +91,7 @@ for r in "${runs[@]}"; do case $r in
             --epochs 30 --fine-tune-epochs 30 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
             --fine-tune-weight-decay 0.5 --label-smoothing 0.1 ;;
   # (16) recipe (12) with RandAugment (two operations per batch, strength 0.1) while fine-tuning
+  #      (flowerdash's seeded RandAugment, without posterization and solarization)
   fullft-lr3-long-ra) train fullft-lr3-long-ra --augment basic --rand-augment 0.1 \
             --no-head-augment --epochs 30 --fine-tune-epochs 30 --fine-tune-layers 1000 \
             --fine-tune-lr 3e-4 --label-smoothing 0.1 ;;
