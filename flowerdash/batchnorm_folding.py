@@ -58,7 +58,8 @@ def foldable_pairs(model: keras.Model) -> dict[str, str]:
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        if layer.axis not in (-1, len(layer.input.shape) - 1) or len(inputs[layer.name]) != 1:
+        # A layer called more than once has several inputs (and no single `layer.input`).
+        if len(inputs[layer.name]) != 1 or layer.axis not in (-1, len(layer.input.shape) - 1):
             continue
         conv = model.get_layer(inputs[layer.name][0])
         if (

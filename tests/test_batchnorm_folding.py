@@ -82,6 +82,17 @@ def test_every_batch_norm_of_the_backbones_folds_away(backbone):
     np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
 
 
+def test_a_batch_norm_shared_by_two_branches_stays():
+    L = keras.layers
+    inputs = keras.Input((8, 8, 3))
+    bn = L.BatchNormalization(name="shared_bn")
+    a = bn(L.Conv2D(4, 3, padding="same", name="ca")(inputs))
+    b = bn(L.Conv2D(4, 3, padding="same", name="cb")(inputs))
+    model = _random_statistics(keras.Model(inputs, L.Add()([a, b])))
+    assert foldable_pairs(model) == {}
+    assert fold_batch_norms(model) is model
+
+
 def test_a_model_without_batch_norm_is_returned_as_is():
     plain = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)])
     assert fold_batch_norms(plain) is plain
