@@ -619,12 +619,7 @@ def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndar
     batch = np.repeat(arr[None].astype(np.float32), int(n), axis=0)
     aug = Augmenter(config, seed=seed)
     if "rand_augment" in aug.layers:
-        out = np.concatenate(
-            [
-                aug.apply(one, aug.sample(one, seed=_fold(int(seed), i)))
-                for i, one in enumerate(np.split(batch, len(batch)))
-            ]  # fmt: skip
-        )
+        out = np.concatenate([aug(batch[i : i + 1], seed=_fold(int(seed), i)) for i in range(n)])
     else:
         out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch
     return np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)
