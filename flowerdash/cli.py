@@ -102,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--train-on",
         default="train",
-        choices=("train", "train+val"),
-        help="train+val for a final run once hyper-parameters were chosen on val",
+        choices=("train", "val", "train+val"),
+        help="train+val for a final run once hyper-parameters were chosen on val; val to train "
+        "on val and validate on train (the splits swapped: a second fold for choosing)",
     )
     t.add_argument("--train-limit", type=int, default=None, help="use only N training images")
     t.add_argument("--val-limit", type=int, default=None, help="use only N validation images")

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 RUNS_DIR = ".runs"
 LEGACY_WEIGHTS = "last.weights.h5"  # the weights of a run folder whose state names none
+#: What a run trains on: ``val`` swaps the official splits (a second fold for choosing recipes).
+TRAIN_ON = ("train", "val", "train+val")
 STATUSES = ("pending", "running", "succeeded", "cancelled", "failed")
 # How a status reads inside a message (``TrainingJob.describe``); translated where used.
 STATUS_WORDS = {
@@ -97,7 +99,10 @@ class TrainConfig:
             (self.fine_tune_weight_decay >= 0, N_("Weight decay cannot be negative.")),
             (0.0 <= self.label_smoothing < 1.0, N_("Label smoothing must be in [0, 1).")),
             (0.0 <= self.dropout < 1.0, N_("Dropout must be in [0, 1).")),
-            (self.train_on in ("train", "train+val"), N_("Train on 'train' or 'train+val'.")),
+            (
+                self.train_on in TRAIN_ON,
+                N_("Train on 'train', 'val' (the two splits swapped) or 'train+val'."),
+            ),
         ]
         for ok, message in checks:
             if not ok:
@@ -106,6 +111,11 @@ class TrainConfig:
 
         self.strategy = check_strategy_name(self.strategy)
         self.devices = list(self.devices) if self.devices else None
+
+    @property
+    def validation_split(self) -> str | None:
+        """The split that validates the run: the other one of train and val, none for both."""
+        return {"train": "val", "val": "train"}.get(self.train_on)
 
     def augment_config(self):
         """The resolved augmentation: the preset with overrides applied."""
@@ -403,8 +413,8 @@ class TrainingJob:
 
         cfg = self.config
         splits = [(cfg.train_on, cfg.train_limit)]
-        if "val" not in cfg.train_on:
-            splits.append(("val", cfg.val_limit))
+        if cfg.validation_split:
+            splits.append((cfg.validation_split, cfg.val_limit))
         self.emit("message", message=_("Looking for the image that could not be read…"))
         try:
             source = get_source(cfg.data_dir)
@@ -487,7 +497,8 @@ class TrainingJob:
         n_train = _count(source, cfg.train_on, cfg.train_limit)
         steps = math.ceil(n_train / cfg.batch_size)
         # Hyper-parameters are chosen on val; a final run may then also learn from val.
-        val = None if "val" in cfg.train_on else pipeline("val", False, cfg.val_limit)
+        held_out = cfg.validation_split
+        val = pipeline(held_out, False, cfg.val_limit) if held_out else None
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
 
         head_epochs = max(cfg.epochs - start_epoch, 0)
@@ -607,7 +618,7 @@ class TrainingJob:
 
     def _validate_on_features(self, model, pipeline, cfg, loss) -> Callable[[], dict[str, float]]:
         """A function giving val loss and accuracy of the current head on cached val features."""
-        x, y = self._features(model, pipeline, "val", cfg.val_limit)
+        x, y = self._features(model, pipeline, cfg.validation_split, cfg.val_limit)
         head = self._head(model, cfg, loss)
 
         def validate() -> dict[str, float]:
@@ -618,8 +629,8 @@ class TrainingJob:
 
     def _fit_head_on_features(self, model, pipeline, cfg, epochs, loss) -> None:
         feats = {"train": self._features(model, pipeline, cfg.train_on, cfg.train_limit)}
-        if "val" not in cfg.train_on:
-            feats["val"] = self._features(model, pipeline, "val", cfg.val_limit)
+        if cfg.validation_split:
+            feats["val"] = self._features(model, pipeline, cfg.validation_split, cfg.val_limit)
         head = self._head(model, cfg, loss)
         steps = math.ceil(len(feats["train"][0]) / cfg.batch_size)
         # The head shares its layers with the full model, so epoch snapshots (taken of the full
@@ -685,6 +696,8 @@ class TrainingJob:
                 "description": source.description,
                 "split_sizes": source.sizes(),
                 "used": {"train": cfg.train_limit, "val": cfg.val_limit, "test": cfg.test_limit},
+                "trained_on": cfg.train_on,
+                "validated_on": cfg.validation_split,
             },
             "history": self.history,
             "metrics": metrics,

@@ -220,6 +220,25 @@ def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
     assert "val" not in checkpoints.read_meta(job.checkpoint)["metrics"]
 
 
+def test_swapped_fold_trains_on_val_and_validates_on_train(data_dir, tmp_path):
+    cfg = tiny_config(data_dir, tmp_path, train_on="val", augment="none", evaluate_test=False)
+    assert cfg.validation_split == "train"
+    job = training.train(cfg)
+    assert job.status == "succeeded", job.error
+    assert all(h["val_accuracy"] is not None for h in job.history)
+    meta = checkpoints.read_meta(job.checkpoint)
+    assert meta["dataset"]["trained_on"] == "val"
+    assert meta["dataset"]["validated_on"] == "train"
+    assert meta["metrics"]["val"]["top1"] == job.history[-1]["val_accuracy"]
+
+
+def test_validation_split_is_the_other_official_split():
+    assert training.TrainConfig(train_on="train").validation_split == "val"
+    assert training.TrainConfig(train_on="train+val").validation_split is None
+    with pytest.raises(ConfigError, match="swapped"):
+        training.TrainConfig(train_on="test")
+
+
 CLI = [sys.executable, "-m", "flowerdash", "train"]
 CLI_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 
