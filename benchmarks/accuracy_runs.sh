@@ -37,7 +37,7 @@ if [ "${1:-}" = robustness ]; then
   done
   exit 0
 fi
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
   notebook-noaug) train notebook-noaug --augment none --epochs 8 ;;
@@ -116,6 +116,14 @@ for r in "${runs[@]}"; do case $r in
   swap-lr3-long-ra-b16) train swap-lr3-long-ra-b16 --train-on val --augment basic \
             --rand-augment 0.1 --no-head-augment --batch-size 16 --epochs 30 --fine-tune-epochs 30 \
             --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 ;;
+  # (22, 23) recipe (12) with an exponential moving average of the weights while fine-tuning
+  #      (momentum 0.99, about 3 epochs of 32 batches), on both folds
+  fullft-lr3-long-ema) train fullft-lr3-long-ema --augment basic --no-head-augment \
+            --epochs 30 --fine-tune-epochs 30 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
+            --fine-tune-ema 0.99 --label-smoothing 0.1 ;;
+  swap-lr3-long-ema) train swap-lr3-long-ema --train-on val --augment basic --no-head-augment \
+            --epochs 30 --fine-tune-epochs 30 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
+            --fine-tune-ema 0.99 --label-smoothing 0.1 ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \

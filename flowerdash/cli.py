@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="stage 2 decoupled weight decay (AdamW; scaled by the learning rate); 0 = Adam",
     )
+    t.add_argument(
+        "--fine-tune-ema",
+        type=float,
+        default=0.0,
+        help="stage 2 exponential moving average of the weights with this momentum (e.g. 0.99), "
+        "kept as the final weights; 0 = off",
+    )
     t.add_argument("--label-smoothing", type=float, default=0.0)
     t.add_argument("--dropout", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=42)
@@ -298,6 +305,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             learning_rate=args.lr,
             fine_tune_learning_rate=args.fine_tune_lr,
             fine_tune_weight_decay=args.fine_tune_weight_decay,
+            fine_tune_ema=args.fine_tune_ema,
             label_smoothing=args.label_smoothing,
             dropout=args.dropout,
             seed=args.seed,

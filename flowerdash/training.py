@@ -69,6 +69,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-4
     fine_tune_weight_decay: float = 0.0
+    fine_tune_ema: float = 0.0
     label_smoothing: float = 0.0
     dropout: float = 0.2
     seed: int = 42
@@ -97,6 +98,10 @@ class TrainConfig:
                 N_("Learning rates must be positive."),
             ),
             (self.fine_tune_weight_decay >= 0, N_("Weight decay cannot be negative.")),
+            (
+                0.0 <= self.fine_tune_ema < 1.0,
+                N_("The weight-averaging momentum must be in [0, 1) (0 turns it off)."),
+            ),
             (0.0 <= self.label_smoothing < 1.0, N_("Label smoothing must be in [0, 1).")),
             (0.0 <= self.dropout < 1.0, N_("Dropout must be in [0, 1).")),
             (
@@ -552,12 +557,14 @@ class TrainingJob:
                 ),
             )
             cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
+            # Validation sees the averaged weights, which are what the run ends with.
+            swap = [keras.callbacks.SwapEMAWeights()] if cfg.fine_tune_ema else []
             model.fit(
                 pipeline(cfg.train_on, True, cfg.train_limit),
                 validation_data=val,
                 epochs=ft_epochs,
                 verbose=0,
-                callbacks=[cb.callback],
+                callbacks=[*swap, cb.callback],
                 shuffle=False,
             )
         return self._finish(model, source)
@@ -749,12 +756,19 @@ class TrainingJob:
 def fine_tune_optimizer(
     cfg: TrainConfig, learning_rate: float | keras.optimizers.schedules.LearningRateSchedule
 ) -> keras.optimizers.Optimizer:
-    """Adam for fine-tuning; AdamW (decoupled decay, biases exempt) when weight decay is set."""
+    """Adam for fine-tuning; AdamW (decoupled decay, biases exempt) when weight decay is set.
+
+    With ``fine_tune_ema`` the optimizer also keeps an exponential moving average of the weights,
+    which Keras copies into the model when ``fit`` ends.
+    """
     import keras
 
+    ema = {"use_ema": True, "ema_momentum": cfg.fine_tune_ema} if cfg.fine_tune_ema else {}
     if cfg.fine_tune_weight_decay == 0:
-        return keras.optimizers.Adam(learning_rate)
-    optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=cfg.fine_tune_weight_decay)
+        return keras.optimizers.Adam(learning_rate, **ema)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate, weight_decay=cfg.fine_tune_weight_decay, **ema
+    )
     optimizer.exclude_from_weight_decay(var_names=["bias"])
     return optimizer
 

@@ -118,6 +118,8 @@ def test_train_cli_writes_a_checkpoint(data_dir, tmp_path, capsys):
             "1",
             "--fine-tune-weight-decay",
             "0.2",
+            "--fine-tune-ema",
+            "0.9",
         ]
     )
     assert code == 0
@@ -125,6 +127,7 @@ def test_train_cli_writes_a_checkpoint(data_dir, tmp_path, capsys):
     assert (tmp_path / "cli" / "model.keras").is_file()
     config = json.loads((tmp_path / "cli" / "meta.json").read_text())["config"]
     assert config["backbone_size"] == 40 and config["fine_tune_weight_decay"] == 0.2
+    assert config["fine_tune_ema"] == 0.9
     assert config["augment_overrides"] == {"rand_augment": 0.1}
 
 

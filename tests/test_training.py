@@ -466,6 +466,33 @@ def test_an_image_that_fails_to_decode_in_training_is_named(
     assert job.channel.snapshot()[-1].message == f"Training failed: {job.error}"
 
 
+def test_weight_averaging_is_validated_and_kept_as_the_final_weights(data_dir, tmp_path):
+    import keras
+
+    from flowerdash.data import get_source, make_pipeline
+
+    optimizer = training.fine_tune_optimizer(training.TrainConfig(fine_tune_ema=0.9), 1e-3)
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    assert not training.fine_tune_optimizer(training.TrainConfig(), 1e-3).use_ema
+    cfg = tiny_config(
+        data_dir, tmp_path, augment="none", fine_tune_epochs=2, fine_tune_ema=0.5,
+        fine_tune_learning_rate=1e-2, evaluate_test=False,
+    )  # fmt: skip
+    job = training.train(cfg)
+    assert job.status == "succeeded", job.error
+    model = checkpoints.load_model(job.checkpoint)
+    val = make_pipeline(
+        get_source(str(data_dir)), "val", image_size=32, batch_size=8, limit=8, seed=3
+    )
+    loss = keras.losses.CategoricalCrossentropy()
+    y = np.concatenate([labels for _, labels in val])
+    p = np.concatenate([model.predict_on_batch(images) for images, _ in val])
+    # The last validation scored the averaged weights, which are the ones saved.
+    assert float(loss(y, p)) == pytest.approx(job.history[-1]["val_loss"], rel=1e-4)
+    with pytest.raises(ConfigError, match="weight-averaging momentum"):
+        training.TrainConfig(fine_tune_ema=1.0)
+
+
 def test_weight_decay_fine_tunes_with_adamw_and_leaves_biases_alone():
     import keras
 
