@@ -175,3 +175,40 @@ def test_ig_memory_probe_prints_one_json_line(capsys):
     line = capsys.readouterr().out.strip().splitlines()[-1]
     out = json.loads(line)
     assert out["steps"] == 8 and out["peak_delta_mib"] >= 0
+
+
+def _fake_run(folder: Path, train_on: str, fine_val: list[float]) -> Path:
+    """A checkpoint folder with only what fold_summary reads (metadata and a model file)."""
+    folder.mkdir()
+    (folder / "model.keras").write_bytes(b"")
+    history = [{"stage": "head", "val_accuracy": 0.1}] + [
+        {"stage": "fine_tune", "val_accuracy": v} for v in fine_val
+    ]
+    meta = {"class_names": [str(i) for i in range(102)], "config": {"train_on": train_on},
+            "history": history}  # fmt: skip
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_fold_summary_averages_last_epochs_and_folds(tmp_path, capsys):
+    from benchmarks import fold_summary
+
+    a = _fake_run(tmp_path / "a", "train", [0.5] * 4 + [0.8, 0.9, 0.9, 0.9, 0.9, 0.9])
+    b = _fake_run(tmp_path / "b", "val", [0.7] * 10)
+    assert fold_scores_close(fold_summary.fold_scores(a), "train", 0.9, (0.8 + 5 * 0.9) / 6)
+    fold_summary.main([f"base={a},{b}"])
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2] == f"| base | `a` | train | 90.0% | {(0.8 + 5 * 0.9) / 6:.2%} |"
+    assert rows[3] == "| base | `b` | val | 70.0% | 70.00% |"
+    assert (
+        rows[4]
+        == f"| **base** | mean of 2 folds | | 80.00% | {((0.8 + 5 * 0.9) / 6 + 0.7) / 2:.2%} |"
+    )
+
+
+def fold_scores_close(scores: dict, trained_on: str, final: float, last: float) -> bool:
+    return (
+        scores["trained_on"] == trained_on
+        and scores["final"] == pytest.approx(final)
+        and scores["last"] == pytest.approx(last)
+    )
