@@ -154,8 +154,9 @@ def verdict(faith: dict) -> str:
             "confidence faster, and showing only those pixels brings the confidence back faster."
         ).format(name=METHOD_NAMES[del_winner])
     return _(
-        "**The two tests disagree:** hiding {a}'s pixels hurts the model more, but showing "
-        "{b}'s pixels restores its confidence faster. Neither explanation is clearly better here."
+        "**The two tests disagree:** hiding the pixels {a} marks hurts the model more, but "
+        "showing the pixels {b} marks restores its confidence faster. Neither explanation is "
+        "clearly better here."
     ).format(a=METHOD_NAMES[del_winner], b=METHOD_NAMES[ins_winner])
 
 
