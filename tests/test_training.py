@@ -482,7 +482,12 @@ def test_weight_averaging_is_validated_and_kept_as_the_final_weights(data_dir, t
     assert job.status == "succeeded", job.error
     model = checkpoints.load_model(job.checkpoint)
     val = make_pipeline(
-        get_source(str(data_dir)), "val", image_size=32, batch_size=8, limit=8, seed=3
+        get_source(cfg.data_dir),
+        cfg.validation_split,
+        image_size=cfg.image_size,
+        batch_size=cfg.batch_size,
+        limit=cfg.val_limit,
+        seed=cfg.seed,
     )
     loss = keras.losses.CategoricalCrossentropy()
     y = np.concatenate([labels for _, labels in val])
