@@ -199,6 +199,23 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", default="panel.png", help="where to write the PNG panel")
     x.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
+    n = sub.add_parser(
+        "ensemble",
+        help="combine checkpoints into one that averages their scores",
+        description=(
+            "Combine trained checkpoints into one checkpoint whose class scores are the mean of "
+            "theirs (one flat model: it can be evaluated and explained like any other), then "
+            "evaluate it on the test split."
+        ),
+    )
+    n.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="two or more")
+    n.add_argument("--name", default=None, help="name of the new checkpoint")
+    n.add_argument("--checkpoint-dir", default=None)
+    n.add_argument("--no-test", action="store_true", help="do not evaluate on the test split")
+    n.add_argument("--limit", type=int, default=None, help="evaluate on only N test images")
+    n.add_argument("--data-dir", default=None)
+    n.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
     c = sub.add_parser("checkpoints", help="list checkpoints", description="List checkpoints.")
     c.add_argument("--checkpoint-dir", default=None)
     c.add_argument("--json", action="store_true")
@@ -480,6 +497,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    """Save the ensemble of checkpoints as a checkpoint and record its test accuracy."""
+    from flowerdash import checkpoints
+    from flowerdash.ensemble import ensemble_checkpoint
+
+    members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
+    if len(members) < 2:
+        args._parser.error("an ensemble needs at least two checkpoints")
+    source = None
+    if not args.no_test:  # a missing dataset is reported before anything is written
+        from flowerdash.data import get_source
+
+        source = get_source(args.data_dir)
+    folder = ensemble_checkpoint(members, name=args.name, root=args.checkpoint_dir)
+    result: dict[str, Any] = {"checkpoint": str(folder), "members": [str(m) for m in members]}
+    if source is not None:
+        from flowerdash.evaluation import evaluate_checkpoint, summary
+
+        _, metrics = evaluate_checkpoint(folder, "test", source=source, limit=args.limit)
+        result["test"] = summary(metrics)
+        checkpoints.update_meta(folder, metrics={"test": result["test"]})
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"Ensemble of {len(members)} checkpoints: {folder}")
+        if "test" in result:
+            test = result["test"]
+            print(f"test ({test['n']} images): top-1 {test['top1']:.2%}, top-5 {test['top5']:.2%}")
+    return 0
+
+
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     """List usable and broken checkpoints."""
     from flowerdash.checkpoints import list_checkpoints
@@ -510,6 +558,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "explain": cmd_explain,
     "checkpoints": cmd_checkpoints,
+    "ensemble": cmd_ensemble,
     "robustness": cli_robustness.run,
 }
 

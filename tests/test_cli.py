@@ -23,7 +23,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "command", ["train", "evaluate", "predict", "explain", "checkpoints", "robustness"]
+    "command",
+    ["train", "evaluate", "predict", "explain", "checkpoints", "ensemble", "robustness"],
 )
 def test_help_for_every_command(command):
     result = run_cli(command, "--help")

@@ -1,0 +1,115 @@
+"""Ensembles: several trained checkpoints as one flat model that averages their class scores.
+
+The ensemble is an ordinary flowerdash model: raw RGB pixels in, a ``logits`` layer (the mean of
+the members' pre-softmax scores) and a softmax out, every layer reachable by name (member ``k``'s
+layers are prefixed ``m{k}_``), so it loads with ``keras.saving.load_model`` and the dashboard
+can evaluate and explain it like any other checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowerdash.checkpoints import load_model, now_iso, read_meta, save_checkpoint
+from flowerdash.errors import CheckpointError
+from flowerdash.i18n import _
+
+if TYPE_CHECKING:
+    import keras
+
+MIN_MEMBERS = 2
+
+
+def member_prefix(index: int) -> str:
+    """The prefix of member ``index``'s layer names (0-based index, 1-based name: ``m1_``)."""
+    return f"m{index + 1}_"
+
+
+def build_ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
+    """One flat model whose class scores are the mean of the members' (members left untouched)."""
+    import keras
+
+    from flowerdash.attribution import logits_model, model_input_shape
+
+    if len(models) < MIN_MEMBERS:
+        raise CheckpointError(
+            _("An ensemble needs at least {n} models; got {count}.").format(
+                n=MIN_MEMBERS, count=len(models)
+            )
+        )
+    shapes = {model_input_shape(m) for m in models}
+    classes = {int(m.outputs[0].shape[-1]) for m in models}
+    if len(shapes) > 1 or len(classes) > 1:
+        raise CheckpointError(
+            _(
+                "The models of an ensemble must take the same input and predict the same classes; "
+                "these take {shapes} and predict {classes} classes."
+            ).format(
+                shapes=", ".join(sorted(str(s) for s in shapes)),
+                classes=", ".join(str(c) for c in sorted(classes)),
+            )
+        )
+    image = keras.Input(shape=next(iter(shapes)), name="image")
+    scores = []
+    for index, model in enumerate(models):
+        source = logits_model(model)
+        clone = keras.models.clone_model(
+            source, input_tensors=image, clone_function=_renamer(member_prefix(index))
+        )
+        for layer in source.layers:
+            if layer.weights:
+                clone.get_layer(member_prefix(index) + layer.name).set_weights(layer.get_weights())
+        scores.append(clone.outputs[0])
+    logits = keras.layers.Average(name="logits")(scores)
+    probs = keras.layers.Activation("softmax", name="probs")(logits)
+    return keras.Model(image, probs, name=name)
+
+
+def _renamer(prefix: str) -> Callable[[keras.layers.Layer], keras.layers.Layer]:
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        config["name"] = prefix + layer.name
+        return layer.__class__.from_config(config)
+
+    return clone
+
+
+def ensemble_checkpoint(
+    members: Sequence[str | Path], name: str | None = None, root: str | Path | None = None
+) -> Path:
+    """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically)."""
+    metas = [read_meta(m) for m in members]
+    class_names = metas[0]["class_names"]
+    if any(meta["class_names"] != class_names for meta in metas[1:]):
+        raise CheckpointError(
+            _("The checkpoints of an ensemble must name the same classes in the same order.")
+        )
+    started = now_iso()
+    model = build_ensemble([load_model(m) for m in members])
+    backbones = sorted({str(meta.get("backbone", "?")) for meta in metas})
+    meta: dict[str, Any] = {
+        "status": "complete",
+        "backbone": f"{len(metas)} × {'+'.join(backbones)}",
+        "image_size": metas[0].get("image_size"),
+        "class_names": class_names,
+        "dataset": metas[0].get("dataset"),
+        "members": [
+            _member_summary(Path(path), meta) for path, meta in zip(members, metas, strict=True)
+        ],
+        "metrics": {},
+        "history": [],
+        "started": started,
+        "finished": now_iso(),
+    }
+    return save_checkpoint(model, meta, root=root, name=name)
+
+
+def _member_summary(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": meta.get("trained_as", meta.get("name", path.name)),
+        "backbone": meta.get("backbone"),
+        "config": meta.get("config"),
+        "test": (meta.get("metrics") or {}).get("test"),
+    }

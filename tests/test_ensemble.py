@@ -1,0 +1,112 @@
+"""Ensembles: one flat model averaging the members' class scores, saved as a checkpoint."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from conftest import make_tiny_cnn, save_tiny_checkpoint
+
+from flowerdash.attribution import check_layer, default_conv_layer, logits_model
+from flowerdash.checkpoints import load_model, read_meta
+from flowerdash.cli import main
+from flowerdash.ensemble import build_ensemble, ensemble_checkpoint
+from flowerdash.errors import CheckpointError
+from flowerdash.gradcam import GradCAM
+from flowerdash.integrated_gradients import IntegratedGradients
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [make_tiny_cnn(seed=1), make_tiny_cnn(seed=2), make_tiny_cnn(seed=3)]
+
+
+def _images(n: int = 3, size: int = 64) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 255, (n, size, size, 3)).astype("float32")
+
+
+def test_scores_are_the_mean_of_the_members_and_members_are_untouched(members):
+    before = [[w.copy() for w in m.get_weights()] for m in members]
+    names = [[layer.name for layer in m.layers] for m in members]
+    ensemble = build_ensemble(members)
+    x = _images()
+    expected = np.mean([logits_model(m)(x).numpy() for m in members], axis=0)
+    np.testing.assert_allclose(logits_model(ensemble)(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ensemble(x).numpy(), keras.ops.softmax(expected).numpy(), rtol=1e-5, atol=1e-6
+    )
+    for m, weights, layer_names in zip(members, before, names, strict=True):
+        assert [layer.name for layer in m.layers] == layer_names
+        for a, b in zip(m.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_ensemble_is_flat_and_every_member_layer_is_named(members):
+    ensemble = build_ensemble(members)
+    assert not any(isinstance(layer, keras.Model) for layer in ensemble.layers)
+    names = {layer.name for layer in ensemble.layers}
+    assert {"m1_conv2", "m2_conv2", "m3_conv2", "logits", "probs"} <= names
+    assert default_conv_layer(ensemble) == "m3_conv2"
+    assert check_layer(ensemble, "m1_conv2") == "m1_conv2"
+
+
+@pytest.mark.parametrize("explainer", [GradCAM, IntegratedGradients], ids=["gradcam", "ig"])
+def test_an_ensemble_can_be_explained(members, explainer):
+    maps = explainer(build_ensemble(members[:2]))(_images(3))
+    assert maps.shape == (3, 64, 64) and maps.dtype == np.float32 and np.isfinite(maps).all()
+
+
+def test_one_model_or_different_models_are_refused(members):
+    with pytest.raises(CheckpointError, match="at least 2"):
+        build_ensemble(members[:1])
+    with pytest.raises(CheckpointError, match="same input"):
+        build_ensemble([members[0], make_tiny_cnn(image_size=32)])
+    with pytest.raises(CheckpointError, match="same classes"):
+        build_ensemble([members[0], make_tiny_cnn(num_classes=7)])
+
+
+def test_ensemble_checkpoint_round_trips_and_records_its_members(tmp_path):
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    folder = ensemble_checkpoint([a, b], name="both", root=tmp_path)
+    meta = read_meta(folder)
+    assert meta["backbone"] == "2 × tiny" and meta["status"] == "complete"
+    assert [m["name"] for m in meta["members"]] == ["a", "b"]
+    assert meta["members"][0]["test"] == {"n": 10, "top1": 0.1, "top5": 0.3}
+    x = _images(2)
+    logits = np.mean([logits_model(load_model(p))(x).numpy() for p in (a, b)], axis=0)
+    got = keras.saving.load_model(folder / "model.keras", compile=False)(x).numpy()
+    np.testing.assert_allclose(got, keras.ops.softmax(logits).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoints_naming_different_classes_are_refused(tmp_path):
+    from flowerdash.checkpoints import update_meta
+
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    names = read_meta(b)["class_names"]
+    update_meta(b, class_names=names[1:] + names[:1])
+    with pytest.raises(CheckpointError, match="same classes in the same order"):
+        ensemble_checkpoint([a, b], name="mixed", root=tmp_path)
+    assert not (tmp_path / "mixed").exists()
+
+
+def test_cli_ensemble_records_test_accuracy(tmp_path, data_dir, capsys):
+    save_tiny_checkpoint(tmp_path, "a", seed=1)
+    save_tiny_checkpoint(tmp_path, "b", seed=2)
+    args = ["ensemble", "a", "b", "--name", "ab", "--checkpoint-dir", str(tmp_path)]
+    code = main([*args, "--limit", "8", "--data-dir", str(data_dir), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test"]["n"] == 8 and 0 <= result["test"]["top1"] <= result["test"]["top5"] <= 1
+    assert read_meta(tmp_path / "ab")["metrics"]["test"] == result["test"]
+
+
+def test_cli_ensemble_of_one_checkpoint_is_a_clear_error(tmp_path, capsys):
+    save_tiny_checkpoint(tmp_path, "a", seed=1)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ensemble", "a", "--checkpoint-dir", str(tmp_path), "--no-test"])
+    assert exit_info.value.code == 2
+    assert "at least two checkpoints" in capsys.readouterr().err
