@@ -37,7 +37,7 @@ if [ "${1:-}" = robustness ]; then
   done
   exit 0
 fi
-runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2)
+runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2 fullft-lr3-long-ls2-final fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
   notebook-noaug) train notebook-noaug --augment none --epochs 8 ;;
@@ -131,6 +131,17 @@ for r in "${runs[@]}"; do case $r in
   swap-lr3-long-ls2) train swap-lr3-long-ls2 --train-on val --augment basic --no-head-augment \
             --epochs 30 --fine-tune-epochs 30 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
             --label-smoothing 0.2 ;;
+  # (26-28) the three recipes that tied the shipped one on both folds, refit on train+val like
+  #      (13) (24 fine-tuning epochs; batches of 16 take twice the steps): the ensemble's members
+  fullft-lr3-long-ls2-final) train fullft-lr3-long-ls2-final --augment basic --no-head-augment \
+            --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
+            --label-smoothing 0.2 --train-on train+val ;;
+  fullft-lr3-long-ema-final) train fullft-lr3-long-ema-final --augment basic --no-head-augment \
+            --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
+            --fine-tune-ema 0.99 --label-smoothing 0.1 --train-on train+val ;;
+  fullft-lr3-long-ra-b16-final) train fullft-lr3-long-ra-b16-final --augment basic \
+            --rand-augment 0.1 --no-head-augment --batch-size 16 --epochs 30 --fine-tune-epochs 24 \
+            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \

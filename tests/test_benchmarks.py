@@ -212,3 +212,35 @@ def fold_scores_close(scores: dict, trained_on: str, final: float, last: float) 
         and scores["final"] == pytest.approx(final)
         and scores["last"] == pytest.approx(last)
     )
+
+
+def test_ensemble_scores_average_probabilities():
+    import numpy as np
+
+    from benchmarks.ensemble import ensemble_scores
+
+    labels = np.array([0, 1, 2])
+    a = np.array([[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.0, 0.0, 1.0]])
+    b = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    assert ensemble_scores([a], labels)["top1"] == pytest.approx(2 / 3)
+    assert ensemble_scores([b], labels)["top1"] == pytest.approx(1 / 3)
+    # Mean: [0.3, 0.7, 0], [0.3, 0.7, 0], [0.25, 0, 0.75] -> wrong, right, right.
+    assert ensemble_scores([a, b], labels) == {"top1": pytest.approx(2 / 3), "top5": 1.0}
+
+
+def test_ensemble_benchmark_caches_probabilities_per_model_file(
+    tiny_checkpoint, data_dir, tmp_path
+):
+    import shutil
+
+    import numpy as np
+
+    from benchmarks.ensemble import split_probabilities
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint, run)
+    probs, labels = split_probabilities(run, "val", limit=6, data_dir=data_dir)
+    assert probs.shape == (6, 102) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert labels.shape == (6,) and len(list((run / "eval").glob("probs-val6-*.npz"))) == 1
+    again, _ = split_probabilities(run, "val", limit=6, data_dir=data_dir)
+    np.testing.assert_array_equal(probs, again)
