@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from flowerdash.batchnorm_folding import fold_batch_norms
+from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR, MEMBER_PATTERN
 from flowerdash.errors import ExplainError
 from flowerdash.i18n import N_, _
 
@@ -178,6 +179,41 @@ def default_conv_layer(model: keras.Model) -> str:
             )
         )
     return names[-1]
+
+
+def ensemble_layers(model: keras.Model) -> list[str]:
+    """The last feature-map layer of each member of an ensemble (see flowerdash.ensemble).
+
+    Empty for any other model. Members are recognised by their ``m1_``, ``m2_``... prefixes and
+    the ``logits`` layer that averages them.
+    """
+    names = [layer.name for layer in model.layers]
+    if "logits" not in names or not isinstance(model.get_layer("logits"), keras.layers.Average):
+        return []
+    last: dict[int, str] = {}
+    for name in conv_layer_names(model):
+        match = MEMBER_PATTERN.match(name)
+        if match:
+            last[int(match.group(1))] = name
+    return [last[k] for k in sorted(last)] if len(last) > 1 else []
+
+
+def gradcam_layer_choices(model: keras.Model) -> list[str]:
+    """Grad-CAM layer choices, the default last: every member's last layer for an ensemble."""
+    names = conv_layer_names(model)
+    members = ensemble_layers(model)
+    return [*names, ALL_MEMBERS_SEPARATOR.join(members)] if members else names
+
+
+def check_layers(model: keras.Model, layer: str | None) -> tuple[str, ...]:
+    """Resolve ``layer`` to feature-map layer names: one, or several joined by " + ".
+
+    None is the default: the last feature-map layer, or every member's for an ensemble.
+    """
+    if layer is None:
+        members = ensemble_layers(model)
+        return tuple(members) if members else (default_conv_layer(model),)
+    return tuple(check_layer(model, part) for part in layer.split(ALL_MEMBERS_SEPARATOR))
 
 
 def check_layer(model: keras.Model, layer: str | None) -> str:

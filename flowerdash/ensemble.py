@@ -8,6 +8,7 @@ can evaluate and explain it like any other checkpoint.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     import keras
 
 MIN_MEMBERS = 2
+# Member k's layers are named "m{k}_<its own name>"; several Grad-CAM layers are joined by " + ".
+MEMBER_PATTERN = re.compile(r"^m(\d+)_")
+ALL_MEMBERS_SEPARATOR = " + "
 
 
 def member_prefix(index: int) -> str:

@@ -6,6 +6,9 @@ to [0, 1]. Grad-CAM++ (Chattopadhay et al., 2018) replaces the plain average by
 ``w_k = sum_ij alpha_ijk ReLU(dS/dA_ijk)`` with
 ``alpha = g^2 / (2 g^2 + sum_ab A_abk g^3)`` (g = dS/dA), the usual closed form obtained with an
 exponential of the score.
+
+For an ensemble (flowerdash.ensemble) the default is every member's last feature-map layer: its
+score is the mean of the members', so its map is the mean of the members' maps.
 """
 
 from __future__ import annotations
@@ -16,13 +19,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.attribution import Explainer, check_layer
+from flowerdash.attribution import Explainer, check_layers
+from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR
 
 __all__ = ["GradCAM", "gradcam"]
 
 
 class GradCAM(Explainer):
-    """Grad-CAM (or Grad-CAM++ with ``plus_plus=True``) on one feature-map layer of a model."""
+    """Grad-CAM (or Grad-CAM++ with ``plus_plus=True``) on feature-map layers of a model.
+
+    ``layer``: a layer name, several joined by " + " (their maps are summed), or None for the
+    default (the last feature-map layer; for an ensemble, every member's).
+    """
 
     def __init__(
         self,
@@ -32,11 +40,12 @@ class GradCAM(Explainer):
         batch_size: int = 16,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.layer = check_layer(model, layer)
+        self.layers = check_layers(model, layer)
+        self.layer = ALL_MEMBERS_SEPARATOR.join(self.layers)
         self.plus_plus = bool(plus_plus)
         self._grad_model = keras.Model(
             model.inputs[0],
-            [model.get_layer(self.layer).output, self.logits_model.outputs[0]],
+            [[model.get_layer(name).output for name in self.layers], self.logits_model.outputs[0]],
             name=f"{model.name}_gradcam",
         )
         self._cam_fn = self.compile(self._cam, [self.image_spec(), tf.TensorSpec([None], tf.int32)])
@@ -50,7 +59,13 @@ class GradCAM(Explainer):
         with tf.GradientTape() as tape:
             features, logits = self._grad_model(images, training=False)
             score = tf.gather(tf.cast(logits, tf.float32), targets, axis=1, batch_dims=1)
-        grads = tf.cast(tape.gradient(score, features), tf.float32)
+        grads = tape.gradient(score, features)
+        size = tf.shape(images)[1:3]
+        cams = [self._layer_cam(f, g, size) for f, g in zip(features, grads, strict=True)]
+        return tf.add_n(cams)
+
+    def _layer_cam(self, features: tf.Tensor, grads: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
+        grads = tf.cast(grads, tf.float32)
         features = tf.cast(features, tf.float32)
         if self.plus_plus:
             g2 = tf.square(grads)
@@ -61,7 +76,6 @@ class GradCAM(Explainer):
         else:
             weights = tf.reduce_mean(grads, axis=(1, 2))
         cam = tf.nn.relu(tf.einsum("nhwk,nk->nhw", features, weights))
-        size = tf.shape(images)[1:3]
         cam = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
         return tf.nn.relu(cam)
 

@@ -120,3 +120,19 @@ def test_bad_upload_and_unknown_file_are_explained(monkeypatch, tiny_checkpoint,
     assert not at.exception
     assert "We could not use that file" in at.error[0].value
     assert not calls
+
+
+def test_an_ensemble_is_explained_with_every_members_layer(monkeypatch, data_dir, tmp_path, calls):
+    from conftest import save_tiny_checkpoint
+
+    from flowerdash.ensemble import ensemble_checkpoint
+
+    members = [
+        save_tiny_checkpoint(tmp_path / "members", n, seed=s) for n, s in (("a", 1), ("b", 2))
+    ]
+    ensemble = ensemble_checkpoint(members, name="ab", root=tmp_path / "listed")
+    at = open_explain(monkeypatch, ensemble, data_dir, {"file": FILE, "steps": "4"})
+    layer = at.selectbox(key="explain.layer")
+    assert layer.value == "m1_relu3 + m2_relu3"
+    assert layer.format_func(layer.value) == "Every member's last layer (2 models averaged)"
+    assert calls and not at.error

@@ -110,3 +110,43 @@ def test_cli_ensemble_of_one_checkpoint_is_a_clear_error(tmp_path, capsys):
         main(["ensemble", "a", "--checkpoint-dir", str(tmp_path), "--no-test"])
     assert exit_info.value.code == 2
     assert "at least two checkpoints" in capsys.readouterr().err
+
+
+def test_gradcam_of_an_ensemble_uses_every_member_by_default(members):
+    from flowerdash.attribution import gradcam_layer_choices
+
+    ensemble = build_ensemble(members)
+    explainer = GradCAM(ensemble)
+    assert explainer.layers == ("m1_conv2", "m2_conv2", "m3_conv2")
+    choices = gradcam_layer_choices(ensemble)
+    assert choices[-1] == "m1_conv2 + m2_conv2 + m3_conv2" and "m2_conv1" in choices
+    assert GradCAM(ensemble, layer=choices[-1]).layers == explainer.layers
+    assert gradcam_layer_choices(members[0]) == ["preprocess", "conv1", "conv2"]
+
+
+def test_gradcam_of_one_member_layer_is_that_members_own_map(members):
+    # The ensemble's score is the mean of the members', so the gradient reaching member k's
+    # layer is its own divided by k: the same map once scaled to [0, 1].
+    x, targets = _images(2), [1, 4]
+    ensemble = build_ensemble(members[:2])
+    for k, member in enumerate(members[:2], start=1):
+        np.testing.assert_allclose(
+            GradCAM(ensemble, layer=f"m{k}_conv2")(x, targets),
+            GradCAM(member)(x, targets),
+            atol=1e-5,
+        )
+
+
+def test_gradcam_of_an_ensemble_of_equal_members_is_the_members_map(members):
+    x, targets = _images(2), [0, 3]
+    ensemble = build_ensemble([members[0], make_tiny_cnn(seed=1)])
+    np.testing.assert_allclose(
+        GradCAM(ensemble)(x, targets), GradCAM(members[0])(x, targets), atol=1e-5
+    )
+
+
+def test_a_bad_part_of_a_joined_layer_lists_the_candidates(members):
+    from flowerdash.errors import ExplainError
+
+    with pytest.raises(ExplainError, match="m9_conv2.*Candidates"):
+        GradCAM(build_ensemble(members[:2]), layer="m1_conv2 + m9_conv2")

@@ -233,10 +233,10 @@ def explain_cached(
 @st.cache_data(show_spinner=False, max_entries=8)
 def gradcam_layers(checkpoint: str) -> list[str]:
     """Feature-map layers of a checkpoint's model that Grad-CAM can use (last = default)."""
-    from flowerdash.attribution import conv_layer_names
+    from flowerdash.attribution import gradcam_layer_choices
 
     model, _meta = load_checkpoint(checkpoint)
-    return conv_layer_names(model)
+    return gradcam_layer_choices(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

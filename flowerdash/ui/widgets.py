@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR
 from flowerdash.i18n import _
 from flowerdash.overlays import COLORMAPS
 
@@ -64,10 +65,18 @@ def layer_select(layers: Sequence[str], label: str, key: str, container: Any = s
         layers,
         index=len(layers) - 1,
         key=key,
+        format_func=_layer_label,
         help=_(
             "Later layers give coarser maps about whole parts; the last one is the usual choice."
         ),
     )
+
+
+def _layer_label(layer: str) -> str:
+    parts = layer.split(ALL_MEMBERS_SEPARATOR)
+    if len(parts) == 1:
+        return layer
+    return _("Every member's last layer ({n} models averaged)").format(n=len(parts))
 
 
 def alpha_slider(key: str, default: float, container: Any = st) -> float:
