@@ -56,17 +56,19 @@ class CheckpointInfo:
 
     @property
     def label(self) -> str:
-        """A one-line description for pickers: name, backbone, accuracy, status.
+        """A one-line description for pickers: name, status, accuracy, backbone.
 
-        In the current language (English outside the dashboard, e.g. in the CLI).
+        In the current language (English outside the dashboard, e.g. in the CLI). The backbone
+        comes last: a narrow picker (the sidebar's) cuts the end of the line.
         """
-        parts = [self.name, str(self.meta.get("backbone", "?"))]
-        if self.test_top1 is not None:
-            parts.append(_("test top-1 {accuracy}").format(accuracy=f"{self.test_top1:.1%}"))
+        parts = [self.name]
         if self.status == "partial":
             parts.append(_("PARTIAL"))
         elif self.status != "complete":
             parts.append(self.status.upper())
+        if self.test_top1 is not None:
+            parts.append(_("test top-1 {accuracy}").format(accuracy=f"{self.test_top1:.1%}"))
+        parts.append(str(self.meta.get("backbone", "?")))
         return " · ".join(parts)
 
 

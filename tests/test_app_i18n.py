@@ -109,12 +109,12 @@ def test_sidebar_selector_switches_language_and_url(app_env):
 def test_checkpoint_picker_labels_follow_the_language(app_env):
     at = start("es")
     assert at.sidebar.selectbox(key="app.checkpoint").options == [
-        "tiny · tiny · precisión en la prueba 10.0%"
+        "tiny · precisión en la prueba 10.0% · tiny"
     ]
     at.sidebar.radio(key="app.lang").set_value("en").run()  # the listing is cached: not its labels
     i18n.set_language("en")
     assert not at.exception
-    assert at.sidebar.selectbox(key="app.checkpoint").options == ["tiny · tiny · test top-1 10.0%"]
+    assert at.sidebar.selectbox(key="app.checkpoint").options == ["tiny · test top-1 10.0% · tiny"]
 
 
 def test_try_it_in_spanish_shows_no_english_message(app_env, flower_paths):

@@ -79,7 +79,7 @@ def test_checkpoints_with_the_same_label_can_each_be_picked(monkeypatch, tmp_pat
     at = run_app(monkeypatch, copy.parent, data_dir, shipped=shipped)
     assert not at.exception
     picker = at.sidebar.selectbox(key="app.checkpoint")
-    same = "default · tiny · test top-1 10.0%"
+    same = "default · test top-1 10.0% · tiny"
     assert picker.options == [f"{same} · checkpoints/", f"{same} · shipped/"]
     assert picker.value == str(copy) and loaded[-1] == str(copy)
 

@@ -138,9 +138,9 @@ def test_equal_picker_labels_are_told_apart():
         [info("/a/runs/x"), info("/b/checkpoints/x"), info("/b/checkpoints/y")]
     )
     assert labels == [
-        "x · tiny · test top-1 10.0% · runs/",
-        "x · tiny · test top-1 10.0% · checkpoints/",
-        "y · tiny · test top-1 10.0%",
+        "x · test top-1 10.0% · tiny · runs/",
+        "x · test top-1 10.0% · tiny · checkpoints/",
+        "y · test top-1 10.0% · tiny",
     ]
     # ... or, in folders of the same name, when they were created ...
     labels = distinct_labels([info("/a/ck/x"), info("/b/ck/x", "2025-03-04T05:06:07+00:00")])
@@ -148,4 +148,4 @@ def test_equal_picker_labels_are_told_apart():
     assert labels[1].endswith(" · 2025-03-04 05:06:07")
     # ... or, for an exact copy, the full path
     labels = distinct_labels([info("/a/ck/x"), info("/b/ck/x")])
-    assert labels == [f"x · tiny · test top-1 10.0% · {Path(p)}" for p in ("/a/ck/x", "/b/ck/x")]
+    assert labels == [f"x · test top-1 10.0% · tiny · {Path(p)}" for p in ("/a/ck/x", "/b/ck/x")]
