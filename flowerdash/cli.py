@@ -500,11 +500,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     """Save the ensemble of checkpoints as a checkpoint and record its test accuracy."""
     from flowerdash import checkpoints
-    from flowerdash.ensemble import ensemble_checkpoint
+    from flowerdash.ensemble import check_member_count, ensemble_checkpoint
 
+    check_member_count(len(args.checkpoints))
     members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
-    if len(members) < 2:
-        args._parser.error("an ensemble needs at least two checkpoints")
     source = None
     if not args.no_test:  # a missing dataset is reported before anything is written
         from flowerdash.data import get_source

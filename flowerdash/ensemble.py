@@ -31,18 +31,23 @@ def member_prefix(index: int) -> str:
     return f"m{index + 1}_"
 
 
+def check_member_count(count: int) -> None:
+    """CheckpointError unless there are enough members for an ensemble."""
+    if count < MIN_MEMBERS:
+        raise CheckpointError(
+            _("An ensemble needs at least {n} models; got {count}.").format(
+                n=MIN_MEMBERS, count=count
+            )
+        )
+
+
 def build_ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> keras.Model:
     """One flat model whose class scores are the mean of the members' (members left untouched)."""
     import keras
 
     from flowerdash.attribution import logits_model, model_input_shape
 
-    if len(models) < MIN_MEMBERS:
-        raise CheckpointError(
-            _("An ensemble needs at least {n} models; got {count}.").format(
-                n=MIN_MEMBERS, count=len(models)
-            )
-        )
+    check_member_count(len(models))
     shapes = {model_input_shape(m) for m in models}
     classes = {int(m.outputs[0].shape[-1]) for m in models}
     if len(shapes) > 1 or len(classes) > 1:
