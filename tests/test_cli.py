@@ -65,11 +65,15 @@ def test_predict_rejects_a_corrupt_checkpoint(tiny_checkpoint, flower_paths, tmp
 
 
 def test_evaluate_json_and_per_image_file(tiny_checkpoint, data_dir, tmp_path, capsys):
+    import shutil
+
+    checkpoint = tmp_path / "tiny"  # evaluating caches predictions in the folder: use a copy
+    shutil.copytree(tiny_checkpoint, checkpoint)
     out_file = tmp_path / "preds.jsonl"
     code = main(
         [
             "evaluate",
-            str(tiny_checkpoint),
+            str(checkpoint),
             "--limit",
             "10",
             "--data-dir",
