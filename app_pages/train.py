@@ -1,4 +1,5 @@
-"""Train: configure a run, start it in the background, follow it live, cancel or resume it.
+"""Train: configure a run, start it in the background, follow it live, cancel or resume it;
+combine finished checkpoints into an ensemble.
 
 The job lives in the process-wide registry, so it survives a page reload and every browser
 session sees the same run; only one run can be active at a time.
@@ -7,7 +8,6 @@ session sees the same run; only one run can be active at a time.
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import Any
 
@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash import training
+from flowerdash import ensemble, training
 from flowerdash.augment import FLIP_MODES, PRESETS, AugmentConfig, preset
-from flowerdash.checkpoints import checkpoint_root
+from flowerdash.checkpoints import check_new_name
 from flowerdash.errors import FlowerdashError, TrainingError
 from flowerdash.i18n import N_, _
 from flowerdash.models import BACKBONES
@@ -27,7 +27,6 @@ DEV_ENV = "FLOWERDASH_DEV"
 BATCH_SIZES = [8, 16, 32, 64, 128]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
 FINE_TUNE_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 # (field, label, upper limit = AugmentConfig's, step, help)
 AUG_SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
@@ -150,8 +149,6 @@ def augmentation_choices() -> list[str]:
 
 def form_config() -> training.TrainConfig:
     """The TrainConfig described by the form's current values (ConfigError if unusable)."""
-    from flowerdash.errors import ConfigError
-
     s = st.session_state
     chosen = {f: s[f"train.aug.{f}"] for f in AUG_FIELDS}
     AugmentConfig.from_dict(chosen)  # plain-words ConfigError for a bad value
@@ -160,19 +157,7 @@ def form_config() -> training.TrainConfig:
     overrides = {k: v for k, v in chosen.items() if v != base[k]}
     name = s["train.name"].strip() or None
     if name is not None:
-        if not NAME_PATTERN.match(name):
-            raise ConfigError(
-                _(
-                    "The run name may only use letters, digits, dots, dashes and underscores "
-                    "(up to 64), and must start with a letter or digit."
-                )
-            )
-        if (checkpoint_root() / name).exists():
-            raise ConfigError(
-                _("A checkpoint named {name} already exists; choose another name.").format(
-                    name=name
-                )
-            )
+        check_new_name(name)
     backbone = s["train.backbone"]
     quick = bool(s["train.quick"])
     return training.TrainConfig(
@@ -573,6 +558,67 @@ def interrupted_section() -> None:
             start(lambda run=run: run.config, resume_from=str(run.path))
 
 
+def ensemble_section() -> None:
+    """Combine finished checkpoints into one model that averages their answers."""
+    usable, _broken = state.checkpoint_listing()
+    if len(usable) < ensemble.MIN_MEMBERS:
+        return
+    labels = dict(usable)
+    st.subheader(_("Combine trained models"))
+    st.caption(
+        _(
+            "An ensemble averages the answers of several models. It is usually more accurate than "
+            "each of them, and as slow as all of them together. It is saved as a new checkpoint "
+            "that every page can use, and its accuracy is measured on the test photos."
+        )
+    )
+    with st.form("train.ensemble_form", border=False):
+        members = st.multiselect(
+            _("Models to combine"),
+            list(labels),
+            format_func=lambda p: labels.get(p, p),
+            key="train.ensemble.members",
+            placeholder=_("Pick two or more"),
+        )
+        name = st.text_input(
+            _("Name of the combined model (optional)"),
+            key="train.ensemble.name",
+            max_chars=64,
+            placeholder=_("e.g. ensemble-4"),
+        )
+        submitted = st.form_submit_button(_("Combine"), key="train.ensemble.build")
+    if submitted:
+        combine(members, name.strip() or None)
+
+
+def combine(members: list[str], name: str | None) -> None:
+    """Build and save the ensemble, then measure it on the test split with a progress bar."""
+    try:
+        ensemble.check_member_count(len(members))
+        if name is not None:
+            check_new_name(name)
+        with st.spinner(_("Combining the models…")):
+            folder = ensemble.ensemble_checkpoint(members, name=name)
+        state.checkpoint_listing.clear()
+        bar = st.progress(0.0, text=_("Measuring its accuracy on the test photos…"))
+
+        def progress(done: int, n: int) -> None:
+            bar.progress(
+                min(done / max(n, 1), 1.0), text=_("{done} of {n} images").format(done=done, n=n)
+            )
+
+        test = ensemble.measure_test_accuracy(folder, state.local_dataset(), progress=progress)
+        bar.empty()
+    except FlowerdashError as exc:
+        state.show_error(exc, _("The models could not be combined"))
+        return
+    st.success(
+        _("Saved {name}: {accuracy} right on {n} test photos. Pick it in the sidebar.").format(
+            name=folder.name, accuracy=f"{test['top1']:.1%}", n=test["n"]
+        )
+    )
+
+
 def main() -> None:
     st.title(_("🏋️ Train a model"))
     st.write(
@@ -590,6 +636,8 @@ def main() -> None:
     st.divider()
     settings_form()  # before the live view, so a run started now shows at once
     interrupted_section()
+    st.divider()
+    ensemble_section()
     with live_slot:
         live_view()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import uuid
 from collections import defaultdict
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowerdash.classes import NUM_CLASSES
-from flowerdash.errors import CheckpointError
+from flowerdash.errors import CheckpointError, ConfigError
 from flowerdash.i18n import _
 from flowerdash.settings import PROJECT_ROOT, load_settings
 
@@ -124,6 +125,24 @@ class Listing:
 
     checkpoints: list[CheckpointInfo] = field(default_factory=list)
     broken: list[BrokenCheckpoint] = field(default_factory=list)
+
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_new_name(name: str, root: str | Path | None = None) -> None:
+    """ConfigError unless ``name`` is a valid, unused checkpoint folder name."""
+    if not NAME_PATTERN.match(name):
+        raise ConfigError(
+            _(
+                "The run name may only use letters, digits, dots, dashes and underscores "
+                "(up to 64), and must start with a letter or digit."
+            )
+        )
+    if (checkpoint_root(root) / name).exists():
+        raise ConfigError(
+            _("A checkpoint named {name} already exists; choose another name.").format(name=name)
+        )
 
 
 def checkpoint_root(root: str | Path | None = None) -> Path:

@@ -500,7 +500,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     """Save the ensemble of checkpoints as a checkpoint and record its test accuracy."""
     from flowerdash import checkpoints
-    from flowerdash.ensemble import check_member_count, ensemble_checkpoint
+    from flowerdash.ensemble import check_member_count, ensemble_checkpoint, measure_test_accuracy
 
     check_member_count(len(args.checkpoints))
     members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
@@ -512,11 +512,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     folder = ensemble_checkpoint(members, name=args.name, root=args.checkpoint_dir)
     result: dict[str, Any] = {"checkpoint": str(folder), "members": [str(m) for m in members]}
     if source is not None:
-        from flowerdash.evaluation import evaluate_checkpoint, summary
-
-        _, metrics = evaluate_checkpoint(folder, "test", source=source, limit=args.limit)
-        result["test"] = summary(metrics)
-        checkpoints.update_meta(folder, metrics={"test": result["test"]})
+        result["test"] = measure_test_accuracy(folder, source, limit=args.limit)
     if args.json:
         print(json.dumps(result))
     else:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowerdash.checkpoints import load_model, now_iso, read_meta, save_checkpoint
+from flowerdash.checkpoints import load_model, now_iso, read_meta, save_checkpoint, update_meta
 from flowerdash.errors import CheckpointError
 from flowerdash.i18n import _
 
 if TYPE_CHECKING:
     import keras
+
+    from flowerdash.data import DatasetSource
 
 MIN_MEMBERS = 2
 # Member k's layers are named "m{k}_<its own name>"; several Grad-CAM layers are joined by " + ".
@@ -112,7 +115,26 @@ def ensemble_checkpoint(
         "started": started,
         "finished": now_iso(),
     }
+    name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-ensemble-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
+
+
+def measure_test_accuracy(
+    folder: str | Path,
+    source: DatasetSource | None = None,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on the test split and record top-1/top-5 in its metadata."""
+    from flowerdash.evaluation import evaluate_checkpoint, summary
+
+    _preds, metrics = evaluate_checkpoint(
+        folder, "test", source=source, limit=limit, progress=progress
+    )
+    test = summary(metrics)
+    update_meta(folder, metrics={"test": test})
+    return test
 
 
 def _member_summary(path: Path, meta: dict[str, Any]) -> dict[str, Any]:

@@ -141,3 +141,34 @@ def test_second_start_is_refused_and_cancel_works(page, tmp_path):
         assert job.checkpoint.is_dir() and job.checkpoint.name in warning
     else:
         assert "nothing was kept" in warning
+
+
+def test_combining_two_models_saves_and_measures_an_ensemble(page, tmp_path, monkeypatch):
+    from conftest import save_tiny_checkpoint
+
+    from flowerdash import ensemble
+    from flowerdash.checkpoints import read_meta
+
+    a, b = (save_tiny_checkpoint(tmp_path, n, seed=s) for n, s in (("a", 1), ("b", 2)))
+    real = ensemble.measure_test_accuracy
+    monkeypatch.setattr(
+        ensemble, "measure_test_accuracy", lambda *args, **kw: real(*args, **kw, limit=16)
+    )
+    at = page()
+    at.multiselect(key="train.ensemble.members").set_value([str(a)])
+    no_exception(at.button(key="train.ensemble.build").click().run())
+    assert [e.value for e in at.error] == [
+        "The models could not be combined: An ensemble needs at least 2 models; got 1."
+    ]
+    at.multiselect(key="train.ensemble.members").set_value([str(a), str(b)])
+    at.text_input(key="train.ensemble.name").input("a")
+    no_exception(at.button(key="train.ensemble.build").click().run())
+    assert "A checkpoint named a already exists" in at.error[0].value
+    at.text_input(key="train.ensemble.name").input("ab")
+    no_exception(at.button(key="train.ensemble.build").click().run())
+    assert not at.error
+    assert (
+        at.success[0].value.startswith("Saved ab: ") and "on 16 test photos" in at.success[0].value
+    )
+    meta = read_meta(tmp_path / "ab")
+    assert meta["metrics"]["test"]["n"] == 16 and [m["name"] for m in meta["members"]] == ["a", "b"]
