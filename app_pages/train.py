@@ -594,9 +594,6 @@ def ensemble_section() -> None:
 def combine(members: list[str], name: str | None) -> None:
     """Build and save the ensemble, then measure it on the test split with a progress bar."""
     try:
-        ensemble.check_member_count(len(members))
-        if name is not None:
-            check_new_name(name)
         with st.spinner(_("Combining the models…")):
             folder = ensemble.ensemble_checkpoint(members, name=name)
         state.checkpoint_listing.clear()

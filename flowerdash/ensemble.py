@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowerdash.checkpoints import load_model, now_iso, read_meta, save_checkpoint, update_meta
+from flowerdash.checkpoints import (
+    check_new_name,
+    load_model,
+    now_iso,
+    read_meta,
+    save_checkpoint,
+    update_meta,
+)
 from flowerdash.errors import CheckpointError
 from flowerdash.i18n import _
 
@@ -92,6 +99,9 @@ def ensemble_checkpoint(
     members: Sequence[str | Path], name: str | None = None, root: str | Path | None = None
 ) -> Path:
     """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically)."""
+    check_member_count(len(members))
+    if name is not None:
+        check_new_name(name, root)
     metas = [read_meta(m) for m in members]
     class_names = metas[0]["class_names"]
     if any(meta["class_names"] != class_names for meta in metas[1:]):

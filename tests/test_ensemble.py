@@ -81,6 +81,17 @@ def test_ensemble_checkpoint_round_trips_and_records_its_members(tmp_path):
     np.testing.assert_allclose(got, keras.ops.softmax(logits).numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["../outside", "a"])
+def test_a_bad_or_taken_name_is_refused_before_anything_is_loaded(tmp_path, name):
+    from flowerdash.errors import ConfigError
+
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    with pytest.raises(ConfigError, match="letters, digits|already exists"):
+        ensemble_checkpoint([a, b], name=name, root=tmp_path)
+    assert sorted(p.name for p in tmp_path.parent.iterdir() if p.name == "outside") == []
+
+
 def test_checkpoints_naming_different_classes_are_refused(tmp_path):
     from flowerdash.checkpoints import update_meta
 
