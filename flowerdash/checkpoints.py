@@ -130,8 +130,8 @@ class Listing:
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def check_new_name(name: str, root: str | Path | None = None) -> None:
-    """ConfigError unless ``name`` is a valid, unused checkpoint folder name."""
+def check_name(name: str) -> None:
+    """ConfigError unless ``name`` can name a checkpoint folder (no paths, no odd characters)."""
     if not NAME_PATTERN.match(name):
         raise ConfigError(
             _(
@@ -139,6 +139,11 @@ def check_new_name(name: str, root: str | Path | None = None) -> None:
                 "(up to 64), and must start with a letter or digit."
             )
         )
+
+
+def check_new_name(name: str, root: str | Path | None = None) -> None:
+    """ConfigError unless ``name`` is a valid, unused checkpoint folder name."""
+    check_name(name)
     if (checkpoint_root(root) / name).exists():
         raise ConfigError(
             _("A checkpoint named {name} already exists; choose another name.").format(name=name)

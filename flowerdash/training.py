@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flowerdash.checkpoints import check_name
 from flowerdash.errors import ConfigError, DatasetError, FlowerdashError, TrainingError
 from flowerdash.events import EventChannel, TrainingEvent
 from flowerdash.i18n import N_, _, get_language, ngettext, set_language
@@ -112,6 +113,8 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(_(message))
+        if self.name is not None:
+            check_name(self.name)
         from flowerdash.distribute import check_strategy_name
 
         self.strategy = check_strategy_name(self.strategy)

@@ -202,6 +202,8 @@ def test_bad_config_is_refused_in_plain_words():
         training.TrainConfig(epochs=0)
     with pytest.raises(ConfigError):
         training.TrainConfig(augment="extreme").augment_config()
+    with pytest.raises(ConfigError, match="letters, digits"):
+        training.TrainConfig(name="../outside")  # a name is a folder, never a path
 
 
 def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
