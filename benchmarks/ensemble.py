@@ -1,7 +1,8 @@
 """Accuracy of an ensemble of trained runs: their softmax outputs averaged (docs/RESULTS.md).
 
 ``python -m benchmarks.ensemble [--split S] RUN RUN ...``: each run's top-1 and top-5 on the
-split, then those of the ensembles of its first 2, 3, ... runs in the order given. Each run's
+split, then those of the ensembles of its first 2, 3, ... runs in the order given (probabilities
+averaged, and top-1 with logits averaged, as the product's ensembles do). Each run's
 probabilities are kept in its ``eval/`` folder, keyed by a hash of the model file.
 Example: ``python -m benchmarks.ensemble --split val runs/fullft-lr3-long runs/fullft-lr3-long-ema``
 (choose on val, or on train for runs trained on val; report on test).
@@ -21,10 +22,19 @@ from flowerdash.fast_inference import batch_predictor
 from flowerdash.models import input_size
 
 
-def ensemble_scores(probs: list[np.ndarray], labels: np.ndarray) -> dict[str, float]:
-    """Top-1 and top-5 accuracy of the mean of several [N, C] probability arrays."""
-    mean = np.mean(np.stack(probs), axis=0)
-    top5 = np.argsort(-mean, axis=1)[:, :5]
+def ensemble_scores(
+    probs: list[np.ndarray], labels: np.ndarray, average: str = "probabilities"
+) -> dict[str, float]:
+    """Top-1 and top-5 accuracy of several [N, C] probability arrays averaged.
+
+    ``average="logits"`` averages log-probabilities, which ranks classes exactly as the mean of
+    the logits does (what ``python -m flowerdash ensemble`` builds): per image and model, a
+    log-probability is the logit minus one constant.
+    """
+    stacked = np.stack(probs)
+    if average == "logits":
+        stacked = np.log(np.maximum(stacked, np.finfo(np.float32).tiny))
+    top5 = np.argsort(-np.mean(stacked, axis=0), axis=1)[:, :5]
     return {
         "top1": float(np.mean(top5[:, 0] == labels)),
         "top5": float(np.mean((top5 == labels[:, None]).any(axis=1))),
@@ -63,8 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", nargs="+")
     args = parser.parse_args(argv)
     probs, labels = [], None
-    print(f"| {args.split} | top-1 | top-5 |")
-    print("|---|---|---|")
+    print(f"| {args.split} | top-1 | top-5 | top-1, logits averaged |")
+    print("|---|---|---|---|")
     for run in args.runs:
         p, y = split_probabilities(run, args.split)
         if labels is not None and not np.array_equal(y, labels):
@@ -72,10 +82,14 @@ def main(argv: list[str] | None = None) -> None:
         labels = y
         probs.append(p)
         s = ensemble_scores([p], y)
-        print(f"| `{Path(run).name}` | {s['top1']:.1%} | {s['top5']:.1%} |")
+        print(f"| `{Path(run).name}` | {s['top1']:.1%} | {s['top5']:.1%} | |")
     for k in range(2, len(probs) + 1):
         s = ensemble_scores(probs[:k], labels)
-        print(f"| **ensemble of the first {k}** | {s['top1']:.1%} | {s['top5']:.1%} |")
+        by_logits = ensemble_scores(probs[:k], labels, average="logits")["top1"]
+        print(
+            f"| **ensemble of the first {k}** | {s['top1']:.1%} | {s['top5']:.1%} "
+            f"| {by_logits:.1%} |"
+        )
 
 
 if __name__ == "__main__":

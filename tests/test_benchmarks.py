@@ -226,6 +226,10 @@ def test_ensemble_scores_average_probabilities():
     assert ensemble_scores([b], labels)["top1"] == pytest.approx(1 / 3)
     # Mean: [0.3, 0.7, 0], [0.3, 0.7, 0], [0.25, 0, 0.75] -> wrong, right, right.
     assert ensemble_scores([a, b], labels) == {"top1": pytest.approx(2 / 3), "top5": 1.0}
+    # Averaged log-probabilities (the logits' ranking) punish a class one model all but rules out.
+    x, y = np.array([[0.98, 0.02, 0.0]]), np.array([[0.0001, 0.4999, 0.5]])
+    assert ensemble_scores([x, y], np.array([1]))["top1"] == 0.0
+    assert ensemble_scores([x, y], np.array([1]), average="logits")["top1"] == 1.0
 
 
 def test_ensemble_benchmark_caches_probabilities_per_model_file(
