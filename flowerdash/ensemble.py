@@ -112,7 +112,8 @@ def ensemble_checkpoint(
     model = build_ensemble([load_model(m) for m in members])
     backbones = sorted({str(meta.get("backbone", "?")) for meta in metas})
     meta: dict[str, Any] = {
-        "status": "complete",
+        # A cancelled member (kept at its last completed epoch) makes the ensemble partial too.
+        "status": "complete" if all(_status(m) == "complete" for m in metas) else "partial",
         "backbone": f"{len(metas)} × {'+'.join(backbones)}",
         "image_size": metas[0].get("image_size"),
         "class_names": class_names,
@@ -147,9 +148,14 @@ def measure_test_accuracy(
     return test
 
 
+def _status(meta: dict[str, Any]) -> str:
+    return str(meta.get("status", "complete"))
+
+
 def _member_summary(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": meta.get("trained_as", meta.get("name", path.name)),
+        "status": _status(meta),
         "backbone": meta.get("backbone"),
         "config": meta.get("config"),
         "test": (meta.get("metrics") or {}).get("test"),

@@ -92,6 +92,17 @@ def test_a_bad_or_taken_name_is_refused_before_anything_is_loaded(tmp_path, name
     assert sorted(p.name for p in tmp_path.parent.iterdir() if p.name == "outside") == []
 
 
+def test_a_partial_member_makes_a_partial_ensemble(tmp_path):
+    from flowerdash.checkpoints import update_meta
+
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    update_meta(b, status="partial")
+    meta = read_meta(ensemble_checkpoint([a, b], name="ab", root=tmp_path))
+    assert meta["status"] == "partial"
+    assert [m["status"] for m in meta["members"]] == ["complete", "partial"]
+
+
 def test_checkpoints_naming_different_classes_are_refused(tmp_path):
     from flowerdash.checkpoints import update_meta
 
