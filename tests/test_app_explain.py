@@ -134,5 +134,5 @@ def test_an_ensemble_is_explained_with_every_members_layer(monkeypatch, data_dir
     at = open_explain(monkeypatch, ensemble, data_dir, {"file": FILE, "steps": "4"})
     layer = at.selectbox(key="explain.layer")
     assert layer.value == "m1_relu3 + m2_relu3"
-    assert layer.format_func(layer.value) == "All 2 members, averaged"
+    assert layer.format_func(layer.value) == "All 2 members"
     assert calls and not at.error

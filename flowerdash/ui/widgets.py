@@ -76,7 +76,7 @@ def _layer_label(layer: str) -> str:
     parts = layer.split(ALL_MEMBERS_SEPARATOR)
     if len(parts) == 1:
         return layer
-    return _("All {n} members, averaged").format(n=len(parts))
+    return _("All {n} members").format(n=len(parts))
 
 
 def alpha_slider(key: str, default: float, container: Any = st) -> float:
