@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.checkpoints import check_name
+from flowerdash.checkpoints import check_name, checkpoint_root, now_iso, save_checkpoint
 from flowerdash.errors import ConfigError, DatasetError, FlowerdashError, TrainingError
 from flowerdash.events import EventChannel, TrainingEvent
 from flowerdash.i18n import N_, _, get_language, ngettext, set_language
@@ -447,7 +447,6 @@ class TrainingJob:
     def _run(self) -> Path:
         import keras
 
-        from flowerdash.checkpoints import checkpoint_root
         from flowerdash.data import get_source, make_pipeline, without_autotune
         from flowerdash.distribute import describe_strategy, make_strategy, runs_on_gpu
         from flowerdash.models import build_model, set_trainable
@@ -657,7 +656,6 @@ class TrainingJob:
         )
 
     def _finish(self, model: keras.Model, source: DatasetSource) -> Path:
-        from flowerdash.checkpoints import save_checkpoint
         from flowerdash.evaluation import compute_metrics, predict_split, store_predictions
 
         cfg = self.config
@@ -690,8 +688,6 @@ class TrainingJob:
         return path
 
     def _meta(self, source: DatasetSource, status: str, metrics: dict[str, Any]) -> dict[str, Any]:
-        from flowerdash.checkpoints import now_iso
-
         cfg = self.config
         return {
             "status": status,
@@ -723,7 +719,6 @@ class TrainingJob:
     def _save_partial(self) -> Path | None:
         if not (self.config.keep_on_cancel and self._best_weights is not None and self._model):
             return None
-        from flowerdash.checkpoints import save_checkpoint
         from flowerdash.data import get_source
 
         self._model.set_weights(self._best_weights)
@@ -906,8 +901,6 @@ def _check_not_running_elsewhere(state: dict[str, Any]) -> None:
 
 def check_not_running(run_id: str, checkpoint_dir: str | Path | None = None) -> None:
     """Refuse (TrainingError) when run ``run_id`` is still being trained by another process."""
-    from flowerdash.checkpoints import checkpoint_root
-
     state_file = checkpoint_root(checkpoint_dir) / RUNS_DIR / run_id / "state.json"
     try:
         state = json.loads(state_file.read_text())
@@ -929,8 +922,6 @@ class InterruptedRun:
 
 def interrupted_runs(checkpoint_dir: str | Path | None = None) -> list[InterruptedRun]:
     """Runs left behind by a killed process (not the ones still running, here or elsewhere)."""
-    from flowerdash.checkpoints import checkpoint_root
-
     root = checkpoint_root(checkpoint_dir) / RUNS_DIR
     live = {j.id for j in REGISTRY.jobs() if not j.done}
     found = []
