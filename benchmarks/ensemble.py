@@ -6,11 +6,17 @@ averaged, and top-1 with logits averaged, as the product's ensembles do). Each r
 probabilities are kept in its ``eval/`` folder, keyed by a hash of the model file.
 Example: ``python -m benchmarks.ensemble --split val runs/fullft-lr3-long runs/fullft-lr3-long-ema``
 (choose on val, or on train for runs trained on val; report on test).
+
+``--timing N``: instead, the per-image time of Grad-CAM and Integrated Gradients (the app's
+defaults) for each run on N test photos, the runs alternating on every photo, after one warm-up
+call each; into ``benchmarks/results/ensemble-timing.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +72,59 @@ def split_probabilities(
     return out
 
 
+TIMING_OUT = Path(__file__).resolve().parent / "results" / "ensemble-timing.json"
+
+
+def explanation_timing(runs: list[str], n_images: int) -> dict[str, dict[str, dict]]:
+    """Seconds per image of Grad-CAM and IG for each run, the runs alternating on each photo."""
+    from benchmarks.stats import summarize
+    from flowerdash.gradcam import GradCAM
+    from flowerdash.images import load_image, prepare_for_model
+    from flowerdash.integrated_gradients import IntegratedGradients
+
+    source = get_source()
+    files = source.split("test").files[:n_images]
+    models = {run: load_model(run) for run in runs}
+    explainers = {
+        run: {"gradcam": GradCAM(m), "ig": IntegratedGradients(m)} for run, m in models.items()
+    }
+    samples: dict[str, dict[str, list[float]]] = {r: {"gradcam": [], "ig": []} for r in runs}
+    for i, name in enumerate(files):
+        for run, methods in explainers.items():
+            image = prepare_for_model(load_image(source.image_path(name)), input_size(models[run]))
+            for method, explain in methods.items():
+                if i == 0:
+                    explain(image[None])  # warm-up: traces the compiled functions
+                start = time.perf_counter()
+                explain(image[None])
+                samples[run][method].append(time.perf_counter() - start)
+    return {r: {m: summarize(v) for m, v in by.items()} for r, by in samples.items()}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print one table row per run, then one per ensemble of the first k runs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--timing", type=int, default=0, metavar="N")
     parser.add_argument("runs", nargs="+")
     args = parser.parse_args(argv)
+    if args.timing:
+        from benchmarks.machine import describe
+
+        timing = explanation_timing(args.runs, args.timing)
+        TIMING_OUT.write_text(json.dumps({"machine": describe(), "runs": timing}, indent=1))
+        from flowerdash.integrated_gradients import DEFAULT_STEPS
+
+        print(f"| run | Grad-CAM, ms per image | IG ({DEFAULT_STEPS} steps), s per image |")
+        print("|---|---|---|")
+        for run, t in timing.items():
+            cam, ig = t["gradcam"], t["ig"]
+            print(
+                f"| `{Path(run).name}` | {1000 * cam['median']:.0f} "
+                f"({1000 * cam['min']:.0f}–{1000 * cam['max']:.0f}) "
+                f"| {ig['median']:.2f} ({ig['min']:.2f}–{ig['max']:.2f}) |"
+            )
+        return
     probs, labels = [], None
     print(f"| {args.split} | top-1 | top-5 | top-1, logits averaged |")
     print("|---|---|---|---|")

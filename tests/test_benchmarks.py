@@ -248,3 +248,13 @@ def test_ensemble_benchmark_caches_probabilities_per_model_file(
     assert labels.shape == (6,) and len(list((run / "eval").glob("probs-val6-*.npz"))) == 1
     again, _ = split_probabilities(run, "val", limit=6, data_dir=data_dir)
     np.testing.assert_array_equal(probs, again)
+
+
+def test_ensemble_timing_measures_both_methods_for_each_run(tiny_checkpoint, data_dir, monkeypatch):
+    from benchmarks.ensemble import explanation_timing
+
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    timing = explanation_timing([str(tiny_checkpoint)], 2)
+    for method in ("gradcam", "ig"):
+        stat = timing[str(tiny_checkpoint)][method]
+        assert stat["n"] == 2 and 0 < stat["min"] <= stat["median"] <= stat["max"]
