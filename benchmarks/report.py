@@ -398,8 +398,8 @@ def _bottleneck(res: dict, b: str) -> str:
 def render(results_dir: Path) -> str:
     """The generated block for every machine's ``*.json`` in ``results_dir`` (full runs first).
 
-    Other result files there (the explanation study, robustness runs) have no ``machine`` entry
-    and are left to docs/RESULTS.md.
+    Other result files there (the explanation study, robustness runs, the ensemble's timing)
+    are not suite runs (no ``machine`` and ``backbones`` entries) and are left to docs/RESULTS.md.
     """
     files = sorted(Path(results_dir).glob("*.json"))
     results = []
@@ -408,7 +408,7 @@ def render(results_dir: Path) -> str:
             data = json.loads(f.read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(data, dict) and "machine" in data:
+        if isinstance(data, dict) and "machine" in data and "backbones" in data:
             results.append(data)
     results.sort(key=lambda r: (bool(r.get("quick")), r.get("machine", {}).get("slug", "")))
     lines = [BEGIN, "", "## Results", ""]

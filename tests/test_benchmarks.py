@@ -155,8 +155,10 @@ def test_targets_are_marked_met_or_not_met(tmp_path):
 
 
 def test_result_files_of_other_studies_get_no_machine_section(tmp_path):
-    (tmp_path / "m.json").write_text(json.dumps({"machine": {"slug": "cpu-2core-test"}}))
+    machine = {"slug": "cpu-2core-test"}
+    (tmp_path / "m.json").write_text(json.dumps({"machine": machine, "backbones": []}))
     (tmp_path / "explanation-study.json").write_text(json.dumps({"checkpoint": "x"}))
+    (tmp_path / "ensemble-timing.json").write_text(json.dumps({"machine": machine, "runs": []}))
     text = report.render(tmp_path)
     assert "### cpu-2core-test" in text and text.count("### ") == 1
 
