@@ -19,16 +19,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.batchnorm_folding import fold_batch_norms
 from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR, MEMBER_PATTERN
 from flowerdash.errors import ExplainError
+from flowerdash.gradient_rewrites import rewrite_for_gradients
 from flowerdash.i18n import N_, _
 
 __all__ = [
     "Explainer",
     "conv_layer_names",
     "default_conv_layer",
-    "folded_logits_model",
+    "gradient_logits_model",
     "logits_model",
     "model_input_shape",
     "normalize_maps",
@@ -36,9 +36,11 @@ __all__ = [
 
 # id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
 _LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
-# The same, with BatchNormalization folded into the convolutions (see batchnorm_folding), and
-# the digest of the weights it was folded from.
-_FOLDED_CACHE: dict[int, tuple[weakref.ref, tuple[bytes, keras.Model]]] = {}
+# The same, rewritten for cheaper input gradients (see gradient_rewrites): per model,
+# {rewrites: (digest of the weights it was copied from, copy)}.
+_REWRITTEN_CACHE: dict[
+    int, tuple[weakref.ref, dict[tuple[str, ...], tuple[bytes, keras.Model]]]
+] = {}
 # One logits model per model, also when several threads (dashboard sessions) ask at once.
 _LOGITS_LOCK = threading.RLock()
 
@@ -104,19 +106,25 @@ def _weights_digest(model: keras.Model) -> bytes:
     return digest.digest()
 
 
-def folded_logits_model(model: keras.Model) -> keras.Model:
-    """The logits model with BatchNormalization folded into the convolutions.
+def gradient_logits_model(model: keras.Model, rewrites: Sequence[str]) -> keras.Model:
+    """The logits model rewritten for cheaper input gradients (same function; gradient_rewrites).
 
-    The folded copy holds the weights the model had when it was made; it is built once per model
-    and built anew when the model's weights have changed since (e.g. the sanity check's
-    randomisation).
+    The copy holds the weights the model had when it was made; it is built once per model and
+    set of rewrites, and built anew when the model's weights have changed since (e.g. the sanity
+    check's randomisation).
     """
+    key = tuple(sorted(rewrites))
+    if not key:
+        return logits_model(model)
     digest = _weights_digest(model)
     with _LOGITS_LOCK:
-        cached = _cache_get(_FOLDED_CACHE, model)
+        copies = _cache_get(_REWRITTEN_CACHE, model)
+        if copies is None:
+            copies = {}
+            _cache_put(_REWRITTEN_CACHE, model, copies)
+        cached = copies.get(key)
         if cached is None or cached[0] != digest:
-            cached = (digest, fold_batch_norms(logits_model(model)))
-            _cache_put(_FOLDED_CACHE, model, cached)
+            cached = copies[key] = (digest, rewrite_for_gradients(logits_model(model), key))
         return cached[1]
 
 
@@ -245,14 +253,14 @@ class Explainer(abc.ABC):
     """Base class: validates images and targets, batches, and normalises the maps of a method.
 
     An explainer may copy the model's weights when it is built (Integrated Gradients runs on a
-    folded copy): after changing a model's weights in place, build a new explainer.
+    rewritten copy): after changing a model's weights in place, build a new explainer.
     """
 
     #: Whether __call__ scales each map to [0, 1] with :func:`normalize_maps`.
     normalize: bool = True
-    #: Whether to run the logits model with BatchNormalization folded into the convolutions
-    #: (the same function, faster); methods that read a layer's activations keep the original.
-    fold_batch_norm: bool = False
+    #: Rewrites of the logits model that make input gradients cheaper (the same function; see
+    #: gradient_rewrites); methods that read a layer's activations keep the original.
+    gradient_rewrites: tuple[str, ...] = ()
 
     def __init__(self, model: keras.Model, batch_size: int = 16) -> None:
         if not isinstance(model, keras.Model):
@@ -266,9 +274,7 @@ class Explainer(abc.ABC):
         self.model = model
         self.batch_size = int(batch_size)
         self.input_shape = model_input_shape(model)
-        self.logits_model = (
-            folded_logits_model(model) if self.fold_batch_norm else logits_model(model)
-        )
+        self.logits_model = gradient_logits_model(model, self.gradient_rewrites)
         self.num_classes = int(self.logits_model.outputs[0].shape[-1])
         #: How many times any compiled function of this explainer has been traced.
         self.trace_count = 0

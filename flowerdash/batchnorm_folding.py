@@ -41,17 +41,25 @@ def _sources(node_data: Any) -> Iterator[str]:
             yield from _sources(value)
 
 
+def layer_inputs(model: keras.Model) -> dict[str, list[str]]:
+    """{layer name: names of the layers it reads, once per read} of a functional model.
+
+    Raises KeyError, TypeError or NotImplementedError for a model that is not functional.
+    """
+    return {
+        entry["config"]["name"]: list(_sources(entry.get("inbound_nodes", [])))
+        for entry in model.get_config()["layers"]
+    }
+
+
 def foldable_pairs(model: keras.Model) -> dict[str, str]:
     """{convolution name: BatchNormalization name} for every pair that can be folded exactly."""
     try:
-        layer_configs = model.get_config()["layers"]
+        inputs = layer_inputs(model)
     except (KeyError, TypeError, NotImplementedError):
         return {}  # not a functional model: nothing is folded
-    inputs: dict[str, list[str]] = {}
     consumers: dict[str, int] = {}
-    for entry in layer_configs:
-        sources = list(_sources(entry.get("inbound_nodes", [])))
-        inputs[entry["config"]["name"]] = sources
+    for sources in inputs.values():
         for name in sources:
             consumers[name] = consumers.get(name, 0) + 1
     pairs = {}
@@ -100,7 +108,7 @@ def fold_batch_norms(model: keras.Model) -> keras.Model:
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         if layer.name in folded_bns:
-            return FoldedBatchNorm(name=layer.name, dtype=layer.dtype_policy)
+            return FoldedBatchNorm(name=layer.name, dtype=layer.dtype_policy.name)
         config = layer.get_config()
         if layer.name in pairs:
             config["use_bias"] = True

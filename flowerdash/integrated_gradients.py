@@ -50,6 +50,7 @@ import tensorflow as tf
 from flowerdash.adaptive_quadrature import AdaptiveTrapezoid
 from flowerdash.attribution import Explainer
 from flowerdash.errors import ExplainError
+from flowerdash.gradient_rewrites import REWRITES
 from flowerdash.i18n import _
 from flowerdash.overlays import aggregate_channels, normalize_map
 
@@ -207,7 +208,7 @@ class IGResult:
 class IntegratedGradients(Explainer):
     """Integrated Gradients on the target logit, chunked, with optional SmoothGrad averaging."""
 
-    fold_batch_norm = True
+    gradient_rewrites = REWRITES
 
     def __init__(
         self,
