@@ -68,6 +68,7 @@ def _fused_silu(x: tf.Tensor) -> tuple[tf.Tensor, Any]:
     return tf.nn.silu(x), grad
 
 
+@keras.saving.register_keras_serializable(package="flowerdash")
 def fused_silu(x: Any) -> Any:
     """SiLU (swish), ``x * sigmoid(x)``, whose gradient is one fused pass."""
     return _fused_silu(x)

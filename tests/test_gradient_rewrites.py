@@ -121,6 +121,15 @@ def test_the_backbones_lose_their_paddings_and_keep_their_function(backbone):
     _assert_same_function(model, copy, x, rtol=2e-3)
 
 
+def test_a_rewritten_copy_can_be_cloned_again():
+    copy = rewrite_for_gradients(_padded_model())
+    again = keras.models.clone_model(copy)  # the fused swish is a registered Keras function
+    assert again.get_layer("act").activation is fused_silu
+    x = np.random.default_rng(1).normal(0, 1, (2, 16, 16, 3)).astype("float32")
+    again.set_weights(copy.get_weights())
+    np.testing.assert_allclose(again(x).numpy(), copy(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
 def test_each_rewrite_can_be_chosen_alone_and_unknown_ones_are_refused():
     model = _padded_model()
     assert rewrite_for_gradients(model, ()) is model
