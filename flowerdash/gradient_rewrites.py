@@ -51,9 +51,11 @@ _silu_grad_xla._omit_frequent_tracing_warning = True
 @functools.cache
 def _xla_available() -> bool:
     """Whether XLA compiles on this machine's default device (probed once per process)."""
-    probe = tf.constant([[-1.0, 0.0, 2.0]])
     try:
-        _silu_grad_xla(probe, tf.ones_like(probe))
+        # Run now, even when first asked while a compiled function is being traced.
+        with tf.init_scope():
+            probe = tf.constant([[-1.0, 0.0, 2.0]])
+            _silu_grad_xla(probe, tf.ones_like(probe))
     except (tf.errors.OpError, ValueError, RuntimeError) as err:
         log.warning("XLA is not available (%s); swish gradients use TensorFlow's ops.", err)
         return False

@@ -67,6 +67,32 @@ def test_without_xla_the_swish_gradient_falls_back_to_tensorflow_ops(monkeypatch
         gradient_rewrites._xla_available.cache_clear()
 
 
+def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(monkeypatch):
+    seen = []
+
+    def broken(*args):
+        seen.append(tf.executing_eagerly())
+        raise tf.errors.UnimplementedError(None, None, "no XLA here")
+
+    monkeypatch.setattr(gradient_rewrites, "_silu_grad_xla", broken)
+    gradient_rewrites._xla_available.cache_clear()
+
+    @tf.function
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fused_silu(x)
+        return tape.gradient(y, x)
+
+    try:
+        x = tf.constant([-2.0, 0.0, 3.0])
+        s = 1 / (1 + np.exp(-x.numpy()))
+        np.testing.assert_allclose(gradient(x).numpy(), s * (1 + x.numpy() * (1 - s)), rtol=1e-5)
+        assert seen == [True]  # the probe ran (and failed) at once, so the fallback was used
+    finally:
+        gradient_rewrites._xla_available.cache_clear()
+
+
 def _padded_model() -> keras.Model:
     """Paddings that 'same' can replace and paddings that must stay."""
     L = keras.layers
