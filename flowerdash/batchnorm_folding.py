@@ -41,27 +41,32 @@ def _sources(node_data: Any) -> Iterator[str]:
             yield from _sources(value)
 
 
-def layer_inputs(model: keras.Model) -> dict[str, list[str]]:
-    """{layer name: names of the layers it reads, once per read} of a functional model.
+def layer_graph(model: keras.Model) -> tuple[dict[str, list[str]], dict[str, list[str]]] | None:
+    """({layer: layers it reads}, {layer: layers reading it}) of a functional model, else None.
 
-    Raises KeyError, TypeError or NotImplementedError for a model that is not functional.
+    A layer appears in a list once per read, so a layer called twice reads two inputs.
     """
-    return {
+    try:
+        layer_configs = model.get_config()["layers"]
+    except (KeyError, TypeError, NotImplementedError):
+        return None  # not a functional model
+    inputs = {
         entry["config"]["name"]: list(_sources(entry.get("inbound_nodes", [])))
-        for entry in model.get_config()["layers"]
+        for entry in layer_configs
     }
+    readers: dict[str, list[str]] = {}
+    for name, sources in inputs.items():
+        for source in sources:
+            readers.setdefault(source, []).append(name)
+    return inputs, readers
 
 
 def foldable_pairs(model: keras.Model) -> dict[str, str]:
     """{convolution name: BatchNormalization name} for every pair that can be folded exactly."""
-    try:
-        inputs = layer_inputs(model)
-    except (KeyError, TypeError, NotImplementedError):
-        return {}  # not a functional model: nothing is folded
-    consumers: dict[str, int] = {}
-    for sources in inputs.values():
-        for name in sources:
-            consumers[name] = consumers.get(name, 0) + 1
+    graph = layer_graph(model)
+    if graph is None:
+        return {}  # nothing is folded
+    inputs, readers = graph
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
@@ -74,7 +79,7 @@ def foldable_pairs(model: keras.Model) -> dict[str, str]:
             type(conv) in _FOLDABLE
             and conv.data_format == "channels_last"
             and conv.get_config()["activation"] == "linear"
-            and consumers.get(conv.name) == 1
+            and len(readers.get(conv.name, [])) == 1
         ):
             pairs[conv.name] = layer.name
     return pairs

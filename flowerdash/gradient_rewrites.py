@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from flowerdash.batchnorm_folding import fold_batch_norms, layer_inputs
+from flowerdash.batchnorm_folding import fold_batch_norms, layer_graph
 
 __all__ = ["REWRITES", "foldable_paddings", "fused_silu", "rewrite_for_gradients"]
 
@@ -90,14 +90,10 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 def foldable_paddings(model: keras.Model) -> dict[str, str]:
     """{ZeroPadding2D name: convolution name} for every padding that ``"same"`` can replace."""
-    try:
-        inputs = layer_inputs(model)
-    except (KeyError, TypeError, NotImplementedError):
+    graph = layer_graph(model)
+    if graph is None:
         return {}  # not a functional model: nothing is rewritten
-    readers: dict[str, list[str]] = {}
-    for name, sources in inputs.items():
-        for source in sources:
-            readers.setdefault(source, []).append(name)
+    inputs, readers = graph
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.ZeroPadding2D) or len(inputs[layer.name]) != 1:
