@@ -47,36 +47,36 @@ def test_the_fused_swish_gradient_is_the_exact_derivative():
     np.testing.assert_allclose(tape.gradient(plain, x).numpy(), exact, rtol=1e-5, atol=1e-6)
 
 
-def test_without_xla_the_swish_gradient_falls_back_to_tensorflow_ops(monkeypatch):
+@pytest.fixture
+def no_xla(monkeypatch):
+    """XLA fails to compile; yields whether each attempt ran eagerly; the probe is re-run."""
+    attempts = []
+
     def broken(*args):
+        attempts.append(tf.executing_eagerly())
         raise tf.errors.UnimplementedError(None, None, "no XLA here")
 
     monkeypatch.setattr(gradient_rewrites, "_silu_grad_xla", broken)
     gradient_rewrites._xla_available.cache_clear()
-    try:
-        x = tf.constant([-2.0, 0.0, 3.0])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = fused_silu(x)
-        s = 1 / (1 + np.exp(-x.numpy()))
-        np.testing.assert_allclose(
-            tape.gradient(y, x).numpy(), s * (1 + x.numpy() * (1 - s)), rtol=1e-5
-        )
-        assert gradient_rewrites._xla_available() is False
-    finally:
-        gradient_rewrites._xla_available.cache_clear()
-
-
-def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(monkeypatch):
-    seen = []
-
-    def broken(*args):
-        seen.append(tf.executing_eagerly())
-        raise tf.errors.UnimplementedError(None, None, "no XLA here")
-
-    monkeypatch.setattr(gradient_rewrites, "_silu_grad_xla", broken)
+    yield attempts
     gradient_rewrites._xla_available.cache_clear()
 
+
+def _swish_derivative(x: tf.Tensor) -> np.ndarray:
+    s = 1 / (1 + np.exp(-x.numpy()))
+    return s * (1 + x.numpy() * (1 - s))
+
+
+def test_without_xla_the_swish_gradient_falls_back_to_tensorflow_ops(no_xla):
+    x = tf.constant([-2.0, 0.0, 3.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fused_silu(x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), _swish_derivative(x), rtol=1e-5)
+    assert gradient_rewrites._xla_available() is False
+
+
+def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(no_xla):
     @tf.function
     def gradient(x):
         with tf.GradientTape() as tape:
@@ -84,13 +84,9 @@ def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(monkeypatch):
             y = fused_silu(x)
         return tape.gradient(y, x)
 
-    try:
-        x = tf.constant([-2.0, 0.0, 3.0])
-        s = 1 / (1 + np.exp(-x.numpy()))
-        np.testing.assert_allclose(gradient(x).numpy(), s * (1 + x.numpy() * (1 - s)), rtol=1e-5)
-        assert seen == [True]  # the probe ran (and failed) at once, so the fallback was used
-    finally:
-        gradient_rewrites._xla_available.cache_clear()
+    x = tf.constant([-2.0, 0.0, 3.0])
+    np.testing.assert_allclose(gradient(x).numpy(), _swish_derivative(x), rtol=1e-5)
+    assert no_xla == [True]  # the probe ran (and failed) at once, so the fallback was used
 
 
 def _padded_model() -> keras.Model:
