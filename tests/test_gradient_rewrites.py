@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_batchnorm_folding import _random_statistics
+from test_batchnorm_folding import _random_backbone
 
 from flowerdash import gradient_rewrites
 from flowerdash.attribution import gradient_logits_model, logits_model
@@ -17,7 +17,6 @@ from flowerdash.gradient_rewrites import (
     rewrite_for_gradients,
 )
 from flowerdash.integrated_gradients import IntegratedGradients
-from flowerdash.models import build_model
 
 
 def _value_and_input_gradient(model: keras.Model, x: np.ndarray, target: int = 1):
@@ -92,6 +91,7 @@ def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(no_xla):
 def _padded_model() -> keras.Model:
     """Paddings that 'same' can replace and paddings that must stay."""
     L = keras.layers
+    keras.utils.set_random_seed(0)
     x = inputs = keras.Input((16, 16, 3))
     x = L.ZeroPadding2D(((0, 1), (0, 1)), name="pad_same3")(x)  # 'same' for k3 s2 on 16
     x = L.Conv2D(4, 3, strides=2, name="c_s2", activation="silu")(x)
@@ -133,9 +133,7 @@ def test_the_rewritten_copy_computes_the_same_function_and_leaves_the_original_a
 
 @pytest.mark.parametrize("backbone", ["mobilenetv2", "efficientnetb0"])
 def test_the_backbones_lose_their_paddings_and_keep_their_function(backbone):
-    model = logits_model(
-        _random_statistics(build_model(backbone, weights=None, image_size=64), seed=3)
-    )
+    model = logits_model(_random_backbone(backbone, seed=3))
     copy = rewrite_for_gradients(model)
     assert not any(isinstance(la, keras.layers.ZeroPadding2D) for la in copy.layers)
     assert not any(isinstance(la, keras.layers.BatchNormalization) for la in copy.layers)
@@ -163,7 +161,7 @@ def test_each_rewrite_can_be_chosen_alone_and_unknown_ones_are_refused():
 
 
 def test_integrated_gradients_uses_every_rewrite_once_per_model(monkeypatch):
-    model = _random_statistics(build_model("efficientnetb0", weights=None, image_size=64), seed=5)
+    model = _random_backbone("efficientnetb0", seed=5)
     fast = IntegratedGradients(model, steps=8, rule="trapezoid", baseline="black")
     assert fast.logits_model is gradient_logits_model(model, REWRITES)  # built once, cached
     assert IntegratedGradients(model, steps=4).logits_model is fast.logits_model
