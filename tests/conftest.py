@@ -1,9 +1,23 @@
-"""Shared fixtures: the real dataset from ../shared (required) and tiny generated models."""
+"""Shared fixtures, in two tiers.
+
+Core tier (every machine): a generated miniature Flowers102 in the official layout
+(:mod:`miniature`), tiny models with ``weights=None``, the example photos and the checkpoint the
+repository ships. Data tier: the tests that ask for :func:`real_data_dir` or
+:func:`weights_dir`, which read the documented ``FLOWERDASH_DATA_DIR`` /
+``FLOWERDASH_WEIGHTS_DIR``. Without them those tests are skipped, with the reason in the
+summary; with ``FLOWERDASH_REQUIRE_DATA=1`` (CI) a missing folder fails them instead.
+
+The variables are taken out of the environment when the tests start, so the code under test
+(and every server or CLI a test starts) sees no dataset unless a test gives it one: the core
+tier behaves the same with or without ``../shared``. TensorFlow Datasets gets an empty data
+folder for the same reason.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,32 +27,66 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import flowerdash  # noqa: E402,F401 - sets TensorFlow's CPU options before a test imports it
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("FLOWERDASH_SHARED", ROOT.parent / "shared")).resolve()
-DATA_DIR = SHARED / "datasets" / "oxford_flowers102"
-WEIGHTS_DIR = SHARED / "weights"
+REAL_DATA = os.environ.pop("FLOWERDASH_DATA_DIR", "")
+REAL_WEIGHTS = os.environ.pop("FLOWERDASH_WEIGHTS_DIR", "")
+REQUIRE_DATA = os.environ.get("FLOWERDASH_REQUIRE_DATA", "") not in ("", "0")
+for _name in ("FLOWERDASH_CHECKPOINT_DIR", "FLOWERDASH_SETTINGS"):
+    os.environ.pop(_name, None)
+os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="flowerdash-tfds-")
+EXAMPLES = ROOT / "flowerdash" / "examples"
 
 
-def _require(path: Path, what: str) -> Path:
+def _data_tier(value: str, variable: str, what: str) -> Path:
+    """The folder a data-tier test needs, or a skip (a failure under FLOWERDASH_REQUIRE_DATA)."""
+    if not value:
+        message = f"data tier: {what} not configured (set {variable})"
+        if REQUIRE_DATA:
+            pytest.fail(f"{message}; FLOWERDASH_REQUIRE_DATA forbids skipping.", pytrace=False)
+        pytest.skip(message)
+    path = Path(value).expanduser().resolve()
     if not path.exists():
-        pytest.fail(
-            f"{what} not found at {path}. The tests need the shared folder beside the repository "
-            f"(../shared) or FLOWERDASH_SHARED pointing at it.",
-            pytrace=False,
-        )
+        message = f"data tier: {what} not found at {path} ({variable})"
+        if REQUIRE_DATA:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return path
 
 
+DATA_TIER_FIXTURES = {"real_data_dir", "weights_dir"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the data tier (``pytest -m data`` runs it alone, ``-m "not data"`` the core)."""
+    for item in items:
+        if DATA_TIER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.data)
+
+
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The official-layout Flowers102 folder from ../shared."""
-    return _require(DATA_DIR, "The Oxford Flowers102 dataset")
+def real_data_dir() -> Path:
+    """Data tier: the full official-layout Flowers102 folder from ``FLOWERDASH_DATA_DIR``."""
+    return _data_tier(REAL_DATA, "FLOWERDASH_DATA_DIR", "the Oxford Flowers102 dataset")
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """Data tier: the folder with the MobileNetV2 ImageNet weights (``FLOWERDASH_WEIGHTS_DIR``)."""
+    return _data_tier(REAL_WEIGHTS, "FLOWERDASH_WEIGHTS_DIR", "the backbone weights folder")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    """Core tier: the generated miniature Flowers102 (all 102 labels), written once per run."""
+    from miniature import write_folder
+
+    return write_folder(tmp_path_factory.mktemp("miniature") / "oxford_flowers102")
 
 
 @pytest.fixture
 def dataset_copy(tmp_path, data_dir) -> Path:
-    """The official layout in a temp folder: .mat/.json copied, every jpg a symlink to ../shared.
+    """The miniature dataset in a temp folder: .mat/.json copied, every jpg a symlink to it.
 
-    Damage single images of it with :func:`replace_image`; the shared dataset stays intact.
+    Damage single images of it with :func:`replace_image`; the session's dataset stays intact.
     """
     root = tmp_path / "flowers"
     (root / "jpg").mkdir(parents=True)
@@ -61,24 +109,18 @@ def corrupt_inside(data_dir: Path, name: str) -> bytes:
     """A JPEG whose header and end marker are intact but whose compressed data is garbage."""
     whole = (data_dir / "jpg" / name).read_bytes()
     mid = len(whole) // 2
-    return whole[:mid] + b"\xff\xd0\x00garbage\xff\x46" * 200 + whole[mid + 2400 :]
+    return whole[:mid] + b"\xff\xd0\x00garbage\xff\x46" * 200 + whole[mid + 16 :]
 
 
 @pytest.fixture(scope="session")
-def weights_dir() -> Path:
-    """The folder with the offline MobileNetV2 ImageNet weights."""
-    return _require(WEIGHTS_DIR, "The offline weights folder")
-
-
-@pytest.fixture(scope="session")
-def flower_paths(data_dir: Path) -> list[Path]:
-    """A few real flower photos (the first images of the dataset)."""
-    return [data_dir / "jpg" / f"image_{i:05d}.jpg" for i in (1, 2, 3, 4, 5)]
+def flower_paths() -> list[Path]:
+    """Five real flower photos: the example photos the repository ships."""
+    return sorted(EXAMPLES.glob("*.jpg"))[:5]
 
 
 @pytest.fixture(scope="session")
 def flower_images(flower_paths: list[Path]) -> np.ndarray:
-    """Five real photos as uint8 RGB arrays, centre-cropped and resized to 64x64."""
+    """The five example photos as uint8 RGB arrays, centre-cropped and resized to 64x64."""
     from PIL import Image
 
     out = []
@@ -137,7 +179,7 @@ def save_tiny_checkpoint(
 
 
 def tiny_config(data_dir: Path, tmp_path: Path, **kw):
-    """A TrainConfig for a seconds-long run of the tiny backbone on a few real images."""
+    """A TrainConfig for a seconds-long run of the tiny backbone on a few images."""
     from flowerdash import training
 
     base = dict(

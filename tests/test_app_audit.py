@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 import pytest
 import streamlit as st
 from conftest import ROOT, save_tiny_checkpoint
+from miniature import SIZES
 from streamlit.testing.v1 import AppTest
 
 APP = str(ROOT / "streamlit_app.py")
@@ -44,7 +45,7 @@ def reading_order(values: list, columns: int = 4) -> list:
 def check_results(at: AppTest) -> None:
     """Metrics, gallery with links to Explain, table and confusion matrix are all there."""
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Images scanned"] == f"{LIMIT} / 6149"
+    assert metrics["Images scanned"] == f"{LIMIT} / {SIZES['test']}"
     assert metrics["Top-1 accuracy"].endswith("%")
     links = at.get("page_link")
     assert 0 < len(links) <= LIMIT

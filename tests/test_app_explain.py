@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 from conftest import ROOT
+from miniature import split_files
 from streamlit.testing.v1 import AppTest
 
 import flowerdash.explanations as explanations
 from flowerdash.data import FolderSource
 
 APP = str(ROOT / "streamlit_app.py")
-FILE = "image_00002.jpg"  # in the official test split
+FILE = split_files("test")[1]
 
 
 @pytest.fixture

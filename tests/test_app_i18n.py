@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from babel.messages.pofile import read_po
 from conftest import ROOT
+from miniature import split_files
 from streamlit.testing.v1 import AppTest
 
 from flowerdash import i18n
@@ -210,14 +211,13 @@ def test_colour_help_can_be_dismissed(app_env):
 
 
 def test_explain_keeps_the_language_in_the_url(app_env):
-    at = open_page(
-        "app_pages/explain.py", "es", {"lang": "es", "file": "image_00002.jpg", "steps": "4"}
-    )
+    file = split_files("test")[1]
+    at = open_page("app_pages/explain.py", "es", {"lang": "es", "file": file, "steps": "4"})
     assert not at.exception
     assert at.title[0].value == "🔍 Explicar una predicción"
     help_box = [m.value for m in at.markdown if m.value.startswith("**Cómo leer los colores.**")]
     assert help_box and "página Explicar" not in help_box[0]  # not sent to the page it is on
-    assert at.text_input(key="explain.file_text").value == "image_00002.jpg"
+    assert at.text_input(key="explain.file_text").value == file
     assert at.query_params["lang"] in ("es", ["es"])
     assert at.expander(key="explain.more") is not None  # simple view: settings tucked away
 

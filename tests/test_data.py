@@ -1,4 +1,5 @@
-"""Dataset sources and tf.data pipelines against the official files in ../shared."""
+"""Dataset sources and tf.data pipelines: the generated miniature in the official file formats
+(core tier) and the full dataset (data tier)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import corrupt_inside, replace_image
+from miniature import SIZES, split_files
 from scipy.io import loadmat
 
 from flowerdash import data
@@ -23,7 +25,7 @@ def source(data_dir: Path) -> data.FolderSource:
 def test_split_sizes_and_labels_match_the_mat_files(source, data_dir):
     labels = loadmat(data_dir / "imagelabels.mat")["labels"].reshape(-1)
     setid = loadmat(data_dir / "setid.mat")
-    assert source.sizes() == {"train": 1020, "val": 1020, "test": 6149}
+    assert source.sizes() == SIZES
     for split, key in (("train", "trnid"), ("val", "valid"), ("test", "tstid")):
         ids = setid[key].reshape(-1)
         index = source.split(split)
@@ -31,7 +33,20 @@ def test_split_sizes_and_labels_match_the_mat_files(source, data_dir):
         np.testing.assert_array_equal(index.labels, labels[ids - 1] - 1)
     all_labels = np.concatenate([source.split(s).labels for s in data.SPLITS])
     assert all_labels.min() == 0 and all_labels.max() == 101
-    assert len(np.unique(source.split("train").labels)) == 102  # 10 per class
+    assert len(np.unique(source.split("train").labels)) == 102  # 2 per class
+
+
+def test_the_real_dataset_has_the_official_splits_and_tfds_labels(real_data_dir):
+    """Data tier: the full folder, and TFDS's own generator run on its files, agree."""
+    real = data.FolderSource(real_data_dir)
+    assert real.sizes() == data.OFFICIAL_SIZES
+    for split, key in (("train", "trnid"), ("val", "valid"), ("test", "tstid")):
+        index = real.split(split)
+        assert len(np.unique(index.labels)) == 102
+        tfds_labels = dict(_tfds_records(real_data_dir, key))
+        assert {f: int(lab) for f, lab in zip(index.files, index.labels, strict=True)} == (
+            tfds_labels
+        )
 
 
 def test_class_names_agree_with_tfds_metadata_and_the_folder(source):
@@ -121,9 +136,9 @@ def test_incomplete_download_lists_missing_images(tmp_path, data_dir):
     for name in ("imagelabels.mat", "setid.mat"):
         shutil.copy(data_dir / name, tmp_path / name)
     (tmp_path / "jpg").mkdir()
-    shutil.copy(data_dir / "jpg" / "image_06765.jpg", tmp_path / "jpg")
+    shutil.copy(data_dir / "jpg" / split_files("test")[0], tmp_path / "jpg")
     src = data.FolderSource(tmp_path)
-    with pytest.raises(DatasetError, match=r"1019 image\(s\) that are not in"):
+    with pytest.raises(DatasetError, match=rf"{SIZES['train']} image\(s\) that are not in"):
         src.split("train")
 
 
@@ -188,12 +203,13 @@ def test_bad_arguments_are_config_errors(source):
 
 
 def test_train_plus_val_joins_both_splits(source):
-    assert data.split_size(source, "train+val") == 2040
+    both = SIZES["train"] + SIZES["val"]
+    assert data.split_size(source, "train+val") == both
     ds = data.make_pipeline(
         source,
         "train+val",
         image_size=32,
-        batch_size=2040,
+        batch_size=both,
         limit=40,
         with_names=True,
         one_hot=False,
@@ -207,8 +223,8 @@ def test_train_plus_val_joins_both_splits(source):
 # --- Unreadable image files -----------------------------------------------------------------------
 
 
-# The first test images in official order (setid.mat tstid): 06734, 06735, 06737, 06742, ...
-EMPTY, TEXT, TRUNCATED = "image_06735.jpg", "image_06737.jpg", "image_06742.jpg"
+# Test images 2-4 in official order (setid.mat tstid).
+EMPTY, TEXT, TRUNCATED = split_files("test")[1:4]
 
 
 def test_empty_and_non_image_files_are_refused_up_front_by_name(dataset_copy, data_dir):
@@ -248,7 +264,7 @@ def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
         im.save(png, "PNG")
     replace_image(dataset_copy, TEXT, png.getvalue())  # a PNG with a .jpg name decodes fine
     src = data.FolderSource(dataset_copy)
-    assert src.sizes()["test"] == 6149
+    assert src.sizes()["test"] == SIZES["test"]
     ds = data.make_pipeline(
         src, "test", image_size=32, batch_size=8, limit=None, one_hot=False, with_names=True
     )
@@ -266,7 +282,7 @@ def test_image_that_fails_to_decode_is_named_by_evaluation(dataset_copy, data_di
 
     replace_image(dataset_copy, TEXT, corrupt_inside(data_dir, TEXT))
     src = data.FolderSource(dataset_copy)
-    assert src.sizes()["test"] == 6149  # passes the quick check: only decoding finds it
+    assert src.sizes()["test"] == SIZES["test"]  # passes the quick check: only decoding finds it
     inputs = keras.Input((32, 32, 3))
     model = keras.Model(
         inputs,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, corrupt_inside, replace_image, tiny_config
+from miniature import SIZES
 
 from flowerdash import checkpoints, training
 from flowerdash.errors import ConfigError, TrainingError
@@ -38,7 +39,7 @@ def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_d
     assert meta["status"] == "complete" and meta["seed"] == 3
     assert [h["epoch"] for h in meta["history"]] == [1, 2, 3]
     assert meta["history"][-1]["stage"] == "fine_tune"
-    assert meta["dataset"]["split_sizes"] == {"train": 1020, "val": 1020, "test": 6149}
+    assert meta["dataset"]["split_sizes"] == SIZES
     assert meta["metrics"]["test"]["n"] == 8 and 0 <= meta["metrics"]["test"]["top1"] <= 1
     assert meta["config"]["augment"] == "basic"
     model = checkpoints.load_model(job.checkpoint)
