@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
@@ -87,3 +89,19 @@ def test_predictions_json_lines(data_dir, tmp_path, limit):
         "confidence",
         "top5",
     }
+
+
+def test_the_shipped_model_scores_its_recorded_accuracy_on_the_real_test_split(
+    real_data_dir, tmp_path
+):
+    """Data tier: the whole test split scanned afresh (no cached predictions) reproduces the
+    top-1 / top-5 recorded in the shipped checkpoint's meta.json."""
+    from flowerdash.checkpoints import SHIPPED_DEFAULT, read_meta
+
+    copy = tmp_path / "shipped"
+    shutil.copytree(SHIPPED_DEFAULT, copy, ignore=shutil.ignore_patterns("eval"))
+    recorded = read_meta(copy)["metrics"]["test"]
+    _, metrics = evaluation.evaluate_checkpoint(copy, "test", source=FolderSource(real_data_dir))
+    assert metrics["n"] == recorded["n"] == 6149
+    assert metrics["top1"] == pytest.approx(recorded["top1"], abs=0.002)
+    assert metrics["top5"] == pytest.approx(recorded["top5"], abs=0.002)
