@@ -14,7 +14,7 @@ from flowerdash import augment
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import N_, _
 from flowerdash.images import load_image
-from flowerdash.ui import state, widgets
+from flowerdash.ui import dataset_panel, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 SPLIT = "train"
@@ -211,13 +211,8 @@ def upload_picker(key: str, label: str, name: str) -> tuple[np.ndarray, str] | N
 def pick_photo(source: Any) -> tuple[np.ndarray, str] | None:
     """The main photo, from the dataset or an upload."""
     if isinstance(source, FlowerdashError):
-        st.info(
-            _(
-                "To pick photos from the Oxford Flowers102 dataset, set FLOWERDASH_DATA_DIR to the "
-                "folder with jpg/, imagelabels.mat and setid.mat (or data_dir in flowerdash.toml) "
-                "and reload. Until then you can upload your own photo."
-            )
-        )
+        with st.expander(_("Pick photos from the dataset"), expanded=False):
+            dataset_panel.show(source, key="augment.dataset", stacked=True)
         return upload_picker("augment.upload", _("Upload a photo"), _("your photo"))
     choice = st.radio(
         _("Photo"),

@@ -242,29 +242,32 @@ def main() -> None:
 
     settings, view = st.columns([1, 3], gap="large")
     with settings:
+        # the test set is offered only when the dataset is on this machine
+        origins = ["test", "upload"] if has_data else ["upload"]
+        if st.session_state.get("explain.source") not in origins:
+            st.session_state["explain.source"] = origins[0]
         origin = st.radio(
             _("Image"),
-            ["test", "upload"],
+            origins,
             format_func=lambda s: {"test": _("Test set"), "upload": _("Upload")}[s],
             key="explain.source",
             horizontal=True,
             help=_("Explain a photo from the test set or one of your own."),
         )
+        if not has_data:
+            st.caption(
+                _(
+                    "Photos from the test set appear here once the Oxford Flowers102 dataset "
+                    "is on this computer (the Audit page shows how to get it)."
+                )
+            )
         picked = None
         true_label: int | None = None
         if origin == "test":
-            if not has_data:
-                st.info(
-                    _(
-                        "The test set needs the Oxford Flowers102 dataset (set FLOWERDASH_DATA_DIR). "
-                        "You can still upload a photo."
-                    )
-                )
-            else:
-                found = browse_test_set(source, names)
-                if found is not None:
-                    image, file_name, true_label = found
-                    picked = (image, file_name)
+            found = browse_test_set(source, names)
+            if found is not None:
+                image, file_name, true_label = found
+                picked = (image, file_name)
         else:
             upload = st.file_uploader(
                 _("Flower photo"),

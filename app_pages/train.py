@@ -624,10 +624,7 @@ def main() -> None:
             "background: you can switch pages or reload, and come back to follow it here."
         )
     )
-    source = state.local_dataset()
-    if isinstance(source, FlowerdashError):
-        st.info(_("Training needs the Oxford Flowers102 dataset.") + " " + str(source))
-        st.stop()
+    state.require_dataset()
     init_state()
     live_slot = st.container()
     st.divider()

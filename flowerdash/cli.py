@@ -216,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--data-dir", default=None)
     n.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
+    d = sub.add_parser(
+        "download",
+        help="download and prepare Oxford Flowers102 through TensorFlow Datasets (~345 MB)",
+        description=(
+            "Download Oxford Flowers102 (8,189 photos of 102 flowers, about 345 MB) through "
+            "TensorFlow Datasets, verify it against TFDS's registered checksums and prepare it. "
+            "Ctrl-C cancels and removes what was written."
+        ),
+    )
+    d.add_argument(
+        "--tfds-dir",
+        default=None,
+        help="TensorFlow Datasets folder (default: TFDS_DATA_DIR, else ~/tensorflow_datasets)",
+    )
+
     c = sub.add_parser("checkpoints", help="list checkpoints", description="List checkpoints.")
     c.add_argument("--checkpoint-dir", default=None)
     c.add_argument("--json", action="store_true")
@@ -522,6 +537,52 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 10e6 else f"{n / 1e6:,.1f} MB"
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    """Download and prepare the dataset with a progress line; Ctrl-C cancels."""
+    from flowerdash import dataset_download
+
+    if dataset_download.is_prepared(args.tfds_dir):
+        print(f"Oxford Flowers102 is already in {dataset_download.data_root(args.tfds_dir)}.")
+        return 0
+    if not dataset_download.is_online():
+        raise FlowerdashError(dataset_download.offline_message())
+    job = dataset_download.DownloadJob(args.tfds_dir).start()
+    tty = sys.stderr.isatty()
+    shown = None
+    try:
+        while True:
+            now = job.wait(timeout=1.0)
+            if now.phase == dataset_download.PREPARE:
+                line = "preparing (extracting and writing TensorFlow Datasets records)…"
+            else:
+                line = f"downloading {_megabytes(now.done_bytes)} of {_megabytes(now.total_bytes)}"
+            # a terminal redraws one line; a log gets a line per phase
+            key = line if tty else now.phase
+            if key != shown:
+                print(
+                    ("\r" if tty else "") + line.ljust(72 if tty else 0),
+                    end="" if tty else "\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                shown = key
+            if not now.running:
+                break
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+    if tty:
+        print(file=sys.stderr)
+    if now.error is not None:
+        raise now.error
+    print(f"Oxford Flowers102 is ready in {job.root}.")
+    return 0
+
+
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     """List usable and broken checkpoints."""
     from flowerdash.checkpoints import list_checkpoints
@@ -552,6 +613,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "explain": cmd_explain,
     "checkpoints": cmd_checkpoints,
+    "download": cmd_download,
     "ensemble": cmd_ensemble,
     "robustness": cli_robustness.run,
 }

@@ -3,7 +3,9 @@
 Sources:
 - ``FolderSource``: a folder in the official VGG layout (``jpg/``, ``imagelabels.mat``,
   ``setid.mat``, optional ``class_names.json``); works offline.
-- ``TfdsSource``: TensorFlow Datasets ``oxford_flowers102``; needs internet the first time.
+- ``TfdsSource``: TensorFlow Datasets ``oxford_flowers102``, once downloaded and prepared by
+  :mod:`flowerdash.dataset_download` (the dashboard's Download button or
+  ``python -m flowerdash download``); reading it never downloads.
 
 Both give the official splits (train 1,020 / val 1,020 / test 6,149), labels 0..101 and the
 image file name (``image_00001.jpg``), so a prediction can always be traced back to its file.
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from flowerdash.classes import CLASS_NAMES, NUM_CLASSES
-from flowerdash.errors import ConfigError, DatasetError
+from flowerdash.errors import ConfigError, DatasetError, DatasetNotHere
 from flowerdash.i18n import N_, _
 from flowerdash.settings import ENV_DATA_DIR, load_settings
 
@@ -40,8 +42,8 @@ _TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
 _HOW_TO_FIX = N_(
     "Point flowerdash at a folder with the official Oxford Flowers102 files by setting "
-    "{variable} (or data_dir in flowerdash.toml), or go online so TensorFlow Datasets "
-    "can download it."
+    "{variable} (or data_dir in flowerdash.toml), or download it with TensorFlow Datasets "
+    "(the Download button on the Audit page, or python -m flowerdash download)."
 )
 _FIX_BAD_IMAGES = N_(
     "re-download the official images (102flowers.tgz) or copy these files again from a good "
@@ -315,7 +317,7 @@ class FolderSource(DatasetSource):
 
 
 class TfdsSource(DatasetSource):
-    """TensorFlow Datasets ``oxford_flowers102`` (downloads on first use)."""
+    """TensorFlow Datasets ``oxford_flowers102``, once prepared (see ``dataset_download``)."""
 
     kind = "tfds"
     NAME = "oxford_flowers102"
@@ -327,26 +329,21 @@ class TfdsSource(DatasetSource):
     def description(self) -> str:
         return "TensorFlow Datasets oxford_flowers102"
 
+    def is_prepared(self) -> bool:
+        """Whether the dataset is already on this machine (DatasetError if TFDS cannot run)."""
+        from flowerdash import dataset_download
+
+        return dataset_download.is_prepared(self.data_dir)
+
     @cached_property
     def _builder(self):
-        try:
-            import tensorflow_datasets as tfds
-        except ImportError as exc:
-            raise DatasetError(
-                _("tensorflow-datasets is not installed.") + " " + how_to_fix()
-            ) from exc
-        builder = tfds.builder(self.NAME, data_dir=self.data_dir)
-        try:
-            builder.download_and_prepare()
-        except Exception as exc:  # network errors surface as many different types
-            raise DatasetError(
-                _("TensorFlow Datasets could not download {name} ({error_type}).").format(
-                    name=self.NAME, error_type=type(exc).__name__
-                )
-                + " "
-                + how_to_fix()
-            ) from exc
-        return builder
+        from flowerdash import dataset_download
+
+        # Reading never downloads: a page or command must not start a 345 MB download as a
+        # side effect (dataset_download does it on request, with progress and cancel).
+        if not self.is_prepared():
+            raise DatasetNotHere(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+        return dataset_download.builder(self.data_dir)
 
     def _load(self, name: str) -> tf.data.Dataset:
         return self._builder.as_dataset(split=_TFDS_SPLITS[_check_split(name)], shuffle_files=False)
@@ -384,8 +381,24 @@ class TfdsSource(DatasetSource):
         return ds.filter(lambda image, label, file_name: tf.reduce_any(tf.equal(file_name, wanted)))
 
     def read_image(self, split: str, index: int) -> np.ndarray:
-        image, _, _ = next(iter(self.raw_dataset(split, np.array([index])).as_numpy_iterator()))
-        return np.asarray(image)
+        """Decoded from the stored JPEG by the folder source's decoder, so both give the same
+        pixels (TensorFlow's and Pillow's JPEG decoders differ by a few levels)."""
+        import tensorflow as tf
+        import tensorflow_datasets as tfds
+
+        from flowerdash.images import load_image
+
+        wanted = self.split(split).files[index]
+        records = self._builder.as_dataset(
+            split=_TFDS_SPLITS[split],
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()},
+        )
+        for record in records.filter(lambda e: tf.equal(e["file_name"], wanted)).take(1):
+            return load_image(record["image"].numpy())
+        raise DatasetError(
+            _("The {split} split has no image named {name}.").format(split=split, name=repr(wanted))
+        )
 
 
 def get_source(data_dir: str | Path | None = None) -> DatasetSource:

@@ -15,6 +15,11 @@ class DatasetError(FlowerdashError):
     """The dataset is missing, incomplete or unreadable."""
 
 
+class DatasetNotHere(DatasetError):
+    """Nothing is wrong, the dataset is just not on this machine yet (no folder configured, and
+    TensorFlow Datasets has not downloaded it)."""
+
+
 class WeightsError(FlowerdashError):
     """Requested backbone weights cannot be obtained on this machine."""
 

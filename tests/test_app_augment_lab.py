@@ -115,9 +115,10 @@ def test_without_dataset_offers_upload_and_explains(monkeypatch, tmp_path):
     try:
         at = AppTest.from_file(PAGE, default_timeout=60).run()
         assert not at.exception, [e.value for e in at.exception]
-        info = " ".join(i.value for i in at.info)
-        assert "FLOWERDASH_DATA_DIR" in info
-        assert "upload" in info.lower()
+        # the dataset panel (how to get the data) and the upload
+        panel = " ".join(e.value for kind in ("markdown", "info") for e in at.get(kind))
+        assert "Oxford Flowers102" in panel and "FLOWERDASH_DATA_DIR" in panel
+        assert at.get("file_uploader")
         assert not sample_urls(at)
         assert "keras.layers.RandomFlip" in at.code[0].value  # the code needs no photo
     finally:

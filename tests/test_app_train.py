@@ -63,9 +63,10 @@ def test_without_dataset_explains_and_stops(monkeypatch, tmp_path):
     fresh_caches()
     try:
         at = no_exception(AppTest.from_file(PAGE, default_timeout=60).run())
-        info = " ".join(i.value for i in at.info)
-        assert "dataset" in info and "FLOWERDASH_DATA_DIR" in info
-        assert not at.button  # no form, nothing to start
+        panel = " ".join(m.value for m in at.markdown)  # the dataset panel
+        assert "dataset" in panel and "FLOWERDASH_DATA_DIR" in panel
+        # no form, nothing to start: only the panel's own buttons
+        assert all(b.key.startswith("dataset.") for b in at.button)
     finally:
         fresh_caches()
 

@@ -40,10 +40,14 @@ def job_registry():
 
 
 def dataset_source():
-    """The configured dataset source, or the error explaining why there is none.
+    """The dataset source if the dataset is on this machine, else the error saying why not.
 
-    The source (and its up-front validation) is built once for every session; only a failure
-    is worked out again per language, so its message reads in the session's language.
+    On this machine means: the configured folder, valid; or, with no folder configured,
+    TensorFlow Datasets' copy already prepared. Never starts a download (the dataset panel
+    does that on request). The source (and its up-front validation) is built once for every
+    session; only a failure is worked out again per language, so its message reads in the
+    session's language. ``dataset_source.clear()`` looks again (after a download, or a new
+    folder setting).
     """
     found = _configured_source()
     if isinstance(found, FlowerdashError):
@@ -52,12 +56,15 @@ def dataset_source():
 
 
 def _find_source():
-    from flowerdash.data import FolderSource, get_source
+    from flowerdash.data import FolderSource, get_source, how_to_fix
+    from flowerdash.errors import DatasetNotHere
 
     try:
         source = get_source()
         if isinstance(source, FolderSource):
             source.sizes()  # validate the layout and the image list up front
+        elif not source.is_prepared():
+            raise DatasetNotHere(_("The dataset is not on this machine yet.") + " " + how_to_fix())
         return source
     except FlowerdashError as exc:
         return exc
@@ -82,16 +89,12 @@ dataset_source.clear = _clear_dataset_source  # type: ignore[attr-defined]
 
 
 def require_dataset():
-    """The dataset source; stops the page with plain instructions when there is none."""
-    from flowerdash.data import how_to_fix
+    """The dataset source; without one, the dataset panel (how to get it) and a stop."""
+    from flowerdash.ui import dataset_panel
 
     source = dataset_source()
     if isinstance(source, FlowerdashError):
-        st.info(
-            _("This page needs the Oxford Flowers102 dataset.") + " " + str(source)
-            if str(source)
-            else how_to_fix()
-        )
+        dataset_panel.show(source)
         st.stop()
     return source
 
@@ -285,31 +288,44 @@ def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test")
 LAB_IMAGE_SIZE = 224  # the lab shows what training sees: the model-sized centre crop
 
 
-def local_dataset():
-    """The dataset source if it is on this machine (a folder, or TFDS already downloaded), else
-    the error saying how to get it (in the session's language); never starts a download."""
-    from flowerdash.data import how_to_fix
-    from flowerdash.errors import DatasetError
+# The same notion for every page: ``dataset_source`` never downloads.
+local_dataset = dataset_source
 
-    source = dataset_source()
-    if isinstance(source, FlowerdashError) or source.kind != "tfds":
-        return source
-    if _tfds_prepared(source.NAME, source.data_dir):
-        return source
-    return DatasetError(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+
+# --- The dataset download (the dataset panel) ------------------------------------------------
+
+
+class DownloadSlot:
+    """The one dataset download of this server, shared by every session."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.job = None
+        self.announced = None  # the finished job whose dataset the pages were told about
 
 
 @st.cache_resource(show_spinner=False)
-def _tfds_prepared(name: str, data_dir: str | None) -> bool:
-    try:
-        import tensorflow_datasets as tfds
-
-        return bool(tfds.builder(name, data_dir=data_dir).is_prepared())
-    except Exception:  # a missing or broken TFDS install just means "not available"
-        return False
+def download_slot() -> DownloadSlot:
+    """The process-wide slot holding the current (or last) download job."""
+    return DownloadSlot()
 
 
-local_dataset.clear = _tfds_prepared.clear  # type: ignore[attr-defined]
+@st.cache_data(show_spinner=False, ttl=30)
+def is_online() -> bool:
+    """Whether the dataset's server can be reached (asked at most every 30 s)."""
+    from flowerdash import dataset_download
+
+    return dataset_download.is_online()
+
+
+@st.cache_data(show_spinner=False)
+def download_size() -> int:
+    """Bytes the download will fetch (the sizes TFDS registers for the files)."""
+    from flowerdash import dataset_download
+
+    return dataset_download.download_size()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
