@@ -14,7 +14,7 @@ from flowerdash.checkpoints import MODEL_FILE, read_meta
 from flowerdash.corruptions import CORRUPTIONS, describe
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
-from flowerdash.ui import state
+from flowerdash.ui import dataset_panel, state
 
 DEFAULT_LIMIT = 100
 RESULTS_KEY = "robustness.results"  # fallback when results cannot be saved next to a checkpoint
@@ -266,7 +266,9 @@ def single_summary(label: str, result: robustness.RobustnessResult) -> list[str]
     return lines
 
 
-def show(results: list[tuple[str, robustness.RobustnessResult]]) -> None:
+def show(
+    results: list[tuple[str, robustness.RobustnessResult]], measured_here: bool = True
+) -> None:
     """Headline numbers, the plain-language summary, the chart and the table."""
     for col, (label, result) in zip(st.columns(len(results)), results, strict=True):
         with col, st.container(border=True):
@@ -317,12 +319,30 @@ def show(results: list[tuple[str, robustness.RobustnessResult]]) -> None:
                 ),
             },
         )
+    if not measured_here:
+        return
     seconds = sum(r.seconds for _l, r in results)
     st.caption(
         _(
             "Based on {n} test photos; measured in {s:.0f} s and saved next to each checkpoint."
         ).format(n=results[0][1].n, s=seconds)
     )
+
+
+def show_published() -> None:
+    """Without a dataset: the team's committed measurement, so the question still gets an answer."""
+    pair = robustness.published_comparison()
+    if not pair:
+        return
+    st.header(_("What we measured"))
+    st.caption(
+        _(
+            "The course notebooks' recipe (frozen backbone, 8 epochs) trained once without and "
+            "once with augmentation, tested by the team on the same {n} test photos. With the "
+            "dataset on this computer, this page measures your own models the same way."
+        ).format(n=pair[0][1].n)
+    )
+    show(pair, measured_here=False)
 
 
 def main() -> None:
@@ -334,7 +354,11 @@ def main() -> None:
             "still right."
         ).format(k=len(CORRUPTIONS))
     )
-    source = state.require_dataset()
+    source = state.dataset_source()
+    if isinstance(source, FlowerdashError):
+        dataset_panel.show(source, key="robustness.dataset")
+        show_published()
+        st.stop()
     usable, _broken = state.checkpoint_listing()
     if not usable:
         st.info(

@@ -30,7 +30,8 @@ from flowerdash.data import DatasetSource, get_source, scan_pipeline, select_ind
 from flowerdash.errors import ConfigError
 from flowerdash.evaluation import file_hash
 from flowerdash.fast_inference import batch_predictor
-from flowerdash.i18n import _
+from flowerdash.i18n import N_, _
+from flowerdash.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     import keras
@@ -235,6 +236,26 @@ def _corrupt(images: np.ndarray, name: str, severity: int, seed: int, offset: in
             for i, img in enumerate(images)
         ]
     )
+
+
+# The team's committed measurement of the course notebooks' recipe without and with augmentation
+# (same test photos, see docs/RESULTS.md): what the page shows until a dataset is on the machine.
+PUBLISHED_DIR = PROJECT_ROOT / "benchmarks" / "results" / "robustness"
+PUBLISHED_PAIR = (
+    ("notebook-noaug.json", N_("Trained without augmentation")),
+    ("notebook-aug.json", N_("Trained with augmentation")),
+)
+
+
+def published_comparison() -> list[tuple[str, RobustnessResult]]:
+    """(label, result) of the committed comparison, in the current language; [] if not shipped."""
+    out = []
+    for file_name, label in PUBLISHED_PAIR:
+        path = PUBLISHED_DIR / file_name
+        if not path.is_file():
+            return []
+        out.append((_(label), RobustnessResult.from_dict(json.loads(path.read_text("utf-8")))))
+    return out
 
 
 def cached_result(

@@ -82,9 +82,18 @@ def test_without_dataset_the_page_explains_how_to_configure_it(
     monkeypatch, checkpoint_dir, tmp_path
 ):
     at = open_page(monkeypatch, checkpoint_dir, tmp_path / "no-dataset")
-    assert any("needs the Oxford Flowers102 dataset" in i.value for i in at.info)
-    assert any("FLOWERDASH_DATA_DIR" in i.value for i in at.info)
+    # the dataset panel
+    assert any("needs the Oxford Flowers102 dataset" in m.value for m in at.markdown)
+    assert any("FLOWERDASH_DATA_DIR" in m.value for m in at.markdown)
     assert not at.get("selectbox")
+    # ... and still answers its question with the team's committed measurement
+    assert [h.value for h in at.header] == ["What we measured"]
+    assert len(at.get("plotly_chart")) == 1
+    labels = [m.label for m in at.metric]
+    assert labels == ["Clean photos", "Under variations"] * 2
+    assert [m.value for m in at.metric][::2] == ["77.0%", "71.5%"]  # notebook-{noaug,aug}.json
+    assert any("Trained with augmentation" in m.value for m in at.markdown)
+    assert not any("saved next to each checkpoint" in c.value for c in at.caption)
 
 
 def test_two_checkpoints_of_the_same_name_can_be_compared(monkeypatch, tmp_path, data_dir):

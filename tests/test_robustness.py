@@ -294,3 +294,17 @@ def test_cli_rejects_unknown_corruptions(checkpoint, data_dir):
     module, args = cli_args(str(checkpoint), "--corruptions", "fog", "--data-dir", str(data_dir))
     with pytest.raises(ConfigError, match="fog"):
         module.run(args)
+
+
+def test_published_comparison_is_the_committed_pair():
+    """What the page shows without a dataset: the notebook recipe without and with augmentation."""
+    pair = robustness.published_comparison()
+    assert [label for label, _r in pair] == [
+        "Trained without augmentation",
+        "Trained with augmentation",
+    ]
+    (_, plain), (_, augmented) = pair
+    assert plain.n == augmented.n == 200
+    assert plain.corruptions == augmented.corruptions == list(CORRUPTIONS)
+    assert (plain.clean, augmented.clean) == (0.77, 0.715)  # docs/RESULTS.md: 77.0 and 71.5
+    assert round(plain.mean("rotation") * 100, 1) == 75.2
