@@ -26,8 +26,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# serve.py is streamlit_app.py with its models prepared from server start (see serve.py).
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run streamlit_app.py
+	$(PY) -m streamlit run serve.py
 
 # Debian chromium for the browser test, and a colour emoji font (page titles and icons show
 # empty boxes without one). Unattended: CI=true makes sudo fail instead of asking for a password

@@ -13,7 +13,7 @@ from flowerdash import i18n
 from flowerdash.checkpoints import read_meta
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, ngettext
-from flowerdash.ui import demo, state
+from flowerdash.ui import demo, state, warmup
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_KEY = "app.checkpoint"
@@ -140,4 +140,5 @@ pages = [
 page = st.navigation(pages)
 language_and_view()
 checkpoint_picker()
+warmup.start(st.session_state.get(CHECKPOINT_KEY))  # once per process, in the background
 page.run()

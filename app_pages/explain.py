@@ -342,7 +342,6 @@ def main() -> None:
                 int(steps),
                 baseline,
                 layer,
-                bool(faithful),
             )
     except FlowerdashError as exc:
         with view:
@@ -375,15 +374,19 @@ def main() -> None:
         c2.image(overlays["Integrated Gradients"], caption="Integrated Gradients", width="stretch")
 
         m1, m2, m3 = st.columns(3)
-        m1.metric(
+        widgets.timing_metric(
+            m1,
             _("Grad-CAM time"),
-            f"{result.seconds.get('gradcam', 0.0):.2f} s",
-            help=_("How long the Grad-CAM map took."),
+            result.seconds.get("gradcam", 0.0),
+            result.prepared.get("gradcam", False),
+            _("How long the Grad-CAM map took."),
         )
-        m2.metric(
+        widgets.timing_metric(
+            m2,
             _("Integrated Gradients time"),
-            f"{result.seconds.get('ig', 0.0):.2f} s",
-            help=_("How long the Integrated Gradients map took."),
+            result.seconds.get("ig", 0.0),
+            result.prepared.get("ig", False),
+            _("How long the Integrated Gradients map took."),
         )
         gap = result.ig_gap
         m3.metric(
@@ -404,17 +407,34 @@ def main() -> None:
             ),
             _("IG: {steps} steps, {baseline} baseline").format(steps=steps, baseline=baseline),
         ]
-        if result.faithfulness:
+        faith = None
+        if faithful:
+            # After the maps are on the page: the test takes longer than both maps together.
+            try:
+                with st.spinner(_("Testing which explanation is more faithful…")):
+                    faith = state.faithfulness_cached(
+                        path,
+                        state.image_key(small),
+                        small,
+                        result.target,
+                        int(steps),
+                        baseline,
+                        layer,
+                        result.maps,
+                    )
+            except FlowerdashError as exc:
+                state.show_error(exc, _("The faithfulness test failed"))
+        if faith:
             st.subheader(_("Which explanation is more faithful here?"))
-            st.markdown(verdict(result.faithfulness))
+            st.markdown(verdict(faith))
             st.dataframe(
                 {
-                    _("Method"): [METHOD_NAMES[m] for m in result.faithfulness],
+                    _("Method"): [METHOD_NAMES[m] for m in faith],
                     _("Hiding: area (lower = better)"): [
-                        round(f.deletion_auc, 3) for f in result.faithfulness.values()
+                        round(f.deletion_auc, 3) for f in faith.values()
                     ],
                     _("Showing: area (higher = better)"): [
-                        round(f.insertion_auc, 3) for f in result.faithfulness.values()
+                        round(f.insertion_auc, 3) for f in faith.values()
                     ],
                 },
                 hide_index=True,
@@ -428,11 +448,11 @@ def main() -> None:
                 )
             )
             st.plotly_chart(
-                curves_chart(result.faithfulness),
+                curves_chart(faith),
                 key="explain.curves",
                 config={"displayModeBar": False},
             )
-            for m, f in result.faithfulness.items():
+            for m, f in faith.items():
                 lines.append(
                     _("{method}: deletion AUC {d:.3f}, insertion AUC {i:.3f}").format(
                         method=METHOD_NAMES[m], d=f.deletion_auc, i=f.insertion_auc

@@ -332,10 +332,12 @@ def main() -> None:
                     "(25% if it looked everywhere equally)."
                 ),
             )
-            m3.metric(
+            widgets.timing_metric(
+                m3,
                 _("Grad-CAM time"),
-                f"{result.seconds.get('gradcam', 0.0):.2f} s",
-                help=_("How long the Grad-CAM map took."),
+                result.seconds.get("gradcam", 0.0),
+                result.prepared.get("gradcam", False),
+                _("How long the Grad-CAM map took."),
             )
         else:
             st.markdown("**" + _("Other possibilities") + "**")

@@ -278,6 +278,8 @@ class Explainer(abc.ABC):
         self.num_classes = int(self.logits_model.outputs[0].shape[-1])
         #: How many times any compiled function of this explainer has been traced.
         self.trace_count = 0
+        #: Whether a call has finished: later calls no longer pay for the first one's tracing.
+        self.warm = False
         self._logits_fn = self.compile(
             lambda x: tf.cast(self.logits_model(x, training=False), tf.float32),
             [self.image_spec()],
@@ -408,6 +410,7 @@ class Explainer(abc.ABC):
             )
             maps.append(np.asarray(batch, dtype=np.float32))
         out = np.concatenate(maps, axis=0)
+        self.warm = True
         return self.postprocess(out)
 
     def postprocess(self, maps: np.ndarray) -> np.ndarray:

@@ -219,7 +219,9 @@ def explain_cached(
 ):
     """explain_image on a model-sized uint8 image, cached by checkpoint, image key and options."""
     from flowerdash import explanations
+    from flowerdash.ui import warmup
 
+    warmup.wait_for(checkpoint)  # reuse what the warm-up prepares rather than race it
     model, _meta = load_checkpoint(checkpoint)
     return explanations.explain_image(
         model,
@@ -231,6 +233,29 @@ def explain_cached(
         layer=layer,
         with_faithfulness=with_faithfulness,
     )
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def faithfulness_cached(
+    checkpoint: str,
+    key: str,
+    _image: np.ndarray,
+    target: int,
+    ig_steps: int,
+    ig_baseline: str,
+    layer: str | None,
+    _maps: dict[str, np.ndarray],
+):
+    """Deletion/insertion of each map of ``explain_cached`` with the same image and options.
+
+    Apart from the maps, so a page can show them before this slower test; keyed by what the
+    maps were computed from (the maps themselves are not hashed).
+    """
+    from flowerdash.faithfulness import deletion_insertion
+
+    model, _meta = load_checkpoint(checkpoint)
+    x = np.asarray(_image, dtype=np.float32)
+    return {m: deletion_insertion(model, x, heat, int(target)) for m, heat in _maps.items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -103,3 +103,20 @@ def colormap_select(
         key=key,
         help=help_text,
     )
+
+
+def timing_metric(container: Any, label: str, seconds: float, prepared: bool, help: str) -> None:
+    """A method's time; a time that includes one-time preparation says so under the number."""
+    container.metric(
+        label,
+        f"{seconds:.2f} s",
+        delta=_("includes one-time preparation") if prepared else None,
+        delta_color="off",
+        delta_arrow="off",
+        help=help
+        + " "
+        + _(
+            "The first explanation after the server starts may also load and prepare the model; "
+            "that time is marked."
+        ),
+    )
