@@ -176,7 +176,10 @@ def test_ig_memory_probe_prints_one_json_line(capsys):
     probe(["--backbone", "tiny", "--size", "64", "--steps", "8", "--mode", "chunked"])
     line = capsys.readouterr().out.strip().splitlines()[-1]
     out = json.loads(line)
-    assert out["steps"] == 8 and out["peak_delta_mib"] >= 0
+    # Linux syncs each thread's RSS counter into the process's lazily, so VmHWM read twice can
+    # come out a few hundred KiB lower; the tiny model's true delta is about zero.
+    assert out["steps"] == 8 and out["peak_delta_mib"] > -1.0
+    assert out["hwm_after_mib"] > 0 and out["seconds_cold"] > 0
 
 
 def _fake_run(folder: Path, train_on: str, fine_val: list[float]) -> Path:
