@@ -133,10 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--strategy",
         default="auto",
-        choices=("auto", "one", "mirrored"),
+        choices=("auto", "one", "mirrored", "multiworker"),
         help="tf.distribute strategy: one device, or mirrored (data-parallel across the GPUs of "
         "this machine; --batch-size is the global batch, split over the replicas); auto "
-        "(default) is mirrored when more than one GPU is visible",
+        "(default) is mirrored when more than one GPU is visible; multiworker: across the "
+        "machines in TF_CONFIG, the same command on each",
     )
     t.add_argument(
         "--devices",
@@ -155,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_ID",
         help="continue an interrupted run from its last completed epoch",
     )
+    t.add_argument("--events", default=None, metavar="FILE", help="also write events as JSON lines")
+
+    la = sub.add_parser(
+        "launch",
+        help="run a multi-worker training on this machine",
+        description="Start N 'train --strategy multiworker' workers on 127.0.0.1 and follow them.",
+    )
+    la.add_argument("--workers", type=int, default=2)
+    la.add_argument("train", nargs=argparse.REMAINDER, help="train and its options")
 
     e = sub.add_parser(
         "evaluate",
@@ -357,7 +367,16 @@ def cmd_train(args: argparse.Namespace) -> int:
             name=args.name,
         )
         config.augment_config()  # validate before starting
+    if config.strategy == "multiworker":
+        from flowerdash.multiworker import check_cluster
+
+        check_cluster()  # a bad TF_CONFIG: one line, before anything starts or is written
     job = TrainingJob(config, resume_from=resume_path).start()
+    if args.events:
+        from flowerdash.launch import write_events
+
+        events_out = open(args.events, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+        writer = write_events(job.channel, events_out)
     try:
         _follow(job)
     except KeyboardInterrupt:
@@ -365,11 +384,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         job.cancel()
         job.wait()
         _follow(job)
+    if args.events:
+        writer.join()
+        events_out.close()
     if job.status == "failed":
         raise FlowerdashError(job.error or "training failed")
     if job.checkpoint:
         print(job.checkpoint)
     return 0 if job.status == "succeeded" else 130
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    """Run N local workers of a multi-worker training; the chief's progress on stderr."""
+    from flowerdash.launch import Launch
+
+    launch = Launch(args.workers, args.train).start()
+    try:
+        _follow(launch)
+    except KeyboardInterrupt:
+        launch.stop()
+        launch.wait()
+        raise
+    launch.wait()
+    if launch.status == "failed":
+        raise FlowerdashError(launch.error or "a worker failed")
+    if launch.checkpoint:
+        print(launch.checkpoint)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -609,6 +650,7 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "train": cmd_train,
+    "launch": cmd_launch,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "explain": cmd_explain,

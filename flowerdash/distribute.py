@@ -2,7 +2,9 @@
 
 ``"one"``: the default single-device strategy (or one named device); ``"mirrored"``: synchronous
 data parallelism with ``tf.distribute.MirroredStrategy`` across the GPUs of one machine (or the
-devices given); ``"auto"``: mirrored when more than one GPU is visible, else one device.
+devices given); ``"multiworker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` across the
+processes (machines) listed in ``TF_CONFIG`` (``multiworker.py``); ``"auto"``: mirrored when more
+than one GPU is visible, else one device.
 Models are built and compiled inside ``strategy.scope()``; Keras ``fit`` then splits every
 (global) batch across the replicas and sums their gradients. Under a strategy Keras reads the
 training data once more at the start of ``fit`` (to build the model), which advances a reshuffling
@@ -21,7 +23,7 @@ from flowerdash.i18n import _
 if TYPE_CHECKING:
     import tensorflow as tf
 
-STRATEGIES = ("auto", "one", "mirrored")
+STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 
 
 def check_strategy_name(name: str) -> str:
@@ -84,6 +86,14 @@ def make_strategy(
     import tensorflow as tf
 
     key = check_strategy_name(name)
+    if key == "multiworker":
+        if devices:
+            raise ConfigError(
+                _("Strategy 'multiworker' uses every device of each worker; do not name devices.")
+            )
+        from flowerdash.multiworker import make_strategy as multiworker_strategy
+
+        return multiworker_strategy()
     chosen = _resolve(devices) if devices else None
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     if key == "auto":
@@ -140,6 +150,10 @@ def describe_strategy(strategy: tf.distribute.Strategy) -> str:
     import tensorflow as tf
 
     replicas = strategy.num_replicas_in_sync
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        from flowerdash.multiworker import describe
+
+        return describe(strategy)
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         return f"mirrored ({replicas} replica{'s' if replicas != 1 else ''})"
     devices = strategy_devices(strategy)

@@ -300,6 +300,8 @@ class TrainingJob:
             _check_not_running_elsewhere(self._resume_state)
         self._run_dir: Path | None = None
         self._strategy: tf.distribute.Strategy | None = None
+        self._cluster = None  # a multiworker.Cluster on a multi-worker run
+        self._policy: str | None = None  # the mixed-precision policy before this run set one
 
     # -- public API -------------------------------------------------------------------
     def start(self) -> TrainingJob:
@@ -360,7 +362,7 @@ class TrainingJob:
     def epoch_completed(self, stage: str) -> None:
         """Remember the weights of the last completed epoch and persist resumable state."""
         self._best_weights = [w.copy() for w in self._model.get_weights()]
-        if self._run_dir is not None:
+        if self._run_dir is not None and self._cluster is None:  # multi-worker: BackupAndRestore
             _save_run_state(self._run_dir, self, stage)
 
     def _run_in_thread(self) -> None:
@@ -377,8 +379,10 @@ class TrainingJob:
             self.emit(
                 "finished",
                 status="succeeded",
-                checkpoint=str(self.checkpoint),
-                message=_("Saved checkpoint {name}.").format(name=self.checkpoint.name),
+                checkpoint=_s(self.checkpoint),
+                message=_("Saved checkpoint {name}.").format(name=self.checkpoint.name)
+                if self.checkpoint
+                else _("Done; the chief (worker 0) saved the checkpoint."),
             )
         except Cancelled:
             self.status = "cancelled"
@@ -404,6 +408,10 @@ class TrainingJob:
             else:
                 self._fail(f"{type(exc).__name__}: {exc}", details)
         finally:
+            if self._policy is not None:  # the app's other models stay in their own precision
+                import keras
+
+                keras.mixed_precision.set_global_policy(self._policy)
             self.finished_at = time.time()
         return self.checkpoint
 
@@ -444,7 +452,7 @@ class TrainingJob:
             message=_("Training failed: {error}").format(error=message),
         )
 
-    def _run(self) -> Path:
+    def _run(self) -> Path | None:
         import keras
 
         from flowerdash.data import get_source, make_pipeline, without_autotune
@@ -452,12 +460,18 @@ class TrainingJob:
         from flowerdash.models import build_model, set_trainable
 
         cfg = self.config
+        if cfg.strategy == "multiworker":
+            from flowerdash.multiworker import cluster_from_env, run_id
+
+            self._cluster = cluster_from_env()
+            self.id = run_id(cfg.to_dict(), self._cluster)
         strategy = make_strategy(cfg.strategy, cfg.devices)
         self._strategy = strategy
         self.device = describe_device()
         self.strategy = describe_strategy(strategy)
         self.replicas = int(strategy.num_replicas_in_sync)
         if self.device.startswith("GPU") and runs_on_gpu(strategy):
+            self._policy = keras.mixed_precision.global_policy().name
             keras.mixed_precision.set_global_policy("mixed_float16")
         self.emit(
             "started",
@@ -519,26 +533,28 @@ class TrainingJob:
                 epochs=cfg.epochs,
                 message=_("Stage 1: training the new head on a frozen backbone."),
             )
-            if (augment.is_identity or not cfg.head_augment) and cfg.cache_features:
+            # Multi-worker runs train on images: cached features are per-process arrays.
+            cache = cfg.cache_features and self._cluster is None
+            if (augment.is_identity or not cfg.head_augment) and cache:
                 self._fit_head_on_features(model, pipeline, cfg, head_epochs, loss)
             else:
                 # The frozen backbone gives every val image the same features each epoch, so
                 # validation runs the head on features computed once instead of the backbone.
                 validate = None
-                if val is not None and cfg.cache_features:
+                if val is not None and cache:
                     validate = self._validate_on_features(model, pipeline, cfg, loss)
                 cb = _Progress(self, "head", head_epochs, steps, cfg.batch_size, validate)
                 train_ds = pipeline(cfg.train_on, True, cfg.train_limit)
                 # On the CPU the frozen backbone runs faster on LiteRT; only the head trains.
-                fast = self._fast_extractor(model) if cfg.cache_features else None
+                fast = self._fast_extractor(model) if cache else None
                 trained = self._head(model, cfg, loss) if fast else model
-                trained.fit(
+                self._fit(
+                    trained,
                     backbone_features(train_ds, *fast) if fast else train_ds,
-                    validation_data=None if validate else val,
-                    epochs=head_epochs,
-                    verbose=0,
-                    callbacks=[cb.callback],
-                    shuffle=False,
+                    "head",
+                    head_epochs,
+                    [cb.callback],
+                    None if validate else val,
                 )
         self._extract = None  # the frozen backbone's function; fine-tuning changes the backbone
         ft_done = max(start_epoch - cfg.epochs, 0)
@@ -561,15 +577,49 @@ class TrainingJob:
             cb = _Progress(self, "fine_tune", ft_epochs, steps, cfg.batch_size)
             # Validation sees the averaged weights, which are what the run ends with.
             swap = [keras.callbacks.SwapEMAWeights()] if cfg.fine_tune_ema else []
-            model.fit(
+            self._fit(
+                model,
                 pipeline(cfg.train_on, True, cfg.train_limit),
-                validation_data=val,
-                epochs=ft_epochs,
-                verbose=0,
-                callbacks=[*swap, cb.callback],
-                shuffle=False,
+                "fine_tune",
+                ft_epochs,
+                [*swap, cb.callback],
+                val,
             )
         return self._finish(model, source)
+
+    def _fit(self, model, data, stage: str, epochs: int, callbacks: list, val) -> None:
+        """``model.fit``, or on several workers the loop of ``multiworker.fit`` with a backup."""
+        if self._cluster is None:
+            model.fit(
+                data,
+                validation_data=val,
+                epochs=epochs,
+                verbose=0,
+                callbacks=callbacks,
+                shuffle=False,
+            )
+            return
+        from flowerdash import multiworker
+
+        offset = self.config.epochs if stage == "fine_tune" else 0
+
+        def resumed(epoch: int) -> None:
+            self.epoch_counter = offset + epoch
+            self.emit(
+                "message", message=_("Resumed from epoch {epoch}.").format(epoch=offset + epoch)
+            )
+
+        multiworker.fit(
+            model,
+            self._strategy,
+            data,
+            epochs=epochs,
+            validation_data=val,
+            callbacks=callbacks,
+            backup_dir=str(self._run_dir / stage),
+            chief=self._cluster.is_chief,
+            on_resume=resumed,
+        )
 
     def _extractor(self, model) -> Callable[[np.ndarray], np.ndarray]:
         """The backbone's feature function on the fastest engine here (converted once a run)."""
@@ -655,7 +705,7 @@ class TrainingJob:
             callbacks=[cb.callback],
         )
 
-    def _finish(self, model: keras.Model, source: DatasetSource) -> Path:
+    def _finish(self, model: keras.Model, source: DatasetSource) -> Path | None:
         from flowerdash.evaluation import compute_metrics, predict_split, store_predictions
 
         cfg = self.config
@@ -663,7 +713,8 @@ class TrainingJob:
         metrics: dict[str, Any] = {}
         if self.history and self.history[-1].get("val_accuracy") is not None:
             metrics["val"] = {"top1": self.history[-1]["val_accuracy"]}
-        if cfg.evaluate_test:
+        chief = self._cluster is None or self._cluster.is_chief
+        if cfg.evaluate_test and chief:
             self.emit("stage", stage="evaluate", message=_("Measuring accuracy on the test split."))
 
             def progress(done: int, total: int) -> None:
@@ -679,6 +730,12 @@ class TrainingJob:
                     top1=m["top1"], top5=m["top5"]
                 ),
             )
+        if not chief:  # the same weights as the chief's: written aside, then removed
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="flowerdash-worker-") as scratch:
+                save_checkpoint(model, self._meta(source, "complete", metrics), root=scratch)
+            return None
         path = save_checkpoint(
             model, self._meta(source, "complete", metrics), root=cfg.checkpoint_dir, name=cfg.name
         )
@@ -710,6 +767,7 @@ class TrainingJob:
             "device": self.device,
             "strategy": self.strategy,
             "replicas": self.replicas,
+            "workers": len(self._cluster.workers) if self._cluster else 1,
             "started": _iso(self.started_at),
             "finished": now_iso(),
             "seconds": round(time.time() - (self.started_at or time.time()), 1),
@@ -747,7 +805,9 @@ class TrainingJob:
         return self.epoch_counter
 
     def _cleanup_run_dir(self) -> None:
-        if self._run_dir is not None:
+        if self._run_dir is None:
+            return
+        if self._cluster is None or self._cluster.is_chief:  # other workers back up elsewhere
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
