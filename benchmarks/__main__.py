@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.suite import BENCHMARKS, Context, Plan, Skip
 
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    # The app benchmark loads the real checkpoint and a browser: only when asked for in quick mode.
-    names = names or [n for n in BENCHMARKS if not (args.quick and n == "app")]
+    # The browser benchmarks load the real checkpoint: only when asked for in quick mode.
+    browser = ("app", "first_explain")
+    names = names or [n for n in BENCHMARKS if not (args.quick and n in browser)]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"Unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}.")

@@ -17,7 +17,6 @@ import numpy as np
 from benchmarks.stats import once, repeat, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DISPLAY_SIZE = 384  # what the Try it page shows
 
@@ -64,6 +63,21 @@ def engine_timings(checkpoint: Path, photo: Path, repeats: int) -> dict[str, Any
     }
 
 
+def chromium_or_skip() -> str:
+    """The chromium to drive (benchmarks.chromium), or Skip with the reason."""
+    from benchmarks.chromium import ChromiumNotFoundError, find_chromium
+    from benchmarks.suite import Skip
+
+    try:
+        import playwright  # noqa: F401
+    except ImportError as exc:
+        raise Skip("playwright is not installed") from exc
+    try:
+        return find_chromium()
+    except ChromiumNotFoundError as exc:
+        raise Skip(str(exc)) from exc
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as s:
@@ -71,10 +85,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def streamlit_args(port: int) -> list[str]:
-    """``streamlit`` arguments serving the app headless on ``port``, loopback only."""
+def streamlit_args(port: int, script: str = "streamlit_app.py") -> list[str]:
+    """``streamlit`` arguments serving ``script`` headless on ``port``, loopback only."""
     return [
-        "run", "streamlit_app.py", "--server.headless", "true", "--server.port", str(port),
+        "run", script, "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -106,14 +120,11 @@ def _wait_idle(page, timeout_ms: int = 120_000) -> None:
 
 def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
     """Cold start to first page, upload -> Grad-CAM on the page, alpha slider -> new overlay."""
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
     from benchmarks.suite import Skip
 
-    if not Path(CHROMIUM).exists():
-        raise Skip(f"{CHROMIUM} is missing")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        raise Skip("playwright is not installed") from exc
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -124,7 +135,7 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
     }
     out: dict[str, Any] = {"note": "loopback only; chromium headless via Playwright"}
     with sync_playwright() as p, tempfile.TemporaryFile("w+") as log:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
         page.set_default_timeout(120_000)
         start = time.perf_counter()
@@ -205,3 +216,122 @@ def _alpha_in_browser(page, url: str, photo: Path) -> dict[str, Any]:
         return {"slider_step_to_new_overlay": summarize(times[1:]), "first": times[0]}
     except Exception as exc:  # noqa: BLE001 - a page change must not lose the other numbers
         return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+THINK_SECONDS = 20.0  # a visitor who reads the page and picks a photo before uploading
+# visitor -> (seconds after the server answers that they open Explain, seconds before uploading)
+VISITORS = {
+    "at_once": (0.0, 0.0),  # open -> maps
+    "thinking": (0.0, THINK_SECONDS),  # upload -> maps
+    "later": (THINK_SECONDS, 0.0),  # opens the page a little after the server started: open -> maps
+}
+
+
+def first_explain_timings(photo: Path, rounds: int = 2) -> dict[str, Any]:
+    """A fresh server per run, no dataset: open Explain, upload ``photo``, time until both maps.
+
+    Three visitors: one who opens the page as soon as the server answers and uploads at once
+    (open -> maps), one who then takes THINK_SECONDS to choose (upload -> maps), and one who
+    opens the page THINK_SECONDS after the server answered and uploads at once (open -> maps). Three servers alternate, so all see the same
+    machine: warm-up off (``FLOWERDASH_WARMUP=0``, before), ``streamlit run streamlit_app.py``
+    (warm-up from the first visit) and ``serve.py`` (what ``make run`` serves: warm-up from server
+    start). The times the page shows are kept.
+    """
+    chromium = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, Any] = {
+        "note": f"photo {photo.name}; no dataset; shipped checkpoint; a fresh server per run; "
+        f"the thinking visitor uploads {THINK_SECONDS:g} s after opening the page, the later one "
+        f"opens it {THINK_SECONDS:g} s after the server answered",
+        "rounds": rounds,
+        "load_average_at_start": os.getloadavg()[0],
+    }
+    runs: dict[str, list[float]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for _ in range(rounds):
+                for mode in WARMUP_MODES:
+                    for visitor, (arrive, think) in VISITORS.items():
+                        name = f"warmup_{mode}_{visitor}"
+                        seconds, shown = _first_explain(browser, photo, mode, think, arrive)
+                        runs.setdefault(name, []).append(seconds)
+                        out.setdefault(f"{name}_times_shown", shown)
+        finally:
+            browser.close()
+    for name, values in runs.items():
+        out[name] = summarize(values)
+    out["runs"] = runs
+    out["load_average_at_end"] = os.getloadavg()[0]
+    return out
+
+
+# mode -> (script served, FLOWERDASH_WARMUP)
+WARMUP_MODES = {
+    "off": ("streamlit_app.py", "0"),
+    "first_visit": ("streamlit_app.py", "1"),
+    "server_start": ("serve.py", "1"),
+}
+
+
+def _first_explain(
+    browser: Any, photo: Path, mode: str, think: float, arrive: float = 0.0
+) -> tuple[float, list[str]]:
+    """Seconds until both maps show on a fresh server's Explain page, and the times it shows.
+
+    Counted from opening the page when ``think`` is 0, else from the upload ``think`` seconds
+    after opening it.
+    """
+    from benchmarks.suite import Skip
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "FLOWERDASH_DATA_DIR"},
+        "FLOWERDASH_CHECKPOINT_DIR": tempfile.mkdtemp(prefix="bench-ckpt-"),
+        "TFDS_DATA_DIR": tempfile.mkdtemp(prefix="bench-tfds-"),
+        "FLOWERDASH_WARMUP": WARMUP_MODES[mode][1],
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(240_000)
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", *streamlit_args(port, WARMUP_MODES[mode][0])],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            if not wait_until_healthy(url, proc):
+                log.seek(0)
+                raise Skip(f"streamlit did not start: {log.read()[-500:]}")
+            time.sleep(arrive)
+            start = time.perf_counter()
+            page.goto(f"{url}/explain")
+            page.locator('[class*="st-key-explain-source"]').get_by_text("Upload").click()
+            uploader = page.locator('[class*="st-key-explain-upload"] input[type="file"]')
+            uploader.wait_for(state="attached")
+            if think:
+                page.wait_for_timeout(max(0.0, think - (time.perf_counter() - start)) * 1000)
+                start = time.perf_counter()
+            uploader.set_input_files(str(photo))
+            page.wait_for_function(
+                """() => { const imgs = [...document.querySelectorAll(
+                         '[data-testid="stMain"] [data-testid="stImage"]')];
+                       const map = name => imgs.find(e => e.innerText.trim() === name);
+                       return ["Grad-CAM", "Integrated Gradients"].every(name => {
+                         const img = map(name) && map(name).querySelector("img");
+                         return img && img.complete && img.naturalWidth > 0; }); }"""
+            )
+            seconds = time.perf_counter() - start
+            metrics = page.locator('[data-testid="stMetric"]')
+            metrics.nth(1).wait_for()
+            return seconds, [" ".join(m.split()) for m in metrics.all_inner_texts()[:2]]
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            context.close()

@@ -81,6 +81,7 @@ def targets(res: dict) -> list[tuple[str, str, float | None, float, str]]:
     full = full if full is not None else _get(res, f"evaluation.{b}.full_test_seconds_est")
     upload = _median(_get(res, "app.engine.upload_to_prediction_and_gradcam"))
     alpha = _median(_get(res, "app.engine.alpha_change_overlay"))
+    first = _median(_get(res, "first_explain.warmup_server_start_later"))
     return [
         ("GradCAM per image (warm)", "ms", None if gc is None else gc * 1000, 40.0, "ms"),
         (f"IG {rule} 64 steps per image", "s", ig64, 1.0, "s"),
@@ -90,6 +91,7 @@ def targets(res: dict) -> list[tuple[str, str, float | None, float, str]]:
         ("Full test evaluation (6,149 images)", "s", full, 60.0, "s"),
         ("Upload → prediction + GradCAM (engine, warm)", "s", upload, 1.5, "s"),
         ("Alpha change → new overlay", "ms", None if alpha is None else alpha * 1000, 100.0, "ms"),
+        ("Fresh `make run` server: open Explain 20 s after start → both maps", "s", first, 5.0, "s"),
     ]  # fmt: skip
 
 
@@ -336,6 +338,7 @@ def render_machine(res: dict) -> list[str]:
                     ["browser: alpha slider step → new overlay (s)", _alpha_browser(br.get("alpha"))],
                 ]  # fmt: skip
             out += _table(["measurement", "value"], rows) + [""]
+    out += _first_explain(res.get("first_explain"))
     load = res.get("load")
     if load and "levels" in load:
         from benchmarks.load import TABLE_HEADER, table_rows
@@ -352,6 +355,47 @@ def render_machine(res: dict) -> list[str]:
     if skipped:
         out += ["Skipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()), ""]
     return out
+
+
+def _first_explain(fe: Any) -> list[str]:
+    """The first Explain on a fresh server: warm-up off (before), from the first visit, from
+    server start (``serve.py``, what ``make run`` serves)."""
+    if not fe:
+        return []
+    if "error" in fe:
+        return ["First Explain on a fresh server: error: " + str(fe["error"])[:200], ""]
+    out = [
+        f"First Explain on a fresh server (`first_explain`: {fe.get('note')}; load average "
+        f"{fe.get('load_average_at_start', 0):.2f} at start, {fe.get('load_average_at_end', 0):.2f}"
+        " at end), seconds until both maps show, and the times the page showed on the first run:",
+        "",
+    ]
+    modes = ("off", "first_visit", "server_start")
+    rows = []
+    for visitor, label in (
+        ("at_once", "opens at once, uploads at once: open → maps"),
+        ("thinking", "opens at once, uploads 20 s later: upload → maps"),
+        ("later", "opens 20 s after start, uploads at once: open → maps"),
+    ):
+        if not any(fe.get(f"warmup_{m}_{visitor}") for m in modes):
+            continue
+        rows.append([label, *(fmt(fe.get(f"warmup_{m}_{visitor}")) for m in modes)])
+        rows.append(
+            [
+                "times shown",
+                *(
+                    "; ".join(fe.get(f"warmup_{m}_{visitor}_times_shown") or []) or "–"
+                    for m in modes
+                ),
+            ]
+        )
+    header = [
+        "visitor",
+        "warm-up off (before)",
+        "`streamlit run streamlit_app.py` (from first visit)",
+        "`make run` (serve.py, from server start)",
+    ]
+    return out + _table(header, rows) + [""]
 
 
 def _alpha_browser(a: Any) -> str:

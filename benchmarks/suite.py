@@ -790,6 +790,17 @@ def bench_app(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def bench_first_explain(ctx: Context) -> dict[str, Any]:
+    """A fresh server's first Explain of an uploaded photo: warm-up off, from the first visit,
+    from server start."""
+    from benchmarks.app import first_explain_timings
+
+    if not (ROOT / "streamlit_app.py").is_file():
+        raise Skip("streamlit_app.py is not there yet")
+    photo = ROOT / "flowerdash" / "examples" / "sunflower.jpg"
+    return first_explain_timings(photo, rounds=1 if ctx.plan.quick else 2)
+
+
 def bench_load(ctx: Context) -> dict[str, Any]:
     """Concurrent simulated users, each asking for prediction + Grad-CAM + IG (benchmarks/load.py)."""
     from benchmarks.load import run_load
@@ -815,5 +826,6 @@ BENCHMARKS: dict[str, Callable[[Context], dict[str, Any]]] = {
     "onednn": bench_onednn,
     "xla": bench_xla,
     "app": bench_app,
+    "first_explain": bench_first_explain,
     "load": bench_load,
 }

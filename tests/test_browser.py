@@ -1,5 +1,7 @@
 """End to end in a real browser: `streamlit run` on a free localhost port, driven by Playwright
-through Debian's chromium. Saves the README's screenshots under docs/screenshots/.
+through the chromium ``benchmarks.chromium`` finds (``FLOWERDASH_CHROMIUM``, Debian's ``chromium``
+on PATH, or Playwright's own). Saves the README's screenshots under docs/screenshots/, and those
+of a server without a dataset under test-artifacts/ for a person to look at.
 
 The server runs with ``--server.fileWatcherType none``: Streamlit otherwise watches the script's
 folder recursively (``.venv``, ``runs/``…), and on a busy machine the inotify overflow storms keep
@@ -21,14 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import EXAMPLES, REAL_DATA, ROOT
 
 from benchmarks.app import free_port, streamlit_args, wait_until_healthy
+from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+ARTIFACTS = ROOT / "test-artifacts"  # gitignored: screenshots for a person, not for the README
+# The served app reads the full dataset when it is configured (the data tier's folder), else the
+# core tier's miniature; only the full one's screenshots (real photos) become the README's.
+SHOTS = ROOT / "docs" / "screenshots" if REAL_DATA else ARTIFACTS
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -39,8 +44,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 240_000  # a generous ceiling for a busy machine, never a timing assertion
-TRY_PHOTO = "image_06734.jpg"  # test-split photos
-EXPLAIN_PHOTO = "image_06743.jpg"
+TRY_PHOTO = EXAMPLES / "passion_flower.jpg"  # uploads: real photos the repository ships
+EXPLAIN_PHOTO = EXAMPLES / "water_lily.jpg"
 PROBE_LINE = "FLOWERDASH-PROBE explain_image"
 PROBE = f"""
 import sys
@@ -67,15 +72,16 @@ class App:
         return self.log.read_text(errors="replace").count(PROBE_LINE)
 
 
+def served_data(data_dir: Path) -> Path:
+    """The dataset folder the served app reads (see SHOTS)."""
+    return Path(REAL_DATA) if REAL_DATA else data_dir
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     """The dashboard served by a real `streamlit run` process on a loopback port."""
     from flowerdash.checkpoints import SHIPPED_DEFAULT
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (make browser).", pytrace=False
-        )
     if not (SHIPPED_DEFAULT / "model.keras").is_file():
         pytest.fail(
             f"The shipped default checkpoint is missing at {SHIPPED_DEFAULT}.", pytrace=False
@@ -93,7 +99,7 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     port = free_port()
     env = {
         **os.environ,
-        "FLOWERDASH_DATA_DIR": str(data_dir),
+        "FLOWERDASH_DATA_DIR": str(served_data(data_dir)),
         "FLOWERDASH_CHECKPOINT_DIR": str(ckpts),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
@@ -120,12 +126,21 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
         log.close()
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The chromium to drive; a failure naming the three ways to get one when there is none."""
+    try:
+        return find_chromium()
+    except ChromiumNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         yield b
         b.close()
 
@@ -175,13 +190,13 @@ def _upload(page, key: str, path: Path) -> None:
     page.locator(f'[class~="st-key-{key}"] input[type="file"]').set_input_files(str(path))
 
 
-def _shot(page, name: str) -> None:
-    """Save the whole page as docs/screenshots/<name>.
+def _shot(page, name: str, folder: Path = SHOTS) -> None:
+    """Save the whole page as <folder>/<name> (docs/screenshots/ unless told otherwise).
 
     Streamlit scrolls inside its main area, so ``full_page`` alone stops at the window's height
     (cutting text in half): the window is made as tall as the content for the screenshot.
     """
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size
     # no hover effects (heading anchors, tooltips, the sidebar's collapse button) in the picture:
     # the mouse rests in the empty margin at the top left of the main area
@@ -195,7 +210,7 @@ def _shot(page, name: str) -> None:
             break
         page.set_viewport_size({"width": size["width"], "height": height})
         _settled(page)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
+    page.screenshot(path=str(folder / name), full_page=True)
     page.set_viewport_size(size)
 
 
@@ -218,9 +233,9 @@ def test_a_shared_link_opens_the_whole_app(page, app):
     _no_errors(page)
 
 
-def test_try_it_predicts_an_uploaded_photo(page, app, data_dir):
+def test_try_it_predicts_an_uploaded_photo(page, app):
     _open(page, app.url)
-    _upload(page, "home-upload", data_dir / "jpg" / TRY_PHOTO)
+    _upload(page, "home-upload", TRY_PHOTO)
     page.get_by_text("Most likely:").wait_for()
     page.get_by_text("Where it looked (Grad-CAM)").wait_for()
     _settled(page)
@@ -295,7 +310,7 @@ def test_try_it_in_spanish_from_a_shared_link(page, app):
     _shot(page, "try-it-es.png")
 
 
-def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app, data_dir):
+def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app):
     _open(page, f"{app.url}/explain")  # first run explains test image 1
     page.locator(".st-key-app-view").get_by_text("Expert").click()  # every setting in view
     page.locator(".st-key-explain-alpha").wait_for()
@@ -304,14 +319,15 @@ def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app, dat
     page.locator('[class~="st-key-explain-upload"] input[type="file"]').wait_for(state="attached")
     _settled(page)
     calls = app.explain_calls()
-    _upload(page, "explain-upload", data_dir / "jpg" / EXPLAIN_PHOTO)
-    page.locator('[data-testid="stImageCaption"]', has_text=f"Original: {EXPLAIN_PHOTO}").wait_for()
+    _upload(page, "explain-upload", EXPLAIN_PHOTO)
+    caption = f"Original: {EXPLAIN_PHOTO.name}"
+    page.locator('[data-testid="stImageCaption"]', has_text=caption).wait_for()
     _settled(page)
     assert app.explain_calls() == calls + 1
     captions = page.locator(
         '[data-testid="stMain"] [data-testid="stImageCaption"]'
     ).all_inner_texts()
-    assert captions == [f"Original: {EXPLAIN_PHOTO}", "Grad-CAM", "Integrated Gradients"]
+    assert captions == [caption, "Grad-CAM", "Integrated Gradients"]
     page.get_by_text("Which explanation is more faithful here?").wait_for()
     _no_errors(page)
 
@@ -335,7 +351,7 @@ def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app, dat
     _shot(page, "explain.png")
 
 
-def test_audit_scans_a_sample_and_shows_the_mistakes(page, app):
+def test_audit_scans_a_sample_and_shows_the_mistakes(page, app, data_dir):
     from flowerdash.checkpoints import SHIPPED_DEFAULT
 
     shipped = sorted(p.name for p in SHIPPED_DEFAULT.rglob("*"))
@@ -349,7 +365,10 @@ def test_audit_scans_a_sample_and_shows_the_mistakes(page, app):
     page.get_by_text("Top-1 accuracy").wait_for()
     page.get_by_text("mistakes, the ones the model was most sure about first").wait_for()
     _settled(page)
-    assert "60 / 6149" in page.locator('[data-testid="stMetric"]').all_inner_texts()[2]
+    from flowerdash.data import FolderSource
+
+    total = FolderSource(served_data(data_dir)).sizes()["test"]
+    assert f"60 / {total}" in page.locator('[data-testid="stMetric"]').all_inner_texts()[2]
     _no_errors(page)
     assert list((app.checkpoint / "eval").glob("test-*.npz"))  # saved beside the copy...
     assert sorted(p.name for p in SHIPPED_DEFAULT.rglob("*")) == shipped  # not the repository
@@ -391,6 +410,101 @@ def test_bad_upload_shows_a_friendly_error(page, app, tmp_path):
     assert page.get_by_text("Choose an image on the left.").count() == 1
 
 
-def test_chromium_is_the_debian_one():
-    out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=60)
+def test_the_chromium_found_runs(chromium):
+    out = subprocess.run([chromium, "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "Chromium" in out.stdout, out.stdout + out.stderr
+
+
+# --- a stranger's machine: no dataset configured, only what the repository ships ---------------
+
+NO_DATASET_PAGES = [
+    ("", "try-it"),
+    ("explain", "explain"),
+    ("audit", "audit"),
+    ("augment", "augment-lab"),
+    ("train", "train"),
+    ("robustness", "robustness"),
+]
+
+
+@pytest.fixture(scope="module")
+def bare_app(tmp_path_factory) -> Iterator[App]:
+    """A fresh ``make run`` server (serve.py: warm-up from server start) with no dataset
+    configured and only the shipped checkpoint.
+
+    conftest takes FLOWERDASH_DATA_DIR out of the environment and gives TensorFlow Datasets an
+    empty folder, so the server finds no dataset anywhere; the empty checkpoint folder leaves
+    checkpoints/default as the only model.
+    """
+    from flowerdash.checkpoints import SHIPPED_DEFAULT
+
+    if not (SHIPPED_DEFAULT / "model.keras").is_file():
+        pytest.fail(
+            f"The shipped default checkpoint is missing at {SHIPPED_DEFAULT}.", pytrace=False
+        )
+    assert "FLOWERDASH_DATA_DIR" not in os.environ
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLOWERDASH_CHECKPOINT_DIR": str(tmp_path_factory.mktemp("no-ckpts")),
+        "FLOWERDASH_WARMUP": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    log_path = tmp_path_factory.mktemp("bare-server") / "streamlit.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PROBE, *streamlit_args(port, "serve.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if not wait_until_healthy(url, proc, poll=0.5):
+                pytest.fail(
+                    f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False
+                )
+            yield App(url, log_path, SHIPPED_DEFAULT)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _no_traceback(page, where: str) -> None:
+    """The contract of every page without a dataset: no exception box, no traceback text."""
+    assert page.locator('[data-testid="stException"]').count() == 0, f"{where}: an exception box"
+    text = page.locator('[data-testid="stApp"]').inner_text()
+    assert "Traceback" not in text, f"{where}: traceback text on the page"
+
+
+def test_every_page_works_without_a_dataset(page, bare_app):
+    """A fresh server with no dataset: every page opens without a traceback (screenshots in
+    test-artifacts/), and Explain explains an uploaded example photo with both maps."""
+    from flowerdash.examples import EXAMPLES
+
+    for path, name in NO_DATASET_PAGES:
+        _open(page, f"{bare_app.url}/{path}")
+        _no_traceback(page, f"/{path}")
+        _shot(page, f"no-dataset-{name}.png", ARTIFACTS)
+
+    _open(page, f"{bare_app.url}/explain")
+    page.locator('[class~="st-key-explain-source"]').get_by_text("Upload").click()
+    page.locator('[class~="st-key-explain-upload"] input[type="file"]').wait_for(state="attached")
+    _settled(page)
+    _upload(page, "explain-upload", EXAMPLES[0].path)
+    for caption in ("Grad-CAM", "Integrated Gradients"):
+        page.locator('[data-testid="stImageCaption"]', has_text=caption).first.wait_for()
+    _settled(page)
+    images = page.locator('[data-testid="stMain"] [data-testid="stImage"] img')
+    assert images.count() == 3 and all(
+        images.nth(i).evaluate("i => i.complete && i.naturalWidth > 0") for i in range(3)
+    )
+    _no_traceback(page, "/explain after an upload")
+    # the server's warm-up prepared everything before this first explanation (it waited for it)
+    times = page.locator('[data-testid="stMetric"]').all_inner_texts()[:2]
+    assert len(times) == 2 and not any("one-time preparation" in t for t in times), times
+    _shot(page, "no-dataset-explain-upload.png", ARTIFACTS)
