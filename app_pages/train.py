@@ -2,7 +2,8 @@
 combine finished checkpoints into an ensemble.
 
 The job lives in the process-wide registry, so it survives a page reload and every browser
-session sees the same run; only one run can be active at a time.
+session sees the same run; only one run can be active at a time. Runs started from a terminal
+with ``python -m flowerdash launch`` are followed too, from the record ``launch`` keeps.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash import ensemble, training
+from flowerdash import ensemble, launch, training
 from flowerdash.augment import FLIP_MODES, PRESETS, AugmentConfig, preset
 from flowerdash.checkpoints import check_new_name
 from flowerdash.errors import FlowerdashError, TrainingError
-from flowerdash.i18n import N_, _
+from flowerdash.i18n import N_, _, ngettext
 from flowerdash.models import BACKBONES
 from flowerdash.ui import state
 
@@ -434,7 +435,16 @@ def _test_metrics(job: Any) -> dict[str, Any] | None:
 
 
 def outcome(job: Any) -> None:
-    """What happened when the run ended."""
+    """What happened when the run ended; the first time, the whole app again for the sidebar."""
+    show_outcome(job)
+    if st.session_state.get("train.seen_done") != job.id:
+        st.session_state["train.seen_done"] = job.id
+        state.checkpoint_listing.clear()
+        st.rerun()  # the whole app, so the sidebar's model list shows the new checkpoint
+
+
+def show_outcome(job: Any) -> None:
+    """What happened when a run (of this process or started from a terminal) ended."""
     if job.status == "succeeded":
         st.success(
             _("Checkpoint {name} saved. Pick it in the sidebar's model list to use it.").format(
@@ -464,10 +474,6 @@ def outcome(job: Any) -> None:
             )
         else:
             st.warning(_("Training was cancelled before any epoch completed, so nothing was kept."))
-    if st.session_state.get("train.seen_done") != job.id:
-        st.session_state["train.seen_done"] = job.id
-        state.checkpoint_listing.clear()
-        st.rerun()  # the whole app, so the sidebar's model list shows the new checkpoint
 
 
 @st.fragment(run_every=1.0)
@@ -521,13 +527,91 @@ def live_view() -> None:
         outcome(job)
     if job.history:
         st.plotly_chart(curves(job.history), key="train.curves", config={"displayModeBar": False})
-    with st.expander(_("Log"), expanded=not job.done):
+    log(events, expanded=not job.done)
+
+
+def log(events: list[Any], expanded: bool) -> None:
+    """The run's messages (the last 40) in an expander."""
+    with st.expander(_("Log"), expanded=expanded):
         lines = [
             f"{time.strftime('%H:%M:%S', time.localtime(e.time))}  {e.message}"
             for e in events
             if e.message and e.kind != "batch"
         ]
         st.code("\n".join(lines[-40:]) or _("(no messages yet)"), language="text")
+
+
+def strategy_label(run: launch.LaunchedRun) -> str:
+    """'multiworker (2 workers, 2 replicas)'; the replicas once the chief has named them."""
+    parts = [ngettext("{n} worker", "{n} workers", run.workers).format(n=run.workers)]
+    if run.replicas is not None:
+        parts.append(ngettext("{n} replica", "{n} replicas", run.replicas).format(n=run.replicas))
+    return f"{run.strategy} ({', '.join(parts)})"
+
+
+def terminal_run(run: launch.LaunchedRun) -> None:
+    """One run started with ``launch``: strategy and workers, progress or outcome, curves, log."""
+    backbone = run.backbone or "?"
+    st.markdown(
+        _("**{backbone}**, {epochs} epoch(s), augmentation {aug}, run `{id}`").format(
+            backbone=BACKBONES[backbone].display_name if backbone in BACKBONES else backbone,
+            epochs=run.total_epochs or "?",
+            aug=run.augment or "?",
+            id=run.id,
+        )
+    )
+    st.caption(
+        _("Started from a terminal: `python -m flowerdash launch --workers {n} {command}`").format(
+            n=run.workers, command=" ".join(run.command)
+        )
+    )
+    speed = next((e.images_per_sec for e in reversed(run.events) if e.images_per_sec), None)
+    elapsed = (run.finished_at or time.time()) - run.started_at if run.started_at else 0.0
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(_("Status"), _(STATUS_WORDS.get(run.status, run.status)))
+    m2.metric(_("Time"), clock(elapsed))
+    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    m4.metric(
+        _("Strategy"),
+        strategy_label(run),
+        help=_(
+            "Trained by {n} worker processes (tf.distribute MultiWorkerMirroredStrategy); the "
+            "progress is the chief's (worker 0)."
+        ).format(n=run.workers),
+    )
+    if run.done:
+        show_outcome(run)
+    else:
+        frac, text = progress_of(run, run.events)
+        st.progress(frac, text=text)
+        st.caption(_("Stop it in its terminal (Ctrl-C)."))
+    if run.history:
+        st.plotly_chart(
+            curves(run.history),
+            key=f"train.terminal.curves.{run.id}",
+            config={"displayModeBar": False},
+        )
+    log(run.events, expanded=False)
+
+
+@st.fragment(run_every=2.0)
+def terminal_runs() -> None:
+    """The newest runs started with ``python -m flowerdash launch``, followed while they train."""
+    runs = launch.launched_runs()
+    if not runs:
+        return
+    st.subheader(_("Runs started from a terminal"))
+    for run in runs:
+        with st.container(border=True):
+            terminal_run(run)
+    # A run seen training that has now ended: the whole app again, for the sidebar's model list.
+    watched = st.session_state.setdefault("train.terminal.running", set())
+    ended = {r.id for r in runs if r.done} & watched
+    watched |= {r.id for r in runs if not r.done}
+    if ended:
+        watched -= ended
+        state.checkpoint_listing.clear()
+        st.rerun()
 
 
 def interrupted_section() -> None:
@@ -634,6 +718,7 @@ def main() -> None:
     ensemble_section()
     with live_slot:
         live_view()
+        terminal_runs()
 
 
 main()

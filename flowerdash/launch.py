@@ -5,12 +5,21 @@ Starts N ``train --strategy multiworker`` processes on 127.0.0.1, each with free
 chief's events (written as JSON lines by ``train --events``) on the same kind of channel a
 training job has. When a worker fails, the others are stopped and its message is the launch's
 error.
+
+Each launch is recorded where the Train page finds it: a folder under
+``<checkpoint dir>/.launches/`` with the chief's events file and ``launch.json`` (strategy,
+workers, pids, times, status, error, checkpoint). :func:`launched_runs` reads them back.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,15 +27,24 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from flowerdash.errors import ConfigError
+from flowerdash.checkpoints import checkpoint_root
+from flowerdash.errors import ConfigError, FlowerdashError
 from flowerdash.events import EVENT_KINDS, EventChannel, TrainingEvent
 from flowerdash.i18n import _
 
 STOP_GRACE = 10.0  # seconds a stopped worker gets to exit before it is killed
+RUNS_DIR = ".launches"  # under the checkpoint folder: one folder per launch
+RECORD = "launch.json"
+EVENTS = "events.jsonl"
+KEEP = 10  # launch folders kept: the newest ones, and any still running
+# How ``multiworker.describe`` names the strategy in the chief's "started" message.
+STRATEGY_PATTERN = re.compile(r"\bmultiworker \((\d+) workers?, (\d+) replicas?\)")
 
 
 def free_ports(count: int) -> list[int]:
@@ -126,6 +144,11 @@ class Launch:
         self.error: str | None = None
         self.checkpoint: str | None = None
         self.processes: list[subprocess.Popen] = []
+        self.id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.record: Path | None = None  # the folder the Train page reads (None: not writable)
+        self._options = train_options(self.command)
         self._logs: list[TextIO] = []
         self._folder = Path(tempfile.mkdtemp(prefix="flowerdash-launch-"))
         self._thread: threading.Thread | None = None
@@ -138,8 +161,11 @@ class Launch:
     def start(self) -> Launch:
         """Start the workers and a thread that watches them; returns at once."""
         ports = free_ports(self.workers)
+        self.started_at = time.time()
+        self.record = self._make_record()
+        events = (self.record or self._folder) / EVENTS
         for index in range(self.workers):
-            extra = ["--events", str(self._folder / "events.jsonl")] if index == 0 else []
+            extra = ["--events", str(events)] if index == 0 else []
             env = {**os.environ, "TF_CONFIG": tf_config(ports, index)}
             log = (self._folder / f"worker{index}.log").open("w")
             self._logs.append(log)
@@ -153,6 +179,7 @@ class Launch:
                 )
             )
         self.status = "running"
+        self._save_record()
         self._thread = threading.Thread(target=self._watch, name="launch", daemon=True)
         self._thread.start()
         return self
@@ -180,7 +207,7 @@ class Launch:
         stop = threading.Event()
         reader = threading.Thread(
             target=follow_events,
-            args=(self._folder / "events.jsonl", self.channel, stop),
+            args=((self.record or self._folder) / EVENTS, self.channel, stop),
             daemon=True,
         )
         reader.start()
@@ -209,6 +236,8 @@ class Launch:
             self.error = _("worker {index} failed: {message}").format(
                 index=failed, message=self._last_error(failed)
             )
+        self.finished_at = time.time()
+        self._save_record()
         if not self.channel.closed:
             self.channel.put(
                 TrainingEvent(
@@ -230,9 +259,221 @@ class Launch:
         code = self.processes[index].returncode
         return _("exit code {code}").format(code=code) + (f" ({lines[-1]})" if lines else "")
 
+    def _make_record(self) -> Path | None:
+        """This launch's folder under the checkpoint folder, older launches pruned.
+
+        None when it cannot be made: the run goes on unrecorded, and the chief reports an
+        unusable checkpoint folder itself.
+        """
+        try:
+            checkpoint_dir = self._options.checkpoint_dir if self._options else None
+            root = checkpoint_root(checkpoint_dir).absolute() / RUNS_DIR
+            prune(root, KEEP - 1)
+            folder = root / self.id
+            folder.mkdir(parents=True)
+        except (OSError, FlowerdashError):
+            return None
+        return folder
+
+    def _save_record(self) -> None:
+        """Write ``launch.json`` (atomically: a reader sees the old record or the new one)."""
+        if self.record is None:
+            return
+        from flowerdash.training import _process_identity
+
+        options = self._options
+        data = {
+            "id": self.id,
+            "strategy": "multiworker",
+            "workers": self.workers,
+            "command": self.command,
+            "backbone": options.backbone if options else None,
+            "augment": options.augment if options else None,
+            "epochs": options.epochs + options.fine_tune_epochs if options else None,
+            "status": self.status,
+            "started": self.started_at,
+            "finished": self.finished_at,
+            "error": self.error,
+            "checkpoint": str(Path(self.checkpoint).absolute()) if self.checkpoint else None,
+            **_process_identity(),
+            "worker_pids": [p.pid for p in self.processes],
+        }
+        with contextlib.suppress(OSError):  # the folder was removed meanwhile: nothing to tell
+            tmp = self.record / "launch.tmp.json"
+            tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+            os.replace(tmp, self.record / RECORD)
+
     def _cleanup(self) -> None:
         for log in self._logs:
             log.close()
         for path in self._folder.iterdir():
             path.unlink()
         self._folder.rmdir()
+
+
+def train_options(command: Sequence[str]) -> argparse.Namespace | None:
+    """The ``train`` command's options as the CLI reads them; None when it cannot (the workers
+    then report the bad option themselves)."""
+    from flowerdash.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return build_parser().parse_args(list(command))
+    except SystemExit:
+        return None
+
+
+@dataclass
+class LaunchedRun:
+    """A run started by ``launch`` as the Train page follows it: its record and chief's events."""
+
+    id: str
+    path: Path
+    strategy: str
+    workers: int
+    status: str  # running, succeeded or failed
+    events: list[TrainingEvent] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    backbone: str | None = None
+    augment: str | None = None
+    epochs: int | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    checkpoint: Path | None = None
+    error: str | None = None
+    error_details: str | None = None  # as a TrainingJob's; a launch keeps the workers' logs aside
+
+    @property
+    def done(self) -> bool:
+        """True once the launch ended."""
+        return self.status != "running"
+
+    @property
+    def replicas(self) -> int | None:
+        """Replicas over all workers, once the chief named them in its first event."""
+        for event in self.events:
+            if event.kind == "started" and (match := STRATEGY_PATTERN.search(event.message or "")):
+                return int(match.group(2))
+        return None
+
+    @property
+    def epoch_counter(self) -> int:
+        """Epochs completed so far."""
+        return max((e.epoch or 0 for e in self.events if e.kind == "epoch"), default=0)
+
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of the whole run (both stages)."""
+        if self.epochs:
+            return self.epochs
+        seen = [e.epochs or 0 for e in self.events if e.kind in ("batch", "epoch")]
+        return max(seen, default=0)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Loss and accuracy per completed epoch, as a TrainingJob's history."""
+        keys = ("epoch", "stage", "loss", "accuracy", "val_loss", "val_accuracy")
+        return [{k: getattr(e, k) for k in keys} for e in self.events if e.kind == "epoch"]
+
+
+def launched_runs(checkpoint_dir: str | Path | None = None, limit: int = 3) -> list[LaunchedRun]:
+    """The newest runs ``launch`` started with this checkpoint folder, newest first."""
+    root = checkpoint_root(checkpoint_dir) / RUNS_DIR
+    runs = []
+    for folder in _folders(root):
+        record = _read_record(folder)
+        if record is not None:
+            runs.append(_run(folder, record))
+        if len(runs) == limit:
+            break
+    return runs
+
+
+def prune(root: Path, keep: int = KEEP) -> None:
+    """Remove the folders of ended launches, all but the newest ``keep`` folders."""
+    for folder in _folders(root)[keep:]:
+        record = _read_record(folder)
+        if record is None or record["status"] != "running":
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _folders(root: Path) -> list[Path]:
+    """Launch folders, newest first (their names start with the launch's date and time)."""
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir()), reverse=True)
+
+
+def _read_record(folder: Path) -> dict[str, Any] | None:
+    """A launch's record; a launch process that died without an outcome reads as failed."""
+    try:
+        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or not isinstance(record.get("status"), str):
+            return None
+    except (OSError, ValueError):
+        return None
+    if record["status"] == "running" and not _alive(record):
+        record["status"] = "failed"
+        record["error"] = _(
+            "The launch process (pid {pid}) stopped before the run ended; its workers may still "
+            "be running."
+        ).format(pid=record.get("pid"))
+    return record
+
+
+def _alive(record: dict[str, Any]) -> bool:
+    from flowerdash.training import running_elsewhere
+
+    return record.get("pid") == os.getpid() or running_elsewhere(record) is not None
+
+
+def _run(folder: Path, record: dict[str, Any]) -> LaunchedRun:
+    def number(key: str) -> Any:
+        value = record.get(key)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    return LaunchedRun(
+        id=str(record.get("id") or folder.name),
+        path=folder,
+        strategy=str(record.get("strategy") or "multiworker"),
+        workers=int(number("workers") or 0),
+        status=record["status"],
+        events=read_events(folder / EVENTS),
+        command=[str(a) for a in record.get("command") or []],
+        backbone=record.get("backbone"),
+        augment=record.get("augment"),
+        epochs=number("epochs"),
+        started_at=number("started"),
+        finished_at=number("finished"),
+        checkpoint=Path(record["checkpoint"]) if record.get("checkpoint") else None,
+        error=record.get("error"),
+    )
+
+
+_READ: dict[Path, tuple[int, list[TrainingEvent]]] = {}  # events file -> (bytes read, events)
+_READ_LOCK = threading.Lock()
+
+
+def read_events(path: Path) -> list[TrainingEvent]:
+    """The events of a JSON-lines file so far; a line still being written waits for its end.
+
+    Only what was added since the last call is read (a long run's file grows to megabytes).
+    """
+    with _READ_LOCK:
+        position, events = _READ.get(path, (0, []))
+        try:
+            with path.open("rb") as f:
+                if f.seek(0, os.SEEK_END) < position:  # a new file in its place
+                    position, events = 0, []
+                f.seek(position)
+                data = f.read()
+        except OSError:
+            return list(events)
+        end = data.rfind(b"\n") + 1
+        for line in data[:end].splitlines():
+            try:
+                events.append(event_from_dict(json.loads(line)))
+            except (ValueError, TypeError):  # a blank or foreign line
+                continue
+        _READ[path] = (position + end, events)
+        return list(events)

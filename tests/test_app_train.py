@@ -173,3 +173,54 @@ def test_combining_two_models_saves_and_measures_an_ensemble(page, tmp_path, mon
     )
     meta = read_meta(tmp_path / "ab")
     assert meta["metrics"]["test"]["n"] == 16 and [m["name"] for m in meta["members"]] == ["a", "b"]
+
+
+def test_runs_started_from_a_terminal_show_strategy_workers_and_progress(page, tmp_path):
+    """Two ``launch`` runs as the chief and the launcher leave them: one ended, one training."""
+    import json
+
+    from conftest import save_tiny_checkpoint
+    from test_launched_runs import chief_events, write_launch
+
+    from flowerdash import launch
+
+    first = save_tiny_checkpoint(tmp_path, "mw-first")
+    events = chief_events(6, finished=str(first))
+    write_launch(tmp_path, "20261203-170000-aaaaaa", events, "succeeded", checkpoint=str(first))
+    live = write_launch(tmp_path, "20261203-170500-bbbbbb", chief_events(2))
+    at = page()
+    assert "Runs started from a terminal" in [h.value for h in at.subheader]
+    metrics = [(m.label, m.value) for m in at.metric]
+    strategy = "multiworker (2 workers, 2 replicas)"
+    # The newest first: the running one, then the finished one (after an earlier test's
+    # in-process run, which this process's registry still shows as the current run).
+    assert [v for label, v in metrics if label == "Strategy"] == [strategy, strategy]
+    assert [v for label, v in metrics if label == "Status"][-2:] == ["Running", "Finished"]
+    [bar] = at.get("progress")
+    assert bar.proto.value == 33 and "2 of 6 epochs done" in bar.proto.text
+    assert any("20261203-170500-bbbbbb" in m.value and "Tiny" in m.value for m in at.markdown)
+    assert any("launch --workers 2 train --backbone tiny" in c.value for c in at.caption)
+    assert "Checkpoint mw-first saved. Pick it in the sidebar's model list to use it." in [
+        s.value for s in at.success
+    ]
+    charts = [c for c in at.get("plotly_chart") if "terminal" in c.proto.id]
+    assert len(charts) == 2, [c.proto.id for c in at.get("plotly_chart")]  # each run's curves
+    assert any(strategy in c.value for c in at.code)  # the chief's log
+
+    # The running one ends with a checkpoint of its own: the page shows it, the picker lists it.
+    second = save_tiny_checkpoint(tmp_path, "mw-second")
+    with (live / launch.EVENTS).open("a") as f:
+        for event in chief_events(6, finished=str(second))[6:]:
+            f.write(json.dumps(event.to_dict()) + "\n")
+    record = json.loads((live / launch.RECORD).read_text())
+    record.update(status="succeeded", finished=record["started"] + 65, checkpoint=str(second))
+    (live / launch.RECORD).write_text(json.dumps(record))
+    listed = {p for p, _label in state.checkpoint_listing()[0]}  # cached for a few seconds
+    assert str(second) not in listed
+    no_exception(at.run())
+    assert not at.get("progress")
+    assert [m.value for m in at.metric if m.label == "Status"][-2:] == ["Finished"] * 2
+    assert [m.value for m in at.metric if m.label == "Time"][-2] == "1:05"
+    assert any("Checkpoint mw-second saved" in s.value for s in at.success)
+    usable, broken = state.checkpoint_listing()
+    assert {str(first), str(second)} <= {p for p, _label in usable} and not broken

@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT
 
 from flowerdash.cli import main
-from flowerdash.launch import free_ports, tf_config
+from flowerdash.launch import free_ports, launched_runs, tf_config
 
 # |w_two_workers - w_one| / |w_one - w_initial|. Measured 3e-7 (launched) and 2.6e-7 (killed and
 # restarted): the runs differ only in the order of float additions (gradients summed over two
@@ -62,6 +62,7 @@ RUN = [
     "run",
 ]
 STRATEGY = "multiworker (2 workers, 2 replicas)"
+STRATEGY_PARTS = ("multiworker", 2, 2)  # strategy, workers, replicas
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -117,13 +118,15 @@ def one_device(data_dir, tmp_path_factory) -> list[np.ndarray]:
     return _weights(out / "run")
 
 
-def _only_the_checkpoint(checkpoints: Path, tmp: Path, killed: int = 0) -> None:
+def _only_the_checkpoint(checkpoints: Path, tmp: Path, killed: int = 0, launched=False) -> None:
     """The chief's checkpoint is all that is left: no backups, no other worker's files.
 
     A worker killed with SIGKILL cannot remove its temporary backup folder (the chief's backup
-    is the one a restart uses), nor TensorFlow its own temporary files.
+    is the one a restart uses), nor TensorFlow its own temporary files. ``launch`` also leaves
+    its record for the Train page (``.launches``).
     """
-    assert sorted(p.name for p in checkpoints.iterdir()) == [".runs", "run"]
+    expected = [".launches", ".runs", "run"] if launched else [".runs", "run"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == expected
     assert list((checkpoints / ".runs").iterdir()) == []  # the chief removed its backups
     left = sorted(p.name for p in tmp.iterdir() if p.name.startswith("flowerdash-"))
     assert len(left) == killed and all(n.startswith("flowerdash-backup-") for n in left), left
@@ -154,7 +157,13 @@ def test_two_launched_workers_match_one_device(data_dir, tmp_path, one_device):
     meta = json.loads((checkpoints / "run" / "meta.json").read_text())
     assert (meta["strategy"], meta["workers"], meta["replicas"]) == (STRATEGY, 2, 2)
     assert meta["metrics"]["test"]["n"] == 8  # the chief evaluated
-    _only_the_checkpoint(checkpoints, tmp)
+    # What the Train page shows of it: strategy, workers, the chief's events, the checkpoint.
+    [run] = launched_runs(checkpoints)
+    assert (run.status, run.strategy, run.workers, run.replicas) == ("succeeded", *STRATEGY_PARTS)
+    assert run.checkpoint == checkpoints / "run" and run.finished_at > run.started_at
+    assert run.epoch_counter == run.total_epochs == 6 and len(run.history) == 6
+    assert run.events[-1].kind == "finished" and run.events[-1].checkpoint == str(run.checkpoint)
+    _only_the_checkpoint(checkpoints, tmp, launched=True)
     gap = _gap(_weights(checkpoints / "run"), one_device)
     print(f"two workers vs one device: {gap:.1e}")
     assert gap < WEIGHT_GAP
@@ -279,7 +288,10 @@ def test_launch_stops_and_names_the_failing_worker(tmp_path):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: worker ") and " failed: " in last and str(missing) in last
-    assert not (tmp_path / "checkpoints").exists()
+    # No checkpoint; the launch's record, for the Train page, says why.
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == [".launches"]
+    [run] = launched_runs(tmp_path / "checkpoints")
+    assert (run.status, run.error, run.checkpoint) == ("failed", last.removeprefix("error: "), None)
     assert list(tmp.iterdir()) == []  # the launcher's own folder is gone
 
 
