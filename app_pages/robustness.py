@@ -356,7 +356,7 @@ def main() -> None:
     )
     source = state.dataset_source()
     if isinstance(source, FlowerdashError):
-        dataset_panel.show(source, key="robustness.dataset")
+        dataset_panel.show(source)
         show_published()
         st.stop()
     usable, _broken = state.checkpoint_listing()
