@@ -94,6 +94,15 @@ def streamlit_args(port: int, script: str = "streamlit_app.py") -> list[str]:
     ]  # fmt: skip
 
 
+def stop_server(proc: subprocess.Popen, grace: float = 15.0) -> None:
+    """Stop a server process: politely, then for good after ``grace`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_until_healthy(
     url: str, proc: subprocess.Popen, timeout: float = 120.0, poll: float = 0.1
 ) -> bool:
@@ -173,11 +182,7 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
             out["page_reload_warm"] = summarize(loads[1:])
             out["alpha"] = _alpha_in_browser(page, url, photo)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
             browser.close()
     return out
 
@@ -329,9 +334,5 @@ def _first_explain(
             metrics.nth(1).wait_for()
             return seconds, [" ".join(m.split()) for m in metrics.all_inner_texts()[:2]]
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
             context.close()

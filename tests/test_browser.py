@@ -19,13 +19,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, REAL_DATA, ROOT
 
-from benchmarks.app import free_port, streamlit_args, wait_until_healthy
+from benchmarks.app import free_port, stop_server, streamlit_args, wait_until_healthy
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 
 pytestmark = pytest.mark.browser
@@ -77,6 +78,30 @@ def served_data(data_dir: Path) -> Path:
     return Path(REAL_DATA) if REAL_DATA else data_dir
 
 
+@contextmanager
+def _served(script: str, env: dict[str, str], folder: Path) -> Iterator[tuple[str, Path]]:
+    """``streamlit run script`` (with the explain probe) on a free loopback port: (url, log)."""
+    log_path = folder / "streamlit.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PROBE, *streamlit_args(port, script)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not wait_until_healthy(url, proc, poll=0.5):
+                pytest.fail(
+                    f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False
+                )
+            yield url, log_path
+        finally:
+            stop_server(proc)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     """The dashboard served by a real `streamlit run` process on a loopback port."""
@@ -96,34 +121,14 @@ def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     meta = json.loads((copy / "meta.json").read_text())
     meta["created"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())  # newest: picked
     (copy / "meta.json").write_text(json.dumps(meta, indent=2))
-    port = free_port()
     env = {
         **os.environ,
         "FLOWERDASH_DATA_DIR": str(served_data(data_dir)),
         "FLOWERDASH_CHECKPOINT_DIR": str(ckpts),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    log = open(log_path, "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PROBE, *streamlit_args(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_until_healthy(url, proc, poll=0.5):
-            pytest.fail(f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False)
+    with _served("streamlit_app.py", env, tmp_path_factory.mktemp("server")) as (url, log_path):
         yield App(url, log_path, copy)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -443,35 +448,14 @@ def bare_app(tmp_path_factory) -> Iterator[App]:
             f"The shipped default checkpoint is missing at {SHIPPED_DEFAULT}.", pytrace=False
         )
     assert "FLOWERDASH_DATA_DIR" not in os.environ
-    port = free_port()
     env = {
         **os.environ,
         "FLOWERDASH_CHECKPOINT_DIR": str(tmp_path_factory.mktemp("no-ckpts")),
         "FLOWERDASH_WARMUP": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
-    log_path = tmp_path_factory.mktemp("bare-server") / "streamlit.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", PROBE, *streamlit_args(port, "serve.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            if not wait_until_healthy(url, proc, poll=0.5):
-                pytest.fail(
-                    f"streamlit did not start:\n{log_path.read_text()[-3000:]}", pytrace=False
-                )
-            yield App(url, log_path, SHIPPED_DEFAULT)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with _served("serve.py", env, tmp_path_factory.mktemp("bare-server")) as (url, log_path):
+        yield App(url, log_path, SHIPPED_DEFAULT)
 
 
 def _no_traceback(page, where: str) -> None:
