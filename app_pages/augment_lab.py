@@ -460,7 +460,7 @@ def main() -> None:
         )
     )
     init_state()
-    source = state.local_dataset()
+    source = state.dataset_source()
     left, right = st.columns([1, 2], gap="large")
     with left:
         picked = pick_photo(source)

@@ -688,7 +688,7 @@ def combine(members: list[str], name: str | None) -> None:
                 min(done / max(n, 1), 1.0), text=_("{done} of {n} images").format(done=done, n=n)
             )
 
-        test = ensemble.measure_test_accuracy(folder, state.local_dataset(), progress=progress)
+        test = ensemble.measure_test_accuracy(folder, state.dataset_source(), progress=progress)
         bar.empty()
     except FlowerdashError as exc:
         state.show_error(exc, _("The models could not be combined"))

@@ -335,14 +335,20 @@ class TfdsSource(DatasetSource):
 
         return dataset_download.is_prepared(self.data_dir)
 
+    def require_prepared(self) -> None:
+        """DatasetNotHere (saying how to get it) unless the dataset is already on this machine.
+
+        Reading never downloads: a page or command must not start a 345 MB download as a side
+        effect (dataset_download does it on request, with progress and cancel).
+        """
+        if not self.is_prepared():
+            raise DatasetNotHere(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+
     @cached_property
     def _builder(self):
         from flowerdash import dataset_download
 
-        # Reading never downloads: a page or command must not start a 345 MB download as a
-        # side effect (dataset_download does it on request, with progress and cancel).
-        if not self.is_prepared():
-            raise DatasetNotHere(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+        self.require_prepared()
         return dataset_download.builder(self.data_dir)
 
     def _load(self, name: str) -> tf.data.Dataset:

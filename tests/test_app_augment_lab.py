@@ -15,7 +15,6 @@ PAGE = str(Path(__file__).resolve().parent.parent / "app_pages" / "augment_lab.p
 
 def fresh_caches() -> None:
     state.dataset_source.clear()
-    state.local_dataset.clear()
 
 
 @pytest.fixture

@@ -56,15 +56,14 @@ def dataset_source():
 
 
 def _find_source():
-    from flowerdash.data import FolderSource, get_source, how_to_fix
-    from flowerdash.errors import DatasetNotHere
+    from flowerdash.data import FolderSource, get_source
 
     try:
         source = get_source()
         if isinstance(source, FolderSource):
             source.sizes()  # validate the layout and the image list up front
-        elif not source.is_prepared():
-            raise DatasetNotHere(_("The dataset is not on this machine yet.") + " " + how_to_fix())
+        else:
+            source.require_prepared()
         return source
     except FlowerdashError as exc:
         return exc
@@ -311,10 +310,6 @@ def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test")
 # --- Augmentation lab / Train pages -------------------------------------------------------------
 
 LAB_IMAGE_SIZE = 224  # the lab shows what training sees: the model-sized centre crop
-
-
-# The same notion for every page: ``dataset_source`` never downloads.
-local_dataset = dataset_source
 
 
 # --- The dataset download (the dataset panel) ------------------------------------------------
