@@ -13,11 +13,13 @@ from flowerdash import i18n
 from flowerdash.checkpoints import read_meta
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, ngettext
-from flowerdash.ui import demo, state, warmup
+from flowerdash.ui import demo, keras_state, state, warmup
 
 HERE = Path(__file__).resolve().parent
 CHECKPOINT_KEY = "app.checkpoint"
 LANG_KEY = i18n.SESSION_KEY  # "app.lang"
+
+keras_state.keep_keras_state()  # models and traces outlive a rerun; Streamlit would clear them
 
 
 def choose_language() -> str:
