@@ -69,6 +69,10 @@ def test_warm_up_fills_the_caches_the_pages_use(fresh, tmp_path, flower_images, 
     from flowerdash.models import input_size
 
     path = str(save_tiny_checkpoint(tmp_path))
+    state.dataset_source.clear()
+    lookups = []
+    real_find = state._find_source
+    monkeypatch.setattr(state, "_find_source", lambda: lookups.append(1) or real_find())
     loads = []
     real_load = checkpoints.load_model
     monkeypatch.setattr(checkpoints, "load_model", lambda p: loads.append(p) or real_load(p))
@@ -77,6 +81,7 @@ def test_warm_up_fills_the_caches_the_pages_use(fresh, tmp_path, flower_images, 
     assert started is not None and started.done.wait(120)
     assert started.error is None and started.seconds is not None
     assert len(loads) == 1
+    assert lookups, "every page's first run asks for the dataset: the warm-up asks first"
 
     model, _meta = state.load_checkpoint(path)  # the page's call: cached, not loaded again
     assert len(loads) == 1

@@ -69,6 +69,8 @@ def prepare(checkpoint: str) -> None:
     from flowerdash.ui import state
 
     model, _meta = state.load_checkpoint(checkpoint)
+    # Every page asks whether the dataset is here on its first run; finding out imports TFDS.
+    state.dataset_source()
     size = input_size(model)
     # A textured image: on a flat one IG's path has no length and skips work a photo needs.
     image = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
