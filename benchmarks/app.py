@@ -55,6 +55,20 @@ def engine_timings(checkpoint: Path, photo: Path, repeats: int) -> dict[str, Any
     parts["alpha_change_overlay"] = repeat(
         lambda: overlay(shown, heat, alpha=float(next(alphas)), cmap="jet"), max(repeats, 50), 2
     )
+    # What Streamlit's post-run clean-up did on every rerun before ui/keras_state.py: clear Keras
+    # (TensorFlow's kernel cache and a full collection), then the next upload's work.
+    import keras
+
+    cleared, after = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.backend.clear_session()
+        cleared.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        upload()
+        after.append(time.perf_counter() - start)
+    parts["clear_session"] = summarize(cleared)
+    parts["upload_after_clear_session"] = summarize(after)
     return {
         "model_load_seconds": load_s,
         "first_upload_seconds_cold": first_s,

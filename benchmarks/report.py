@@ -320,6 +320,8 @@ def render_machine(res: dict) -> list[str]:
                 ["engine: first upload → prediction + GradCAM (s, cold, traces)", fmt(e.get("first_upload_seconds_cold"))],
                 ["engine: load_image (ms)", fmt(e.get("load_image"), 1000, 1)],
                 ["engine: upload → prediction + GradCAM (ms, warm)", fmt(e.get("upload_to_prediction_and_gradcam"), 1000, 1)],
+                ["engine: Streamlit's Keras clean-up after a rerun (ms, before; now skipped)", fmt(e.get("clear_session"), 1000, 1)],
+                ["engine: upload → prediction + GradCAM right after that clean-up (ms, before)", fmt(e.get("upload_after_clear_session"), 1000, 1)],
                 ["engine: one prediction, Keras model called eagerly (ms, before)", fmt(e.get("prediction_eager"), 1000, 1)],
                 ["engine: one prediction, compiled (ms, flowerdash)", fmt(e.get("prediction_compiled"), 1000, 1)],
                 ["engine: prediction, eager / compiled", _ratio(e.get("prediction_eager"), e.get("prediction_compiled"))],
