@@ -87,6 +87,12 @@ def checkpoint_picker() -> None:
             )
         )
     else:
+        switch = st.session_state.pop(state.SWITCH_KEY, None)
+        trained = next(
+            (p for p in paths if switch and Path(p).resolve() == Path(switch).resolve()), None
+        )
+        if trained:  # this session just trained it (set before the widget exists in this run)
+            st.session_state[CHECKPOINT_KEY] = st.session_state[state.NEW_KEY] = trained
         if st.session_state.get(CHECKPOINT_KEY) not in paths:
             st.session_state[CHECKPOINT_KEY] = state.default_checkpoint() or paths[0]
         chosen = st.sidebar.selectbox(
@@ -95,10 +101,17 @@ def checkpoint_picker() -> None:
             format_func=lambda p: labels.get(p, Path(p).name),
             key=CHECKPOINT_KEY,
             help=_(
-                "The trained model that every page uses; the newest finished one is picked first."
+                "The trained model that every page uses. A new visitor starts with the one that "
+                "scored best on the whole test set; a run you train here is picked for you."
             ),
         )
         describe_checkpoint(chosen)
+        if chosen == st.session_state.get(state.NEW_KEY):
+            st.sidebar.caption(
+                _(
+                    "🆕 New: the model you just trained. Other visitors keep theirs until they pick it."
+                )
+            )
     if broken:
         with st.sidebar.expander(
             ngettext(

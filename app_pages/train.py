@@ -435,22 +435,38 @@ def _test_metrics(job: Any) -> dict[str, Any] | None:
 
 
 def outcome(job: Any) -> None:
-    """What happened when the run ended; the first time, the whole app again for the sidebar."""
-    show_outcome(job)
+    """What happened when the run ended; the first time, the whole app again for the sidebar.
+
+    The session that started a run that succeeded is switched to its checkpoint; everyone else
+    keeps theirs (a new run is offered, not imposed).
+    """
+    mine = st.session_state.get("train.started") == job.id
+    show_outcome(job, switched=mine)
     if st.session_state.get("train.seen_done") != job.id:
         st.session_state["train.seen_done"] = job.id
         state.checkpoint_listing.clear()
+        if mine and job.status == "succeeded" and job.checkpoint:
+            state.switch_to_new_checkpoint(job.checkpoint)
         st.rerun()  # the whole app, so the sidebar's model list shows the new checkpoint
 
 
-def show_outcome(job: Any) -> None:
+def show_outcome(job: Any, switched: bool = False) -> None:
     """What happened when a run (of this process or started from a terminal) ended."""
     if job.status == "succeeded":
-        st.success(
-            _("Checkpoint {name} saved. Pick it in the sidebar's model list to use it.").format(
-                name=job.checkpoint.name if job.checkpoint else "?"
+        name = job.checkpoint.name if job.checkpoint else "?"
+        if switched:
+            st.success(
+                _(
+                    "Checkpoint {name} saved, and this session now uses it. Other visitors keep "
+                    "their model until they pick this one in the sidebar."
+                ).format(name=name)
             )
-        )
+        else:
+            st.success(
+                _("Checkpoint {name} saved. Pick it in the sidebar's model list to use it.").format(
+                    name=name
+                )
+            )
         test = _test_metrics(job)
         if test:
             st.markdown(

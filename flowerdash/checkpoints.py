@@ -56,6 +56,19 @@ class CheckpointInfo:
         return None if value is None else float(value)
 
     @property
+    def whole_test_top1(self) -> float | None:
+        """Test top-1 when it was measured on the whole test split, else None.
+
+        A run that scored a sample of the test photos (``test_limit``, a quick run) can look far
+        better than it is, so only whole-split scores are compared to pick a default.
+        """
+        test = (self.meta.get("metrics") or {}).get("test") or {}
+        total = ((self.meta.get("dataset") or {}).get("split_sizes") or {}).get("test")
+        if self.test_top1 is None or not total or int(test.get("n", 0)) < int(total):
+            return None
+        return self.test_top1
+
+    @property
     def label(self) -> str:
         """A one-line description for pickers: name, status, accuracy, backbone.
 
@@ -249,6 +262,29 @@ def list_checkpoints(root: str | Path | None = None, include_default: bool = Tru
             listing.broken.append(BrokenCheckpoint(path, str(exc)))
     listing.checkpoints.sort(key=lambda c: str(c.meta.get("created", "")), reverse=True)
     return listing
+
+
+def best_measured(checkpoints: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
+    """The checkpoint a new session starts with.
+
+    Among complete checkpoints, the best test top-1 measured on the whole test split; the
+    shipped default unless another scores strictly better. With nothing measured: the shipped
+    default, else the newest complete one, else the newest. A new run is offered, not imposed:
+    finishing it does not change what everyone else starts with unless it measures better.
+    """
+    complete = [c for c in checkpoints if c.status == "complete"]
+    shipped = [c for c in complete if c.path.resolve() == SHIPPED_DEFAULT.resolve()]
+    measured = [c for c in complete if c.whole_test_top1 is not None]
+    if measured:
+        # max keeps the first of equals: the shipped default first, then newest first
+        return max(shipped + [c for c in measured if c not in shipped], key=_whole_top1)
+    if shipped:
+        return shipped[0]
+    return (complete or list(checkpoints) or [None])[0]
+
+
+def _whole_top1(info: CheckpointInfo) -> float:
+    return -1.0 if info.whole_test_top1 is None else info.whole_test_top1
 
 
 def load_model(path: str | Path) -> keras.Model:

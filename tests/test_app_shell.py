@@ -81,9 +81,10 @@ def test_checkpoints_with_the_same_label_can_each_be_picked(monkeypatch, tmp_pat
     picker = at.sidebar.selectbox(key="app.checkpoint")
     same = "default · test top-1 10.0% · tiny"
     assert picker.options == [f"{same} · checkpoints/", f"{same} · shipped/"]
-    assert picker.value == str(copy) and loaded[-1] == str(copy)
+    # neither was scored on a whole test split: a new session starts with the shipped one
+    assert picker.value == str(shipped) and loaded[-1] == str(shipped)
 
-    for wanted in (shipped, copy, shipped):  # the second one, back to the first, and again
+    for wanted in (copy, shipped, copy):  # the other one, back to the first, and again
         loaded.clear()
         at.sidebar.selectbox(key="app.checkpoint").set_value(str(wanted)).run()
         assert not at.exception
@@ -123,3 +124,32 @@ def test_theme_and_server_config():
     assert config["runner"]["postScriptGC"] is False  # a full collection cost each rerun ~0.2 s
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["theme"]["primaryColor"].startswith("#")
+
+
+def test_a_run_trained_here_is_offered_to_its_session_not_imposed(monkeypatch, tmp_path, data_dir):
+    """The session that trained a checkpoint is switched to it and told it is new; a new
+    visitor still starts with the best-measured one."""
+    from conftest import save_tiny_checkpoint
+
+    from flowerdash.checkpoints import update_meta
+    from flowerdash.ui import state
+
+    shipped = save_tiny_checkpoint(tmp_path / "shipped", "default", seed=1)
+    update_meta(shipped, created="2025-01-01T00:00:00+00:00")
+    trained = save_tiny_checkpoint(tmp_path / "checkpoints", "quick-run", seed=0)
+    update_meta(trained, created="2025-02-01T00:00:00+00:00")  # newer, yet not picked for all
+
+    at = run_app(monkeypatch, trained.parent, data_dir, shipped=shipped)
+    assert at.sidebar.selectbox(key="app.checkpoint").value == str(shipped)
+    at.session_state[state.SWITCH_KEY] = str(trained)  # what the Train page sets when it ends
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="app.checkpoint").value == str(trained)
+    assert any("New: the model you just trained" in c.value for c in at.sidebar.caption)
+    at.sidebar.selectbox(key="app.checkpoint").set_value(str(shipped)).run()
+    assert not any("New: the model you just trained" in c.value for c in at.sidebar.caption)
+
+    visitor = AppTest.from_file(APP, default_timeout=60).run()
+    assert not visitor.exception
+    assert visitor.sidebar.selectbox(key="app.checkpoint").value == str(shipped)
+    assert not any("New:" in c.value for c in visitor.sidebar.caption)

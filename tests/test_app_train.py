@@ -113,7 +113,11 @@ def test_short_run_shows_progress_and_saves_a_checkpoint(page, tmp_path):
     folder = tmp_path / "ui-short"
     assert folder.is_dir() and any(folder.iterdir())
     at.run()
-    assert any("ui-short saved" in s.value for s in at.success)
+    assert any("ui-short saved, and this session now uses it" in s.value for s in at.success), (
+        "the session that trained it is switched to it"
+    )
+    # applied by the sidebar's picker at the next run (test_app_shell covers that part)
+    assert Path(at.session_state[state.SWITCH_KEY]).resolve() == folder.resolve()
     usable, _broken = state.checkpoint_listing()  # the sidebar picker's list sees it at once
     assert str(folder) in [p for p, _label in usable]
     assert at.get("plotly_chart")  # the loss/accuracy curves

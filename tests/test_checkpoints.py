@@ -149,3 +149,42 @@ def test_equal_picker_labels_are_told_apart():
     # ... or, for an exact copy, the full path
     labels = distinct_labels([info("/a/ck/x"), info("/b/ck/x")])
     assert labels == [f"x · test top-1 10.0% · tiny · {Path(p)}" for p in ("/a/ck/x", "/b/ck/x")]
+
+
+def _info(path: Path, status="complete", top1=None, n=6149, total=6149, created="2026-01-01"):
+    from flowerdash.checkpoints import CheckpointInfo
+
+    meta = {"status": status, "created": created, "dataset": {"split_sizes": {"test": total}}}
+    if top1 is not None:
+        meta["metrics"] = {"test": {"n": n, "top1": top1, "top5": 1.0}}
+    return CheckpointInfo(path, meta)
+
+
+def test_a_new_session_starts_with_the_best_whole_split_score(tmp_path, monkeypatch):
+    shipped = tmp_path / "default"
+    monkeypatch.setattr(checkpoints, "SHIPPED_DEFAULT", shipped)
+    best = checkpoints.best_measured
+    ship = _info(shipped, top1=0.919)
+    # newest first, as list_checkpoints sorts them
+    quick = _info(tmp_path / "quick", top1=1.0, n=8, created="2026-03-01")  # 8 photos: a sample
+    worse = _info(tmp_path / "worse", top1=0.80, created="2026-02-01")
+    assert best([quick, worse, ship]) is ship  # a new run is offered, not imposed
+    better = _info(tmp_path / "better", top1=0.93, created="2026-04-01")
+    partial = _info(tmp_path / "partial", status="partial", top1=0.99, created="2026-05-01")
+    assert best([partial, better, quick, worse, ship]) is better
+    tie = _info(tmp_path / "tie", top1=0.919, created="2026-06-01")
+    assert best([tie, ship]) is ship  # only a strictly better score replaces the shipped one
+    assert best([tie, worse]) is tie
+
+
+def test_without_whole_split_scores_the_shipped_then_the_newest_complete(tmp_path, monkeypatch):
+    shipped = tmp_path / "default"
+    monkeypatch.setattr(checkpoints, "SHIPPED_DEFAULT", shipped)
+    best = checkpoints.best_measured
+    newest = _info(tmp_path / "new", top1=0.5, n=10, created="2026-03-01")
+    older = _info(tmp_path / "old", created="2026-02-01")
+    partial = _info(tmp_path / "partial", status="partial", created="2026-04-01")
+    assert best([partial, newest, older, _info(shipped)]).path == shipped
+    assert best([partial, newest, older]) is newest
+    assert best([partial]) is partial
+    assert best([]) is None

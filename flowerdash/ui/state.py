@@ -160,19 +160,21 @@ def ensure_path(path: str) -> Path:
 
 
 def default_checkpoint() -> str | None:
-    """The checkpoint a new session starts with: newest complete one, else the shipped default."""
-    from flowerdash.checkpoints import SHIPPED_DEFAULT, read_meta
+    """The checkpoint a new session starts with (``checkpoints.best_measured``), as a path."""
+    from flowerdash.checkpoints import best_measured
 
-    usable, _broken = checkpoint_listing()
-    for path, _label in usable:
-        try:
-            if read_meta(path).get("status", "complete") == "complete":
-                return path
-        except FlowerdashError:
-            continue
-    if any(Path(p).resolve() == SHIPPED_DEFAULT.resolve() for p, _ in usable):
-        return str(SHIPPED_DEFAULT)
-    return usable[0][0] if usable else None
+    usable, _broken = _listing(get_language())
+    best = best_measured(usable)
+    return None if best is None else str(best.path)
+
+
+SWITCH_KEY = "app.switch_to"  # a checkpoint this session just trained, applied by the sidebar
+NEW_KEY = "app.new_checkpoint"  # the one it was switched to, marked new in the sidebar
+
+
+def switch_to_new_checkpoint(path: str | Path) -> None:
+    """Use a checkpoint this session just trained from its next run on (the sidebar applies it)."""
+    st.session_state[SWITCH_KEY] = str(path)
 
 
 def require_checkpoint() -> tuple[str, Any, dict[str, Any]]:
