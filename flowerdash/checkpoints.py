@@ -273,18 +273,11 @@ def best_measured(checkpoints: Sequence[CheckpointInfo]) -> CheckpointInfo | Non
     finishing it does not change what everyone else starts with unless it measures better.
     """
     complete = [c for c in checkpoints if c.status == "complete"]
-    shipped = [c for c in complete if c.path.resolve() == SHIPPED_DEFAULT.resolve()]
-    measured = [c for c in complete if c.whole_test_top1 is not None]
-    if measured:
-        # max keeps the first of equals: the shipped default first, then newest first
-        return max(shipped + [c for c in measured if c not in shipped], key=_whole_top1)
-    if shipped:
-        return shipped[0]
-    return (complete or list(checkpoints) or [None])[0]
-
-
-def _whole_top1(info: CheckpointInfo) -> float:
-    return -1.0 if info.whole_test_top1 is None else info.whole_test_top1
+    # The shipped default first, then newest first: max keeps the first of equal scores.
+    ordered = sorted(complete, key=lambda c: c.path.resolve() != SHIPPED_DEFAULT.resolve())
+    if ordered:
+        return max(ordered, key=lambda c: -1.0 if c.whole_test_top1 is None else c.whole_test_top1)
+    return checkpoints[0] if checkpoints else None
 
 
 def load_model(path: str | Path) -> keras.Model:
