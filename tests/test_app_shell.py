@@ -121,7 +121,7 @@ def test_theme_and_server_config():
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_BYTES // (1024 * 1024)
     assert config["server"]["fileWatcherType"] == "none"  # inotify storms starved the media
     assert config["browser"]["gatherUsageStats"] is False
-    assert config["runner"]["postScriptGC"] is False  # a full collection cost each rerun ~0.2 s
+    assert config["runner"]["postScriptGC"] is False  # a full collection slowed every rerun
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["theme"]["primaryColor"].startswith("#")
 

@@ -6,15 +6,14 @@ dashboard, whose models live in ``st.cache_resource`` and whose training runs in
 thread, that is harmful on every click:
 
 - it empties TensorFlow's process-wide kernel cache, so the next prediction or explanation
-  (in any session, and the training thread's next step) creates its kernels again: the first
-  Grad-CAM after a rerun took 0.7–1.0 s instead of 0.03 s;
-- it runs a full ``gc.collect()`` over TensorFlow's objects (about 0.6 s of each rerun here);
+  (in any session, and the training thread's next step) creates its kernels again;
+- it runs a full ``gc.collect()`` over TensorFlow's objects;
 - it resets Keras's global name counters while a background run may be building a model.
 
 ``keep_keras_state`` replaces that clean-up, once per process, by one that leaves Keras alone
 and still closes matplotlib figures as Streamlit's does. It patches a private Streamlit function
 (there is no setting for it); ``tests/test_keras_state.py`` fails if a Streamlit upgrade renames
-or stops calling it, and then this module can go.
+or stops calling it, and then this module can go. What it cost: docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
