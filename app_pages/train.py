@@ -17,11 +17,13 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from flowerdash import ensemble, launch, training
-from flowerdash.augment import FLIP_MODES, PRESETS, AugmentConfig, preset
+from flowerdash.augment import FLIP_MODES, AugmentConfig, preset
+from flowerdash.augment import PRESETS as AUGMENT_PRESETS
 from flowerdash.checkpoints import check_new_name
 from flowerdash.errors import FlowerdashError, TrainingError
 from flowerdash.i18n import N_, _, ngettext
 from flowerdash.models import BACKBONES
+from flowerdash.presets import PRESETS, preset_config
 from flowerdash.ui import state
 
 DEV_ENV = "FLOWERDASH_DEV"
@@ -140,7 +142,7 @@ def init_state() -> None:
 
 def augmentation_choices() -> list[str]:
     """Presets, plus the lab's settings when the user tried some there."""
-    names = list(PRESETS)
+    names = list(AUGMENT_PRESETS)
     if st.session_state.get("augment.last_config"):
         names.append("lab")
     if st.session_state["train.augment"] not in names:
@@ -195,9 +197,53 @@ def start(config_factory, resume_from: str | None = None) -> None:
     st.toast(_("Training started."), icon="🏋️")
 
 
+def recipe_choice() -> str:
+    """The recipe of the next run: a named preset (the quick one first) or every setting."""
+    return st.radio(
+        _("What to train"),
+        [*PRESETS, "custom"],
+        format_func=lambda p: _(PRESETS[p].title) if p in PRESETS else _("Custom: every setting"),
+        key="train.preset",
+        help=_("The presets are named by what they give; Custom shows every setting."),
+    )
+
+
+def preset_form(name: str) -> None:
+    """Start a preset's run: what it does, an optional run name and Start."""
+    st.caption(_(PRESETS[name].description))
+    with st.form("train.preset_form", border=True):
+        run_name = st.text_input(
+            _("Run name (optional)"),
+            key="train.preset_name",
+            max_chars=64,
+            placeholder=_("e.g. mobilenet-basic"),
+            help=_("The name of the checkpoint folder; leave empty for date, time and backbone."),
+        )
+        submitted = st.form_submit_button(
+            _("▶ Start training"),
+            type="primary",
+            key="train.preset_start",
+            help=_("Start the run in the background; you can leave this page and come back."),
+        )
+    if submitted:
+        start(lambda: preset_run(name, run_name))
+
+
+def preset_run(preset: str, run_name: str) -> training.TrainConfig:
+    """The TrainConfig of a preset with the form's run name (ConfigError if unusable)."""
+    name = run_name.strip() or None
+    if name is not None:
+        check_new_name(name)
+    return preset_config(preset, name=name)
+
+
 def settings_form() -> None:
     """The new-run form; Start launches the run in the background."""
     st.subheader(_("New training run"))
+    recipe = recipe_choice()
+    if recipe != "custom":
+        preset_form(recipe)
+        return
     pick, note = st.columns([1, 2], vertical_alignment="bottom")
     pick.selectbox(
         _("Augmentation"),

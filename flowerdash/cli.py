@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from flowerdash import cli_robustness
 from flowerdash.errors import FlowerdashError
+from flowerdash.presets import PRESETS, preset_fields
 
 PROG = "python -m flowerdash"
 
@@ -47,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a classifier and write a checkpoint",
         description="Train on Oxford Flowers102 and write a checkpoint.",
+    )
+    t.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        help="start from a named recipe (quick: about a minute; best: the shipped model's "
+        "recipe); other flags given override it",
     )
     t.add_argument(
         "--backbone",
@@ -303,10 +311,20 @@ def _follow(job: Any) -> None:
             return
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train and report the checkpoint."""
-    from flowerdash.training import TrainConfig, TrainingJob, check_not_running, interrupted_runs
+def _train_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig fields from ``train``'s flags; with --preset, the preset's values wherever a
+    flag was left at its default."""
+    fields = _flag_fields(args)
+    if args.preset:
+        defaults = _flag_fields(build_parser().parse_args(["train"]))
+        chosen = preset_fields(args.preset)
+        fields = {
+            k: chosen[k] if k in chosen and v == defaults[k] else v for k, v in fields.items()
+        }
+    return fields
 
+
+def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {
         k: getattr(args, k)
         for k in (
@@ -322,6 +340,43 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         if getattr(args, k) is not None
     }
+    return dict(
+        backbone=args.backbone,
+        weights=None if args.weights == "none" else args.weights,
+        image_size=args.image_size,
+        backbone_size=args.backbone_size,
+        augment=args.augment,
+        augment_overrides=overrides,
+        epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        fine_tune_layers=args.fine_tune_layers,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        fine_tune_learning_rate=args.fine_tune_lr,
+        fine_tune_weight_decay=args.fine_tune_weight_decay,
+        fine_tune_ema=args.fine_tune_ema,
+        label_smoothing=args.label_smoothing,
+        dropout=args.dropout,
+        seed=args.seed,
+        train_on=args.train_on,
+        train_limit=args.train_limit,
+        val_limit=args.val_limit,
+        test_limit=args.test_limit,
+        evaluate_test=not args.no_test,
+        cache_features=not args.no_feature_cache,
+        head_augment=not args.no_head_augment,
+        strategy=args.strategy,
+        devices=[d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None,
+        data_dir=args.data_dir,
+        checkpoint_dir=args.checkpoint_dir,
+        name=args.name,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train and report the checkpoint."""
+    from flowerdash.training import TrainConfig, TrainingJob, check_not_running, interrupted_runs
+
     resume_path = None
     if args.resume:
         runs = {r.run_id: r for r in interrupted_runs(args.checkpoint_dir)}
@@ -333,39 +388,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         config, resume_path = runs[args.resume].config, runs[args.resume].path
     else:
-        config = TrainConfig(
-            backbone=args.backbone,
-            weights=None if args.weights == "none" else args.weights,
-            image_size=args.image_size,
-            backbone_size=args.backbone_size,
-            augment=args.augment,
-            augment_overrides=overrides,
-            epochs=args.epochs,
-            fine_tune_epochs=args.fine_tune_epochs,
-            fine_tune_layers=args.fine_tune_layers,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            fine_tune_learning_rate=args.fine_tune_lr,
-            fine_tune_weight_decay=args.fine_tune_weight_decay,
-            fine_tune_ema=args.fine_tune_ema,
-            label_smoothing=args.label_smoothing,
-            dropout=args.dropout,
-            seed=args.seed,
-            train_on=args.train_on,
-            train_limit=args.train_limit,
-            val_limit=args.val_limit,
-            test_limit=args.test_limit,
-            evaluate_test=not args.no_test,
-            cache_features=not args.no_feature_cache,
-            head_augment=not args.no_head_augment,
-            strategy=args.strategy,
-            devices=[d.strip() for d in args.devices.split(",") if d.strip()]
-            if args.devices
-            else None,
-            data_dir=args.data_dir,
-            checkpoint_dir=args.checkpoint_dir,
-            name=args.name,
-        )
+        config = TrainConfig(**_train_fields(args))
         config.augment_config()  # validate before starting
     if config.strategy == "multiworker":
         from flowerdash.multiworker import check_cluster

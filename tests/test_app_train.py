@@ -39,6 +39,7 @@ def page(monkeypatch, data_dir, tmp_path):
 
 
 def fill_tiny(at: AppTest, epochs: int, name: str) -> None:
+    at.radio(key="train.preset").set_value("custom").run()
     at.selectbox(key="train.backbone").set_value("tiny")
     at.number_input(key="train.epochs").set_value(epochs)
     for key in ("train_limit", "val_limit", "test_limit"):
@@ -70,8 +71,31 @@ def test_without_dataset_explains_and_stops(monkeypatch, tmp_path):
         fresh_caches()
 
 
+def test_the_quick_preset_comes_first_and_starts_its_recipe(page, monkeypatch):
+    from flowerdash.presets import PRESETS, preset_config
+
+    at = page()
+    recipe = at.radio(key="train.preset")
+    assert recipe.value == "quick" and recipe.options[0].startswith("Quick: about a minute")
+    assert any("all 1,020 training photos" in c.value for c in at.caption)
+    assert not at.get("number_input"), "the presets hide the custom settings"
+
+    started = []
+    registry = state.job_registry()
+    monkeypatch.setattr(registry, "start", lambda config, **kw: started.append(config) or None)
+    at.text_input(key="train.preset_name").input("my-quick")
+    at.button(key="train.preset_start").click().run()
+    assert started == [preset_config("quick", name="my-quick")]
+    assert started[0].test_limit >= 1000 and started[0].train_limit is None
+
+    at.radio(key="train.preset").set_value("best").run()
+    assert any("fine-tuned" in c.value for c in at.caption)
+    assert PRESETS["best"].fields["train_on"] == "train+val"
+
+
 def test_form_widgets_and_tiny_only_in_dev_mode(page, monkeypatch):
     at = page()
+    at.radio(key="train.preset").set_value("custom").run()
     keys = [
         ("selectbox", "train.backbone"),
         ("selectbox", "train.augment"),
@@ -96,6 +120,7 @@ def test_form_widgets_and_tiny_only_in_dev_mode(page, monkeypatch):
     assert "tiny" in backbone.options[-1].lower()
     monkeypatch.delenv("FLOWERDASH_DEV")
     at = page()
+    at.radio(key="train.preset").set_value("custom").run()
     assert not any("tiny" in o.lower() for o in at.selectbox(key="train.backbone").options)
     # Choosing a preset fills the augmentation details.
     at.selectbox(key="train.augment").set_value("none").run()
