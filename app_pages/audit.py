@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from flowerdash.calibration import reliability
 from flowerdash.checkpoints import MODEL_FILE
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
@@ -260,6 +261,88 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
             )
 
 
+def reliability_chart(rel) -> go.Figure:
+    """Accuracy against confidence per bin, with the diagonal a trustworthy model follows."""
+    filled = rel.counts > 0
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1],
+        y=[0, 1],
+        mode="lines",
+        name=_("Percentages that can be trusted"),
+        line=dict(color="#999999", dash="dash"),
+    )
+    fig.add_scatter(
+        x=rel.confidence[filled],
+        y=rel.accuracy[filled],
+        mode="lines+markers",
+        name=_("This model"),
+        marker=dict(size=np.clip(np.sqrt(rel.counts[filled]) * 2, 6, 30), color="#B83B7E"),
+        line=dict(color="#B83B7E"),
+        customdata=rel.counts[filled],
+        hovertemplate=_("said {x} on average, right {y} of {n} times").format(
+            x="%{x:.0%}", y="%{y:.0%}", n="%{customdata}"
+        )
+        + "<extra></extra>",
+    )
+    fig.update_layout(
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=40),
+        xaxis=dict(title=_("What the model said (top answer's probability)"), range=[0, 1]),
+        yaxis=dict(title=_("How often it was right"), range=[0, 1.02]),
+        legend=dict(orientation="h", y=-0.2),
+    )
+    return fig
+
+
+def confidence_view(rel) -> None:
+    """The reliability diagram, the calibration error and what they mean in plain words."""
+    c1, c2, c3 = st.columns(3)
+    c1.metric(
+        _("Mean confidence"),
+        f"{rel.mean_confidence:.0%}",
+        help=_("The top answer's probability, averaged over the scanned photos."),
+    )
+    c2.metric(
+        _("Right answers"),
+        f"{rel.overall_accuracy:.0%}",
+        help=_("How often the top answer was right on the same photos."),
+    )
+    c3.metric(
+        _("Calibration error"),
+        f"{rel.ece:.3f}",
+        help=_(
+            "Expected calibration error: how far, on average over the answers, the probability "
+            "is from the share of right answers given with it (15 bins); 0 is perfect."
+        ),
+    )
+    st.markdown(
+        {
+            "underconfident": _(
+                "**Too modest:** the model is right more often than its percentages say, so "
+                "read a low percentage with care: it may still be the right flower."
+            ),
+            "overconfident": _(
+                "**Too sure of itself:** the model is right less often than its percentages say."
+            ),
+            "calibrated": _(
+                "**Its percentages can be read as chances:** among answers given with about "
+                "70%, about 70% are right."
+            ),
+        }[rel.verdict]
+    )
+    st.caption(
+        _(
+            "Each point gathers the answers given with similar probabilities (its size: how "
+            "many). On the dashed line, the percentage matches how often the answer is right; "
+            "above it the model is too modest, below it too sure."
+        )
+    )
+    st.plotly_chart(
+        reliability_chart(rel), key="audit.reliability", config={"displayModeBar": False}
+    )
+
+
 def main() -> None:
     st.title(_("📋 Audit the model on the test set"))
     path, model, meta = state.require_checkpoint()
@@ -309,8 +392,8 @@ def main() -> None:
     with st.expander(_("Scan again"), expanded=False):
         scan_controls(path, model, source, total, first=False)
 
-    mistakes, per_class, confusion = st.tabs(
-        [_("Mistakes"), _("Accuracy per flower"), _("Confusion matrix")]
+    mistakes, per_class, confusion, trust = st.tabs(
+        [_("Mistakes"), _("Accuracy per flower"), _("Confusion matrix"), _("Confidence")]
     )
     with mistakes:
         gallery(path, source, preds, names)
@@ -340,6 +423,8 @@ def main() -> None:
             key="audit.confusion",
             config={"displayModeBar": False},
         )
+    with trust:
+        confidence_view(reliability(preds.confidence, preds.correct))
 
 
 main()

@@ -60,7 +60,13 @@ def check_results(at: AppTest) -> None:
     confidences = reading_order([int(c.rsplit("(", 1)[1].rstrip("%)")) for c in cards])
     assert confidences == sorted(confidences, reverse=True)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) <= LIMIT
-    assert len(at.get("plotly_chart")) == 1
+    # the confusion matrix and the reliability diagram
+    assert len(at.get("plotly_chart")) == 2
+    assert float(metrics["Calibration error"]) >= 0.0
+    assert metrics["Mean confidence"].endswith("%") and metrics["Right answers"].endswith("%")
+    assert any(
+        m.value.startswith(("**Too modest", "**Too sure", "**Its percentages")) for m in at.markdown
+    )
 
 
 def test_scan_a_sample_then_reuse_the_saved_results(monkeypatch, own_checkpoint, data_dir):
