@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--checkpoint-dir", default=None)
     c.add_argument("--json", action="store_true")
     cli_robustness.add_parser(sub)
+    parser.train_parser = t  # type: ignore[attr-defined] - for given_options
     return parser
 
 
@@ -311,15 +312,35 @@ def _follow(job: Any) -> None:
             return
 
 
-def _train_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """TrainConfig fields from ``train``'s flags; with --preset, the preset's values wherever a
-    flag was left at its default."""
+# TrainConfig fields whose flag has another name; the others share theirs.
+_FLAG_OF = {
+    "learning_rate": "lr",
+    "fine_tune_learning_rate": "fine_tune_lr",
+    "evaluate_test": "no_test",
+    "cache_features": "no_feature_cache",
+    "head_augment": "no_head_augment",
+}
+
+
+def given_options(argv: Sequence[str]) -> set[str]:
+    """The destinations of the options ``argv`` gives, whatever their values (even a default)."""
+    parser = build_parser()
+    unset = object()
+    dests = vars(parser.parse_args(argv))
+    parser.train_parser.set_defaults(**dict.fromkeys(dests, unset))
+    return {k for k, v in vars(parser.parse_args(argv)).items() if v is not unset}
+
+
+def _train_fields(args: argparse.Namespace, given: set[str] | None = None) -> dict[str, Any]:
+    """TrainConfig fields from ``train``'s flags; with --preset, the preset's value for every
+    field whose flag was not given (``given``: see ``given_options``)."""
     fields = _flag_fields(args)
     if args.preset:
-        defaults = _flag_fields(build_parser().parse_args(["train"]))
         chosen = preset_fields(args.preset)
+        given = given or set()
         fields = {
-            k: chosen[k] if k in chosen and v == defaults[k] else v for k, v in fields.items()
+            k: chosen[k] if k in chosen and _FLAG_OF.get(k, k) not in given else v
+            for k, v in fields.items()
         }
     return fields
 
@@ -388,7 +409,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         config, resume_path = runs[args.resume].config, runs[args.resume].path
     else:
-        config = TrainConfig(**_train_fields(args))
+        config = TrainConfig(**_train_fields(args, getattr(args, "_given", None)))
         config.augment_config()  # validate before starting
     if config.strategy == "multiworker":
         from flowerdash.multiworker import check_cluster
@@ -690,6 +711,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args._parser = parser
+    if args.command == "train":
+        args._given = given_options(sys.argv[1:] if argv is None else argv)
     try:
         return COMMANDS[args.command](args)
     except FlowerdashError as exc:

@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 
 from flowerdash import checkpoints, training
-from flowerdash.cli import _train_fields, build_parser
+from flowerdash.cli import _train_fields, build_parser, given_options
 from flowerdash.errors import ConfigError
 from flowerdash.presets import PRESETS, preset_config, preset_fields
 
@@ -43,13 +43,20 @@ def test_an_unknown_preset_is_a_plain_error():
         preset_fields("fast")
 
 
-def test_cli_preset_fills_what_the_flags_leave_at_their_defaults():
-    args = build_parser().parse_args(["train", "--preset", "quick", "--epochs", "7", "--name", "x"])
-    fields = _train_fields(args)
+def fields_of(argv: list[str]) -> dict:
+    return _train_fields(build_parser().parse_args(argv), given_options(argv))
+
+
+def test_cli_preset_fills_every_field_whose_flag_is_not_given():
+    fields = fields_of(["train", "--preset", "quick", "--epochs", "7", "--name", "x"])
     assert fields["epochs"] == 7 and fields["name"] == "x"  # given: kept
     assert fields["backbone"] == "mobilenetv2" and fields["test_limit"] == 1020  # from the preset
     assert training.TrainConfig(**fields) == preset_config("quick", epochs=7, name="x")
-    plain = _train_fields(build_parser().parse_args(["train"]))
+    # a flag given with its default value still wins over the preset
+    best = fields_of(["train", "--preset", "best", "--train-on", "train", "--lr=0.001"])
+    assert best["train_on"] == "train" and best["fine_tune_epochs"] == 24
+    assert fields_of(["train", "--preset", "quick", "--no-test"])["evaluate_test"] is False
+    plain = fields_of(["train"])
     assert training.TrainConfig(**plain) == training.TrainConfig()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--preset", "fast"])
