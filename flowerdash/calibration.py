@@ -4,7 +4,9 @@ People read the top answer's probability as the chance that it is right. Over ma
 holds when, among answers given with about 70%, about 70% are right. ``reliability`` sorts the
 top-1 answers into equal-width confidence bins and compares, per bin, the mean confidence with the
 share of right answers; the expected calibration error (ECE) is the gap averaged over answers.
-Pure NumPy, so the Audit page, the CLI and tests use it on saved predictions.
+``fit_temperature`` finds the temperature that makes a model's probabilities honest on photos it
+did not train on, and ``with_temperature`` puts it inside the model. NumPy only, but for
+``with_temperature`` (Keras), so the Audit page reads saved predictions without TensorFlow.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ import numpy as np
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import _
 
-__all__ = ["BINS", "Reliability", "reliability"]
+__all__ = [
+    "BINS",
+    "Reliability",
+    "apply_temperature",
+    "fit_temperature",
+    "reliability",
+    "with_temperature",
+]
 
 BINS = 15  # the usual choice in the calibration literature, so the ECE compares with others
 #: Mean confidence within this much of the accuracy reads as "about right".
@@ -80,3 +89,60 @@ def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -
         mean_confidence=float(conf.mean()),
         overall_accuracy=float(right.mean()),
     )
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature T that makes ``softmax(log p / T)`` fit ``labels`` best (least NLL).
+
+    Works from probabilities: ``log p`` equals the logits up to a constant per photo, which the
+    softmax ignores. The NLL is convex in 1/T, so a golden-section search on log(1/T) finds it.
+    """
+    log_p = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, 1.0))
+    y = np.asarray(labels, dtype=np.int64)
+    if log_p.ndim != 2 or len(log_p) != len(y) or len(y) == 0:
+        raise ConfigError(_("Fitting a temperature needs one probability row per label."))
+
+    def nll(log_beta: float) -> float:
+        z = log_p * np.exp(log_beta)
+        z -= z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+    lo, hi = np.log(1e-2), np.log(1e2)
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _step in range(80):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = nll(b)
+    return float(1.0 / np.exp((lo + hi) / 2.0))
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log p / T)`` row by row: what a model calibrated with T outputs."""
+    z = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, 1.0)) / float(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def with_temperature(model, temperature: float):
+    """A copy of a flowerdash model whose probabilities are ``softmax(logits / T)``.
+
+    Built-in Keras layers only (a ``Rescaling`` named ``temperature`` between the ``logits``
+    layer and the softmax), so the saved ``.keras`` file gives calibrated probabilities to any
+    consumer; the answers (the argmax) and the logits the explanations use do not change.
+    """
+    import keras
+
+    if not temperature > 0:
+        raise ConfigError(_("The temperature must be positive."))
+    logits = model.get_layer("logits").output
+    scaled = keras.layers.Rescaling(1.0 / float(temperature), name="temperature")(logits)
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(scaled)
+    return keras.Model(model.inputs, probs, name=model.name)
