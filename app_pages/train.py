@@ -129,7 +129,6 @@ DEFAULTS: dict[str, Any] = {
     "train.train_limit": 160,
     "train.val_limit": 80,
     "train.test_limit": 160,
-    "train.name": "",
 }
 
 
@@ -158,9 +157,7 @@ def form_config() -> training.TrainConfig:
     base_name = "basic" if s["train.augment"] == "lab" else s["train.augment"]
     base = preset(base_name).to_dict()
     overrides = {k: v for k, v in chosen.items() if v != base[k]}
-    name = s["train.name"].strip() or None
-    if name is not None:
-        check_new_name(name)
+    name = new_run_name(s["train.name"])
     backbone = s["train.backbone"]
     quick = bool(s["train.quick"])
     return training.TrainConfig(
@@ -212,29 +209,40 @@ def preset_form(name: str) -> None:
     """Start a preset's run: what it does, an optional run name and Start."""
     st.caption(_(PRESETS[name].description))
     with st.form("train.preset_form", border=True):
-        run_name = st.text_input(
-            _("Run name (optional)"),
-            key="train.preset_name",
-            max_chars=64,
-            placeholder=_("e.g. mobilenet-basic"),
-            help=_("The name of the checkpoint folder; leave empty for date, time and backbone."),
-        )
-        submitted = st.form_submit_button(
-            _("▶ Start training"),
-            type="primary",
-            key="train.preset_start",
-            help=_("Start the run in the background; you can leave this page and come back."),
-        )
+        run_name = run_name_input("train.preset_name")
+        submitted = start_button("train.preset_start")
     if submitted:
-        start(lambda: preset_run(name, run_name))
+        start(lambda: preset_config(name, name=new_run_name(run_name)))
 
 
-def preset_run(preset: str, run_name: str) -> training.TrainConfig:
-    """The TrainConfig of a preset with the form's run name (ConfigError if unusable)."""
-    name = run_name.strip() or None
+def run_name_input(key: str) -> str:
+    """The optional name of the checkpoint folder a run writes."""
+    return st.text_input(
+        _("Run name (optional)"),
+        key=key,
+        value="",
+        max_chars=64,
+        placeholder=_("e.g. mobilenet-basic"),
+        help=_("The name of the checkpoint folder; leave empty for date, time and backbone."),
+    )
+
+
+def new_run_name(text: str) -> str | None:
+    """The run name typed, or None for the default one (ConfigError if it is taken or bad)."""
+    name = text.strip() or None
     if name is not None:
         check_new_name(name)
-    return preset_config(preset, name=name)
+    return name
+
+
+def start_button(key: str) -> bool:
+    """A form's Start button."""
+    return st.form_submit_button(
+        _("▶ Start training"),
+        type="primary",
+        key=key,
+        help=_("Start the run in the background; you can leave this page and come back."),
+    )
 
 
 def settings_form() -> None:
@@ -370,16 +378,7 @@ def settings_form() -> None:
                 value=DEFAULTS["train.test_limit"],
                 help=_("How many test photos a quick run measures the final accuracy on."),
             )
-            st.text_input(
-                _("Run name (optional)"),
-                key="train.name",
-                value=DEFAULTS["train.name"],
-                max_chars=64,
-                placeholder=_("e.g. mobilenet-basic"),
-                help=_(
-                    "The name of the checkpoint folder; leave empty for date, time and backbone."
-                ),
-            )
+            run_name_input("train.name")
         with st.expander(_("Augmentation details"), expanded=False):
             a1, a2 = st.columns(2, gap="medium")
             with a1:
@@ -399,12 +398,7 @@ def settings_form() -> None:
                         key=f"train.aug.{field}",
                         help=_(help_text),
                     )
-        submitted = st.form_submit_button(
-            _("▶ Start training"),
-            type="primary",
-            key="train.start",
-            help=_("Start the run in the background; you can leave this page and come back."),
-        )
+        submitted = start_button("train.start")
     if submitted:
         start(form_config)
 
