@@ -532,6 +532,18 @@ def show_outcome(job: Any, switched: bool = False) -> None:
             st.warning(_("Training was cancelled before any epoch completed, so nothing was kept."))
 
 
+def status_row(run: Any, events: list[Any]) -> Any:
+    """Status, time so far and speed of a run (of this process or from a terminal); returns the
+    row's fourth column for what the caller adds."""
+    speed = next((e.images_per_sec for e in reversed(events) if e.images_per_sec), None)
+    elapsed = (run.finished_at or time.time()) - run.started_at if run.started_at else 0.0
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric(_("Status"), _(STATUS_WORDS.get(run.status, run.status)))
+    m2.metric(_("Time"), clock(elapsed))
+    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    return m4
+
+
 @st.fragment(run_every=1.0)
 def live_view() -> None:
     """Status, progress, curves and log of the newest run; polls without rerunning the page."""
@@ -552,12 +564,7 @@ def live_view() -> None:
             id=job.id,
         )
     )
-    speed = next((e.images_per_sec for e in reversed(events) if e.images_per_sec), None)
-    elapsed = (job.finished_at or time.time()) - job.started_at if job.started_at else 0.0
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric(_("Status"), _(STATUS_WORDS.get(job.status, job.status)))
-    m2.metric(_("Time"), clock(elapsed))
-    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    m4 = status_row(job, events)
     m4.metric(
         _("Device"),
         job.device or "–",
@@ -621,12 +628,7 @@ def terminal_run(run: launch.LaunchedRun) -> None:
             n=run.workers, command=" ".join(run.command)
         )
     )
-    speed = next((e.images_per_sec for e in reversed(run.events) if e.images_per_sec), None)
-    elapsed = (run.finished_at or time.time()) - run.started_at if run.started_at else 0.0
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric(_("Status"), _(STATUS_WORDS.get(run.status, run.status)))
-    m2.metric(_("Time"), clock(elapsed))
-    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    m4 = status_row(run, run.events)
     m4.metric(
         _("Strategy"),
         strategy_label(run),
