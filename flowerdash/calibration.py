@@ -97,15 +97,13 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
     Works from probabilities: ``log p`` equals the logits up to a constant per photo, which the
     softmax ignores. The NLL is convex in 1/T, so a golden-section search on log(1/T) finds it.
     """
-    log_p = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, 1.0))
+    log_p = _log(probabilities)
     y = np.asarray(labels, dtype=np.int64)
     if log_p.ndim != 2 or len(log_p) != len(y) or len(y) == 0:
         raise ConfigError(_("Fitting a temperature needs one probability row per label."))
 
     def nll(log_beta: float) -> float:
-        z = log_p * np.exp(log_beta)
-        z -= z.max(axis=1, keepdims=True)
-        return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+        return float(-np.mean(_log_softmax(log_p, np.exp(log_beta))[np.arange(len(y)), y]))
 
     lo, hi = np.log(1e-2), np.log(1e2)
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
@@ -125,10 +123,19 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(log p / T)`` row by row: what a model calibrated with T outputs."""
-    z = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, 1.0)) / float(temperature)
-    z -= z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return np.exp(_log_softmax(_log(probabilities), 1.0 / float(temperature))).astype(np.float32)
+
+
+def _log(probabilities: np.ndarray) -> np.ndarray:
+    # float64, and no log(0): a float32 softmax rounds the unlikeliest classes to 0
+    return np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, 1.0))
+
+
+def _log_softmax(log_p: np.ndarray, scale: float) -> np.ndarray:
+    """``log softmax(scale · log p)`` along the last axis, stably."""
+    z = log_p * scale
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def with_temperature(model, temperature: float):
