@@ -10,9 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 from flowerdash import i18n
-from flowerdash.checkpoints import read_meta
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, ngettext
+from flowerdash.models.checkpoints import read_meta
 from flowerdash.ui import demo, keras_state, state, warmup
 
 HERE = Path(__file__).resolve().parent

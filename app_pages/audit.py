@@ -10,11 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.calibration import reliability
-from flowerdash.checkpoints import MODEL_FILE
+from flowerdash.data.images import prepare_for_model
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
-from flowerdash.images import prepare_for_model
+from flowerdash.inference.calibration import reliability
+from flowerdash.models.checkpoints import MODEL_FILE
 from flowerdash.ui import state
 
 SPLIT = "test"
@@ -70,7 +70,7 @@ def scan_controls(path: str, model, source, total: int, first: bool) -> None:
         )
 
     try:
-        from flowerdash.evaluation import evaluate_checkpoint
+        from flowerdash.inference.evaluation import evaluate_checkpoint
 
         preds, _metrics = evaluate_checkpoint(
             path, SPLIT, source=source, model=model, limit=limit, progress=progress

@@ -10,10 +10,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash import augment
+from flowerdash.data import augment
+from flowerdash.data.images import load_image
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import N_, _
-from flowerdash.images import load_image
 from flowerdash.ui import dataset_panel, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]

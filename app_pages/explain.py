@@ -10,11 +10,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
-from flowerdash.flower_names_es import display_name
+from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.i18n import _
-from flowerdash.images import load_image, prepare_for_model
-from flowerdash.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.ui import demo, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]

@@ -10,15 +10,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.examples import EXAMPLES
-from flowerdash.faithfulness import focus_score
-from flowerdash.flower_names_es import display_name
+from flowerdash.explain.faithfulness import focus_score
+from flowerdash.explain.overlays import overlay
+from flowerdash.explain.reading import confidence_words, describe_map
 from flowerdash.i18n import _
-from flowerdash.images import load_image, prepare_for_model
-from flowerdash.overlays import overlay
-from flowerdash.predict import top_k
-from flowerdash.reading import confidence_words, describe_map
+from flowerdash.inference.predict import top_k
 from flowerdash.ui import demo, state, widgets
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]

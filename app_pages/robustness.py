@@ -9,11 +9,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash import robustness
-from flowerdash.checkpoints import MODEL_FILE, read_meta
-from flowerdash.corruptions import CORRUPTIONS, describe
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
+from flowerdash.inference import robustness
+from flowerdash.inference.corruptions import CORRUPTIONS, describe
+from flowerdash.models.checkpoints import MODEL_FILE, read_meta
 from flowerdash.ui import dataset_panel, state
 
 DEFAULT_LIMIT = 100

@@ -16,14 +16,16 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash import ensemble, launch, training
-from flowerdash.augment import FLIP_MODES, AugmentConfig, preset
-from flowerdash.augment import PRESETS as AUGMENT_PRESETS
-from flowerdash.checkpoints import check_new_name
+from flowerdash.data.augment import FLIP_MODES, AugmentConfig, preset
+from flowerdash.data.augment import PRESETS as AUGMENT_PRESETS
 from flowerdash.errors import FlowerdashError, TrainingError
 from flowerdash.i18n import N_, _, ngettext
-from flowerdash.models import BACKBONES
-from flowerdash.presets import PRESETS, preset_config
+from flowerdash.models import ensemble
+from flowerdash.models.backbones import BACKBONES
+from flowerdash.models.checkpoints import check_new_name
+from flowerdash.training import job as training  # RENAME
+from flowerdash.training import launch
+from flowerdash.training.presets import PRESETS, preset_config
 from flowerdash.ui import state
 
 DEV_ENV = "FLOWERDASH_DEV"
@@ -465,7 +467,7 @@ def curves(history: list[dict[str, Any]]) -> go.Figure:
 
 def _test_metrics(job: Any) -> dict[str, Any] | None:
     """Test top-1/top-5/n recorded in the finished run's checkpoint, if any."""
-    from flowerdash.checkpoints import read_meta
+    from flowerdash.models.checkpoints import read_meta
 
     try:
         test = (read_meta(job.checkpoint).get("metrics") or {}).get("test")

@@ -20,7 +20,7 @@ if [ "${1:-}" = ship ]; then
   cp -r "$OUT/$run/model.keras" "$OUT/$run/meta.json" "$OUT/$run/eval" checkpoints/.default.new/
   "$PY" - "$run" <<'PYEOF'
 import sys
-from flowerdash.checkpoints import read_meta, update_meta
+from flowerdash.models.checkpoints import read_meta, update_meta
 folder = "checkpoints/.default.new"
 dataset = read_meta(folder)["dataset"]
 dataset["description"] = "folder ../shared/datasets/oxford_flowers102"

@@ -23,12 +23,12 @@ DISPLAY_SIZE = 384  # what the Try it page shows
 
 def engine_timings(checkpoint: Path, photo: Path, repeats: int) -> dict[str, Any]:
     """What the Try it page runs on an upload (load_image -> model crop -> predict + GradCAM)."""
-    from flowerdash.checkpoints import load_model
-    from flowerdash.explanations import explain_image
-    from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.models import input_size
-    from flowerdash.overlays import overlay
-    from flowerdash.predict import predict_batch
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain.explanations import explain_image
+    from flowerdash.explain.overlays import overlay
+    from flowerdash.inference.predict import predict_batch
+    from flowerdash.models.backbones import input_size
+    from flowerdash.models.checkpoints import load_model
 
     data = photo.read_bytes()
     load_s, model = once(lambda: load_model(checkpoint))

@@ -26,9 +26,9 @@ OUT = ROOT / "benchmarks" / "results" / "calibration.json"
 
 def split_probabilities(model: Any, source: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Every photo of ``split``: the model's full probability rows and the labels."""
-    from flowerdash.data import scan_pipeline
-    from flowerdash.fast_inference import batch_predictor
-    from flowerdash.models import input_size
+    from flowerdash.data.datasets import scan_pipeline
+    from flowerdash.inference.litert import batch_predictor
+    from flowerdash.models.backbones import input_size
 
     predict = batch_predictor(model)
     probs, labels = [], []
@@ -45,7 +45,7 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    from flowerdash.calibration import reliability
+    from flowerdash.inference.calibration import reliability
 
     rel = reliability(probs.max(axis=1), probs.argmax(axis=1) == labels)
     return {
@@ -70,10 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.machine import describe
-    from flowerdash.calibration import apply_temperature, fit_temperature, with_temperature
-    from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta, update_meta
-    from flowerdash.data import get_source
-    from flowerdash.evaluation import evaluate_checkpoint
+    from flowerdash.data.datasets import get_source
+    from flowerdash.inference.calibration import (
+        apply_temperature,
+        fit_temperature,
+        with_temperature,
+    )
+    from flowerdash.inference.evaluation import evaluate_checkpoint
+    from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta, update_meta
 
     source = get_source()
     fold_meta = read_meta(args.fold)

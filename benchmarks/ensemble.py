@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from flowerdash.checkpoints import MODEL_FILE, load_model
-from flowerdash.data import get_source, scan_pipeline
-from flowerdash.evaluation import EVAL_DIR, file_hash
-from flowerdash.fast_inference import batch_predictor
-from flowerdash.models import input_size
+from flowerdash.data.datasets import get_source, scan_pipeline
+from flowerdash.inference.evaluation import EVAL_DIR, file_hash
+from flowerdash.inference.litert import batch_predictor
+from flowerdash.models.backbones import input_size
+from flowerdash.models.checkpoints import MODEL_FILE, load_model
 
 
 def ensemble_scores(
@@ -78,9 +78,9 @@ TIMING_OUT = Path(__file__).resolve().parent / "results" / "ensemble-timing.json
 def explanation_timing(runs: list[str], n_images: int) -> dict[str, dict[str, dict]]:
     """Seconds per image of Grad-CAM and IG for each run, the runs alternating on each photo."""
     from benchmarks.stats import summarize
-    from flowerdash.gradcam import GradCAM
-    from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain.gradcam import GradCAM
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     source = get_source()
     files = source.split("test").files[:n_images]
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
 
         timing = explanation_timing(args.runs, args.timing)
         TIMING_OUT.write_text(json.dumps({"machine": describe(), "runs": timing}, indent=1))
-        from flowerdash.integrated_gradients import DEFAULT_STEPS
+        from flowerdash.explain.integrated_gradients import DEFAULT_STEPS
 
         print(f"| run | Grad-CAM, ms per image | IG ({DEFAULT_STEPS} steps), s per image |")
         print("|---|---|---|")

@@ -54,19 +54,19 @@ def mean_se(values: list[float] | np.ndarray) -> dict[str, float]:
 
 def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) -> dict[str, Any]:
     """The whole study; returns the JSON-ready result."""
-    from flowerdash.checkpoints import SHIPPED_DEFAULT, load_model
-    from flowerdash.data import get_source
-    from flowerdash.evaluation import load_cached_predictions
-    from flowerdash.faithfulness import deletion_insertion, focus_score, sanity_check
-    from flowerdash.gradcam import GradCAM
-    from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.integrated_gradients import (
+    from flowerdash.data.datasets import get_source
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain.faithfulness import deletion_insertion, focus_score, sanity_check
+    from flowerdash.explain.gradcam import GradCAM
+    from flowerdash.explain.integrated_gradients import (
         DEFAULT_BASELINE,
         DEFAULT_RULE,
         DEFAULT_STEPS,
         IntegratedGradients,
     )
-    from flowerdash.models import input_size
+    from flowerdash.inference.evaluation import load_cached_predictions
+    from flowerdash.models.backbones import input_size
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model
 
     start = time.perf_counter()
     model = load_model(SHIPPED_DEFAULT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from flowerdash.checkpoints import read_meta
+from flowerdash.models.checkpoints import read_meta
 
 LAST = 6  # fine-tuning epochs averaged: the val curves are flat over the last third
 

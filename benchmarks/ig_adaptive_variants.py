@@ -41,12 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.ig_rules import relative_errors
-    from flowerdash import integrated_gradients as igm
-    from flowerdash.adaptive_quadrature import AdaptiveTrapezoid
-    from flowerdash.checkpoints import SHIPPED_DEFAULT, load_model
-    from flowerdash.data import get_source
-    from flowerdash.evaluation import load_cached_predictions
-    from flowerdash.images import load_image, prepare_for_model
+    from flowerdash.data.datasets import get_source
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain import integrated_gradients as igm
+    from flowerdash.explain.quadrature import AdaptiveTrapezoid
+    from flowerdash.inference.evaluation import load_cached_predictions
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model
 
     model = load_model(SHIPPED_DEFAULT)
     source = get_source()

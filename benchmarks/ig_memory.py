@@ -32,14 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from benchmarks.naive import naive_ig
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     if args.checkpoint:
-        from flowerdash.checkpoints import load_model
+        from flowerdash.models.checkpoints import load_model
 
         model = load_model(args.checkpoint)
     else:
-        from flowerdash.models import build_model
+        from flowerdash.models.backbones import build_model
 
         model = build_model(args.backbone, args.weights, args.size)
     rng = np.random.default_rng(0)

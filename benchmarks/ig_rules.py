@@ -43,11 +43,11 @@ def relative_errors(attrs: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def run(images: int, points: int, offset: int, reference_images: int) -> dict[str, Any]:
     """Gap statistics and reference errors per (baseline, rule)."""
     from benchmarks.machine import describe
-    from flowerdash.checkpoints import SHIPPED_DEFAULT, load_model
-    from flowerdash.data import get_source
-    from flowerdash.evaluation import load_cached_predictions
-    from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.data.datasets import get_source
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
+    from flowerdash.inference.evaluation import load_cached_predictions
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model
 
     model = load_model(SHIPPED_DEFAULT)
     source = get_source()

@@ -5,7 +5,7 @@ fine-tuning run of the shipped model lost about 50 s of many epochs with idle co
 caught the training thread destroying the previous epoch's iterator
 (``~RootDataset::Iterator`` → ``~LogicalThreadWrapper``), i.e. waiting for tf.data's autotuning
 thread. The engine now turns the autotuner off on the pipelines Keras iterates
-(``flowerdash.data.without_autotune``).
+(``flowerdash.data.datasets.without_autotune``).
 
 This script runs the training engine itself (MobileNetV2 with the offline ImageNet weights,
 train + val, ``--limit`` images, one head epoch, ``--epochs`` fine-tuning epochs of every layer,
@@ -33,7 +33,7 @@ OUT = Path(__file__).resolve().parent / "results" / "iterator-teardown.json"
 
 def _train(limit: int, epochs: int, folder: str) -> dict[str, Any]:
     """One engine run: fine-tuning epoch seconds and the run's total."""
-    from flowerdash import training
+    from flowerdash.training import job as training  # RENAME
 
     config = training.TrainConfig(
         backbone="mobilenetv2",
@@ -61,7 +61,7 @@ def run(limit: int, epochs: int) -> dict[str, Any]:
     """Both runs, the straightforward one first."""
     import tensorflow as tf
 
-    from flowerdash import data
+    from flowerdash.data import datasets
 
     out: dict[str, Any] = {
         "cpu": platform.processor() or platform.machine(),
@@ -71,15 +71,15 @@ def run(limit: int, epochs: int) -> dict[str, Any]:
         "epochs": epochs,
         "results": {},
     }
-    shipped = data.without_autotune
+    shipped = datasets.without_autotune
     runs = (("autotune on (tf.data default)", lambda ds: ds), ("autotune off", shipped))
     with tempfile.TemporaryDirectory() as folder:
         for name, wrap in runs:
-            data.without_autotune = wrap
+            datasets.without_autotune = wrap
             try:
                 res = _train(limit, epochs, folder)
             finally:
-                data.without_autotune = shipped
+                datasets.without_autotune = shipped
             out["results"][name] = res
             print(name, [round(t, 1) for t in res["fine_tune_epoch_seconds"]], flush=True)
     return out

@@ -131,7 +131,7 @@ def run_load(
     they are rounded to uint8 as the dashboard does. The first request (tracing the compiled
     functions) is made once beforehand on a separate copy of photo 0 and reported on its own.
     """
-    from flowerdash.explanations import explain_image
+    from flowerdash.explain.explanations import explain_image
 
     images = np.clip(np.round(np.asarray(images, np.float32)), 0, 255).astype(np.uint8)
     if not 1 <= len(images) <= MAX_IMAGES:
@@ -143,7 +143,7 @@ def run_load(
     def request(i: int) -> Any:
         return explain_image(model, images[i], methods=("gradcam", "ig"), ig_steps=ig_steps)
 
-    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE
+    from flowerdash.explain.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE
 
     began = time.perf_counter()
     explain_image(model, images[0].copy(), methods=("gradcam", "ig"), ig_steps=ig_steps)
@@ -220,8 +220,8 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 def _test_photos(n: int, size: int, data_dir: Path) -> np.ndarray:
     """``n`` evenly spaced test-split photos, centre-cropped to the model's size."""
-    from flowerdash.data import FolderSource
-    from flowerdash.images import prepare_for_model
+    from flowerdash.data.datasets import FolderSource
+    from flowerdash.data.images import prepare_for_model
 
     source = FolderSource(data_dir)
     picks = np.linspace(0, len(source.split("test")) - 1, n).astype(int)
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.suite import SHARED, find_checkpoint
-    from flowerdash.models import input_size
+    from flowerdash.models.backbones import input_size
     from flowerdash.settings import load_settings
 
     data_dir = Path(load_settings().data_dir or SHARED / "datasets" / "oxford_flowers102")
@@ -268,12 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         print("No offline Oxford Flowers102 folder: set FLOWERDASH_DATA_DIR.", file=sys.stderr)
         return 2
     if args.smoke:
-        from flowerdash.models import build_model
+        from flowerdash.models.backbones import build_model
 
         model, origin = build_model("tiny", None, 64), "tiny random model, 64 px (smoke)"
         users, n_images, steps = (1, 2, 4), 4, 4
     else:
-        from flowerdash.checkpoints import load_model
+        from flowerdash.models.checkpoints import load_model
 
         checkpoint = args.checkpoint or find_checkpoint()
         if checkpoint is None:

@@ -96,8 +96,8 @@ def allreduce_worker() -> None:
     """One of two processes: all-reduce one step's gradients REPEATS times; print ms (chief)."""
     import tensorflow as tf
 
-    from flowerdash.models import build_model, set_trainable
-    from flowerdash.multiworker import make_strategy
+    from flowerdash.models.backbones import build_model, set_trainable
+    from flowerdash.training.multiworker import make_strategy
 
     strategy = make_strategy()
     model = build_model("mobilenetv2", None, SIZE)
@@ -127,7 +127,7 @@ def allreduce_worker() -> None:
 
 def allreduce() -> dict:
     """Two local processes all-reducing the model's gradients; median milliseconds."""
-    from flowerdash.launch import free_ports, tf_config
+    from flowerdash.training.launch import free_ports, tf_config
 
     ports = free_ports(2)
     procs = [

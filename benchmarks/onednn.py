@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> None:
     import keras
     import numpy as np
 
-    from flowerdash.gradcam import GradCAM
-    from flowerdash.integrated_gradients import IntegratedGradients
-    from flowerdash.models import build_model, set_trainable
-    from flowerdash.predict import predict_batch
+    from flowerdash.explain.gradcam import GradCAM
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
+    from flowerdash.inference.predict import predict_batch
+    from flowerdash.models.backbones import build_model, set_trainable
 
     rng = np.random.default_rng(0)
     s = args.size

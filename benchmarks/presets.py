@@ -24,9 +24,9 @@ OUT = ROOT / "benchmarks" / "results" / "presets.json"
 
 def quick_run(checkpoint_dir: str, name: str) -> dict[str, Any]:
     """One quick-preset run, timed from the start to the saved checkpoint."""
-    from flowerdash.checkpoints import read_meta
-    from flowerdash.presets import preset_config
-    from flowerdash.training import TrainingJob
+    from flowerdash.models.checkpoints import read_meta
+    from flowerdash.training.job import TrainingJob
+    from flowerdash.training.presets import preset_config
 
     config = preset_config("quick", checkpoint_dir=checkpoint_dir, name=name)
     start = time.perf_counter()
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow  # noqa: F401 - the dashboard has it imported before anyone clicks
 
     from benchmarks.machine import describe
-    from flowerdash.presets import preset_fields
+    from flowerdash.training.presets import preset_fields
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-presets-") as folder:

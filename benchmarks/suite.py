@@ -95,7 +95,7 @@ class Context:
     @property
     def source(self):
         """The offline dataset (a FolderSource)."""
-        from flowerdash.data import FolderSource
+        from flowerdash.data.datasets import FolderSource
 
         if self.data_dir is None:
             raise Skip("no offline Oxford Flowers102 folder (set FLOWERDASH_DATA_DIR)")
@@ -105,7 +105,7 @@ class Context:
 
     def weights(self, backbone: str) -> str | None:
         """Offline ImageNet weights for a backbone, or None (random init, same compute)."""
-        from flowerdash.models import get_backbone
+        from flowerdash.models.backbones import get_backbone
 
         name = get_backbone(backbone).offline_weights_file
         if name and self.weights_dir and (self.weights_dir / name).is_file():
@@ -114,7 +114,7 @@ class Context:
 
     def fresh_model(self, backbone: str):
         """A newly built model (training mutates trainability, so each stage gets its own)."""
-        from flowerdash.models import build_model
+        from flowerdash.models.backbones import build_model
 
         return build_model(backbone, self.weights(backbone), self.plan.image_size)
 
@@ -122,7 +122,7 @@ class Context:
         """The model explainers run on: the trained checkpoint when its backbone matches."""
         if backbone not in self._models:
             if self.checkpoint and _checkpoint_backbone(self.checkpoint) == backbone:
-                from flowerdash.checkpoints import load_model
+                from flowerdash.models.checkpoints import load_model
 
                 model = load_model(self.checkpoint)
                 origin = f"trained checkpoint {self.checkpoint}"
@@ -137,7 +137,7 @@ class Context:
 
     def test_images(self, n: int) -> np.ndarray:
         """``n`` test-split photos prepared for the model: float32 [n, S, S, 3] in 0..255."""
-        from flowerdash.images import prepare_for_model
+        from flowerdash.data.images import prepare_for_model
 
         split = self.source.split("test")
         picks = np.linspace(0, len(split) - 1, n).astype(int)
@@ -220,8 +220,8 @@ def _EpochTimer():  # noqa: N802 - a factory that reads like the class it builds
 
 
 def _train_pipeline(ctx: Context, augmented: bool = True):
-    from flowerdash.augment import preset
-    from flowerdash.data import make_pipeline
+    from flowerdash.data.augment import preset
+    from flowerdash.data.datasets import make_pipeline
 
     p = ctx.plan
     return make_pipeline(
@@ -261,8 +261,8 @@ def bench_training(ctx: Context) -> dict[str, Any]:
     """Frozen-backbone and fine-tuning throughput on the augmented pipeline, per backbone."""
     import keras
 
-    from flowerdash.models import set_trainable
-    from flowerdash.training import TrainConfig
+    from flowerdash.models.backbones import set_trainable
+    from flowerdash.training.job import TrainConfig
 
     p = ctx.plan
     steps = math.ceil(TRAIN_IMAGES / p.batch_size)
@@ -307,9 +307,9 @@ def _frozen_on_litert(ctx: Context, backbone: str) -> dict[str, Any]:
     """The engine's frozen stage on a CPU: the backbone on LiteRT, only the head in Keras."""
     import keras
 
-    from flowerdash.fast_inference import LiteRTPredictor, to_litert, usable_cores
-    from flowerdash.models import feature_model, head_model
-    from flowerdash.training import backbone_features
+    from flowerdash.inference.litert import LiteRTPredictor, to_litert, usable_cores
+    from flowerdash.models.backbones import feature_model, head_model
+    from flowerdash.training.job import backbone_features
 
     p = ctx.plan
     model = ctx.fresh_model(backbone)
@@ -339,9 +339,9 @@ def bench_cached_features(ctx: Context) -> dict[str, Any]:
     """Frozen stage on cached backbone features: one-time extraction + per-epoch head time."""
     import keras
 
-    from flowerdash.fast_inference import batch_predictor
-    from flowerdash.models import feature_model, head_model
-    from flowerdash.predict import compiled_predict
+    from flowerdash.inference.litert import batch_predictor
+    from flowerdash.inference.predict import compiled_predict
+    from flowerdash.models.backbones import feature_model, head_model
 
     p = ctx.plan
     out: dict[str, Any] = {
@@ -428,8 +428,8 @@ def bench_evaluation(ctx: Context) -> dict[str, Any]:
 
     A predict_split call first converts the model to LiteRT (on a CPU); timed apart as
     ``setup_seconds`` and included in the whole-split measurement."""
-    from flowerdash.evaluation import predict_split
-    from flowerdash.fast_inference import batch_predictor
+    from flowerdash.inference.evaluation import predict_split
+    from flowerdash.inference.litert import batch_predictor
 
     p = ctx.plan
     out: dict[str, Any] = {}
@@ -479,7 +479,7 @@ def bench_evaluation(ctx: Context) -> dict[str, Any]:
 
 def bench_gradcam(ctx: Context) -> dict[str, Any]:
     """Warm GradCAM latency per image with the cached explainer."""
-    from flowerdash.gradcam import GradCAM
+    from flowerdash.explain.gradcam import GradCAM
 
     p = ctx.plan
     out: dict[str, Any] = {}
@@ -500,7 +500,11 @@ def bench_gradcam(ctx: Context) -> dict[str, Any]:
 
 def bench_ig(ctx: Context) -> dict[str, Any]:
     """IG latency per image and completeness gaps per step count: the default rule and two others."""
-    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, IntegratedGradients
+    from flowerdash.explain.integrated_gradients import (
+        DEFAULT_BASELINE,
+        DEFAULT_RULE,
+        IntegratedGradients,
+    )
 
     p = ctx.plan
     out: dict[str, Any] = {
@@ -537,7 +541,7 @@ def bench_ig(ctx: Context) -> dict[str, Any]:
 
 def _ig_with_rewrites(rewrites: tuple[str, ...], *args: Any, **kwargs: Any):
     """IntegratedGradients on the logits model with only ``rewrites`` (gradient_rewrites)."""
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     class RewrittenIG(IntegratedGradients):
         gradient_rewrites = rewrites
@@ -547,7 +551,7 @@ def _ig_with_rewrites(rewrites: tuple[str, ...], *args: Any, **kwargs: Any):
 
 def bench_ig_rewrites(ctx: Context) -> dict[str, Any]:
     """IG per image on the model as it is, BatchNorm-folded, and with every rewrite; interleaved."""
-    from flowerdash.gradient_rewrites import REWRITES
+    from flowerdash.explain.rewrites import REWRITES
 
     # BatchNorm folding alone was the default until 2026-12-02; every rewrite is the default since.
     variants = {"none": (), "batchnorm": ("batchnorm",), "all": REWRITES}
@@ -644,8 +648,8 @@ def bench_ig_memory(ctx: Context) -> dict[str, Any]:
 def bench_naive(ctx: Context) -> dict[str, Any]:
     """The course notebooks' way (new tf.function per call, all steps in one batch) vs flowerdash."""
     from benchmarks.naive import naive_gradcam, naive_ig
-    from flowerdash.gradcam import GradCAM
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.explain.gradcam import GradCAM
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     p = ctx.plan
     out: dict[str, Any] = {
@@ -710,8 +714,8 @@ def bench_xla(ctx: Context) -> dict[str, Any]:
     """The same compiled functions with jit_compile=True (XLA) vs without: warm time ratio."""
     import tensorflow as tf
 
-    from flowerdash.gradcam import GradCAM
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.explain.gradcam import GradCAM
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     p = ctx.plan
     out: dict[str, Any] = {

@@ -2,6 +2,6 @@
 
 import sys
 
-from flowerdash.cli import main
+from flowerdash.cli.main import main
 
 sys.exit(main())

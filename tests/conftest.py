@@ -160,9 +160,9 @@ def save_tiny_checkpoint(
     """Write a real flowerdash checkpoint of the 'tiny' backbone (102 classes, random weights)."""
     import keras
 
-    from flowerdash.checkpoints import save_checkpoint
-    from flowerdash.classes import CLASS_NAMES
-    from flowerdash.models import build_model
+    from flowerdash.data.classes import CLASS_NAMES
+    from flowerdash.models.backbones import build_model
+    from flowerdash.models.checkpoints import save_checkpoint
 
     keras.utils.set_random_seed(seed)
     model = build_model("tiny", weights=None, image_size=image_size)
@@ -180,7 +180,7 @@ def save_tiny_checkpoint(
 
 def tiny_config(data_dir: Path, tmp_path: Path, **kw):
     """A TrainConfig for a seconds-long run of the tiny backbone on a few images."""
-    from flowerdash import training
+    from flowerdash.training import job as training  # RENAME
 
     base = dict(
         backbone="tiny",

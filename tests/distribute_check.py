@@ -30,8 +30,9 @@ tf.config.set_logical_device_configuration(
 
 import keras  # noqa: E402
 
-from flowerdash import checkpoints, training  # noqa: E402
-from flowerdash.models import build_model  # noqa: E402
+from flowerdash.models import checkpoints  # noqa: E402
+from flowerdash.models.backbones import build_model  # noqa: E402
+from flowerdash.training import job as training  # noqa: E402  # RENAME
 
 SEED = 3
 BASE = dict(

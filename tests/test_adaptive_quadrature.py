@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowerdash.adaptive_quadrature import AdaptiveTrapezoid, refinement_count
+from flowerdash.explain.quadrature import AdaptiveTrapezoid, refinement_count
 
 
 def kinked(kinks: np.ndarray, sizes: np.ndarray):

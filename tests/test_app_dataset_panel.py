@@ -15,7 +15,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from tfds_local import local_tfds, tfds_server  # noqa: F401 - a fixture
 
-from flowerdash import dataset_download
+from flowerdash.data import download
 from flowerdash.ui import state
 
 APP = str(ROOT / "streamlit_app.py")
@@ -46,7 +46,7 @@ def no_dataset(monkeypatch, tmp_path, tiny_checkpoint):
 
     monkeypatch.delenv("FLOWERDASH_DATA_DIR", raising=False)
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tiny_checkpoint.parent))
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     monkeypatch.setattr(constants, "DATA_DIR", str(tmp_path / "tfds"))
     monkeypatch.chdir(tmp_path)  # no flowerdash.toml
     forget()
@@ -121,7 +121,7 @@ def test_download_shows_progress_then_the_page_uses_the_data(
     tfds_server,  # noqa: F811
     monkeypatch,
 ):
-    monkeypatch.setattr(dataset_download, "WORKER", tfds_server.worker())
+    monkeypatch.setattr(download, "WORKER", tfds_server.worker())
     at = open_page("app_pages/audit.py")
     next(b for b in at.button if b.label.startswith("Download (")).click().run()
     assert_no_traceback(at)
@@ -129,20 +129,20 @@ def test_download_shows_progress_then_the_page_uses_the_data(
     assert at.get("progress")
     _run_until(at, lambda a: not has_panel(a))
     assert any(b.label == "Scan the test set" for b in at.button)
-    assert dataset_download.is_prepared(no_dataset)
+    assert download.is_prepared(no_dataset)
     at.switch_page("app_pages/explain.py").run()  # the test set is offered now
     assert_no_traceback(at)
     assert at.radio(key="explain.source").options == ["Test set", "Upload"]
 
 
 def test_cancel_from_the_page_stops_and_keeps_nothing(no_dataset, tfds_server, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(dataset_download, "WORKER", tfds_server.worker())
+    monkeypatch.setattr(download, "WORKER", tfds_server.worker())
     at = open_page("app_pages/robustness.py")
     next(b for b in at.button if b.label.startswith("Download (")).click().run()
     at.button(key="dataset.cancel").click().run()
     _run_until(at, lambda a: any(b.label.startswith("Download (") for b in a.button))
     assert any("cancelled" in c.value for c in at.caption)
-    assert not dataset_download.is_prepared(no_dataset)
+    assert not download.is_prepared(no_dataset)
     assert not (no_dataset / "downloads").exists()
 
 
@@ -150,7 +150,7 @@ def test_a_failed_download_is_explained_in_the_panel(no_dataset, tmp_path, monke
     with local_tfds(tmp_path / "srv") as server:
         tgz = server.download_dir / "102flowers.tgz"
         tgz.write_bytes(tgz.read_bytes()[:-10])
-        monkeypatch.setattr(dataset_download, "WORKER", server.worker())
+        monkeypatch.setattr(download, "WORKER", server.worker())
         at = open_page("app_pages/audit.py")
         next(b for b in at.button if b.label.startswith("Download (")).click().run()
         _run_until(

@@ -8,8 +8,8 @@ from conftest import ROOT
 from miniature import split_files
 from streamlit.testing.v1 import AppTest
 
-import flowerdash.explanations as explanations
-from flowerdash.data import FolderSource
+import flowerdash.explain.explanations as explanations
+from flowerdash.data.datasets import FolderSource
 
 APP = str(ROOT / "streamlit_app.py")
 FILE = split_files("test")[1]
@@ -34,7 +34,7 @@ def open_explain(monkeypatch, checkpoint, data_dir, query: dict[str, str]) -> Ap
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint.parent))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     # only the test checkpoints, not a real model that may ship in checkpoints/default
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
@@ -126,7 +126,7 @@ def test_bad_upload_and_unknown_file_are_explained(monkeypatch, tiny_checkpoint,
 def test_an_ensemble_is_explained_with_every_members_layer(monkeypatch, data_dir, tmp_path, calls):
     from conftest import save_tiny_checkpoint
 
-    from flowerdash.ensemble import ensemble_checkpoint
+    from flowerdash.models.ensemble import ensemble_checkpoint
 
     members = [
         save_tiny_checkpoint(tmp_path / "members", n, seed=s) for n, s in (("a", 1), ("b", 2))

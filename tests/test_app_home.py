@@ -19,7 +19,7 @@ def home(monkeypatch, tiny_checkpoint, data_dir) -> AppTest:
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tiny_checkpoint.parent))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     # only the test checkpoints, not a real model that may ship in checkpoints/default
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception

@@ -32,7 +32,7 @@ PAGES = [
 def app_env(monkeypatch, tiny_checkpoint, data_dir):
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tiny_checkpoint.parent))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
     yield
     i18n.set_language("en")

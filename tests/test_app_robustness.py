@@ -26,7 +26,7 @@ def open_page(monkeypatch, checkpoint_dir, data_dir, shipped=None) -> AppTest:
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(checkpoint_dir))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     monkeypatch.setattr(
-        "flowerdash.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
+        "flowerdash.models.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
     )
     st.cache_data.clear()
     st.cache_resource.clear()

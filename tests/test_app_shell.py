@@ -10,7 +10,7 @@ import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-from flowerdash.images import MAX_UPLOAD_BYTES
+from flowerdash.data.images import MAX_UPLOAD_BYTES
 
 APP = str(ROOT / "streamlit_app.py")
 OWN_PAGES = ["app_pages/home.py", "app_pages/explain.py", "app_pages/audit.py"]
@@ -28,7 +28,7 @@ def run_app(
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     # only the test checkpoints, not a real model that may ship in checkpoints/default
     monkeypatch.setattr(
-        "flowerdash.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
+        "flowerdash.models.checkpoints.SHIPPED_DEFAULT", shipped or ROOT / "no-such-default"
     )
     st.cache_data.clear()  # the checkpoint listing is cached for a few seconds
     at = AppTest.from_file(APP, default_timeout=60).run()
@@ -61,7 +61,7 @@ def test_checkpoints_with_the_same_label_can_each_be_picked(monkeypatch, tmp_pat
     """
     from conftest import save_tiny_checkpoint
 
-    from flowerdash.checkpoints import update_meta
+    from flowerdash.models.checkpoints import update_meta
     from flowerdash.ui import state
 
     copy = save_tiny_checkpoint(tmp_path / "checkpoints", "default", seed=0)
@@ -107,7 +107,7 @@ def test_broken_checkpoints_are_listed_with_reasons(monkeypatch, tmp_path, data_
 
 
 def test_without_checkpoints_pages_explain_how_to_train(monkeypatch, tmp_path, data_dir):
-    from flowerdash import checkpoints
+    from flowerdash.models import checkpoints
 
     monkeypatch.setattr(checkpoints, "SHIPPED_DEFAULT", tmp_path / "no-default")
     at = run_app(monkeypatch, tmp_path, data_dir)
@@ -131,7 +131,7 @@ def test_a_run_trained_here_is_offered_to_its_session_not_imposed(monkeypatch, t
     visitor still starts with the best-measured one."""
     from conftest import save_tiny_checkpoint
 
-    from flowerdash.checkpoints import update_meta
+    from flowerdash.models.checkpoints import update_meta
     from flowerdash.ui import state
 
     shipped = save_tiny_checkpoint(tmp_path / "shipped", "default", seed=1)

@@ -72,7 +72,7 @@ def test_without_dataset_explains_and_stops(monkeypatch, tmp_path):
 
 
 def test_the_quick_preset_comes_first_and_starts_its_recipe(page, monkeypatch):
-    from flowerdash.presets import PRESETS, preset_config
+    from flowerdash.training.presets import PRESETS, preset_config
 
     at = page()
     recipe = at.radio(key="train.preset")
@@ -175,8 +175,8 @@ def test_second_start_is_refused_and_cancel_works(page, tmp_path):
 def test_combining_two_models_saves_and_measures_an_ensemble(page, tmp_path, monkeypatch):
     from conftest import save_tiny_checkpoint
 
-    from flowerdash import ensemble
-    from flowerdash.checkpoints import read_meta
+    from flowerdash.models import ensemble
+    from flowerdash.models.checkpoints import read_meta
 
     a, b = (save_tiny_checkpoint(tmp_path, n, seed=s) for n, s in (("a", 1), ("b", 2)))
     real = ensemble.measure_test_accuracy
@@ -210,7 +210,7 @@ def test_runs_started_from_a_terminal_show_strategy_workers_and_progress(page, t
     from conftest import save_tiny_checkpoint
     from test_launched_runs import chief_events, write_launch
 
-    from flowerdash import launch
+    from flowerdash.training import launch
 
     first = save_tiny_checkpoint(tmp_path, "mw-first")
     events = chief_events(6, finished=str(first))

@@ -6,14 +6,14 @@ import keras
 import numpy as np
 import pytest
 
-from flowerdash.attribution import (
+from flowerdash.errors import ExplainError
+from flowerdash.explain.base import (
     Explainer,
     conv_layer_names,
     default_conv_layer,
     logits_model,
     normalize_maps,
 )
-from flowerdash.errors import ExplainError
 
 
 def _head_model(kind: str) -> keras.Model:

@@ -1,4 +1,4 @@
-"""Tests for flowerdash.augment: config, presets, sampling vs application, MixUp/CutMix, tf.data."""
+"""Tests for flowerdash.data.augment: config, presets, sampling vs application, MixUp/CutMix, tf.data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from flowerdash.augment import (
+from flowerdash.data.augment import (
     PRESETS,
     AugmentConfig,
     Augmenter,

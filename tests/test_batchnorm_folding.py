@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from flowerdash.batchnorm_folding import FoldedBatchNorm, fold_batch_norms, foldable_pairs
-from flowerdash.integrated_gradients import IntegratedGradients
-from flowerdash.models import build_model
+from flowerdash.explain.batchnorm_folding import FoldedBatchNorm, fold_batch_norms, foldable_pairs
+from flowerdash.explain.integrated_gradients import IntegratedGradients
+from flowerdash.models.backbones import build_model
 
 
 def _random_statistics(model: keras.Model, seed: int = 0) -> keras.Model:

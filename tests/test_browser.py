@@ -6,7 +6,7 @@ of a server without a dataset under test-artifacts/ for a person to look at.
 The server runs with ``--server.fileWatcherType none``: Streamlit otherwise watches the script's
 folder recursively (``.venv``, ``runs/``…), and on a busy machine the inotify overflow storms keep
 its event loop so busy that images are served seconds late. A small probe wrapped around
-``flowerdash.explanations.explain_image`` prints one line per call to the server log, so the test
+``flowerdash.explain.explanations.explain_image`` prints one line per call to the server log, so the test
 can check that moving the overlay slider re-blends the maps without recomputing them.
 """
 
@@ -50,7 +50,7 @@ EXPLAIN_PHOTO = EXAMPLES / "water_lily.jpg"
 PROBE_LINE = "FLOWERDASH-PROBE explain_image"
 PROBE = f"""
 import sys
-import flowerdash.explanations as explanations
+import flowerdash.explain.explanations as explanations
 _explain_image = explanations.explain_image
 def _counted(*args, **kwargs):
     print({PROBE_LINE!r}, flush=True)
@@ -105,7 +105,7 @@ def _served(script: str, env: dict[str, str], folder: Path) -> Iterator[tuple[st
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, data_dir: Path) -> Iterator[App]:
     """The dashboard served by a real `streamlit run` process on a loopback port."""
-    from flowerdash.checkpoints import SHIPPED_DEFAULT
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT
 
     if not (SHIPPED_DEFAULT / "model.keras").is_file():
         pytest.fail(
@@ -360,7 +360,7 @@ def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app):
 
 
 def test_audit_scans_a_sample_and_shows_the_mistakes(page, app, data_dir):
-    from flowerdash.checkpoints import SHIPPED_DEFAULT
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT
 
     shipped = sorted(p.name for p in SHIPPED_DEFAULT.rglob("*"))
     _open(page, f"{app.url}/audit")
@@ -373,7 +373,7 @@ def test_audit_scans_a_sample_and_shows_the_mistakes(page, app, data_dir):
     page.get_by_text("Top-1 accuracy").wait_for()
     page.get_by_text("mistakes, the ones the model was most sure about first").wait_for()
     _settled(page)
-    from flowerdash.data import FolderSource
+    from flowerdash.data.datasets import FolderSource
 
     total = FolderSource(served_data(data_dir)).sizes()["test"]
     assert f"60 / {total}" in page.locator('[data-testid="stMetric"]').all_inner_texts()[2]
@@ -444,7 +444,7 @@ def bare_app(tmp_path_factory) -> Iterator[App]:
     empty folder, so the server finds no dataset anywhere; the empty checkpoint folder leaves
     checkpoints/default as the only model.
     """
-    from flowerdash.checkpoints import SHIPPED_DEFAULT
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT
 
     if not (SHIPPED_DEFAULT / "model.keras").is_file():
         pytest.fail(

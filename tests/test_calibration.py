@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowerdash.calibration import apply_temperature, fit_temperature, reliability, with_temperature
 from flowerdash.errors import ConfigError
+from flowerdash.inference.calibration import (
+    apply_temperature,
+    fit_temperature,
+    reliability,
+    with_temperature,
+)
 
 
 def test_a_calibrated_model_has_a_small_error_and_follows_the_diagonal():
@@ -51,8 +56,8 @@ def test_the_figures_in_results_come_from_the_saved_predictions_and_the_fit():
 
     from conftest import ROOT
 
-    from flowerdash.checkpoints import load_model, read_meta
-    from flowerdash.evaluation import load_cached_predictions
+    from flowerdash.inference.evaluation import load_cached_predictions
+    from flowerdash.models.checkpoints import load_model, read_meta
 
     fit = json.loads((ROOT / "benchmarks/results/calibration.json").read_text())
     shipped = ROOT / "checkpoints" / "default"
@@ -102,7 +107,7 @@ def test_the_fitted_temperature_undoes_a_known_scaling():
 def test_a_model_with_a_temperature_keeps_its_answers_and_saves(tmp_path, tiny_cnn, flower_images):
     import keras
 
-    from flowerdash.attribution import logits_model
+    from flowerdash.explain.base import logits_model
 
     hot = with_temperature(tiny_cnn, 0.5)
     x = np.asarray(flower_images[:3], np.float32)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
 
-from flowerdash import checkpoints
 from flowerdash.errors import CheckpointError
+from flowerdash.models import checkpoints
 
 
 def test_saved_checkpoint_is_self_contained_and_loads_without_flowerdash(tmp_path):
@@ -33,8 +33,8 @@ def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
     import h5py
     import keras
 
-    from flowerdash.classes import CLASS_NAMES
-    from flowerdash.models import build_model
+    from flowerdash.data.classes import CLASS_NAMES
+    from flowerdash.models.backbones import build_model
 
     model = build_model("tiny", weights=None, image_size=32)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -126,7 +126,7 @@ def test_resolve_delete_and_deleted_while_listed(tmp_path):
 
 
 def test_equal_picker_labels_are_told_apart():
-    from flowerdash.checkpoints import CheckpointInfo, distinct_labels
+    from flowerdash.models.checkpoints import CheckpointInfo, distinct_labels
 
     meta = {"backbone": "tiny", "metrics": {"test": {"top1": 0.1}}}
 
@@ -152,7 +152,7 @@ def test_equal_picker_labels_are_told_apart():
 
 
 def _info(path: Path, status="complete", top1=None, n=6149, total=6149, created="2026-01-01"):
-    from flowerdash.checkpoints import CheckpointInfo
+    from flowerdash.models.checkpoints import CheckpointInfo
 
     meta = {"status": status, "created": created, "dataset": {"split_sizes": {"test": total}}}
     if top1 is not None:

@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import ROOT
 
-from flowerdash.cli import main
+from flowerdash.cli.main import main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -1,18 +1,18 @@
-"""Tests for flowerdash.corruptions on real flower photos (64x64) and small synthetic arrays."""
+"""Tests for flowerdash.inference.corruptions on real flower photos (64x64) and small synthetic arrays."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flowerdash.corruptions import (
+from flowerdash.errors import ConfigError, ImageError
+from flowerdash.inference.corruptions import (
     CORRUPTIONS,
     PARAMETERS,
     SEVERITIES,
     apply_corruption,
     describe,
 )
-from flowerdash.errors import ConfigError, ImageError
 
 NAMES = sorted(CORRUPTIONS)
 # Flip severities are different kinds of flip, not stronger ones.

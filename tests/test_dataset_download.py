@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from tfds_local import local_tfds, tfds_server  # noqa: F401 - a fixture
 
-from flowerdash import dataset_download
-from flowerdash.cli import main as cli_main
-from flowerdash.data import FolderSource, TfdsSource
-from flowerdash.dataset_download import CANCELLED, DONE, FAILED, DownloadJob
+from flowerdash.cli.main import main as cli_main
+from flowerdash.data import download
+from flowerdash.data.datasets import FolderSource, TfdsSource
+from flowerdash.data.download import CANCELLED, DONE, FAILED, DownloadJob
 from flowerdash.errors import DatasetError
 from flowerdash.i18n import set_language
 
@@ -27,7 +27,7 @@ def _files(root: Path) -> set[str]:
 
 def test_the_job_downloads_and_prepares_with_progress(tfds_server, tmp_path, data_dir):  # noqa: F811
     job = DownloadJob(tmp_path, worker=tfds_server.worker())
-    assert job.total_bytes == dataset_download.download_size()
+    assert job.total_bytes == download.download_size()
     first = job.progress()
     assert first.running and first.done_bytes == 0
     job.start()
@@ -53,7 +53,7 @@ def test_the_job_downloads_and_prepares_with_progress(tfds_server, tmp_path, dat
     assert now.phase == DONE and now.error is None and now.fraction == 1.0
     assert all(a.done_bytes <= b.done_bytes for a, b in zip(seen, seen[1:], strict=False))
     assert {p.phase for p in seen} <= {"download", "prepare"}
-    assert dataset_download.is_prepared(tmp_path)
+    assert download.is_prepared(tmp_path)
     # only the prepared dataset stays: the downloads and extracted files are gone
     assert not (tmp_path / "downloads").exists()
     assert (
@@ -68,7 +68,7 @@ def test_cancel_stops_the_child_and_leaves_nothing_half_prepared(tfds_server, tm
     now = job.cancel()
     assert now.phase == CANCELLED and not now.running
     assert job._proc.poll() is not None
-    assert not dataset_download.is_prepared(tmp_path)
+    assert not download.is_prepared(tmp_path)
     assert _files(tmp_path) == {"mine.txt"}
     assert job.progress().phase == CANCELLED  # stays cancelled
 
@@ -80,7 +80,7 @@ def test_cancel_during_prepare_removes_the_unfinished_dataset(tfds_server, tmp_p
         time.sleep(0.02)
     assert job.progress().phase == "prepare"
     job.cancel()
-    assert not dataset_download.is_prepared(tmp_path)
+    assert not download.is_prepared(tmp_path)
     assert _files(tmp_path) == set()
 
 
@@ -97,7 +97,7 @@ def test_a_failed_job_says_why_in_plain_words_in_the_readers_language(tmp_path):
         assert "suma de comprobación" in str(job.progress().error)
     finally:
         set_language("en")
-    assert not dataset_download.is_prepared(tmp_path / "data")
+    assert not download.is_prepared(tmp_path / "data")
     assert _files(tmp_path / "data") == set()
 
 
@@ -108,11 +108,11 @@ def test_a_child_that_dies_gives_a_plain_message(tmp_path, tfds_server):  # noqa
 
 
 def test_cli_download_prepares_and_says_where(tfds_server, tmp_path, monkeypatch, capsys):  # noqa: F811
-    monkeypatch.setattr(dataset_download, "WORKER", tfds_server.worker())
+    monkeypatch.setattr(download, "WORKER", tfds_server.worker())
     assert cli_main(["download", "--tfds-dir", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     assert f"ready in {tmp_path}" in out and "downloading" in err
-    assert dataset_download.is_prepared(tmp_path)
+    assert download.is_prepared(tmp_path)
     assert cli_main(["download", "--tfds-dir", str(tmp_path)]) == 0
     assert "already in" in capsys.readouterr().out
 
@@ -126,7 +126,7 @@ def test_cli_download_offline_is_one_line_and_nonzero(tmp_path, monkeypatch, cap
 
 
 def test_cli_download_ctrl_c_cancels(tfds_server, tmp_path, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(dataset_download, "WORKER", tfds_server.worker())
+    monkeypatch.setattr(download, "WORKER", tfds_server.worker())
     real_wait = DownloadJob.wait
     calls = []
 
@@ -151,7 +151,7 @@ def test_is_online_is_quick_when_the_host_does_not_answer(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", no_answer)
     start = time.monotonic()
-    assert not dataset_download.is_online(timeout=0.3)
+    assert not download.is_online(timeout=0.3)
     assert time.monotonic() - start < 1.0
 
 
@@ -173,16 +173,16 @@ def test_is_online_is_quick_when_the_host_does_not_answer(monkeypatch):
 def test_failures_are_classified_and_worded(error, kind, words):
     wrapped = DatasetError("outer")
     wrapped.__cause__ = error  # the kind is found along the chain of causes
-    found = dataset_download.classify(wrapped)
+    found = download.classify(wrapped)
     assert found[0] == kind
-    assert words in dataset_download.failure_message(*found)
+    assert words in download.failure_message(*found)
 
 
 def test_an_http_error_from_the_server_is_worded():
     from tensorflow_datasets.core.download.util import DownloadError
 
-    kind, detail = dataset_download.classify(DownloadError("Failed to get url x. HTTP code: 404."))
-    assert kind == "server" and "HTTP code: 404" in dataset_download.failure_message(kind, detail)
+    kind, detail = download.classify(DownloadError("Failed to get url x. HTTP code: 404."))
+    assert kind == "server" and "HTTP code: 404" in download.failure_message(kind, detail)
 
 
 @pytest.fixture(autouse=True)

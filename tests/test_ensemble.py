@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import make_tiny_cnn, save_tiny_checkpoint
 
-from flowerdash.attribution import check_layer, default_conv_layer, logits_model
-from flowerdash.checkpoints import load_model, read_meta
-from flowerdash.cli import main
-from flowerdash.ensemble import build_ensemble, ensemble_checkpoint
+from flowerdash.cli.main import main
 from flowerdash.errors import CheckpointError
-from flowerdash.gradcam import GradCAM
-from flowerdash.integrated_gradients import IntegratedGradients
+from flowerdash.explain.base import check_layer, default_conv_layer, logits_model
+from flowerdash.explain.gradcam import GradCAM
+from flowerdash.explain.integrated_gradients import IntegratedGradients
+from flowerdash.models.checkpoints import load_model, read_meta
+from flowerdash.models.ensemble import build_ensemble, ensemble_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ def test_a_bad_or_taken_name_is_refused_before_anything_is_loaded(tmp_path, name
 
 
 def test_a_partial_member_makes_a_partial_ensemble(tmp_path):
-    from flowerdash.checkpoints import update_meta
+    from flowerdash.models.checkpoints import update_meta
 
     a = save_tiny_checkpoint(tmp_path, "a", seed=1)
     b = save_tiny_checkpoint(tmp_path, "b", seed=2)
@@ -104,7 +104,7 @@ def test_a_partial_member_makes_a_partial_ensemble(tmp_path):
 
 
 def test_checkpoints_naming_different_classes_are_refused(tmp_path):
-    from flowerdash.checkpoints import update_meta
+    from flowerdash.models.checkpoints import update_meta
 
     a = save_tiny_checkpoint(tmp_path, "a", seed=1)
     b = save_tiny_checkpoint(tmp_path, "b", seed=2)
@@ -134,7 +134,7 @@ def test_cli_ensemble_of_one_checkpoint_is_a_clear_error(tmp_path, capsys):
 
 
 def test_gradcam_of_an_ensemble_uses_every_member_by_default(members):
-    from flowerdash.attribution import gradcam_layer_choices
+    from flowerdash.explain.base import gradcam_layer_choices
 
     ensemble = build_ensemble(members)
     explainer = GradCAM(ensemble)

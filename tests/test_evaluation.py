@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
 
-from flowerdash import evaluation
-from flowerdash.data import FolderSource
+from flowerdash.data.datasets import FolderSource
+from flowerdash.inference import evaluation
 
 
 def test_metrics_match_a_hand_computation():
@@ -50,7 +50,7 @@ def test_evaluation_is_cached_and_invalidated_when_the_model_changes(
 
 
 def test_the_split_scan_gives_the_same_predictions_on_litert_and_tensorflow(data_dir, tmp_path):
-    from flowerdash.checkpoints import load_model
+    from flowerdash.models.checkpoints import load_model
 
     model = load_model(save_tiny_checkpoint(tmp_path, "engines"))
     source = FolderSource(data_dir)
@@ -96,7 +96,7 @@ def test_the_shipped_model_scores_its_recorded_accuracy_on_the_real_test_split(
 ):
     """Data tier: the whole test split scanned afresh (no cached predictions) reproduces the
     top-1 / top-5 recorded in the shipped checkpoint's meta.json."""
-    from flowerdash.checkpoints import SHIPPED_DEFAULT, read_meta
+    from flowerdash.models.checkpoints import SHIPPED_DEFAULT, read_meta
 
     copy = tmp_path / "shipped"
     shutil.copytree(SHIPPED_DEFAULT, copy, ignore=shutil.ignore_patterns("eval"))

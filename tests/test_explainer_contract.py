@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowerdash.gradcam import GradCAM
-from flowerdash.integrated_gradients import IntegratedGradients
+from flowerdash.explain.gradcam import GradCAM
+from flowerdash.explain.integrated_gradients import IntegratedGradients
 
 FACTORIES = {
     "gradcam": lambda m: GradCAM(m),

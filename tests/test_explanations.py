@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 
 from flowerdash.errors import ExplainError
-from flowerdash.explanations import explain_image, get_explainer, result_to_json
-from flowerdash.gradcam import GradCAM
-from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, IntegratedGradients
+from flowerdash.explain.explanations import explain_image, get_explainer, result_to_json
+from flowerdash.explain.gradcam import GradCAM
+from flowerdash.explain.integrated_gradients import (
+    DEFAULT_BASELINE,
+    DEFAULT_RULE,
+    IntegratedGradients,
+)
 
 
 def test_explain_image_with_faithfulness(tiny_cnn, flower_images) -> None:
@@ -78,7 +82,7 @@ def test_concurrent_sessions_get_the_same_results_as_alone(flower_images, monkey
 
     from conftest import make_tiny_cnn
 
-    from flowerdash import explanations
+    from flowerdash.explain import explanations
 
     built: Counter = Counter()
 

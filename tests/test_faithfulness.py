@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from flowerdash.errors import ExplainError
-from flowerdash.faithfulness import deletion_insertion, focus_score, sanity_check
-from flowerdash.gradcam import GradCAM
+from flowerdash.explain.faithfulness import deletion_insertion, focus_score, sanity_check
+from flowerdash.explain.gradcam import GradCAM
 
 SIZE = 16
 REGION = (slice(2, 7), slice(9, 14))  # the only pixels the model looks at
@@ -93,8 +93,8 @@ def test_focus_score() -> None:
 
 
 def test_sanity_check_sees_the_randomisation_through_the_folded_ig_model(flower_images) -> None:
-    from flowerdash.integrated_gradients import IntegratedGradients
-    from flowerdash.models import build_model
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
+    from flowerdash.models.backbones import build_model
 
     model = build_model("mobilenetv2", weights=None, image_size=64, num_classes=5)
     result = sanity_check(

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import make_tiny_cnn
 
-from flowerdash import fast_inference
 from flowerdash.errors import ConfigError
-from flowerdash.fast_inference import LiteRTPredictor, batch_predictor
+from flowerdash.inference import litert
+from flowerdash.inference.litert import LiteRTPredictor, batch_predictor
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +33,10 @@ def test_litert_gives_the_models_outputs_for_any_batch_size(model, tmp_path):
 
 
 def test_engine_setting_is_checked(monkeypatch, model):
-    monkeypatch.setenv(fast_inference.ENV_ENGINE, "fastest")
+    monkeypatch.setenv(litert.ENV_ENGINE, "fastest")
     with pytest.raises(ConfigError, match="auto, litert, tensorflow"):
-        fast_inference.engine_setting()
-    monkeypatch.setenv(fast_inference.ENV_ENGINE, "tensorflow")
+        litert.engine_setting()
+    monkeypatch.setenv(litert.ENV_ENGINE, "tensorflow")
     predict = batch_predictor(model)
     assert not isinstance(predict, LiteRTPredictor)
     x = _images(3)
@@ -49,8 +49,8 @@ def test_a_failed_conversion_falls_back_to_tensorflow_in_auto_and_is_an_error_if
     def broken(_model):
         raise RuntimeError("unsupported op")
 
-    monkeypatch.setattr(fast_inference, "to_litert", broken)
-    with caplog.at_level(logging.WARNING, logger=fast_inference.__name__):
+    monkeypatch.setattr(litert, "to_litert", broken)
+    with caplog.at_level(logging.WARNING, logger=litert.__name__):
         predict = batch_predictor(model, "auto")
     assert not isinstance(predict, LiteRTPredictor)
     assert "unsupported op" in caplog.text

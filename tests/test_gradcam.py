@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flowerdash.errors import ExplainError
-from flowerdash.gradcam import GradCAM, gradcam
+from flowerdash.explain.gradcam import GradCAM, gradcam
 
 CONV_KERNEL = np.random.default_rng(7).integers(-2, 3, (2, 2, 3, 2)).astype(np.float32)
 CONV_BIAS = np.array([-30.0, 10.0], np.float32)

@@ -8,15 +8,15 @@ import pytest
 import tensorflow as tf
 from test_batchnorm_folding import _random_backbone
 
-from flowerdash import gradient_rewrites
-from flowerdash.attribution import gradient_logits_model, logits_model
-from flowerdash.gradient_rewrites import (
+from flowerdash.explain import rewrites
+from flowerdash.explain.base import gradient_logits_model, logits_model
+from flowerdash.explain.integrated_gradients import IntegratedGradients
+from flowerdash.explain.rewrites import (
     REWRITES,
     foldable_paddings,
     fused_silu,
     rewrite_for_gradients,
 )
-from flowerdash.integrated_gradients import IntegratedGradients
 
 
 def _value_and_input_gradient(model: keras.Model, x: np.ndarray, target: int = 1):
@@ -55,10 +55,10 @@ def no_xla(monkeypatch):
         attempts.append(tf.executing_eagerly())
         raise tf.errors.UnimplementedError(None, None, "no XLA here")
 
-    monkeypatch.setattr(gradient_rewrites, "_silu_grad_xla", broken)
-    gradient_rewrites._xla_available.cache_clear()
+    monkeypatch.setattr(rewrites, "_silu_grad_xla", broken)
+    rewrites._xla_available.cache_clear()
     yield attempts
-    gradient_rewrites._xla_available.cache_clear()
+    rewrites._xla_available.cache_clear()
 
 
 def _swish_derivative(x: tf.Tensor) -> np.ndarray:
@@ -72,7 +72,7 @@ def test_without_xla_the_swish_gradient_falls_back_to_tensorflow_ops(no_xla):
         tape.watch(x)
         y = fused_silu(x)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), _swish_derivative(x), rtol=1e-5)
-    assert gradient_rewrites._xla_available() is False
+    assert rewrites._xla_available() is False
 
 
 def test_xla_is_probed_eagerly_even_from_inside_a_traced_function(no_xla):

@@ -17,9 +17,9 @@ from conftest import tiny_config
 from PIL import Image
 
 from flowerdash import i18n
+from flowerdash.data.images import load_image
+from flowerdash.data.names_es import SPANISH_NAMES, display_name
 from flowerdash.errors import CheckpointError, ConfigError, DatasetError, ImageError
-from flowerdash.flower_names_es import SPANISH_NAMES, display_name
-from flowerdash.images import load_image
 from flowerdash.locales import update
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -111,7 +111,7 @@ def test_display_name_adds_only_reviewed_spanish_names():
 
 
 def update_names() -> list[str]:
-    from flowerdash.classes import CLASS_NAMES
+    from flowerdash.data.classes import CLASS_NAMES
 
     return list(CLASS_NAMES)
 
@@ -188,7 +188,7 @@ def test_upload_refusals_speak_spanish(tmp_path):
 
 
 def test_broken_checkpoints_are_explained_in_spanish(tmp_path):
-    from flowerdash import checkpoints
+    from flowerdash.models import checkpoints
 
     (tmp_path / "foreign").mkdir()
     garbled = tmp_path / "garbled"
@@ -211,7 +211,7 @@ def test_broken_checkpoints_are_explained_in_spanish(tmp_path):
 
 
 def test_corrupt_checkpoint_error_speaks_the_language(tmp_path, tiny_checkpoint):
-    from flowerdash import checkpoints
+    from flowerdash.models import checkpoints
 
     corrupt = tmp_path / "corrupt"
     shutil.copytree(tiny_checkpoint, corrupt)
@@ -229,7 +229,7 @@ def test_corrupt_checkpoint_error_speaks_the_language(tmp_path, tiny_checkpoint)
 
 
 def test_dataset_errors_translate_their_advice_too(tmp_path):
-    from flowerdash.data import FolderSource, how_to_fix
+    from flowerdash.data.datasets import FolderSource, how_to_fix
 
     english_advice = how_to_fix()  # no language set: English
     with speaking("es"), pytest.raises(DatasetError) as info:
@@ -245,7 +245,7 @@ def test_dataset_errors_translate_their_advice_too(tmp_path):
 
 
 def test_training_job_remembers_its_language_for_its_thread():
-    from flowerdash.training import TrainConfig, TrainingJob
+    from flowerdash.training.job import TrainConfig, TrainingJob
 
     with speaking("es"):
         with pytest.raises(ConfigError, match="^Las épocas deben ser como mínimo 1.$"):
@@ -257,7 +257,7 @@ def test_training_job_remembers_its_language_for_its_thread():
 
 
 def test_training_progress_speaks_the_language_of_the_job(data_dir, tmp_path):
-    from flowerdash.training import train
+    from flowerdash.training.job import train
 
     small = dict(augment="none", epochs=1, fine_tune_layers=2, train_limit=8)
     with speaking("es"):

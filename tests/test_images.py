@@ -1,4 +1,4 @@
-"""Tests for flowerdash.images: every format and hostile input is generated here."""
+"""Tests for flowerdash.data.images: every format and hostile input is generated here."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from flowerdash.errors import ConfigError, ImageError
-from flowerdash.images import (
+from flowerdash.data.images import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
     image_hash,
     load_image,
     prepare_for_model,
 )
+from flowerdash.errors import ConfigError, ImageError
 
 
 def _rgb(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from flowerdash.errors import ExplainError
-from flowerdash.integrated_gradients import (
+from flowerdash.explain.integrated_gradients import (
     BASELINES,
     MAX_STEPS,
     IntegratedGradients,
@@ -169,8 +169,12 @@ def test_adaptive_rule_has_no_fixed_points() -> None:
 
 
 def test_defaults_are_the_measured_ones_everywhere() -> None:
-    from flowerdash.cli import build_parser
-    from flowerdash.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE, DEFAULT_STEPS
+    from flowerdash.cli.main import build_parser
+    from flowerdash.explain.integrated_gradients import (
+        DEFAULT_BASELINE,
+        DEFAULT_RULE,
+        DEFAULT_STEPS,
+    )
     from flowerdash.ui import state
 
     assert (DEFAULT_RULE, DEFAULT_STEPS, DEFAULT_BASELINE) == ("adaptive", 64, "blur")

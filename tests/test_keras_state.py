@@ -41,7 +41,7 @@ def test_streamlit_clears_keras_after_a_run_unless_told_not_to(clear_calls):
 
 def test_the_app_keeps_keras_state_between_reruns(clear_calls, monkeypatch, tmp_path):
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))
-    monkeypatch.setattr("flowerdash.checkpoints.SHIPPED_DEFAULT", tmp_path / "none")
+    monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", tmp_path / "none")
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
     at.run()
     assert not at.exception

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from flowerdash import launch
-from flowerdash.events import TrainingEvent
+from flowerdash.training import launch
+from flowerdash.training.events import TrainingEvent
 
 STARTED = "Training tiny on CPU (2 cores), multiworker (2 workers, 2 replicas)."
 
@@ -113,7 +113,7 @@ def test_a_running_launch_reads_back_with_its_strategy_and_progress(tmp_path):
 
 
 def test_replicas_come_from_the_chiefs_description_of_its_strategy():
-    from flowerdash.multiworker import describe
+    from flowerdash.training.multiworker import describe
 
     for workers, replicas in ((2, 2), (1, 1), (3, 6)):
         strategy = SimpleNamespace(

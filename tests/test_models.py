@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowerdash import models
 from flowerdash.errors import ConfigError, WeightsError
+from flowerdash.models import backbones
 
 
 def test_mobilenetv2_with_offline_weights_is_flat_and_preprocesses_inside(weights_dir):
     import keras
 
     path = weights_dir / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"
-    model = models.build_model("mobilenetv2", weights=str(path), image_size=96)
+    model = backbones.build_model("mobilenetv2", weights=str(path), image_size=96)
     names = [layer.name for layer in model.layers]
     assert not any(isinstance(layer, keras.Model) for layer in model.layers)  # flat
-    assert names[:2] == ["image", "preprocess"] and names[-4:] == list(models.HEAD_LAYERS)
+    assert names[:2] == ["image", "preprocess"] and names[-4:] == list(backbones.HEAD_LAYERS)
     assert model.get_layer("out_relu").output.shape[-1] == 1280
     # the model takes raw 0..255 pixels: its preprocess layer equals mobilenet_v2.preprocess_input
     x = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype("float32")
@@ -33,7 +33,7 @@ def test_mobilenetv2_with_offline_weights_is_flat_and_preprocesses_inside(weight
 
 
 def test_efficientnet_expects_raw_pixels_and_has_its_own_normalisation():
-    model = models.build_model("efficientnetb0", weights=None, image_size=64)
+    model = backbones.build_model("efficientnetb0", weights=None, image_size=64)
     assert model.get_layer("preprocess").__class__.__name__ == "Identity"
     assert any(layer.name.startswith("normalization") for layer in model.layers)
     assert model.get_layer("top_activation").output.shape[-1] == 1280
@@ -47,29 +47,29 @@ def test_imagenet_weights_offline_give_a_clear_message(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(WeightsError, match="Options: go online"):
-        models.build_model("mobilenetv2", weights="imagenet", image_size=64)
+        backbones.build_model("mobilenetv2", weights="imagenet", image_size=64)
 
 
 def test_weights_resolution(monkeypatch, weights_dir, tmp_path):
     monkeypatch.setenv("FLOWERDASH_WEIGHTS_DIR", str(weights_dir))
-    assert models.resolve_weights("mobilenetv2", "auto").endswith("notop.weights.h5")
-    assert models.resolve_weights("efficientnetb0", "auto") == "imagenet"
-    assert models.resolve_weights("mobilenetv2", "none") is None
+    assert backbones.resolve_weights("mobilenetv2", "auto").endswith("notop.weights.h5")
+    assert backbones.resolve_weights("efficientnetb0", "auto") == "imagenet"
+    assert backbones.resolve_weights("mobilenetv2", "none") is None
     with pytest.raises(WeightsError, match="does not exist"):
-        models.resolve_weights("mobilenetv2", str(tmp_path / "missing.h5"))
+        backbones.resolve_weights("mobilenetv2", str(tmp_path / "missing.h5"))
     with pytest.raises(ConfigError, match="efficientnetb0, mobilenetv2"):
-        models.get_backbone("resnet")
+        backbones.get_backbone("resnet")
 
 
 def test_set_trainable_freezes_backbone_and_batchnorm():
     import keras
 
-    model = models.build_model("tiny", weights=None)
-    models.set_trainable(model, 0)
-    assert all(not layer.trainable for layer in models.backbone_layers(model))
+    model = backbones.build_model("tiny", weights=None)
+    backbones.set_trainable(model, 0)
+    assert all(not layer.trainable for layer in backbones.backbone_layers(model))
     assert model.get_layer("logits").trainable
-    n = models.set_trainable(model, 4)
-    trainable = [layer.name for layer in models.backbone_layers(model) if layer.trainable]
+    n = backbones.set_trainable(model, 4)
+    trainable = [layer.name for layer in backbones.backbone_layers(model) if layer.trainable]
     assert trainable == ["relu2", "conv3", "relu3"] and n == 1  # bn3 stays frozen (inference mode)
     assert all(
         not layer.trainable
@@ -79,20 +79,20 @@ def test_set_trainable_freezes_backbone_and_batchnorm():
 
 
 def test_outputs_are_probabilities_and_input_size():
-    model = models.build_model("tiny", weights=None, num_classes=7)
+    model = backbones.build_model("tiny", weights=None, num_classes=7)
     x = np.zeros((3, 64, 64, 3), "float32")
     probs = model(x).numpy()
     assert probs.shape == (3, 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
-    assert models.input_size(model) == 64
+    assert backbones.input_size(model) == 64
 
 
 def test_feature_and_head_models_compose_to_the_model_and_share_its_weights():
-    model = models.build_model("tiny", weights=None, image_size=32)
+    model = backbones.build_model("tiny", weights=None, image_size=32)
     x = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
-    head = models.head_model(model)
+    head = backbones.head_model(model)
     np.testing.assert_allclose(
-        head(models.feature_model(model)(x)).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6
+        head(backbones.feature_model(model)(x)).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6
     )
     assert head.get_layer("logits") is model.get_layer("logits")
 
@@ -100,12 +100,12 @@ def test_feature_and_head_models_compose_to_the_model_and_share_its_weights():
 def test_backbone_size_upsamples_inside_the_model_and_keeps_the_input_size():
     import keras
 
-    build_model, input_size = models.build_model, models.input_size
+    build_model, input_size = backbones.build_model, backbones.input_size
     model = build_model("tiny", weights=None, image_size=32, backbone_size=48, num_classes=4)
     assert input_size(model) == 32
     assert model.get_layer("upsample").output.shape[1:3] == (48, 48)
     assert model.get_layer("conv3").output.shape[1:3] == (12, 12)  # two stride-2 convs on 48
-    assert "upsample" not in [layer.name for layer in models.backbone_layers(model)]
+    assert "upsample" not in [layer.name for layer in backbones.backbone_layers(model)]
     # A constant image stays constant through the bilinear upsampling.
     grey = np.full((1, 32, 32, 3), 90.0, "float32")
     up = keras.Model(model.inputs, model.get_layer("upsample").output)(grey)

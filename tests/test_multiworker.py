@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from flowerdash.cli import main
-from flowerdash.launch import free_ports, launched_runs, tf_config
+from flowerdash.cli.main import main
+from flowerdash.training.launch import free_ports, launched_runs, tf_config
 
 # |w_two_workers - w_one| / |w_one - w_initial|. Measured 3e-7 (launched) and 2.6e-7 (killed and
 # restarted): the runs differ only in the order of float additions (gradients summed over two
@@ -91,7 +91,7 @@ def _gap(weights: list[np.ndarray], reference: list[np.ndarray]) -> float:
     """How far ``weights`` are from ``reference``, relative to how far training moved those."""
     import keras
 
-    from flowerdash.models import build_model
+    from flowerdash.models.backbones import build_model
 
     keras.utils.set_random_seed(5)  # the engine seeds, then builds: the same initial weights
     initial = build_model("tiny", None, 32, dropout=0.0).get_weights()
@@ -300,7 +300,8 @@ def test_mixed_precision_is_set_for_a_run_and_restored(preset, data_dir, tmp_pat
     import keras
     from conftest import tiny_config
 
-    from flowerdash import distribute, training
+    from flowerdash.training import distribute
+    from flowerdash.training import job as training  # RENAME
 
     # As on a GPU: the run trains in mixed_float16 (which also runs, slowly, on a CPU).
     monkeypatch.setattr(training, "describe_device", lambda: "GPU (test)")
@@ -346,7 +347,7 @@ def test_mixed_precision_is_set_for_a_run_and_restored(preset, data_dir, tmp_pat
 )
 def test_tf_config_checks(value, message):
     from flowerdash.errors import ConfigError
-    from flowerdash.multiworker import cluster_from_env
+    from flowerdash.training.multiworker import cluster_from_env
 
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         cluster_from_env({"TF_CONFIG": value})
@@ -370,7 +371,7 @@ def test_tf_config_checks(value, message):
 )
 def test_launch_runs_train_under_multiworker(args, result):
     from flowerdash.errors import ConfigError
-    from flowerdash.launch import train_command
+    from flowerdash.training.launch import train_command
 
     if isinstance(result, list):
         assert train_command(args) == result

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from flowerdash.errors import ConfigError
-from flowerdash.overlays import (
+from flowerdash.explain.overlays import (
     COLORMAPS,
     aggregate_channels,
     colorize,

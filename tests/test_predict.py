@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flowerdash import predict
-from flowerdash.models import build_model
+from flowerdash.inference import predict
+from flowerdash.models.backbones import build_model
 
 
 def test_one_compiled_predict_per_model_and_it_does_not_keep_the_model_alive():

@@ -7,10 +7,11 @@ import json
 import pytest
 from conftest import ROOT
 
-from flowerdash import checkpoints, training
-from flowerdash.cli import _train_fields, build_parser, given_options
+from flowerdash.cli.main import _train_fields, build_parser, given_options
 from flowerdash.errors import ConfigError
-from flowerdash.presets import PRESETS, preset_config, preset_fields
+from flowerdash.models import checkpoints
+from flowerdash.training import job as training  # RENAME
+from flowerdash.training.presets import PRESETS, preset_config, preset_fields
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

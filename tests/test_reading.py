@@ -7,7 +7,7 @@ import pytest
 
 from flowerdash import i18n
 from flowerdash.errors import ExplainError
-from flowerdash.reading import (
+from flowerdash.explain.reading import (
     confidence_level,
     confidence_words,
     describe_map,

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
 
-from flowerdash import robustness
-from flowerdash.checkpoints import MODEL_FILE, load_model
-from flowerdash.corruptions import CORRUPTIONS, apply_corruption
-from flowerdash.data import DatasetSource, FolderSource, SplitIndex, make_pipeline
+from flowerdash.data.datasets import DatasetSource, FolderSource, SplitIndex, make_pipeline
 from flowerdash.errors import ConfigError
-from flowerdash.robustness import RobustnessResult, compare, evaluate_robustness
+from flowerdash.inference import robustness
+from flowerdash.inference.corruptions import CORRUPTIONS, apply_corruption
+from flowerdash.inference.robustness import RobustnessResult, compare, evaluate_robustness
+from flowerdash.models.checkpoints import MODEL_FILE, load_model
 
 LIMIT = 24
 
@@ -74,7 +74,7 @@ def setting(checkpoint, data_dir):
     chosen = np.arange(len(images)) % 2 == 0
     subset_labels = np.where(chosen, predicted, (predicted + 1) % 102)
     # write the chosen labels at the subset's positions of the full test split
-    from flowerdash.data import select_indices
+    from flowerdash.data.datasets import select_indices
 
     full = inner.split("test").labels.copy()
     full[select_indices(len(full), LIMIT, 0)] = subset_labels
@@ -247,11 +247,11 @@ def test_compare_says_when_nothing_differs_on_a_small_sample():
 
 
 def cli_args(*argv):
-    from flowerdash import cli_robustness
+    from flowerdash.cli import robustness
 
     parser = argparse.ArgumentParser()
-    cli_robustness.add_parser(parser.add_subparsers(dest="command"))
-    return cli_robustness, parser.parse_args(["robustness", *argv])
+    robustness.add_parser(parser.add_subparsers(dest="command"))
+    return robustness, parser.parse_args(["robustness", *argv])
 
 
 def test_cli_json_and_table(checkpoint, data_dir, capsys):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES
 
-from flowerdash.checkpoints import SHIPPED_DEFAULT, load_model, read_meta
-from flowerdash.explanations import explain_image
-from flowerdash.images import load_image, prepare_for_model
-from flowerdash.models import input_size
+from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.explain.explanations import explain_image
+from flowerdash.models.backbones import input_size
+from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model, read_meta
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from tfds_local import local_tfds, tfds_server  # noqa: F401 - a fixture
 
-from flowerdash import dataset_download
-from flowerdash.data import SPLITS, FolderSource, TfdsSource
+from flowerdash.data import download
+from flowerdash.data.datasets import SPLITS, FolderSource, TfdsSource
 from flowerdash.errors import DatasetError
 
 
@@ -30,14 +30,14 @@ def _images(source, split: str) -> dict[str, np.ndarray]:
 def prepared(tfds_server, tmp_path_factory) -> Path:  # noqa: F811 - the imported fixture
     """A TFDS data folder where the real builder downloaded and prepared the miniature."""
     root = tmp_path_factory.mktemp("tfds-data")
-    assert not dataset_download.is_prepared(root)
-    dataset_download.prepare(root)
+    assert not download.is_prepared(root)
+    download.prepare(root)
     return root
 
 
 def test_the_builder_downloads_verifies_and_prepares(prepared):
-    assert dataset_download.is_prepared(prepared)
-    builder = dataset_download.builder(prepared)
+    assert download.is_prepared(prepared)
+    builder = download.builder(prepared)
     assert {k: v.num_examples for k, v in builder.info.splits.items()} == {
         "train": 204,
         "validation": 102,
@@ -73,28 +73,28 @@ def test_a_file_that_differs_from_its_registered_checksum_is_refused(tmp_path):
         setid = server.download_dir / "setid.mat"
         setid.write_bytes(setid.read_bytes()[:-1] + b"\x00")  # registered before the damage
         with pytest.raises(DatasetError, match="checksum") as caught:
-            dataset_download.prepare(tmp_path / "data")
+            download.prepare(tmp_path / "data")
     assert type(caught.value.__cause__).__name__ == "NonMatchingChecksumError"
-    assert not dataset_download.is_prepared(tmp_path / "data")
+    assert not download.is_prepared(tmp_path / "data")
 
 
 def test_a_download_with_no_registered_checksum_is_refused(tmp_path):
     with local_tfds(tmp_path / "srv", register=False), pytest.raises(DatasetError) as caught:
-        dataset_download.prepare(tmp_path / "data")
+        download.prepare(tmp_path / "data")
     assert "Missing checksums" in str(caught.value.__cause__)
-    assert not dataset_download.is_prepared(tmp_path / "data")
+    assert not download.is_prepared(tmp_path / "data")
 
 
 def test_download_size_is_what_tfds_registers(tfds_server):  # noqa: F811
-    expected = sum((tfds_server.download_dir / n).stat().st_size for n in dataset_download.FILES)
-    assert dataset_download.download_size() == expected
+    expected = sum((tfds_server.download_dir / n).stat().st_size for n in download.FILES)
+    assert download.download_size() == expected
 
 
 def test_online_check_follows_the_server(tmp_path):
     with local_tfds(tmp_path / "srv") as server:
-        assert dataset_download.is_online(timeout=1.0)
+        assert download.is_online(timeout=1.0)
         server.go_offline()
-        assert not dataset_download.is_online(timeout=1.0)
+        assert not download.is_online(timeout=1.0)
 
 
 def test_the_offline_failure_is_in_plain_words(tmp_path, monkeypatch):
@@ -105,6 +105,6 @@ def test_the_offline_failure_is_in_plain_words(tmp_path, monkeypatch):
     with local_tfds(tmp_path / "srv") as server:
         server.go_offline()
         with pytest.raises(DatasetError, match="could not reach 127.0.0.1") as caught:
-            dataset_download.prepare(tmp_path / "data")
+            download.prepare(tmp_path / "data")
     assert "Traceback" not in str(caught.value)
-    assert not dataset_download.is_prepared(tmp_path / "data")
+    assert not download.is_prepared(tmp_path / "data")

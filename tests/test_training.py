@@ -15,8 +15,9 @@ import pytest
 from conftest import ROOT, corrupt_inside, replace_image, tiny_config
 from miniature import SIZES
 
-from flowerdash import checkpoints, training
 from flowerdash.errors import ConfigError, TrainingError
+from flowerdash.models import checkpoints
+from flowerdash.training import job as training  # RENAME
 
 
 def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_dir, tmp_path):
@@ -44,7 +45,7 @@ def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_d
     assert meta["config"]["augment"] == "basic"
     model = checkpoints.load_model(job.checkpoint)
     assert model.inputs[0].shape[1] == 32
-    from flowerdash.evaluation import load_cached_predictions
+    from flowerdash.inference.evaluation import load_cached_predictions
 
     cached = load_cached_predictions(job.checkpoint, "test")  # the audit page starts warm
     assert cached is not None and len(cached.labels) == 8
@@ -162,7 +163,7 @@ def test_unexpected_exception_fails_the_run_not_the_process(data_dir, tmp_path, 
     def boom(*a, **k):
         raise RuntimeError("GPU fell off the bus")
 
-    monkeypatch.setattr("flowerdash.models.build_model", boom)
+    monkeypatch.setattr("flowerdash.models.backbones.build_model", boom)
     job = training.train(tiny_config(data_dir, tmp_path))
     assert job.status == "failed" and "GPU fell off the bus" in job.error
     assert job.checkpoint is None and not list(tmp_path.glob("*"))
@@ -453,13 +454,13 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
 def test_an_image_that_fails_to_decode_in_training_is_named(
     dataset_copy, data_dir, tmp_path, augment
 ):
-    from flowerdash import data
+    from flowerdash.data import datasets
 
     cfg = tiny_config(
         dataset_copy, tmp_path / "ckpt", augment=augment, fine_tune_epochs=0, evaluate_test=False
     )
-    src = data.FolderSource(dataset_copy)
-    bad = data.pipeline_files(src, "train", cfg.train_limit, cfg.seed)[5]  # one the run reads
+    src = datasets.FolderSource(dataset_copy)
+    bad = datasets.pipeline_files(src, "train", cfg.train_limit, cfg.seed)[5]  # one the run reads
     replace_image(dataset_copy, bad, corrupt_inside(data_dir, bad))  # header and end marker intact
     job = training.train(cfg)
     assert job.status == "failed"
@@ -472,7 +473,7 @@ def test_an_image_that_fails_to_decode_in_training_is_named(
 def test_weight_averaging_is_validated_and_kept_as_the_final_weights(data_dir, tmp_path):
     import keras
 
-    from flowerdash.data import get_source, make_pipeline
+    from flowerdash.data.datasets import get_source, make_pipeline
 
     optimizer = training.fine_tune_optimizer(training.TrainConfig(fine_tune_ema=0.9), 1e-3)
     assert optimizer.use_ema and optimizer.ema_momentum == 0.9

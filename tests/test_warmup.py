@@ -10,8 +10,8 @@ import pytest
 from conftest import make_tiny_cnn, save_tiny_checkpoint
 
 from flowerdash.errors import FlowerdashError
-from flowerdash.explanations import explain_image, get_explainer, result_to_json
-from flowerdash.integrated_gradients import DEFAULT_RULE
+from flowerdash.explain.explanations import explain_image, get_explainer, result_to_json
+from flowerdash.explain.integrated_gradients import DEFAULT_RULE
 from flowerdash.ui import state, warmup
 
 
@@ -65,8 +65,8 @@ def test_the_default_layer_by_name_or_none_is_one_explainer(tiny_cnn):
 
 
 def test_warm_up_fills_the_caches_the_pages_use(fresh, tmp_path, flower_images, monkeypatch):
-    from flowerdash import checkpoints
-    from flowerdash.models import input_size
+    from flowerdash.models import checkpoints
+    from flowerdash.models.backbones import input_size
 
     path = str(save_tiny_checkpoint(tmp_path))
     state.dataset_source.clear()
@@ -198,7 +198,7 @@ def test_a_time_with_preparation_is_marked_on_the_page():
 def test_ig_prepare_traces_what_a_call_runs(flower_images, rule, steps):
     """IG's warm-up traces once per gradient batch size a real call uses; the call then traces
     nothing more and says it includes no preparation."""
-    from flowerdash.integrated_gradients import IntegratedGradients
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     model = make_tiny_cnn(seed=9)
     probe = IntegratedGradients(model, steps=steps, rule=rule)

@@ -146,6 +146,6 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     url, folder, _sep, *rest = sys.argv[1:]
     point_tfds_at(url, Path(folder))
-    from flowerdash.dataset_download import worker_main
+    from flowerdash.data.download import worker_main
 
     sys.exit(worker_main(rest))

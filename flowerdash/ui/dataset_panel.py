@@ -64,7 +64,7 @@ def show(reason: BaseException | None = None, key: str = "dataset", stacked: boo
 
 
 def _start(key: str) -> None:
-    from flowerdash.dataset_download import DownloadJob
+    from flowerdash.data.download import DownloadJob
 
     slot = state.download_slot()
     with slot.lock:
@@ -111,7 +111,7 @@ def _download_section(key: str) -> str | None:
         elif last.phase == "cancelled":
             st.caption(_("The last download was cancelled; nothing of it was kept."))
     if not online:
-        from flowerdash.dataset_download import offline_message
+        from flowerdash.data.download import offline_message
 
         st.warning(offline_message())
         if st.button(_("Check the connection again"), key=f"{key}.online"):

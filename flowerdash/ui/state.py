@@ -16,7 +16,7 @@ import streamlit as st
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _, get_language
 
-# Integrated Gradients defaults of ``flowerdash.integrated_gradients``, here without TensorFlow
+# Integrated Gradients defaults of ``flowerdash.explain.integrated_gradients``, here without TensorFlow
 # (pages import this module; a test keeps the two in step).
 IG_STEPS = 64
 IG_BASELINE = "blur"
@@ -26,7 +26,7 @@ IG_BASELINES = ("blur", "black", "noise")
 @st.cache_resource(show_spinner=False, max_entries=4)
 def load_checkpoint(path: str) -> tuple[Any, dict[str, Any]]:
     """Model and metadata of a checkpoint folder, loaded once per process."""
-    from flowerdash import checkpoints
+    from flowerdash.models import checkpoints
 
     return checkpoints.load_model(path), checkpoints.read_meta(path)
 
@@ -34,7 +34,7 @@ def load_checkpoint(path: str) -> tuple[Any, dict[str, Any]]:
 @st.cache_resource(show_spinner=False)
 def job_registry():
     """The process-wide training job registry (shared by every browser session)."""
-    from flowerdash.training import REGISTRY
+    from flowerdash.training.job import REGISTRY
 
     return REGISTRY
 
@@ -56,7 +56,7 @@ def dataset_source():
 
 
 def _find_source():
-    from flowerdash.data import FolderSource, get_source
+    from flowerdash.data.datasets import FolderSource, get_source
 
     try:
         source = get_source()
@@ -104,7 +104,7 @@ def _listing(lang: str) -> tuple[list[Any], list[tuple[str, str]]]:
 
     Keyed by language because the reasons are messages in the session's language.
     """
-    from flowerdash.checkpoints import list_checkpoints
+    from flowerdash.models.checkpoints import list_checkpoints
 
     listing = list_checkpoints()
     return listing.checkpoints, [(str(b.path), b.reason) for b in listing.broken]
@@ -117,7 +117,7 @@ def checkpoint_listing() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     pickers still use the paths as options and the labels only for display. The folder listing
     is cached for a few seconds; ``checkpoint_listing.clear()`` forgets it.
     """
-    from flowerdash.checkpoints import distinct_labels
+    from flowerdash.models.checkpoints import distinct_labels
 
     usable, broken = _listing(get_language())
     labels = distinct_labels(usable)
@@ -142,7 +142,7 @@ def show_error(exc: BaseException, what: str | None = None) -> None:
 
 def image_key(image: np.ndarray) -> str:
     """A stable cache key of an image's pixels."""
-    from flowerdash.images import image_hash
+    from flowerdash.data.images import image_hash
 
     return image_hash(image)
 
@@ -161,7 +161,7 @@ def ensure_path(path: str) -> Path:
 
 def default_checkpoint() -> str | None:
     """The checkpoint a new session starts with (``checkpoints.best_measured``), as a path."""
-    from flowerdash.checkpoints import best_measured
+    from flowerdash.models.checkpoints import best_measured
 
     usable, _broken = _listing(get_language())
     best = best_measured(usable)
@@ -199,8 +199,8 @@ def require_checkpoint() -> tuple[str, Any, dict[str, Any]]:
 
 def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
     """The centre crop the model sees, as uint8 [S, S, 3]."""
-    from flowerdash.images import prepare_for_model
-    from flowerdash.models import input_size
+    from flowerdash.data.images import prepare_for_model
+    from flowerdash.models.backbones import input_size
 
     model, _meta = load_checkpoint(checkpoint)
     return prepare_for_model(image, input_size(model)).round().astype(np.uint8)
@@ -219,7 +219,7 @@ def explain_cached(
     with_faithfulness: bool = False,
 ):
     """explain_image on a model-sized uint8 image, cached by checkpoint, image key and options."""
-    from flowerdash import explanations
+    from flowerdash.explain import explanations
     from flowerdash.ui import warmup
 
     warmup.wait_for(checkpoint)  # reuse what the warm-up prepares rather than race it
@@ -252,7 +252,7 @@ def faithfulness_cached(
     Apart from the maps, so a page can show them before this slower test; keyed by what the
     maps were computed from (the maps themselves are not hashed).
     """
-    from flowerdash.faithfulness import deletion_insertion
+    from flowerdash.explain.faithfulness import deletion_insertion
 
     model, _meta = load_checkpoint(checkpoint)
     x = np.asarray(_image, dtype=np.float32)
@@ -262,7 +262,7 @@ def faithfulness_cached(
 @st.cache_data(show_spinner=False, max_entries=8)
 def gradcam_layers(checkpoint: str) -> list[str]:
     """Feature-map layers of a checkpoint's model that Grad-CAM can use (last = default)."""
-    from flowerdash.attribution import gradcam_layer_choices
+    from flowerdash.explain.base import gradcam_layer_choices
 
     model, _meta = load_checkpoint(checkpoint)
     return gradcam_layer_choices(model)
@@ -294,7 +294,7 @@ def read_split_image(source: Any, split: str, file_name: str) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=512)
 def focus_for(checkpoint: str, _source: Any, split: str, file_name: str, target: int) -> float:
     """Focus score (Grad-CAM mass in the centre) of one dataset image for ``target``."""
-    from flowerdash.faithfulness import focus_score
+    from flowerdash.explain.faithfulness import focus_score
 
     image = model_image(checkpoint, read_split_image(_source, split, file_name))
     result = explain_cached(checkpoint, image_key(image), image, ("gradcam",), int(target))
@@ -304,7 +304,7 @@ def focus_for(checkpoint: str, _source: Any, split: str, file_name: str, target:
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_predictions(checkpoint: str, model_mtime: float, split: str = "test"):
     """Predictions stored next to a checkpoint for ``split`` (None if it was never scanned)."""
-    from flowerdash.evaluation import load_cached_predictions
+    from flowerdash.inference.evaluation import load_cached_predictions
 
     return load_cached_predictions(checkpoint, split)
 
@@ -337,17 +337,17 @@ def download_slot() -> DownloadSlot:
 @st.cache_data(show_spinner=False, ttl=30)
 def is_online() -> bool:
     """Whether the dataset's server can be reached (asked at most every 30 s)."""
-    from flowerdash import dataset_download
+    from flowerdash.data import download
 
-    return dataset_download.is_online()
+    return download.is_online()
 
 
 @st.cache_data(show_spinner=False)
 def download_size() -> int:
     """Bytes the download will fetch (the sizes TFDS registers for the files)."""
-    from flowerdash import dataset_download
+    from flowerdash.data import download
 
-    return dataset_download.download_size()
+    return download.download_size()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -358,7 +358,7 @@ def lab_dataset_image(_source: Any, source_key: str, split: str, index: int) -> 
 
 def lab_crop(image: np.ndarray) -> np.ndarray:
     """Any uint8 image as the lab's uint8 [224, 224, 3] centre crop."""
-    from flowerdash.images import prepare_for_model
+    from flowerdash.data.images import prepare_for_model
 
     return prepare_for_model(image, LAB_IMAGE_SIZE).round().clip(0, 255).astype(np.uint8)
 
@@ -366,7 +366,7 @@ def lab_crop(image: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=32)
 def augment_samples(key: str, _image: np.ndarray, config_items: tuple, n: int, seed: int):
     """``augment.sample_grid`` cached by image key, config (sorted items), n and seed."""
-    from flowerdash.augment import AugmentConfig, sample_grid
+    from flowerdash.data.augment import AugmentConfig, sample_grid
 
     return sample_grid(_image, AugmentConfig.from_dict(dict(config_items)), int(n), int(seed))
 
@@ -383,6 +383,6 @@ def mixed_pair(
     lam: float,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """``augment.mix_pair`` of two same-sized images, cached by their keys and the settings."""
-    from flowerdash.augment import mix_pair
+    from flowerdash.data.augment import mix_pair
 
     return mix_pair(_a, _b, label_a, label_b, method, float(lam))

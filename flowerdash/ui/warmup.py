@@ -5,7 +5,7 @@ functions and building Integrated Gradients' rewritten copy of the model, and sh
 the method's time. ``start`` makes the pages' calls once per server process, in a background
 thread, on a dummy image (Integrated Gradients only traced and compiled, not run in full),
 through the same caches (``state.load_checkpoint``, the explainer cache of
-``flowerdash.explanations``, ``flowerdash.predict``'s compiled functions), so the pages find
+``flowerdash.explain.explanations``, ``flowerdash.inference.predict``'s compiled functions), so the pages find
 everything ready. ``serve.py`` (what ``make run`` serves) starts it when the server starts;
 under a plain ``streamlit run streamlit_app.py``, which runs no app code before the first
 visitor, it starts with the first page opened. ``wait_for`` lets a request that arrives meanwhile wait for the warm-up instead of
@@ -63,9 +63,9 @@ class Warmup:
 
 def prepare(checkpoint: str) -> None:
     """What a first Explain or Try it request prepares: model, prediction, both explainers."""
-    from flowerdash.explanations import explain_image, get_explainer
-    from flowerdash.integrated_gradients import DEFAULT_RULE
-    from flowerdash.models import input_size
+    from flowerdash.explain.explanations import explain_image, get_explainer
+    from flowerdash.explain.integrated_gradients import DEFAULT_RULE
+    from flowerdash.models.backbones import input_size
     from flowerdash.ui import state
 
     model, _meta = state.load_checkpoint(checkpoint)

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR
+from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
-from flowerdash.overlays import COLORMAPS
+from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR
 
 
 def classes_present(labels: np.ndarray, names: Sequence[str]) -> list[int]:

@@ -91,7 +91,7 @@ def make_strategy(
             raise ConfigError(
                 _("Strategy 'multiworker' uses every device of each worker; do not name devices.")
             )
-        from flowerdash.multiworker import make_strategy as multiworker_strategy
+        from flowerdash.training.multiworker import make_strategy as multiworker_strategy
 
         return multiworker_strategy()
     chosen = _resolve(devices) if devices else None
@@ -151,7 +151,7 @@ def describe_strategy(strategy: tf.distribute.Strategy) -> str:
 
     replicas = strategy.num_replicas_in_sync
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        from flowerdash.multiworker import describe
+        from flowerdash.training.multiworker import describe
 
         return describe(strategy)
     if isinstance(strategy, tf.distribute.MirroredStrategy):

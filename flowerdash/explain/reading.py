@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flowerdash.errors import ExplainError
-from flowerdash.faithfulness import focus_score
+from flowerdash.explain.faithfulness import focus_score
 from flowerdash.i18n import _
 
 VERY_SURE = 0.9

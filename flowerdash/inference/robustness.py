@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
-from flowerdash.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
-from flowerdash.data import DatasetSource, get_source, scan_pipeline, select_indices
+from flowerdash.data.datasets import DatasetSource, get_source, scan_pipeline, select_indices
 from flowerdash.errors import ConfigError
-from flowerdash.evaluation import file_hash
-from flowerdash.fast_inference import batch_predictor
 from flowerdash.i18n import N_, _
+from flowerdash.inference.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
+from flowerdash.inference.evaluation import file_hash
+from flowerdash.inference.litert import batch_predictor
+from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta
 from flowerdash.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ def evaluate_robustness(
         if cached is not None:
             return cached
 
-    from flowerdash.models import input_size
+    from flowerdash.models.backbones import input_size
 
     start = time.perf_counter()
     model = model if model is not None else load_model(folder)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowerdash.classes import NUM_CLASSES
+from flowerdash.data.classes import NUM_CLASSES
 from flowerdash.errors import ConfigError, WeightsError
 from flowerdash.i18n import _
 from flowerdash.settings import ENV_WEIGHTS_DIR, load_settings

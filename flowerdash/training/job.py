@@ -27,16 +27,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.checkpoints import check_name, checkpoint_root, now_iso, save_checkpoint
 from flowerdash.errors import ConfigError, DatasetError, FlowerdashError, TrainingError
-from flowerdash.events import EventChannel, TrainingEvent
 from flowerdash.i18n import N_, _, get_language, ngettext, set_language
+from flowerdash.models.checkpoints import check_name, checkpoint_root, now_iso, save_checkpoint
+from flowerdash.training.events import EventChannel, TrainingEvent
 
 if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-    from flowerdash.data import DatasetSource
+    from flowerdash.data.datasets import DatasetSource
 
 RUNS_DIR = ".runs"
 LEGACY_WEIGHTS = "last.weights.h5"  # the weights of a run folder whose state names none
@@ -115,7 +115,7 @@ class TrainConfig:
                 raise ConfigError(_(message))
         if self.name is not None:
             check_name(self.name)
-        from flowerdash.distribute import check_strategy_name
+        from flowerdash.training.distribute import check_strategy_name
 
         self.strategy = check_strategy_name(self.strategy)
         self.devices = list(self.devices) if self.devices else None
@@ -127,7 +127,7 @@ class TrainConfig:
 
     def augment_config(self):
         """The resolved augmentation: the preset with overrides applied."""
-        from flowerdash.augment import AugmentConfig, preset
+        from flowerdash.data.augment import AugmentConfig, preset
 
         base = preset(self.augment).to_dict()
         base.update(self.augment_overrides)
@@ -425,7 +425,7 @@ class TrainingJob:
 
         if not isinstance(exc, tf.errors.InvalidArgumentError | tf.errors.NotFoundError):
             return None
-        from flowerdash.data import get_source, raise_if_undecodable
+        from flowerdash.data.datasets import get_source, raise_if_undecodable
 
         cfg = self.config
         splits = [(cfg.train_on, cfg.train_limit)]
@@ -455,13 +455,13 @@ class TrainingJob:
     def _run(self) -> Path | None:
         import keras
 
-        from flowerdash.data import get_source, make_pipeline, without_autotune
-        from flowerdash.distribute import describe_strategy, make_strategy, runs_on_gpu
-        from flowerdash.models import build_model, set_trainable
+        from flowerdash.data.datasets import get_source, make_pipeline, without_autotune
+        from flowerdash.models.backbones import build_model, set_trainable
+        from flowerdash.training.distribute import describe_strategy, make_strategy, runs_on_gpu
 
         cfg = self.config
         if cfg.strategy == "multiworker":
-            from flowerdash.multiworker import cluster_from_env, run_id
+            from flowerdash.training.multiworker import cluster_from_env, run_id
 
             self._cluster = cluster_from_env()
             self.id = run_id(cfg.to_dict(), self._cluster)
@@ -599,7 +599,7 @@ class TrainingJob:
                 shuffle=False,
             )
             return
-        from flowerdash import multiworker
+        from flowerdash.training import multiworker
 
         offset = self.config.epochs if stage == "fine_tune" else 0
 
@@ -623,8 +623,8 @@ class TrainingJob:
 
     def _extractor(self, model) -> Callable[[np.ndarray], np.ndarray]:
         """The backbone's feature function on the fastest engine here (converted once a run)."""
-        from flowerdash.fast_inference import LiteRTPredictor, batch_predictor
-        from flowerdash.models import feature_model
+        from flowerdash.inference.litert import LiteRTPredictor, batch_predictor
+        from flowerdash.models.backbones import feature_model
 
         if self._extract is None:
             self._extract = batch_predictor(feature_model(model))
@@ -639,7 +639,7 @@ class TrainingJob:
 
     def _fast_extractor(self, model) -> tuple[Callable[[np.ndarray], np.ndarray], int] | None:
         """(feature function, feature size) when the backbone runs outside TensorFlow, else None."""
-        from flowerdash.fast_inference import LiteRTPredictor
+        from flowerdash.inference.litert import LiteRTPredictor
 
         extract = self._extractor(model) if self.replicas == 1 else None
         if not isinstance(extract, LiteRTPredictor):
@@ -668,7 +668,7 @@ class TrainingJob:
         """The model's own head on feature input (:func:`head_model`), compiled."""
         import keras
 
-        from flowerdash.models import head_model
+        from flowerdash.models.backbones import head_model
 
         with self._strategy.scope():
             head = head_model(model)
@@ -706,7 +706,11 @@ class TrainingJob:
         )
 
     def _finish(self, model: keras.Model, source: DatasetSource) -> Path | None:
-        from flowerdash.evaluation import compute_metrics, predict_split, store_predictions
+        from flowerdash.inference.evaluation import (
+            compute_metrics,
+            predict_split,
+            store_predictions,
+        )
 
         cfg = self.config
         preds = None
@@ -777,7 +781,7 @@ class TrainingJob:
     def _save_partial(self) -> Path | None:
         if not (self.config.keep_on_cancel and self._best_weights is not None and self._model):
             return None
-        from flowerdash.data import get_source
+        from flowerdash.data.datasets import get_source
 
         self._model.set_weights(self._best_weights)
         metrics = {}
@@ -835,7 +839,7 @@ def backbone_features(dataset: tf.data.Dataset, extract: Callable, dim: int) -> 
     """The (images, labels) batches with images replaced by ``extract(images)`` [N, dim]."""
     import tensorflow as tf
 
-    from flowerdash.data import without_autotune
+    from flowerdash.data.datasets import without_autotune
 
     def features(images, labels):
         feats = tf.numpy_function(extract, [images], tf.float32, stateful=False)
@@ -845,7 +849,7 @@ def backbone_features(dataset: tf.data.Dataset, extract: Callable, dim: int) -> 
 
 
 def _count(source: DatasetSource, split: str, limit: int | None) -> int:
-    from flowerdash.data import split_size
+    from flowerdash.data.datasets import split_size
 
     n = split_size(source, split)
     return min(n, limit) if limit else n

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.checkpoints import MODEL_FILE, load_model, read_meta
-from flowerdash.data import (
+from flowerdash.data.datasets import (
     DatasetSource,
     get_source,
     pipeline_files,
@@ -28,7 +27,8 @@ from flowerdash.data import (
     undecodable_error,
     undecodable_images,
 )
-from flowerdash.fast_inference import batch_predictor
+from flowerdash.inference.litert import batch_predictor
+from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta
 
 if TYPE_CHECKING:
     import keras
@@ -104,14 +104,14 @@ def predict_split(
 ) -> Predictions:
     """Run the model over a split (no augmentation) and keep the top-5 per image.
 
-    ``engine`` picks the inference engine (:func:`~flowerdash.fast_inference.batch_predictor`);
+    ``engine`` picks the inference engine (:func:`~flowerdash.inference.litert.batch_predictor`);
     ``predict`` is a predictor of this model made earlier, reused (no conversion).
 
     A damaged image file ends the run with a DatasetError that names it (never skipped).
     """
     import tensorflow as tf
 
-    from flowerdash.models import input_size
+    from flowerdash.models.backbones import input_size
 
     start = time.perf_counter()
     n = len(select_indices(len(source.split(split)), limit, seed))

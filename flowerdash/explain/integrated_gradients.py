@@ -5,7 +5,7 @@ a baseline in the model's pixel space (0..255). ``steps`` is the number of model
 (gradients) per image, except for the trapezoid rule, where it is the number of intervals:
 
 * ``"adaptive"`` (default): the trapezoid rule on a grid that adapts to the image
-  (:mod:`flowerdash.adaptive_quadrature`). Every gradient evaluation also gives the logit F on
+  (:mod:`flowerdash.explain.quadrature`). Every gradient evaluation also gives the logit F on
   the path, so the exact integral of the path slope over each cell is known, ``F(b) - F(a)``,
   and so is the trapezoid rule's error on it. A quarter of the steps (at most 16) bisect the
   cells with the largest error, 8 at a time; the rest form the first grid, crowded towards the
@@ -47,12 +47,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.adaptive_quadrature import AdaptiveTrapezoid
-from flowerdash.attribution import Explainer
 from flowerdash.errors import ExplainError
-from flowerdash.gradient_rewrites import REWRITES
+from flowerdash.explain.base import Explainer
+from flowerdash.explain.overlays import aggregate_channels, normalize_map
+from flowerdash.explain.quadrature import AdaptiveTrapezoid
+from flowerdash.explain.rewrites import REWRITES
 from flowerdash.i18n import _
-from flowerdash.overlays import aggregate_channels, normalize_map
 
 __all__ = [
     "BASELINES",

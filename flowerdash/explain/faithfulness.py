@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 
 from flowerdash.errors import ExplainError
 from flowerdash.i18n import _
-from flowerdash.predict import predict_batch
+from flowerdash.inference.predict import predict_batch
 
 __all__ = [
     "FaithfulnessResult",

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from flowerdash import cli_robustness
+from flowerdash.cli import robustness
 from flowerdash.errors import FlowerdashError
-from flowerdash.presets import PRESETS, preset_fields
+from flowerdash.training.presets import PRESETS, preset_fields
 
 PROG = "python -m flowerdash"
 
@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("checkpoints", help="list checkpoints", description="List checkpoints.")
     c.add_argument("--checkpoint-dir", default=None)
     c.add_argument("--json", action="store_true")
-    cli_robustness.add_parser(sub)
+    robustness.add_parser(sub)
     parser.train_parser = t  # type: ignore[attr-defined] - for given_options
     return parser
 
@@ -396,7 +396,12 @@ def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train and report the checkpoint."""
-    from flowerdash.training import TrainConfig, TrainingJob, check_not_running, interrupted_runs
+    from flowerdash.training.job import (
+        TrainConfig,
+        TrainingJob,
+        check_not_running,
+        interrupted_runs,
+    )
 
     resume_path = None
     if args.resume:
@@ -412,12 +417,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig(**_train_fields(args, getattr(args, "_given", None)))
         config.augment_config()  # validate before starting
     if config.strategy == "multiworker":
-        from flowerdash.multiworker import check_cluster
+        from flowerdash.training.multiworker import check_cluster
 
         check_cluster()  # a bad TF_CONFIG: one line, before anything starts or is written
     job = TrainingJob(config, resume_from=resume_path).start()
     if args.events:
-        from flowerdash.launch import write_events
+        from flowerdash.training.launch import write_events
 
         events_out = open(args.events, "a", encoding="utf-8")  # noqa: SIM115 - closed below
         writer = write_events(job.channel, events_out)
@@ -440,7 +445,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_launch(args: argparse.Namespace) -> int:
     """Run N local workers of a multi-worker training; the chief's progress on stderr."""
-    from flowerdash.launch import Launch
+    from flowerdash.training.launch import Launch
 
     launch = Launch(args.workers, args.train).start()
     try:
@@ -459,9 +464,9 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint and print metrics."""
-    from flowerdash import checkpoints
-    from flowerdash.data import get_source
-    from flowerdash.evaluation import evaluate_checkpoint, predictions_to_json
+    from flowerdash.data.datasets import get_source
+    from flowerdash.inference.evaluation import evaluate_checkpoint, predictions_to_json
+    from flowerdash.models import checkpoints
 
     folder = checkpoints.resolve(args.checkpoint)
     meta = checkpoints.read_meta(folder)
@@ -508,7 +513,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _load(checkpoint: str | None) -> tuple[Any, dict[str, Any], Path]:
-    from flowerdash import checkpoints
+    from flowerdash.models import checkpoints
 
     folder = checkpoints.resolve(checkpoint)
     meta = checkpoints.read_meta(folder)
@@ -517,8 +522,8 @@ def _load(checkpoint: str | None) -> tuple[Any, dict[str, Any], Path]:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Print the top-k flower names for an image."""
-    from flowerdash.images import load_image
-    from flowerdash.predict import predict_image
+    from flowerdash.data.images import load_image
+    from flowerdash.inference.predict import predict_image
 
     ckpt, image_path = _checkpoint_and_image(args.paths, args._parser)
     image = load_image(Path(image_path))
@@ -542,10 +547,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Write a GradCAM / IG panel for an image."""
-    from flowerdash.explanations import explain_image, result_to_json
-    from flowerdash.images import load_image, prepare_for_model
-    from flowerdash.models import input_size
-    from flowerdash.overlays import make_panel, overlay, to_png_bytes
+    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.explain.explanations import explain_image, result_to_json
+    from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
+    from flowerdash.models.backbones import input_size
 
     ckpt, image_path = _checkpoint_and_image(args.paths, args._parser)
     image = load_image(Path(image_path))
@@ -599,13 +604,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
     """Save the ensemble of checkpoints as a checkpoint and record its test accuracy."""
-    from flowerdash import checkpoints
-    from flowerdash.ensemble import ensemble_checkpoint, measure_test_accuracy
+    from flowerdash.models import checkpoints
+    from flowerdash.models.ensemble import ensemble_checkpoint, measure_test_accuracy
 
     members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
     source = None
     if not args.no_test:  # a missing dataset is reported before anything is written
-        from flowerdash.data import get_source
+        from flowerdash.data.datasets import get_source
 
         source = get_source(args.data_dir)
     folder = ensemble_checkpoint(members, name=args.name, root=args.checkpoint_dir)
@@ -628,20 +633,20 @@ def _megabytes(n: int) -> str:
 
 def cmd_download(args: argparse.Namespace) -> int:
     """Download and prepare the dataset with a progress line; Ctrl-C cancels."""
-    from flowerdash import dataset_download
+    from flowerdash.data import download
 
-    if dataset_download.is_prepared(args.tfds_dir):
-        print(f"Oxford Flowers102 is already in {dataset_download.data_root(args.tfds_dir)}.")
+    if download.is_prepared(args.tfds_dir):
+        print(f"Oxford Flowers102 is already in {download.data_root(args.tfds_dir)}.")
         return 0
-    if not dataset_download.is_online():
-        raise FlowerdashError(dataset_download.offline_message())
-    job = dataset_download.DownloadJob(args.tfds_dir).start()
+    if not download.is_online():
+        raise FlowerdashError(download.offline_message())
+    job = download.DownloadJob(args.tfds_dir).start()
     tty = sys.stderr.isatty()
     shown = None
     try:
         while True:
             now = job.wait(timeout=1.0)
-            if now.phase == dataset_download.PREPARE:
+            if now.phase == download.PREPARE:
                 line = "preparing (extracting and writing TensorFlow Datasets records)…"
             else:
                 line = f"downloading {_megabytes(now.done_bytes)} of {_megabytes(now.total_bytes)}"
@@ -670,7 +675,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
     """List usable and broken checkpoints."""
-    from flowerdash.checkpoints import list_checkpoints
+    from flowerdash.models.checkpoints import list_checkpoints
 
     listing = list_checkpoints(args.checkpoint_dir)
     if args.json:
@@ -701,7 +706,7 @@ COMMANDS = {
     "checkpoints": cmd_checkpoints,
     "download": cmd_download,
     "ensemble": cmd_ensemble,
-    "robustness": cli_robustness.run,
+    "robustness": robustness.run,
 }
 
 

@@ -12,7 +12,7 @@ from flowerdash.errors import ConfigError
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``robustness`` sub-command."""
-    from flowerdash.corruptions import CORRUPTIONS
+    from flowerdash.inference.corruptions import CORRUPTIONS
 
     r = subparsers.add_parser(
         "robustness",
@@ -60,7 +60,7 @@ def _severities(text: str) -> tuple[int, ...]:
 
 def format_table(result: Any, title: str) -> str:
     """A fixed-width text table: corruption rows, severity columns, mean and drop."""
-    from flowerdash.corruptions import describe
+    from flowerdash.inference.corruptions import describe
 
     sev = result.severities
     head = f"{'variation':<13}" + "".join(f"{'sev ' + str(s):>9}" for s in sev)
@@ -82,9 +82,9 @@ def format_table(result: Any, title: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, then print a table (or JSON) on stdout."""
-    from flowerdash import checkpoints
-    from flowerdash.data import get_source
-    from flowerdash.robustness import evaluate_robustness
+    from flowerdash.data.datasets import get_source
+    from flowerdash.inference.robustness import evaluate_robustness
+    from flowerdash.models import checkpoints
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be at least 1.")

@@ -25,7 +25,7 @@ import numpy as np
 
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import _
-from flowerdash.predict import predict_batch
+from flowerdash.inference.predict import predict_batch
 
 if TYPE_CHECKING:
     import keras

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from flowerdash.checkpoints import checkpoint_root
 from flowerdash.errors import ConfigError, FlowerdashError
-from flowerdash.events import EVENT_KINDS, EventChannel, TrainingEvent
 from flowerdash.i18n import _
+from flowerdash.models.checkpoints import checkpoint_root
+from flowerdash.training.events import EVENT_KINDS, EventChannel, TrainingEvent
 
 STOP_GRACE = 10.0  # seconds a stopped worker gets to exit before it is killed
 RUNS_DIR = ".launches"  # under the checkpoint folder: one folder per launch
@@ -279,7 +279,7 @@ class Launch:
         """Write ``launch.json`` (atomically: a reader sees the old record or the new one)."""
         if self.record is None:
             return
-        from flowerdash.training import _process_identity
+        from flowerdash.training.job import _process_identity
 
         options = self._options
         data = {
@@ -314,7 +314,7 @@ class Launch:
 def train_options(command: Sequence[str]) -> argparse.Namespace | None:
     """The ``train`` command's options as the CLI reads them; None when it cannot (the workers
     then report the bad option themselves)."""
-    from flowerdash.cli import build_parser
+    from flowerdash.cli.main import build_parser
 
     try:
         with contextlib.redirect_stderr(io.StringIO()):
@@ -422,7 +422,7 @@ def _read_record(folder: Path) -> dict[str, Any] | None:
 
 
 def _alive(record: dict[str, Any]) -> bool:
-    from flowerdash.training import running_elsewhere
+    from flowerdash.training.job import running_elsewhere
 
     return record.get("pid") == os.getpid() or running_elsewhere(record) is not None
 

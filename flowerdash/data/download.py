@@ -1,7 +1,7 @@
 """Oxford Flowers102 through TensorFlow Datasets: is it on this machine, can we reach the
 server, and a background download-and-prepare job with progress, cancel and a plain-words error.
 
-The job runs TFDS in a child process (``python -m flowerdash.dataset_download``): a thread
+The job runs TFDS in a child process (``python -m flowerdash.data.download``): a thread
 cannot be stopped mid-download, a process can. Progress is read from disk (the bytes in TFDS's
 download folder against the sizes TFDS registers for the files), so the child needs no
 channel back other than its exit code and, on failure, a small JSON report. Nothing here
@@ -32,7 +32,7 @@ from flowerdash.i18n import _
 NAME = "oxford_flowers102"
 FILES = ("102flowers.tgz", "imagelabels.mat", "setid.mat")
 # The child process that does the work; tests swap in one that points TFDS at a local server.
-WORKER: tuple[str, ...] = (sys.executable, "-m", "flowerdash.dataset_download")
+WORKER: tuple[str, ...] = (sys.executable, "-m", "flowerdash.data.download")
 
 DOWNLOAD = "download"
 PREPARE = "prepare"
@@ -398,7 +398,7 @@ def worker_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the child: prepare, and on failure write (kind, detail) as JSON."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m flowerdash.dataset_download")
+    parser = argparse.ArgumentParser(prog="python -m flowerdash.data.download")
     parser.add_argument("--report", required=True)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)

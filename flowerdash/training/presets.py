@@ -93,6 +93,6 @@ def preset_fields(name: str) -> dict[str, Any]:
 
 def preset_config(preset: str, **fields: Any):
     """The TrainConfig of ``preset``, with ``fields`` (e.g. the run's ``name``) on top."""
-    from flowerdash.training import TrainConfig
+    from flowerdash.training.job import TrainConfig
 
     return TrainConfig(**{**preset_fields(preset), **fields})

@@ -7,7 +7,7 @@ to [0, 1]. Grad-CAM++ (Chattopadhay et al., 2018) replaces the plain average by
 ``alpha = g^2 / (2 g^2 + sum_ab A_abk g^3)`` (g = dS/dA), the usual closed form obtained with an
 exponential of the score.
 
-For an ensemble (flowerdash.ensemble) the default is every member's last feature-map layer: its
+For an ensemble (flowerdash.models.ensemble) the default is every member's last feature-map layer: its
 score is the mean of the members', so its map is the mean of the members' maps.
 """
 
@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.attribution import Explainer, check_layers
-from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR
+from flowerdash.explain.base import Explainer, check_layers
+from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR
 
 __all__ = ["GradCAM", "gradcam"]
 

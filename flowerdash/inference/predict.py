@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flowerdash.images import prepare_for_model
-from flowerdash.models import input_size
+from flowerdash.data.images import prepare_for_model
+from flowerdash.models.backbones import input_size
 
 if TYPE_CHECKING:
     import keras

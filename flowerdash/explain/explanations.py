@@ -17,19 +17,19 @@ from typing import Any
 import keras
 import numpy as np
 
-from flowerdash.attribution import Explainer, check_layers
-from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR
 from flowerdash.errors import ExplainError
-from flowerdash.faithfulness import FaithfulnessResult, deletion_insertion
-from flowerdash.gradcam import GradCAM
-from flowerdash.i18n import _
-from flowerdash.integrated_gradients import (
+from flowerdash.explain.base import Explainer, check_layers
+from flowerdash.explain.faithfulness import FaithfulnessResult, deletion_insertion
+from flowerdash.explain.gradcam import GradCAM
+from flowerdash.explain.integrated_gradients import (
     DEFAULT_BASELINE,
     DEFAULT_RULE,
     DEFAULT_STEPS,
     IntegratedGradients,
 )
-from flowerdash.predict import predict_batch
+from flowerdash.i18n import _
+from flowerdash.inference.predict import predict_batch
+from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR
 
 __all__ = [
     "METHODS",

@@ -6,7 +6,7 @@ rewrite below keeps the function (outputs and gradients agree to float rounding,
 removes passes:
 
 * ``batchnorm``: inference-mode BatchNormalization folded into the convolution before it
-  (:mod:`flowerdash.batchnorm_folding`);
+  (:mod:`flowerdash.explain.batchnorm_folding`);
 * ``padding``: a ZeroPadding2D whose only reader is a ``"valid"`` convolution, when the padding
   is exactly what ``"same"`` would add, is dropped and the convolution made ``"same"``
   (MobileNetV2 and EfficientNetB0 pad this way before every stride-2 convolution): one pad
@@ -28,7 +28,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from flowerdash.batchnorm_folding import fold_batch_norms, layer_graph
+from flowerdash.explain.batchnorm_folding import fold_batch_norms, layer_graph
 
 __all__ = ["REWRITES", "foldable_paddings", "fused_silu", "rewrite_for_gradients"]
 

@@ -4,7 +4,7 @@ Sources:
 - ``FolderSource``: a folder in the official VGG layout (``jpg/``, ``imagelabels.mat``,
   ``setid.mat``, optional ``class_names.json``); works offline.
 - ``TfdsSource``: TensorFlow Datasets ``oxford_flowers102``, once downloaded and prepared by
-  :mod:`flowerdash.dataset_download` (the dashboard's Download button or
+  :mod:`flowerdash.data.download` (the dashboard's Download button or
   ``python -m flowerdash download``); reading it never downloads.
 
 Both give the official splits (train 1,020 / val 1,020 / test 6,149), labels 0..101 and the
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flowerdash.classes import CLASS_NAMES, NUM_CLASSES
+from flowerdash.data.classes import CLASS_NAMES, NUM_CLASSES
 from flowerdash.errors import ConfigError, DatasetError, DatasetNotHere
 from flowerdash.i18n import N_, _
 from flowerdash.settings import ENV_DATA_DIR, load_settings
@@ -33,7 +33,7 @@ from flowerdash.settings import ENV_DATA_DIR, load_settings
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from flowerdash.augment import AugmentConfig
+    from flowerdash.data.augment import AugmentConfig
 
 SPLITS = ("train", "val", "test")
 OFFICIAL_SIZES = {"train": 1020, "val": 1020, "test": 6149}
@@ -311,7 +311,7 @@ class FolderSource(DatasetSource):
         return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def read_image(self, split: str, index: int) -> np.ndarray:
-        from flowerdash.images import load_image
+        from flowerdash.data.images import load_image
 
         return load_image(self.image_path(self.split(split).files[index]))
 
@@ -331,9 +331,9 @@ class TfdsSource(DatasetSource):
 
     def is_prepared(self) -> bool:
         """Whether the dataset is already on this machine (DatasetError if TFDS cannot run)."""
-        from flowerdash import dataset_download
+        from flowerdash.data import download
 
-        return dataset_download.is_prepared(self.data_dir)
+        return download.is_prepared(self.data_dir)
 
     def require_prepared(self) -> None:
         """DatasetNotHere (saying how to get it) unless the dataset is already on this machine.
@@ -346,10 +346,10 @@ class TfdsSource(DatasetSource):
 
     @cached_property
     def _builder(self):
-        from flowerdash import dataset_download
+        from flowerdash.data import download
 
         self.require_prepared()
-        return dataset_download.builder(self.data_dir)
+        return download.builder(self.data_dir)
 
     def _load(self, name: str) -> tf.data.Dataset:
         return self._builder.as_dataset(split=_TFDS_SPLITS[_check_split(name)], shuffle_files=False)
@@ -392,7 +392,7 @@ class TfdsSource(DatasetSource):
         import tensorflow as tf
         import tensorflow_datasets as tfds
 
-        from flowerdash.images import load_image
+        from flowerdash.data.images import load_image
 
         wanted = self.split(split).files[index]
         records = self._builder.as_dataset(
@@ -603,7 +603,7 @@ def make_pipeline(
     if training and augment is not None and not augment.is_identity:
         if with_names or not one_hot:
             raise ConfigError(_("Augmented training pipelines need one-hot labels and no names."))
-        from flowerdash.augment import augment_dataset
+        from flowerdash.data.augment import augment_dataset
 
         ds = augment_dataset(ds, augment, seed=seed, num_classes=num_classes)
     return ds.prefetch(tf.data.AUTOTUNE)

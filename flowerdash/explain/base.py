@@ -19,10 +19,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.ensemble import ALL_MEMBERS_SEPARATOR, MEMBER_PATTERN
 from flowerdash.errors import ExplainError
-from flowerdash.gradient_rewrites import rewrite_for_gradients
+from flowerdash.explain.rewrites import rewrite_for_gradients
 from flowerdash.i18n import N_, _
+from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR, MEMBER_PATTERN
 
 __all__ = [
     "Explainer",
@@ -190,7 +190,7 @@ def default_conv_layer(model: keras.Model) -> str:
 
 
 def ensemble_layers(model: keras.Model) -> list[str]:
-    """The last feature-map layer of each member of an ensemble (see flowerdash.ensemble).
+    """The last feature-map layer of each member of an ensemble (see flowerdash.models.ensemble).
 
     Empty for any other model. Members are recognised by their ``m1_``, ``m2_``... prefixes and
     the ``logits`` layer that averages them.

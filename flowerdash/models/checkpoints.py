@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowerdash.classes import NUM_CLASSES
+from flowerdash.data.classes import NUM_CLASSES
 from flowerdash.errors import CheckpointError, ConfigError
 from flowerdash.i18n import _
 from flowerdash.settings import PROJECT_ROOT, load_settings

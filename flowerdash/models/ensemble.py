@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowerdash.checkpoints import (
+from flowerdash.errors import CheckpointError
+from flowerdash.i18n import _
+from flowerdash.models.checkpoints import (
     check_new_name,
     load_model,
     now_iso,
@@ -22,13 +24,11 @@ from flowerdash.checkpoints import (
     save_checkpoint,
     update_meta,
 )
-from flowerdash.errors import CheckpointError
-from flowerdash.i18n import _
 
 if TYPE_CHECKING:
     import keras
 
-    from flowerdash.data import DatasetSource
+    from flowerdash.data.datasets import DatasetSource
 
 MIN_MEMBERS = 2
 # Member k's layers are named "m{k}_<its own name>"; several Grad-CAM layers are joined by " + ".
@@ -55,7 +55,7 @@ def build_ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> ker
     """One flat model whose class scores are the mean of the members' (members left untouched)."""
     import keras
 
-    from flowerdash.attribution import logits_model, model_input_shape
+    from flowerdash.explain.base import logits_model, model_input_shape
 
     check_member_count(len(models))
     shapes = {model_input_shape(m) for m in models}
@@ -138,7 +138,7 @@ def measure_test_accuracy(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on the test split and record top-1/top-5 in its metadata."""
-    from flowerdash.evaluation import evaluate_checkpoint, summary
+    from flowerdash.inference.evaluation import evaluate_checkpoint, summary
 
     _preds, metrics = evaluate_checkpoint(
         folder, "test", source=source, limit=limit, progress=progress

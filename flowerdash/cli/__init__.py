@@ -1,0 +1,1 @@
+"""``python -m flowerdash``: one module per command."""

@@ -1,0 +1,1 @@
+"""Oxford Flowers102 on disk or through TFDS, image decoding, class names and augmentation."""

@@ -1,0 +1,1 @@
+"""Explanation methods (Grad-CAM, Integrated Gradients), their faithfulness checks and overlays."""

@@ -1,0 +1,1 @@
+"""Predictions: one photo, a whole split (LiteRT on CPU), calibration and robustness."""

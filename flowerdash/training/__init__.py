@@ -1,0 +1,1 @@
+"""Training runs: configuration, presets, the background job, devices and several workers."""
