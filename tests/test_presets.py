@@ -7,7 +7,8 @@ import json
 import pytest
 from conftest import ROOT
 
-from flowerdash.cli.main import _train_fields, build_parser, given_options
+from flowerdash.cli.main import build_parser
+from flowerdash.cli.train import _train_fields, given_options
 from flowerdash.errors import ConfigError
 from flowerdash.models import checkpoints
 from flowerdash.training import job as training  # RENAME

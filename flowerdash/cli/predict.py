@@ -1,0 +1,50 @@
+"""``python -m flowerdash predict``: the top flower names for a photo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from flowerdash.cli.common import checkpoint_and_image, load_checkpoint
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``predict`` sub-command."""
+    p = subparsers.add_parser(
+        "predict",
+        help="top-5 flower names for an image",
+        description="Predict the flower in an image: predict [CHECKPOINT] IMAGE",
+    )
+    p.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
+    p.add_argument("--top", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the top-k flower names for an image."""
+    from flowerdash.data.images import load_image
+    from flowerdash.inference.predict import predict_image
+
+    ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
+    image = load_image(Path(image_path))
+    model, meta, folder = load_checkpoint(ckpt)
+    top = predict_image(model, image, meta["class_names"], top=args.top)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(folder),
+                    "image": image_path,
+                    "top": [{"label": k, "name": n, "probability": p} for k, n, p in top],
+                }
+            )
+        )
+    else:
+        for k, name, p in top:
+            print(f"{p:7.2%}  {name} (label {k})")
+    return 0
