@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from flowerdash.data.images import prepare_for_model
+from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
 from flowerdash.inference.calibration import reliability
@@ -21,11 +22,6 @@ SPLIT = "test"
 PER_PAGE = 12
 COLUMNS = 4
 PREDICTIONS_KEY = "audit.predictions"
-
-
-def pretty(name: str) -> str:
-    """A class name as shown to people."""
-    return name.title()
 
 
 def scan_controls(path: str, model, source, total: int, first: bool) -> None:
@@ -96,11 +92,11 @@ def per_class_table(metrics: dict, names: list[str]) -> pd.DataFrame:
         if n == 0:
             continue
         mistaken = (
-            f"{pretty(names[worst[c]])} ({off[c, worst[c]]})" if off[c, worst[c]] > 0 else "—"
+            f"{display_name(names[worst[c]])} ({off[c, worst[c]]})" if off[c, worst[c]] > 0 else "—"
         )
         rows.append(
             {
-                _("Flower"): pretty(name),
+                _("Flower"): display_name(name),
                 _("Test images"): n,
                 _("Accuracy"): float(metrics["per_class_accuracy"][c]),
                 _("Most often mistaken for"): mistaken,
@@ -116,7 +112,7 @@ def confusion_chart(confusion: np.ndarray, names: list[str], hide_diagonal: bool
         z = z.copy()
         np.fill_diagonal(z, np.nan)
     k = len(names)
-    shown = [pretty(n) for n in names]
+    shown = [display_name(n) for n in names]
     hover = np.empty((k, k, 2), dtype=object)
     hover[:, :, 0] = np.asarray(shown, dtype=object)[:, None]
     hover[:, :, 1] = np.asarray(shown, dtype=object)[None, :]
@@ -173,7 +169,7 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
     cls = top[0].selectbox(
         _("Show mistakes involving"),
         [-1, *involved],
-        format_func=lambda c: _("All flowers") if c < 0 else pretty(names[c]),
+        format_func=lambda c: _("All flowers") if c < 0 else display_name(names[c]),
         key="audit.class",
         help=_("Only mistakes where this flower is the true one or the model's answer."),
     )
@@ -237,7 +233,9 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
                 continue
             st.markdown(
                 _("**True:** {true}  \n**Model:** {pred} ({p:.0%})").format(
-                    true=pretty(names[true]), pred=pretty(names[pred]), p=preds.confidence[i]
+                    true=display_name(names[true]),
+                    pred=display_name(names[pred]),
+                    p=preds.confidence[i],
                 )
             )
             if with_focus:

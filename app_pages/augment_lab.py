@@ -11,12 +11,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from flowerdash.data import augment
-from flowerdash.data.images import load_image
+from flowerdash.data.images import UPLOAD_TYPES, load_image
+from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import N_, _
 from flowerdash.ui import dataset_panel, state, widgets
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 SPLIT = "train"
 GRID_COLUMNS = 4
 MAX_SEED = 2**31 - 2
@@ -102,11 +102,6 @@ MIX_SLIDERS: list[tuple[str, str, float, float, str]] = [
 FIELDS = [f for f, *_rest in SLIDERS + MIX_SLIDERS]
 
 
-def pretty(name: str) -> str:
-    """A class name as shown to people ('pink primrose' -> 'Pink Primrose')."""
-    return name.title()
-
-
 def flip_label(mode: str) -> str:
     """Plain words for a flip mode."""
     return {
@@ -182,10 +177,12 @@ def dataset_picker(
         pick_key=f"{prefix}_pick",
         class_help=_("Pick a kind of flower; its photos come from the training set."),
         photo_help=_("Which of the {n} training photos of this flower to use."),
-        format_name=pretty,
+        format_name=display_name,
     )
     try:
-        return state.lab_dataset_image(source, source.description, SPLIT, index), pretty(names[cls])
+        return state.lab_dataset_image(source, source.description, SPLIT, index), display_name(
+            names[cls]
+        )
     except FlowerdashError as exc:
         state.show_error(exc, _("This photo could not be read"))
         return None

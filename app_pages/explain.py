@@ -10,24 +10,18 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.data.images import UPLOAD_TYPES, load_image, prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.i18n import _
 from flowerdash.ui import demo, state, widgets
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 BASELINES = state.IG_BASELINES
 SPLIT = "test"
 DISPLAY = 320
 METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
 QP_WRITTEN = "explain._qp_written"
-
-
-def pretty(name: str) -> str:
-    """A class name as shown to people (with the Spanish name in Spanish, when known)."""
-    return display_name(name)
 
 
 def baseline_label(b: str) -> str:
@@ -100,7 +94,7 @@ def browse_test_set(source, names: list[str]) -> tuple[np.ndarray, str, int] | N
         cls = st.selectbox(
             _("Flower"),
             present,
-            format_func=lambda c: pretty(names[c]),
+            format_func=lambda c: display_name(names[c]),
             key="explain.class",
             help=_("Show the test photos of one kind of flower."),
         )
@@ -300,7 +294,7 @@ def main() -> None:
             target_class = st.selectbox(
                 _("Flower to explain"),
                 list(range(len(names))),
-                format_func=lambda c: pretty(names[c]),
+                format_func=lambda c: display_name(names[c]),
                 key="explain.target_class",
                 help=_("Any of the flowers the model knows."),
             )
@@ -357,16 +351,18 @@ def main() -> None:
     with view:
         demo.colour_help(on_explain_page=True)
         head = _("The model says **{pred}** ({p:.0%}).").format(
-            pred=pretty(names[predicted]), p=probs[predicted]
+            pred=display_name(names[predicted]), p=probs[predicted]
         )
         if true_label is not None:
-            head += " " + _("The true flower is **{true}**.").format(true=pretty(names[true_label]))
+            head += " " + _("The true flower is **{true}**.").format(
+                true=display_name(names[true_label])
+            )
         st.markdown(head)
         st.caption(
             _(
                 "Explaining **{target}** (probability {p:.1%}). Warm colours mark what pushed the "
                 "model towards this class."
-            ).format(target=pretty(names[result.target]), p=probs[result.target])
+            ).format(target=display_name(names[result.target]), p=probs[result.target])
         )
         c0, c1, c2 = st.columns(3)
         c0.image(shown, caption=_("Original: {name}").format(name=label), width="stretch")
@@ -401,9 +397,9 @@ def main() -> None:
         lines = [
             _("Model: {backbone} | predicted {pred} ({p:.0%}) | explaining {target}").format(
                 backbone=meta.get("backbone", "?"),
-                pred=pretty(names[predicted]),
+                pred=display_name(names[predicted]),
                 p=probs[predicted],
-                target=pretty(names[result.target]),
+                target=display_name(names[result.target]),
             ),
             _("IG: {steps} steps, {baseline} baseline").format(steps=steps, baseline=baseline),
         ]

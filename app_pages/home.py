@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.data.images import UPLOAD_TYPES, load_image, prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.examples import EXAMPLES
@@ -21,7 +21,6 @@ from flowerdash.i18n import _
 from flowerdash.inference.predict import top_k
 from flowerdash.ui import demo, state, widgets
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp"]
 DISPLAY_SIZE = 384
 THUMB_SIZE = 160
 SOURCE_UPLOAD = "upload"
@@ -29,11 +28,6 @@ SOURCE_CAMERA = "camera"
 SOURCE_EXAMPLE = "example"
 SOURCE_TEST = "test"
 SOURCES = [SOURCE_UPLOAD, SOURCE_CAMERA, SOURCE_EXAMPLE, SOURCE_TEST]
-
-
-def pretty(name: str) -> str:
-    """A class name as shown to people ('pink primrose' -> 'Pink Primrose', plus Spanish)."""
-    return display_name(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -81,7 +75,7 @@ def gallery(per_row: int) -> None:
                 try:
                     st.image(
                         example_thumb(i, key),
-                        caption=pretty(EXAMPLES[i].class_name),
+                        caption=display_name(EXAMPLES[i].class_name),
                         width="stretch",
                     )
                 except FlowerdashError as exc:
@@ -126,7 +120,7 @@ def pick_test_image() -> tuple[np.ndarray, str] | None:
             "Pick a kind of flower; its photos come from the test set the model never trained on."
         ),
         photo_help=_("Which of the {n} test photos of this flower to use."),
-        format_name=pretty,
+        format_name=display_name,
     )
     try:
         return source.read_image("test", index), files[index]
@@ -137,7 +131,7 @@ def pick_test_image() -> tuple[np.ndarray, str] | None:
 
 def top5_chart(rows: list[tuple[int, str, float]]) -> go.Figure:
     """Horizontal bars of the five most likely flowers, best on top."""
-    names = [pretty(n) for _i, n, _p in rows][::-1]
+    names = [display_name(n) for _i, n, _p in rows][::-1]
     probs = [p for _i, _n, p in rows][::-1]
     fig = go.Figure(
         go.Bar(
@@ -216,7 +210,7 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
         except FlowerdashError as exc:
             state.show_error(exc, _("This example could not be read"))
             return None, True, None
-        label = _("example: {name}").format(name=pretty(EXAMPLES[i].class_name))
+        label = _("example: {name}").format(name=display_name(EXAMPLES[i].class_name))
         source = state.dataset_source()
         test_file = None if isinstance(source, FlowerdashError) else EXAMPLES[i].original
         return (image, label), False, test_file
@@ -293,9 +287,11 @@ def main() -> None:
     with right:
         demo.colour_help()
         if expert:
-            st.subheader(_("Most likely: {name} ({p:.0%})").format(name=pretty(best[1]), p=best[2]))
+            st.subheader(
+                _("Most likely: {name} ({p:.0%})").format(name=display_name(best[1]), p=best[2])
+            )
         else:
-            st.subheader(_("Most likely: {name}").format(name=pretty(best[1])))
+            st.subheader(_("Most likely: {name}").format(name=display_name(best[1])))
             st.markdown(
                 _("The model is **{confidence}** about this answer ({p:.0%}).").format(
                     confidence=confidence_words(best[2]), p=best[2]
@@ -315,7 +311,7 @@ def main() -> None:
             _(
                 "Warm colours (red, yellow) mark the regions that pushed the model towards "
                 "“{name}”; blue regions hardly mattered for this answer."
-            ).format(name=pretty(best[1]))
+            ).format(name=display_name(best[1]))
         )
         if expert:
             m1, m2, m3 = st.columns(3)

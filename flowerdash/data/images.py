@@ -31,6 +31,8 @@ from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# What an upload field offers; every one decodes with Pillow.
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "gif", "bmp")
 MAX_PIXELS = 40_000_000
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
