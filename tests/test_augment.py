@@ -1,4 +1,4 @@
-"""Tests for flowerdash.data.augment: config, presets, sampling vs application, MixUp/CutMix, tf.data."""
+"""Tests for flowerdash.data.augment and .mixing: config, presets, sampling vs application, MixUp/CutMix, tf.data."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from flowerdash.data.augment import (
     SeededRandAugment,
     augment_dataset,
     keras_code,
-    mix_batch,
-    mix_pair,
     preset,
     sample_grid,
 )
+from flowerdash.data.mixing import mix_batch, mix_pair
 from flowerdash.errors import ConfigError, ImageError
 
 
@@ -433,3 +432,12 @@ def test_sample_grid_draws_rand_augment_per_variant(flower_images):
     assert grid.shape == (6, *flower_images[0].shape) and grid.dtype == np.uint8
     np.testing.assert_array_equal(grid, sample_grid(flower_images[0], _ONLY_RAND_AUGMENT, 6, 4))
     assert len({g.tobytes() for g in grid}) == 6  # each variant its own operations and strength
+
+
+def test_upper_limit_is_what_the_config_accepts():
+    from flowerdash.data.augment import upper_limit
+
+    assert upper_limit("zoom") == 0.95
+    AugmentConfig(zoom=upper_limit("zoom"))
+    with pytest.raises(ConfigError):
+        AugmentConfig(zoom=upper_limit("zoom") + 0.01)

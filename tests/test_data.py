@@ -12,14 +12,14 @@ from conftest import corrupt_inside, replace_image
 from miniature import SIZES, split_files
 from scipy.io import loadmat
 
-from flowerdash.data import datasets
+from flowerdash.data import pipelines, sources
 from flowerdash.data.classes import CLASS_NAMES
 from flowerdash.errors import ConfigError, DatasetError
 
 
 @pytest.fixture(scope="module")
-def source(data_dir: Path) -> datasets.FolderSource:
-    return datasets.FolderSource(data_dir)
+def source(data_dir: Path) -> sources.FolderSource:
+    return sources.FolderSource(data_dir)
 
 
 def test_split_sizes_and_labels_match_the_mat_files(source, data_dir):
@@ -31,15 +31,15 @@ def test_split_sizes_and_labels_match_the_mat_files(source, data_dir):
         index = source.split(split)
         assert index.files == tuple(f"image_{i:05d}.jpg" for i in ids)
         np.testing.assert_array_equal(index.labels, labels[ids - 1] - 1)
-    all_labels = np.concatenate([source.split(s).labels for s in datasets.SPLITS])
+    all_labels = np.concatenate([source.split(s).labels for s in sources.SPLITS])
     assert all_labels.min() == 0 and all_labels.max() == 101
     assert len(np.unique(source.split("train").labels)) == 102  # 2 per class
 
 
 def test_the_real_dataset_has_the_official_splits_and_tfds_labels(real_data_dir):
     """Data tier: the full folder, and TFDS's own generator run on its files, agree."""
-    real = datasets.FolderSource(real_data_dir)
-    assert real.sizes() == datasets.OFFICIAL_SIZES
+    real = sources.FolderSource(real_data_dir)
+    assert real.sizes() == sources.OFFICIAL_SIZES
     for split, key in (("train", "trnid"), ("val", "valid"), ("test", "tstid")):
         index = real.split(split)
         assert len(np.unique(index.labels)) == 102
@@ -107,14 +107,14 @@ def test_tfds_source_maps_records_like_the_folder(source, data_dir, monkeypatch)
             },
         )
 
-    monkeypatch.setattr(datasets.TfdsSource, "_load", fake_load)
-    tfds_src = datasets.TfdsSource()
+    monkeypatch.setattr(sources.TfdsSource, "_load", fake_load)
+    tfds_src = sources.TfdsSource()
     index = tfds_src.split("val")
     assert sorted(index.files) == list(index.files)
     for f, lab in zip(index.files, index.labels, strict=True):
         assert int(source.split("val").labels[source.split("val").files.index(f)]) == lab
     x_t, y_t = next(
-        iter(datasets.make_pipeline(tfds_src, "val", image_size=32, batch_size=6, one_hot=False))
+        iter(pipelines.make_pipeline(tfds_src, "val", image_size=32, batch_size=6, one_hot=False))
     )
     assert x_t.shape == (6, 32, 32, 3) and sorted(y_t.numpy().tolist()) == sorted(
         index.labels.tolist()
@@ -123,13 +123,13 @@ def test_tfds_source_maps_records_like_the_folder(source, data_dir, monkeypatch)
 
 def test_missing_folder_says_how_to_fix(tmp_path):
     with pytest.raises(DatasetError, match="FLOWERDASH_DATA_DIR"):
-        datasets.FolderSource(tmp_path / "nope")
+        sources.FolderSource(tmp_path / "nope")
 
 
 def test_wrong_layout_names_what_is_missing(tmp_path):
     (tmp_path / "jpg").mkdir()
     with pytest.raises(DatasetError, match="imagelabels.mat, setid.mat"):
-        datasets.FolderSource(tmp_path)
+        sources.FolderSource(tmp_path)
 
 
 def test_incomplete_download_lists_missing_images(tmp_path, data_dir):
@@ -137,7 +137,7 @@ def test_incomplete_download_lists_missing_images(tmp_path, data_dir):
         shutil.copy(data_dir / name, tmp_path / name)
     (tmp_path / "jpg").mkdir()
     shutil.copy(data_dir / "jpg" / split_files("test")[0], tmp_path / "jpg")
-    src = datasets.FolderSource(tmp_path)
+    src = sources.FolderSource(tmp_path)
     with pytest.raises(DatasetError, match=rf"{SIZES['train']} image\(s\) that are not in"):
         src.split("train")
 
@@ -146,16 +146,16 @@ def test_get_source_follows_settings(monkeypatch, data_dir, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FLOWERDASH_SETTINGS", raising=False)
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
-    assert isinstance(datasets.get_source(), datasets.FolderSource)
+    assert isinstance(sources.get_source(), sources.FolderSource)
     monkeypatch.delenv("FLOWERDASH_DATA_DIR")
-    assert isinstance(datasets.get_source(), datasets.TfdsSource)
+    assert isinstance(sources.get_source(), sources.TfdsSource)
     (tmp_path / "flowerdash.toml").write_text(f'data_dir = "{data_dir}"\n')
-    src = datasets.get_source()
-    assert isinstance(src, datasets.FolderSource) and src.root == data_dir
+    src = sources.get_source()
+    assert isinstance(src, sources.FolderSource) and src.root == data_dir
 
 
 def test_eval_pipeline_shapes_dtypes_range_and_determinism(source):
-    ds = datasets.make_pipeline(source, "val", image_size=96, batch_size=4, limit=8)
+    ds = pipelines.make_pipeline(source, "val", image_size=96, batch_size=4, limit=8)
     batches = [(x.numpy(), y.numpy()) for x, y in ds]
     again = [(x.numpy(), y.numpy()) for x, y in ds]
     assert [b[0].shape for b in batches] == [(4, 96, 96, 3)] * 2
@@ -170,8 +170,8 @@ def test_eval_pipeline_shapes_dtypes_range_and_determinism(source):
 def test_eval_pipeline_ignores_augmentation(source):
     from flowerdash.data.augment import preset
 
-    plain = datasets.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4)
-    with_aug = datasets.make_pipeline(
+    plain = pipelines.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4)
+    with_aug = pipelines.make_pipeline(
         source, "val", image_size=64, batch_size=4, limit=4, augment=preset("advanced")
     )
     np.testing.assert_array_equal(next(iter(plain))[0].numpy(), next(iter(with_aug))[0].numpy())
@@ -179,7 +179,7 @@ def test_eval_pipeline_ignores_augmentation(source):
 
 def test_training_pipeline_shuffles_with_seed(source):
     def labels(seed):
-        ds = datasets.make_pipeline(
+        ds = pipelines.make_pipeline(
             source,
             "train",
             image_size=32,
@@ -199,13 +199,13 @@ def test_bad_arguments_are_config_errors(source):
     with pytest.raises(ConfigError):
         source.split("validation")
     with pytest.raises(ConfigError):
-        datasets.make_pipeline(source, "val", batch_size=0)
+        pipelines.make_pipeline(source, "val", batch_size=0)
 
 
 def test_train_plus_val_joins_both_splits(source):
     both = SIZES["train"] + SIZES["val"]
-    assert datasets.split_size(source, "train+val") == both
-    ds = datasets.make_pipeline(
+    assert pipelines.split_size(source, "train+val") == both
+    ds = pipelines.make_pipeline(
         source,
         "train+val",
         image_size=32,
@@ -230,11 +230,11 @@ EMPTY, TEXT, TRUNCATED = split_files("test")[1:4]
 def test_empty_and_non_image_files_are_refused_up_front_by_name(dataset_copy, data_dir):
     replace_image(dataset_copy, EMPTY, b"")
     replace_image(dataset_copy, TEXT, b"<html>404 Not Found</html>\n")
-    src = datasets.FolderSource(dataset_copy)
+    src = sources.FolderSource(dataset_copy)
     for call in (
         lambda: src.split("train"),  # every split is checked at once, as for missing files
-        lambda: datasets.make_pipeline(src, "test", image_size=32, limit=8),
-        lambda: datasets.make_pipeline(src, "train", image_size=32, training=True, limit=8),
+        lambda: pipelines.make_pipeline(src, "test", image_size=32, limit=8),
+        lambda: pipelines.make_pipeline(src, "train", image_size=32, training=True, limit=8),
     ):
         with pytest.raises(DatasetError) as info:
             call()
@@ -249,7 +249,7 @@ def test_truncated_jpeg_is_refused_up_front(dataset_copy, data_dir):
     whole = (data_dir / "jpg" / TRUNCATED).read_bytes()
     replace_image(dataset_copy, TRUNCATED, whole[: len(whole) // 2])
     with pytest.raises(DatasetError, match=rf"{TRUNCATED} \(truncated"):
-        datasets.FolderSource(dataset_copy).sizes()
+        sources.FolderSource(dataset_copy).sizes()
 
 
 def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
@@ -263,9 +263,9 @@ def test_decodable_variants_are_not_refused(dataset_copy, data_dir):
     with Image.open(data_dir / "jpg" / TEXT) as im:
         im.save(png, "PNG")
     replace_image(dataset_copy, TEXT, png.getvalue())  # a PNG with a .jpg name decodes fine
-    src = datasets.FolderSource(dataset_copy)
+    src = sources.FolderSource(dataset_copy)
     assert src.sizes()["test"] == SIZES["test"]
-    ds = datasets.make_pipeline(
+    ds = pipelines.make_pipeline(
         src, "test", image_size=32, batch_size=8, limit=None, one_hot=False, with_names=True
     )
     _, labels, names = next(iter(ds))
@@ -281,7 +281,7 @@ def test_image_that_fails_to_decode_is_named_by_evaluation(dataset_copy, data_di
     from flowerdash.inference.evaluation import predict_split
 
     replace_image(dataset_copy, TEXT, corrupt_inside(data_dir, TEXT))
-    src = datasets.FolderSource(dataset_copy)
+    src = sources.FolderSource(dataset_copy)
     assert src.sizes()["test"] == SIZES["test"]  # passes the quick check: only decoding finds it
     inputs = keras.Input((32, 32, 3))
     model = keras.Model(
@@ -294,8 +294,8 @@ def test_image_that_fails_to_decode_is_named_by_evaluation(dataset_copy, data_di
         predict_split(model, src, "test", batch_size=4, limit=None)
     message = str(info.value)
     assert TEXT in message and "could not be decoded" in message
-    assert datasets.undecodable_images(src, src.split("test").files[:8]) == [TEXT]
+    assert pipelines.undecodable_images(src, src.split("test").files[:8]) == [TEXT]
     # What a training run can call when its (shuffled) pipeline fails to decode an image.
     with pytest.raises(DatasetError, match=TEXT):
-        datasets.raise_if_undecodable(src, "test", files=src.split("test").files[:8])
-    datasets.raise_if_undecodable(src, "train", limit=16)  # the train split is fine
+        pipelines.raise_if_undecodable(src, "test", files=src.split("test").files[:8])
+    pipelines.raise_if_undecodable(src, "train", limit=16)  # the train split is fine

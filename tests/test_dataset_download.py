@@ -15,8 +15,8 @@ from tfds_local import local_tfds, tfds_server  # noqa: F401 - a fixture
 
 from flowerdash.cli.main import main as cli_main
 from flowerdash.data import download
-from flowerdash.data.datasets import FolderSource, TfdsSource
 from flowerdash.data.download import CANCELLED, DONE, FAILED, DownloadJob
+from flowerdash.data.sources import FolderSource, TfdsSource
 from flowerdash.errors import DatasetError
 from flowerdash.i18n import set_language
 

@@ -15,7 +15,7 @@ import pytest
 from tfds_local import local_tfds, tfds_server  # noqa: F401 - a fixture
 
 from flowerdash.data import download
-from flowerdash.data.datasets import SPLITS, FolderSource, TfdsSource
+from flowerdash.data.sources import SPLITS, FolderSource, TfdsSource
 from flowerdash.errors import DatasetError
 
 

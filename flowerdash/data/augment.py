@@ -1,25 +1,21 @@
-"""Augmentation: config, presets, Keras layers with sampling split from application, MixUp/CutMix.
+"""Augmentation: config, presets, Keras layers with sampling split from application.
 
 Pixel space is float32 RGB in 0..255, [B, H, W, 3]. Every transform is a Keras 3 preprocessing
 layer; we call its `get_random_transformation` (random sampling) and `transform_images`
 (deterministic application) separately, so the dashboard can show or fix the parameters and the
-tf.data pipeline can seed each batch statelessly.
+tf.data pipeline can seed each batch statelessly. MixUp and CutMix live in
+:mod:`flowerdash.data.mixing`.
 
 Where Keras' behaviour did not fit, the minimal fix and its reason:
 - `RandomFlip("horizontal_and_vertical")` draws ONE decision per image and applies it to both
   axes, so an image is either unchanged or rotated by 180 degrees; the two mirror images never
   occur. We use two independent layers, `RandomFlip("horizontal")` and `RandomFlip("vertical")`.
-- `CutMix` weights the labels by the continuous box area `(x1-x0)*(y1-y0)/(W*H)`, but pastes the
-  pixels whose integer coordinates fall in `[x0, x1) x [y0, y1)`; the two differ by up to one row
-  and one column. We recompute the label weight from the mask that is actually pasted.
 - `RandAugment` ignores the seed passed to `get_random_transformation` (it always advances its
   own generator), and runs all eleven operations on every batch to keep two of them. Our
   `SeededRandAugment` subclass takes the seed and runs only the two chosen operations; like
   Keras, it picks the operations once per batch. It leaves out posterization and solarization,
   whose strength Keras maps backwards (a factor of 0.2 keeps 1 bit per channel and inverts
   every pixel above a threshold of at most 51, harsher than 0.5 does).
-- `CutMix(factor=f)` samples Beta's alpha uniformly in `[0, f]`; to get the paper's fixed
-  `Beta(alpha, alpha)` we pass `factor=(alpha, alpha)` (Keras caps it at 1).
 """
 
 from __future__ import annotations
@@ -33,11 +29,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from flowerdash.data.mixing import mix_layer, mix_with_layer, to_images
+from flowerdash.data.seeds import child_seed, fold_seed
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
 
 FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
-MIX_METHODS = ("mixup", "cutmix")
 VALUE_RANGE = (0, 255)
 
 # Upper bound (inclusive unless noted) of every numeric setting, in Keras' own terms, and what
@@ -55,6 +52,11 @@ _LIMITS: dict[str, tuple[float, str]] = {
     "mixup_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of MixUp; 0 turns it off")),
     "cutmix_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of CutMix; 0 turns it off")),
 }
+
+
+def upper_limit(name: str) -> float:
+    """The largest value a numeric setting accepts (what a control for it may reach)."""
+    return _LIMITS[name][0]
 
 
 @dataclass
@@ -194,99 +196,6 @@ class SeededRandAugment(keras.layers.RandAugment):
         return images
 
 
-class _SeedStream(keras.random.SeedGenerator):
-    """A stateless stand-in for a SeedGenerator: each draw folds a counter into one seed tensor.
-
-    Keras random ops accept an int or a SeedGenerator; a SeedGenerator holds a variable, which
-    cannot be created per batch inside tf.data. This subclass creates no variable (so it skips
-    the parent constructor) and derives every draw from a [2] seed tensor, which makes the
-    sampling a pure function of the batch's seed.
-    """
-
-    def __init__(self, seed: Any) -> None:
-        self.name = "seed_stream"
-        self.backend = keras.backend
-        self._initial_seed = None
-        self._seed = _seed_tensor(seed)
-        self._count = 0
-
-    def next(self, ordered: bool = True) -> tf.Tensor:
-        out = tf.random.experimental.stateless_fold_in(self._seed, self._count)
-        self._count += 1
-        return out
-
-
-def _seed_tensor(seed: Any) -> tf.Tensor:
-    """An int or a scalar / [2] integer tensor as a [2] int32 stateless seed."""
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-    t = tf.convert_to_tensor(seed)
-    if not t.dtype.is_integer:
-        raise ConfigError(
-            _("A seed must be an integer; got dtype {dtype}.").format(dtype=t.dtype.name)
-        )
-    t = tf.cast(tf.math.floormod(tf.cast(t, tf.int64), 2**31 - 1), tf.int32)
-    if t.shape.rank == 0:
-        return tf.stack([t, tf.zeros_like(t)])
-    return tf.reshape(t, [2])
-
-
-def _fold(seed: Any, index: int) -> tf.Tensor:
-    """An independent [2] seed derived from `seed` for sub-task `index`."""
-    return tf.random.experimental.stateless_fold_in(_seed_tensor(seed), index)
-
-
-def _child_seed(seed: Any, index: int) -> _SeedStream:
-    return _SeedStream(_fold(seed, index))
-
-
-def _to_images(images: Any) -> tf.Tensor:
-    x = tf.convert_to_tensor(images)
-    if x.shape.rank != 4 or (x.shape[-1] is not None and x.shape[-1] != 3):
-        raise ImageError(
-            _("Expected a batch of RGB images [B, H, W, 3]; got shape {shape}.").format(
-                shape=x.shape
-            )
-        )
-    return tf.cast(x, tf.float32)
-
-
-def _mix_layer(method: str, alpha: float, seed: int | None = None) -> keras.layers.Layer:
-    if method not in MIX_METHODS:
-        raise ConfigError(
-            _("Mixing method must be 'mixup' or 'cutmix'; got {method}.").format(
-                method=repr(method)
-            )
-        )
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha <= 1:
-        raise ConfigError(
-            _("The {method} alpha must be a number in (0, 1]; got {value}.").format(
-                method=method, value=repr(alpha)
-            )
-        )
-    if method == "mixup":
-        return keras.layers.MixUp(alpha=float(alpha), seed=seed)
-    return keras.layers.CutMix(factor=(float(alpha), float(alpha)), seed=seed)
-
-
-def _mix_with_layer(
-    layer: keras.layers.Layer, images: tf.Tensor, labels: tf.Tensor, seed: _SeedStream | None
-) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
-    """Sample and apply one MixUp/CutMix layer; returns images, labels and {lam, permutation}."""
-    t = layer.get_random_transformation(images, training=True, seed=seed)
-    if isinstance(layer, keras.layers.CutMix):
-        # Label weight from the pixels actually pasted (see module docstring).
-        pasted = tf.reduce_mean(tf.cast(t["batch_masks"][..., 0], tf.float32), axis=[1, 2])
-        t = {**t, "mix_weight": 1.0 - pasted}
-    out_images = layer.transform_images(images, t, training=True)
-    out_labels = layer.transform_labels(labels, t, training=True)
-    info = {
-        "lam": tf.reshape(tf.cast(t["mix_weight"], tf.float32), [-1]),
-        "permutation": tf.cast(t["permutation_order"], tf.int64),
-    }
-    return out_images, tf.cast(out_labels, tf.float32), info
-
-
 class Augmenter:
     """Per-image augmentation built once from a config: Keras layers, sampling, application."""
 
@@ -327,7 +236,7 @@ class Augmenter:
                 value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
             )
         self.mixers: dict[str, keras.layers.Layer] = {
-            m: _mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
+            m: mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
             for i, m in enumerate(c.mixing_methods)
         }
 
@@ -337,10 +246,10 @@ class Augmenter:
         Without `seed` the layers' own seed generators advance (different draws each call);
         with an int or integer tensor seed the draws are a pure function of it.
         """
-        x = _to_images(images)
+        x = to_images(images)
         params = {}
         for i, (name, layer) in enumerate(self.layers.items()):
-            src = None if seed is None else _child_seed(seed, i)
+            src = None if seed is None else child_seed(seed, i)
             params[name] = layer.get_random_transformation(x, training=True, seed=src)
         return params
 
@@ -362,7 +271,7 @@ class Augmenter:
             raise ConfigError(
                 message.format(unknown=", ".join(unknown), active=", ".join(self.layers))
             )
-        x = _to_images(images)
+        x = to_images(images)
         for name, layer in self.layers.items():
             if name in params:
                 x = layer.transform_images(x, params[name], training=True)
@@ -378,16 +287,16 @@ class Augmenter:
         self, images: Any, labels: Any, seed: Any = None
     ) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
         """MixUp or CutMix a batch as configured (one of them at random when both are on)."""
-        x = _to_images(images)
+        x = to_images(images)
         y = tf.cast(tf.convert_to_tensor(labels), tf.float32)
         methods = self.config.mixing_methods
         if not methods:
             b = tf.shape(x)[0]
             info = {"lam": tf.ones([b]), "permutation": tf.range(b, dtype=tf.int64)}
             return x, y, info
-        seeds = [None if seed is None else _child_seed(seed, 100 + i) for i in range(3)]
+        seeds = [None if seed is None else child_seed(seed, 100 + i) for i in range(3)]
         if len(methods) == 1:
-            return _mix_with_layer(self.mixers[methods[0]], x, y, seeds[0])
+            return mix_with_layer(self.mixers[methods[0]], x, y, seeds[0])
         # Both on: compute the coin first, then only run the chosen branch.
         if seed is None:
             coin = keras.random.uniform((), seed=self.mixers["mixup"].generator)
@@ -395,90 +304,9 @@ class Augmenter:
             coin = tf.random.stateless_uniform((), seed=seeds[2].next())
         return tf.cond(
             coin < 0.5,
-            lambda: _mix_with_layer(self.mixers["mixup"], x, y, seeds[0]),
-            lambda: _mix_with_layer(self.mixers["cutmix"], x, y, seeds[1]),
+            lambda: mix_with_layer(self.mixers["mixup"], x, y, seeds[0]),
+            lambda: mix_with_layer(self.mixers["cutmix"], x, y, seeds[1]),
         )
-
-
-def mix_batch(
-    images: Any, labels_onehot: Any, method: str, alpha: float, seed: int | None = None
-) -> tuple[tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
-    """MixUp or CutMix a batch; info has `lam` (weight of each original) and `permutation`."""
-    layer = _mix_layer(method, alpha)
-    x = _to_images(images)
-    y = tf.cast(tf.convert_to_tensor(labels_onehot), tf.float32)
-    if y.shape.rank != 2:
-        raise ConfigError(
-            _("Labels must be one-hot rows [B, classes]; got shape {shape}.").format(shape=y.shape)
-        )
-    return _mix_with_layer(layer, x, y, None if seed is None else _SeedStream(seed))
-
-
-def mix_pair(
-    image_a: Any,
-    image_b: Any,
-    label_a: Any,
-    label_b: Any,
-    method: str,
-    lam: float,
-    box: tuple[int, int, int, int] | None = None,
-) -> tuple[np.ndarray, dict[Any, float]]:
-    """Mix two images deterministically: `lam` is image_a's weight; `box` = (top, left, bottom, right).
-
-    For CutMix the box is pasted from image_b (lam is then ignored); without a box, a centred
-    box of area about (1 - lam) is used. Returns
-    the mixed image (dtype of image_a) and the label shares, which for CutMix equal the pasted
-    pixel area.
-    """
-    if method not in MIX_METHODS:
-        raise ConfigError(
-            _("Mixing method must be 'mixup' or 'cutmix'; got {method}.").format(
-                method=repr(method)
-            )
-        )
-    a, b = np.asarray(image_a), np.asarray(image_b)
-    if a.ndim != 3 or a.shape[-1] != 3 or a.shape != b.shape:
-        raise ImageError(
-            _(
-                "Both images must be RGB [H, W, 3] of the same size; got {first} and {second}."
-            ).format(first=a.shape, second=b.shape)
-        )
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 <= lam <= 1:
-        raise ConfigError(
-            _("lam must be a number between 0 and 1; got {value}.").format(value=repr(lam))
-        )
-    h, w = a.shape[:2]
-    pair = tf.convert_to_tensor(np.stack([a, b]).astype(np.float32))
-    swap = tf.constant([1, 0], tf.int64)
-    if method == "mixup":
-        layer = keras.layers.MixUp(alpha=0.2, seed=0)
-        t = {"mix_weight": tf.constant([lam, 1 - lam], tf.float32), "permutation_order": swap}
-        share_b = 1.0 - float(lam)
-    else:
-        if box is None:
-            side = math.sqrt(1.0 - float(lam))
-            bh, bw = round(side * h), round(side * w)
-            top, left = (h - bh) // 2, (w - bw) // 2
-            box = (top, left, top + bh, left + bw)
-        top, left, bottom, right = (int(v) for v in box)
-        if not (0 <= top <= bottom <= h and 0 <= left <= right <= w):
-            raise ConfigError(
-                _(
-                    "The box (top, left, bottom, right) must lie inside the {height}x{width} "
-                    "image; got {box}."
-                ).format(height=h, width=w, box=box)
-            )
-        mask = np.zeros((2, h, w, 3), bool)
-        mask[:, top:bottom, left:right, :] = True
-        share_b = float(mask[0, ..., 0].mean())
-        layer = keras.layers.CutMix(seed=0)
-        t = {"batch_masks": tf.constant(mask), "permutation_order": tf.cast(swap, tf.int32)}
-    mixed = np.asarray(layer.transform_images(pair, t, training=True))[0]
-    if a.dtype == np.uint8:
-        mixed = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    shares: dict[Any, float] = {label_a: 1.0 - share_b}
-    shares[label_b] = shares.get(label_b, 0.0) + share_b  # same label twice: shares add up
-    return mixed, shares
 
 
 def _check_element_spec(ds: tf.data.Dataset, num_classes: int) -> None:
@@ -521,10 +349,10 @@ def augment_dataset(
 
     def _map(pair: tuple[tf.Tensor, tf.Tensor], batch_seed: tf.Tensor):
         images, labels = pair
-        out = aug(images, training=True, seed=_fold(batch_seed, 0))
+        out = aug(images, training=True, seed=fold_seed(batch_seed, 0))
         out = tf.convert_to_tensor(out, tf.float32)
         if aug.mixers:
-            out, labels, _ = aug.mix(out, labels, seed=_fold(batch_seed, 1))
+            out, labels, _ = aug.mix(out, labels, seed=fold_seed(batch_seed, 1))
         out = tf.ensure_shape(out, images.shape)
         return out, tf.ensure_shape(labels, pair[1].shape)
 
@@ -619,7 +447,9 @@ def sample_grid(image: Any, config: AugmentConfig, n: int, seed: int) -> np.ndar
     batch = np.repeat(arr[None].astype(np.float32), int(n), axis=0)
     aug = Augmenter(config, seed=seed)
     if "rand_augment" in aug.layers:
-        out = np.concatenate([aug(batch[i : i + 1], seed=_fold(int(seed), i)) for i in range(n)])
+        out = np.concatenate(
+            [aug(batch[i : i + 1], seed=fold_seed(int(seed), i)) for i in range(n)]
+        )
     else:
         out = aug.apply(batch, aug.sample(batch, seed=int(seed))) if aug.layers else batch
     return np.clip(np.rint(np.asarray(out)), 0, 255).astype(np.uint8)
