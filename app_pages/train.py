@@ -8,7 +8,6 @@ with ``python -m flowerdash launch`` are followed too, from the record ``launch`
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -16,168 +15,57 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash.data.augment import FLIP_MODES, AugmentConfig, preset
-from flowerdash.data.augment import PRESETS as AUGMENT_PRESETS
+from flowerdash.data.augment import FLIP_MODES
 from flowerdash.errors import FlowerdashError, TrainingError
-from flowerdash.i18n import N_, _, ngettext
+from flowerdash.i18n import _
 from flowerdash.models import ensemble
 from flowerdash.models.backbones import BACKBONES
-from flowerdash.models.checkpoints import check_new_name
-from flowerdash.training import job as training  # RENAME
-from flowerdash.training import launch
+from flowerdash.training import form, launch, run_state
+from flowerdash.training.config import TrainConfig, status_word
 from flowerdash.training.presets import PRESETS, preset_config
-from flowerdash.ui import state
-
-DEV_ENV = "FLOWERDASH_DEV"
-BATCH_SIZES = [8, 16, 32, 64, 128]
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
-FINE_TUNE_RATES = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
-# (field, label, upper limit = AugmentConfig's, step, help)
-AUG_SLIDERS: list[tuple[str, str, float, float, str]] = [
-    (
-        "rotation",
-        N_("Rotation"),
-        1.0,
-        0.01,
-        N_("How far photos may turn, as a fraction of a full turn."),
-    ),
-    ("zoom", N_("Zoom"), 0.95, 0.01, N_("How much photos may be zoomed in or out (0.1 = 10%).")),
-    (
-        "translation",
-        N_("Shift"),
-        1.0,
-        0.01,
-        N_("How far photos may slide, as a fraction of their size."),
-    ),
-    ("brightness", N_("Brightness"), 1.0, 0.01, N_("How much lighter or darker photos may get.")),
-    ("contrast", N_("Contrast"), 1.0, 0.01, N_("How much the contrast may change (0.2 = ±20%).")),
-    (
-        "rand_augment",
-        N_("RandAugment strength"),
-        1.0,
-        0.05,
-        N_("Two operations picked at random for each batch; 0 turns it off."),
-    ),
-    (
-        "mixup_alpha",
-        N_("MixUp strength (α)"),
-        1.0,
-        0.05,
-        N_("Blend pairs of photos; 0 turns it off."),
-    ),
-    (
-        "cutmix_alpha",
-        N_("CutMix strength (α)"),
-        1.0,
-        0.05,
-        N_("Paste patches between photos; 0 turns it off."),
-    ),
-]
-AUG_FIELDS = ["flip"] + [f for f, *_rest in AUG_SLIDERS]
-STAGES = {
-    "head": N_("Stage 1: training the new head"),
-    "features": N_("Computing backbone features once"),
-    "fine_tune": N_("Stage 2: fine-tuning the backbone"),
-    "evaluate": N_("Measuring test accuracy"),
-}
-STATUS_WORDS = {
-    "pending": N_("Starting"),
-    "running": N_("Running"),
-    "succeeded": N_("Finished"),
-    "cancelled": N_("Cancelled"),
-    "failed": N_("Failed"),
-}
-
-
-def backbone_choices() -> list[str]:
-    """Backbones offered: the 'tiny' test network only in developer mode."""
-    names = ["mobilenetv2", "efficientnetb0"]
-    if os.environ.get(DEV_ENV) == "1":
-        names.append("tiny")
-    return names
-
-
-def preset_label(name: str) -> str:
-    """Plain words for an augmentation preset."""
-    return {
-        "none": _("None (photos unchanged)"),
-        "basic": _("Basic (flip, turn, zoom, shift, light)"),
-        "advanced": _("Advanced (basic + MixUp and CutMix)"),
-        "lab": _("My settings from the Augmentation lab"),
-    }.get(name, name)
+from flowerdash.training.progress import (
+    clock,
+    elapsed,
+    progress_of,
+    recorded_test_metrics,
+    speed,
+    strategy_label,
+)
+from flowerdash.ui import dataset_panel, state
 
 
 def fill_augmentation() -> None:
     """Widget callback: copy the chosen preset (or the lab's last settings) into the controls."""
-    name = st.session_state["train.augment"]
-    if name == "lab":
-        values = st.session_state.get("augment.last_config") or preset("basic").to_dict()
-    else:
-        values = preset(name).to_dict()
-    for field in AUG_FIELDS:
+    values = form.augmentation_values(
+        st.session_state["train.augment"], st.session_state.get("augment.last_config")
+    )
+    for field in form.AUGMENT_FIELDS:
         st.session_state[f"train.aug.{field}"] = values[field]
-
-
-# Form defaults (a quick MobileNetV2 demo run), given to the widgets as their `value`.
-DEFAULTS: dict[str, Any] = {
-    "train.epochs": 2,
-    "train.fine_tune_epochs": 0,
-    "train.fine_tune_layers": 30,
-    "train.batch_size": 32,
-    "train.learning_rate": 1e-3,
-    "train.fine_tune_learning_rate": 1e-4,
-    "train.label_smoothing": 0.0,
-    "train.quick": True,
-    "train.train_limit": 160,
-    "train.val_limit": 80,
-    "train.test_limit": 160,
-}
 
 
 def init_state() -> None:
     """Start a new session on the 'basic' augmentation preset."""
     st.session_state.setdefault("train.augment", "basic")
-    if any(f"train.aug.{f}" not in st.session_state for f in AUG_FIELDS):
+    if any(f"train.aug.{f}" not in st.session_state for f in form.AUGMENT_FIELDS):
         fill_augmentation()
 
 
 def augmentation_choices() -> list[str]:
     """Presets, plus the lab's settings when the user tried some there."""
-    names = list(AUGMENT_PRESETS)
-    if st.session_state.get("augment.last_config"):
-        names.append("lab")
+    names = form.augment_choices(lab=bool(st.session_state.get("augment.last_config")))
     if st.session_state["train.augment"] not in names:
         st.session_state["train.augment"] = "basic"
     return names
 
 
-def form_config() -> training.TrainConfig:
+def form_config() -> TrainConfig:
     """The TrainConfig described by the form's current values (ConfigError if unusable)."""
     s = st.session_state
-    chosen = {f: s[f"train.aug.{f}"] for f in AUG_FIELDS}
-    AugmentConfig.from_dict(chosen)  # plain-words ConfigError for a bad value
-    base_name = "basic" if s["train.augment"] == "lab" else s["train.augment"]
-    base = preset(base_name).to_dict()
-    overrides = {k: v for k, v in chosen.items() if v != base[k]}
-    name = new_run_name(s["train.name"])
-    backbone = s["train.backbone"]
-    quick = bool(s["train.quick"])
-    return training.TrainConfig(
-        backbone=backbone,
-        weights=None if backbone == "tiny" else "auto",
-        augment=base_name,
-        augment_overrides=overrides,
-        epochs=int(s["train.epochs"]),
-        fine_tune_epochs=int(s["train.fine_tune_epochs"]),
-        fine_tune_layers=int(s["train.fine_tune_layers"]),
-        batch_size=int(s["train.batch_size"]),
-        learning_rate=float(s["train.learning_rate"]),
-        fine_tune_learning_rate=float(s["train.fine_tune_learning_rate"]),
-        label_smoothing=float(s["train.label_smoothing"]),
-        train_limit=int(s["train.train_limit"]) if quick else None,
-        val_limit=int(s["train.val_limit"]) if quick else None,
-        test_limit=int(s["train.test_limit"]) if quick else None,
-        name=name,
+    return form.config_from_form(
+        {name: s[f"train.{name}"] for name in form.widgets()},
+        augment=s["train.augment"],
+        augmentation={f: s[f"train.aug.{f}"] for f in form.AUGMENT_FIELDS},
+        quick=bool(s["train.quick"]),
     )
 
 
@@ -214,27 +102,20 @@ def preset_form(name: str) -> None:
         run_name = run_name_input("train.preset_name")
         submitted = start_button("train.preset_start")
     if submitted:
-        start(lambda: preset_config(name, name=new_run_name(run_name)))
+        start(lambda: preset_config(name, name=form.new_run_name(run_name)))
 
 
 def run_name_input(key: str) -> str:
     """The optional name of the checkpoint folder a run writes."""
+    widget = form.widgets()["name"]
     return st.text_input(
-        _("Run name (optional)"),
+        _(widget.label),
         key=key,
         value="",
         max_chars=64,
         placeholder=_("e.g. mobilenet-basic"),
-        help=_("The name of the checkpoint folder; leave empty for date, time and backbone."),
+        help=_(widget.help),
     )
-
-
-def new_run_name(text: str) -> str | None:
-    """The run name typed, or None for the default one (ConfigError if it is taken or bad)."""
-    name = text.strip() or None
-    if name is not None:
-        check_new_name(name)
-    return name
 
 
 def start_button(key: str) -> bool:
@@ -244,6 +125,43 @@ def start_button(key: str) -> bool:
         type="primary",
         key=key,
         help=_("Start the run in the background; you can leave this page and come back."),
+    )
+
+
+def setting_input(name: str) -> None:
+    """The widget of TrainConfig field ``name``, as its ``Setting`` describes it."""
+    w = form.widgets()[name]
+    key, label, tip, value = f"train.{name}", _(w.label), _(w.help), form.start_value(name)
+    if w.kind == "number":
+        st.number_input(label, w.low, w.high, step=w.step, key=key, value=value, help=tip)
+    elif w.kind == "slider":
+        st.slider(label, w.low, w.high, step=w.step, key=key, value=value, help=tip)
+    elif w.kind == "select":
+        st.select_slider(
+            label, list(w.options), key=key, value=value, format_func=lambda v: f"{v:g}", help=tip
+        )
+    else:
+        raise ValueError(f"no widget of kind {w.kind!r} here")
+
+
+def backbone_input() -> None:
+    """The backbone drop-down (its choices depend on developer mode)."""
+    w = form.widgets()["backbone"]
+    choices = form.backbone_choices()
+    names = {b: BACKBONES[b].display_name for b in BACKBONES}
+    st.selectbox(
+        _(w.label),
+        choices,
+        format_func=lambda b: names.get(b, b),
+        key="train.backbone",
+        index=choices.index(form.start_value("backbone")),
+        help=_(w.help),
+    )
+    st.caption(
+        _(
+            "MobileNetV2 uses ImageNet weights stored on this machine. EfficientNetB0 is "
+            "more accurate but needs internet to download its ImageNet weights."
+        )
     )
 
 
@@ -258,128 +176,31 @@ def settings_form() -> None:
     pick.selectbox(
         _("Augmentation"),
         augmentation_choices(),
-        format_func=preset_label,
+        format_func=form.augment_label,
         key="train.augment",
         on_change=fill_augmentation,
         help=_("How training photos are changed at random; try them in the Augmentation lab."),
     )
     note.caption(_("Adjust single values under “Augmentation details” at the bottom of the form."))
-    names = {b: BACKBONES[b].display_name for b in BACKBONES}
     with st.form("train.form", border=True):
         c1, c2, c3 = st.columns(3, gap="medium")
         with c1:
-            st.selectbox(
-                _("Backbone"),
-                backbone_choices(),
-                format_func=lambda b: names.get(b, b),
-                key="train.backbone",
-                index=0,
-                help=_("The pretrained network the classifier is built on."),
-            )
-            st.caption(
-                _(
-                    "MobileNetV2 uses ImageNet weights stored on this machine. EfficientNetB0 is "
-                    "more accurate but needs internet to download its ImageNet weights."
-                )
-            )
-            st.number_input(
-                _("Head epochs"),
-                1,
-                100,
-                step=1,
-                key="train.epochs",
-                value=DEFAULTS["train.epochs"],
-                help=_("Passes over the training photos while only the new last layer learns."),
-            )
-            st.number_input(
-                _("Fine-tune epochs"),
-                0,
-                100,
-                step=1,
-                key="train.fine_tune_epochs",
-                value=DEFAULTS["train.fine_tune_epochs"],
-                help=_("Extra passes that also adjust the backbone's top layers; 0 skips this."),
-            )
-            st.number_input(
-                _("Fine-tune depth (layers)"),
-                1,
-                300,
-                step=1,
-                key="train.fine_tune_layers",
-                value=DEFAULTS["train.fine_tune_layers"],
-                help=_("How many of the backbone's top layers fine-tuning may change."),
-            )
+            backbone_input()
+            for name in ("epochs", "fine_tune_epochs", "fine_tune_layers"):
+                setting_input(name)
         with c2:
-            st.select_slider(
-                _("Batch size"),
-                BATCH_SIZES,
-                key="train.batch_size",
-                value=DEFAULTS["train.batch_size"],
-                help=_("Photos per training step; smaller uses less memory."),
-            )
-            st.select_slider(
-                _("Learning rate (head)"),
-                LEARNING_RATES,
-                key="train.learning_rate",
-                value=DEFAULTS["train.learning_rate"],
-                format_func=lambda v: f"{v:g}",
-                help=_("How big each learning step is while training the head."),
-            )
-            st.select_slider(
-                _("Learning rate (fine-tuning)"),
-                FINE_TUNE_RATES,
-                key="train.fine_tune_learning_rate",
-                value=DEFAULTS["train.fine_tune_learning_rate"],
-                format_func=lambda v: f"{v:g}",
-                help=_(
-                    "A smaller step size for fine-tuning, so the pretrained backbone is not spoiled."
-                ),
-            )
-            st.slider(
-                _("Label smoothing"),
-                0.0,
-                0.3,
-                step=0.05,
-                key="train.label_smoothing",
-                value=DEFAULTS["train.label_smoothing"],
-                help=_(
-                    "Makes the model a little less sure of itself, which often generalises better."
-                ),
-            )
+            for name in ("batch_size", "learning_rate", "fine_tune_learning_rate"):
+                setting_input(name)
+            setting_input("label_smoothing")
         with c3:
             st.checkbox(
                 _("Quick run (use only some photos)"),
                 key="train.quick",
-                value=DEFAULTS["train.quick"],
+                value=True,
                 help=_("Train and test on a few photos so a demo run takes about a minute."),
             )
-            st.number_input(
-                _("Training photos"),
-                8,
-                1020,
-                step=8,
-                key="train.train_limit",
-                value=DEFAULTS["train.train_limit"],
-                help=_("How many training photos a quick run uses (the full split has 1020)."),
-            )
-            st.number_input(
-                _("Validation photos"),
-                8,
-                1020,
-                step=8,
-                key="train.val_limit",
-                value=DEFAULTS["train.val_limit"],
-                help=_("How many validation photos a quick run checks after each epoch."),
-            )
-            st.number_input(
-                _("Test photos"),
-                8,
-                6149,
-                step=8,
-                key="train.test_limit",
-                value=DEFAULTS["train.test_limit"],
-                help=_("How many test photos a quick run measures the final accuracy on."),
-            )
+            for name in form.LIMITS:
+                setting_input(name)
             run_name_input("train.name")
         with st.expander(_("Augmentation details"), expanded=False):
             a1, a2 = st.columns(2, gap="medium")
@@ -390,7 +211,7 @@ def settings_form() -> None:
                     key="train.aug.flip",
                     help=_("Whether photos may be mirrored left–right, upside down, or both."),
                 )
-            for i, (field, label, upper, step, help_text) in enumerate(AUG_SLIDERS):
+            for i, (field, label, upper, step, help_text) in enumerate(form.AUGMENT_SLIDERS):
                 with a2 if i % 2 == 0 else a1:
                     st.slider(
                         _(label),
@@ -403,37 +224,6 @@ def settings_form() -> None:
         submitted = start_button("train.start")
     if submitted:
         start(form_config)
-
-
-def progress_of(job: Any, events: list[Any]) -> tuple[float, str]:
-    """Overall fraction done and a one-line description, from the newest progress event."""
-    last = next((e for e in reversed(events) if e.kind in ("batch", "epoch", "stage")), None)
-    if last is None:
-        return 0.0, _("Preparing (loading the dataset and the backbone)…")
-    stage = _(STAGES.get(last.stage or "", last.stage or ""))
-    done_epochs = job.epoch_counter / max(job.total_epochs, 1)
-    if last.kind == "batch" and last.stage in ("features", "evaluate") and last.steps:
-        frac = min(last.step / last.steps, 1.0)
-        return frac, f"{stage} · {last.step}/{last.steps}"
-    if last.kind == "batch" and last.steps:
-        epochs = last.epochs or 1
-        frac = ((last.epoch or 1) - 1 + (last.step or 0) / last.steps) / epochs
-        text = _("epoch {e} of {n} · batch {s}/{t}").format(
-            e=last.epoch, n=epochs, s=last.step, t=last.steps
-        )
-        if last.eta_seconds is not None:
-            text += " · " + _("about {t} left in this stage").format(t=clock(last.eta_seconds))
-        return min(max(frac, 0.0), 1.0), f"{stage} · {text}"
-    text = _("{e} of {n} epochs done").format(e=job.epoch_counter, n=job.total_epochs)
-    return min(done_epochs, 1.0), f"{stage} · {text}"
-
-
-def clock(seconds: float) -> str:
-    """Seconds as m:ss or h:mm:ss."""
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def curves(history: list[dict[str, Any]]) -> go.Figure:
@@ -463,17 +253,6 @@ def curves(history: list[dict[str, Any]]) -> go.Figure:
         height=300, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.3)
     )
     return fig
-
-
-def _test_metrics(job: Any) -> dict[str, Any] | None:
-    """Test top-1/top-5/n recorded in the finished run's checkpoint, if any."""
-    from flowerdash.models.checkpoints import read_meta
-
-    try:
-        test = (read_meta(job.checkpoint).get("metrics") or {}).get("test")
-    except FlowerdashError:
-        return None
-    return test if test and {"top1", "top5", "n"} <= set(test) else None
 
 
 def outcome(job: Any) -> None:
@@ -509,7 +288,7 @@ def show_outcome(job: Any, switched: bool = False) -> None:
                     name=name
                 )
             )
-        test = _test_metrics(job)
+        test = recorded_test_metrics(job.checkpoint)
         if test:
             st.markdown(
                 _(
@@ -537,12 +316,11 @@ def show_outcome(job: Any, switched: bool = False) -> None:
 def status_row(run: Any, events: list[Any]) -> Any:
     """Status, time so far and speed of a run (of this process or from a terminal); returns the
     row's fourth column for what the caller adds."""
-    speed = next((e.images_per_sec for e in reversed(events) if e.images_per_sec), None)
-    elapsed = (run.finished_at or time.time()) - run.started_at if run.started_at else 0.0
+    rate = speed(events)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric(_("Status"), _(STATUS_WORDS.get(run.status, run.status)))
-    m2.metric(_("Time"), clock(elapsed))
-    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=speed) if speed else "–")
+    m1.metric(_("Status"), status_word(run.status, capital=True))
+    m2.metric(_("Time"), clock(elapsed(run, time.time())))
+    m3.metric(_("Speed"), _("{n:.0f} images/s").format(n=rate) if rate else "–")
     return m4
 
 
@@ -604,14 +382,6 @@ def log(events: list[Any], expanded: bool) -> None:
             if e.message and e.kind != "batch"
         ]
         st.code("\n".join(lines[-40:]) or _("(no messages yet)"), language="text")
-
-
-def strategy_label(run: launch.LaunchedRun) -> str:
-    """'multiworker (2 workers, 2 replicas)'; the replicas once the chief has named them."""
-    parts = [ngettext("{n} worker", "{n} workers", run.workers).format(n=run.workers)]
-    if run.replicas is not None:
-        parts.append(ngettext("{n} replica", "{n} replicas", run.replicas).format(n=run.replicas))
-    return f"{run.strategy} ({', '.join(parts)})"
 
 
 def terminal_run(run: launch.LaunchedRun) -> None:
@@ -676,7 +446,7 @@ def terminal_runs() -> None:
 
 def interrupted_section() -> None:
     """Runs a killed process left behind, each with a Resume button."""
-    runs = training.interrupted_runs()
+    runs = run_state.interrupted_runs()
     if not runs:
         return
     st.subheader(_("Interrupted runs"))
@@ -688,10 +458,12 @@ def interrupted_section() -> None:
     )
     for run in runs:
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
-        total = run.config.epochs + run.config.fine_tune_epochs
         c1.markdown(
             _("Run `{id}`: {backbone}, {done} of {total} epochs done").format(
-                id=run.run_id, backbone=run.config.backbone, done=run.epochs_done, total=total
+                id=run.run_id,
+                backbone=run.config.backbone,
+                done=run.epochs_done,
+                total=run.config.total_epochs,
             )
         )
         if c2.button(
@@ -768,7 +540,7 @@ def main() -> None:
             "background: you can switch pages or reload, and come back to follow it here."
         )
     )
-    state.require_dataset()
+    dataset_panel.require_dataset()
     init_state()
     live_slot = st.container()
     st.divider()

@@ -180,7 +180,7 @@ def save_tiny_checkpoint(
 
 def tiny_config(data_dir: Path, tmp_path: Path, **kw):
     """A TrainConfig for a seconds-long run of the tiny backbone on a few images."""
-    from flowerdash.training import job as training  # RENAME
+    from flowerdash.training.config import TrainConfig
 
     base = dict(
         backbone="tiny",
@@ -199,7 +199,7 @@ def tiny_config(data_dir: Path, tmp_path: Path, **kw):
         seed=3,
     )
     base.update(kw)
-    return training.TrainConfig(**base)
+    return TrainConfig(**base)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,8 @@ import keras  # noqa: E402
 
 from flowerdash.models import checkpoints  # noqa: E402
 from flowerdash.models.backbones import build_model  # noqa: E402
-from flowerdash.training import job as training  # noqa: E402  # RENAME
+from flowerdash.training.config import TrainConfig  # noqa: E402
+from flowerdash.training.job import train  # noqa: E402
 
 SEED = 3
 BASE = dict(
@@ -73,7 +74,7 @@ def initial_weights() -> list[np.ndarray]:
 
 def run(case: str, strategy: str, data_dir: str, out: Path) -> dict:
     devices = ["CPU:0", "CPU:1"] if strategy == "mirrored" else None
-    config = training.TrainConfig(
+    config = TrainConfig(
         **BASE,
         **CASES[case],
         strategy=strategy,
@@ -82,7 +83,7 @@ def run(case: str, strategy: str, data_dir: str, out: Path) -> dict:
         checkpoint_dir=str(out / f"{case}-{strategy}"),
     )
     start = time.perf_counter()
-    job = training.train(config)
+    job = train(config)
     if job.status != "succeeded":
         raise SystemExit(f"{case}/{strategy} run {job.status}: {job.error}\n{job.error_details}")
     model = job._model

@@ -223,7 +223,7 @@ def test_runs_started_from_a_terminal_show_strategy_workers_and_progress(page, t
     # The newest first: the running one, then the finished one (after an earlier test's
     # in-process run, which this process's registry still shows as the current run).
     assert [v for label, v in metrics if label == "Strategy"] == [strategy, strategy]
-    assert [v for label, v in metrics if label == "Status"][-2:] == ["Running", "Finished"]
+    assert [v for label, v in metrics if label == "Status"][-2:] == ["Running", "Succeeded"]
     [bar] = at.get("progress")
     assert bar.proto.value == 33 and "2 of 6 epochs done" in bar.proto.text
     assert any("20261203-170500-bbbbbb" in m.value and "Tiny" in m.value for m in at.markdown)
@@ -247,7 +247,7 @@ def test_runs_started_from_a_terminal_show_strategy_workers_and_progress(page, t
     assert str(second) not in listed
     no_exception(at.run())
     assert not at.get("progress")
-    assert [m.value for m in at.metric if m.label == "Status"][-2:] == ["Finished"] * 2
+    assert [m.value for m in at.metric if m.label == "Status"][-2:] == ["Succeeded"] * 2
     assert [m.value for m in at.metric if m.label == "Time"][-2] == "1:05"
     assert any("Checkpoint mw-second saved" in s.value for s in at.success)
     usable, broken = state.checkpoint_listing()

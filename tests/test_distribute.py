@@ -14,7 +14,7 @@ from conftest import ROOT
 from flowerdash.cli.main import main
 from flowerdash.errors import ConfigError
 from flowerdash.training import distribute
-from flowerdash.training import job as training  # RENAME
+from flowerdash.training.config import TrainConfig
 
 HELPER = ROOT / "tests" / "distribute_check.py"
 # |w_mirrored - w_one| / |w_one - w_initial|: measured 2.3e-7 (stage 1 on features) and 7e-7 (both
@@ -96,10 +96,10 @@ def test_mirrored_without_gpus_names_the_options():
 
 
 def test_config_checks_the_strategy_name_early():
-    assert training.TrainConfig(strategy="Mirrored").strategy == "mirrored"
-    assert training.TrainConfig().to_dict()["strategy"] == "auto"
+    assert TrainConfig(strategy="Mirrored").strategy == "mirrored"
+    assert TrainConfig().to_dict()["strategy"] == "auto"
     with pytest.raises(ConfigError, match="Unknown strategy"):
-        training.TrainConfig(strategy="parameter-server")
+        TrainConfig(strategy="parameter-server")
 
 
 def test_cli_strategy_error_is_clear(data_dir, tmp_path, capsys):

@@ -150,10 +150,30 @@ def test_newest_first_and_only_ended_launches_are_pruned(tmp_path):
     assert launch.launched_runs(tmp_path / "nowhere") == []
 
 
-def test_the_train_options_of_a_launch():
-    options = launch.train_options(
-        ["train", "--backbone", "tiny", "--epochs", "3", "--checkpoint-dir=/x", "--strategy"]
-        + ["multiworker"]
+def test_a_launch_records_what_the_cli_read_of_its_train_command(tmp_path):
+    from flowerdash.cli.train import config_of
+
+    argv = ["train", "--backbone", "tiny", "--epochs", "3", "--fine-tune-epochs", "2"]
+    argv += [f"--checkpoint-dir={tmp_path}", "--strategy", "multiworker"]
+    config = config_of(argv)
+    assert (config.backbone, config.total_epochs, config.checkpoint_dir) == (
+        "tiny",
+        5,
+        str(tmp_path),
     )
-    assert (options.backbone, options.epochs, options.checkpoint_dir) == ("tiny", 3, "/x")
-    assert launch.train_options(["train", "--epochs", "many"]) is None  # the workers say why
+    assert config_of(["train", "--preset", "quick"]).backbone == "mobilenetv2"
+    assert config_of(["train", "--epochs", "many"]) is None  # the workers say why
+    assert config_of(["train", "--epochs", "0"]) is None
+    started = launch.Launch(2, argv, config)
+    started.record = started._make_record()
+    started._save_record()
+    started._cleanup()
+    [run] = launch.launched_runs(tmp_path)
+    assert (run.backbone, run.augment, run.total_epochs) == ("tiny", "basic", 5)
+    # A record without them (an older version's, or a command the CLI could not read).
+    record = json.loads((run.path / launch.RECORD).read_text())
+    for key in ("backbone", "augment", "epochs"):
+        del record[key]
+    (run.path / launch.RECORD).write_text(json.dumps(record))
+    [old] = launch.launched_runs(tmp_path)
+    assert (old.backbone, old.augment, old.epochs, old.total_epochs) == (None, None, None, 0)

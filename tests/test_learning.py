@@ -7,9 +7,10 @@ import numpy as np
 from conftest import tiny_config
 from miniature import nearest_class
 
-from flowerdash.data import datasets
+from flowerdash.data import pipelines as datasets
 from flowerdash.models import checkpoints
-from flowerdash.training import job as training  # RENAME
+from flowerdash.training.config import TrainConfig
+from flowerdash.training.job import train
 
 
 def test_pipelines_keep_every_image_with_its_label(data_dir):
@@ -28,7 +29,7 @@ def test_pipelines_keep_every_image_with_its_label(data_dir):
 
 
 def test_tiny_model_on_generated_data_lowers_its_loss(data_dir, tmp_path):
-    job = training.train(
+    job = train(
         tiny_config(
             data_dir,
             tmp_path,
@@ -56,8 +57,8 @@ def test_tiny_model_on_generated_data_lowers_its_loss(data_dir, tmp_path):
 
 def test_short_real_run_beats_chance_by_a_wide_margin(real_data_dir, weights_dir, tmp_path):
     """Data tier: MobileNetV2 with its ImageNet weights, frozen, a few hundred real photos."""
-    job = training.train(
-        training.TrainConfig(
+    job = train(
+        TrainConfig(
             backbone="mobilenetv2",
             weights=str(weights_dir / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"),
             image_size=160,

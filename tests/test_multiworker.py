@@ -301,17 +301,17 @@ def test_mixed_precision_is_set_for_a_run_and_restored(preset, data_dir, tmp_pat
     from conftest import tiny_config
 
     from flowerdash.training import distribute
-    from flowerdash.training import job as training  # RENAME
+    from flowerdash.training.job import train
 
     # As on a GPU: the run trains in mixed_float16 (which also runs, slowly, on a CPU).
-    monkeypatch.setattr(training, "describe_device", lambda: "GPU (test)")
+    monkeypatch.setattr(distribute, "describe_device", lambda: "GPU (test)")
     monkeypatch.setattr(distribute, "runs_on_gpu", lambda strategy: True)
     before = keras.mixed_precision.global_policy().name
     if preset:
         keras.mixed_precision.set_global_policy(preset)
     try:
         expected = keras.mixed_precision.global_policy().name
-        job = training.train(
+        job = train(
             tiny_config(
                 data_dir,
                 tmp_path,

@@ -8,10 +8,11 @@ import pytest
 from conftest import ROOT
 
 from flowerdash.cli.main import build_parser
-from flowerdash.cli.train import _train_fields, given_options
+from flowerdash.cli.train import config_fields, given_options
 from flowerdash.errors import ConfigError
 from flowerdash.models import checkpoints
-from flowerdash.training import job as training  # RENAME
+from flowerdash.training.config import TrainConfig
+from flowerdash.training.job import train
 from flowerdash.training.presets import PRESETS, preset_config, preset_fields
 
 
@@ -46,27 +47,25 @@ def test_an_unknown_preset_is_a_plain_error():
 
 
 def fields_of(argv: list[str]) -> dict:
-    return _train_fields(build_parser().parse_args(argv), given_options(argv))
+    return config_fields(build_parser().parse_args(argv), given_options(argv))
 
 
 def test_cli_preset_fills_every_field_whose_flag_is_not_given():
     fields = fields_of(["train", "--preset", "quick", "--epochs", "7", "--name", "x"])
     assert fields["epochs"] == 7 and fields["name"] == "x"  # given: kept
     assert fields["backbone"] == "mobilenetv2" and fields["test_limit"] == 1020  # from the preset
-    assert training.TrainConfig(**fields) == preset_config("quick", epochs=7, name="x")
+    assert TrainConfig(**fields) == preset_config("quick", epochs=7, name="x")
     # a flag given with its default value still wins over the preset
     best = fields_of(["train", "--preset", "best", "--train-on", "train", "--lr=0.001"])
     assert best["train_on"] == "train" and best["fine_tune_epochs"] == 24
     assert fields_of(["train", "--preset", "quick", "--no-test"])["evaluate_test"] is False
-    plain = fields_of(["train"])
-    assert training.TrainConfig(**plain) == training.TrainConfig()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--preset", "fast"])
 
 
 def test_quick_preset_reaches_about_80_percent(real_data_dir, weights_dir, tmp_path):
     """Data tier: the Train page's default on the real photos (benchmarks.presets times it)."""
-    job = training.train(
+    job = train(
         preset_config(
             "quick",
             weights=str(weights_dir / "mobilenet_v2_1.0_224_imagenet_notop.weights.h5"),

@@ -17,11 +17,15 @@ from miniature import SIZES
 
 from flowerdash.errors import ConfigError, TrainingError
 from flowerdash.models import checkpoints
-from flowerdash.training import job as training  # RENAME
+from flowerdash.training import run_state
+from flowerdash.training.config import TrainConfig
+from flowerdash.training.job import JobRegistry, TrainingJob, train
+from flowerdash.training.run_state import RUNS_DIR, interrupted_runs
+from flowerdash.training.stages import fine_tune_optimizer
 
 
 def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_dir, tmp_path):
-    job = training.train(tiny_config(data_dir, tmp_path, name="run1"))
+    job = train(tiny_config(data_dir, tmp_path, name="run1"))
     assert job.status == "succeeded", job.error
     events = job.channel.snapshot()
     kinds = [e.kind for e in events]
@@ -49,11 +53,11 @@ def test_short_run_emits_events_in_order_and_writes_a_loadable_checkpoint(data_d
 
     cached = load_cached_predictions(job.checkpoint, "test")  # the audit page starts warm
     assert cached is not None and len(cached.labels) == 8
-    assert not (tmp_path / training.RUNS_DIR / job.id).exists()  # resumable state cleaned up
+    assert not (tmp_path / RUNS_DIR / job.id).exists()  # resumable state cleaned up
 
 
 def test_head_stage_without_augmentation_uses_cached_features(data_dir, tmp_path):
-    job = training.train(
+    job = train(
         tiny_config(data_dir, tmp_path, augment="none", fine_tune_epochs=0, evaluate_test=False)
     )
     assert job.status == "succeeded", job.error
@@ -64,7 +68,7 @@ def test_augmented_head_stage_validates_on_cached_features_with_the_same_metrics
     data_dir, tmp_path
 ):
     runs = {
-        cached: training.train(
+        cached: train(
             tiny_config(
                 data_dir,
                 tmp_path / str(cached),
@@ -103,7 +107,7 @@ def test_every_dataset_keras_iterates_has_the_autotuner_off(data_dir, tmp_path, 
         return fit(self, x, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
-    job = training.train(tiny_config(data_dir, tmp_path, head_augment=True, evaluate_test=False))
+    job = train(tiny_config(data_dir, tmp_path, head_augment=True, evaluate_test=False))
     assert job.status == "succeeded", job.error
     assert len(seen) >= 3  # head stage train + val, fine-tuning train + val
     assert all(d.options().autotune.enabled is False for d in seen)
@@ -111,7 +115,7 @@ def test_every_dataset_keras_iterates_has_the_autotuner_off(data_dir, tmp_path, 
 
 def test_same_seed_same_run(data_dir, tmp_path):
     runs = [
-        training.train(
+        train(
             tiny_config(
                 data_dir,
                 tmp_path / str(i),
@@ -129,7 +133,7 @@ def test_same_seed_same_run(data_dir, tmp_path):
 
 def test_cancel_stops_within_a_batch_and_keeps_the_last_epoch(data_dir, tmp_path):
     cfg = tiny_config(data_dir, tmp_path, epochs=50, fine_tune_epochs=0, name="c")
-    job = training.TrainingJob(cfg).start()
+    job = TrainingJob(cfg).start()
     cursor, deadline = 0, time.time() + 120
     while time.time() < deadline:
         events, cursor = job.channel.read(cursor, timeout=1)
@@ -148,7 +152,7 @@ def test_cancel_stops_within_a_batch_and_keeps_the_last_epoch(data_dir, tmp_path
 
 
 def test_failure_is_recorded_and_the_registry_recovers(data_dir, tmp_path):
-    registry = training.JobRegistry()
+    registry = JobRegistry()
     bad = registry.start(tiny_config(tmp_path / "no-dataset", tmp_path))
     assert bad.wait(60) and bad.status == "failed"
     assert "does not exist" in bad.error and "FLOWERDASH_DATA_DIR" in bad.error
@@ -164,13 +168,13 @@ def test_unexpected_exception_fails_the_run_not_the_process(data_dir, tmp_path, 
         raise RuntimeError("GPU fell off the bus")
 
     monkeypatch.setattr("flowerdash.models.backbones.build_model", boom)
-    job = training.train(tiny_config(data_dir, tmp_path))
+    job = train(tiny_config(data_dir, tmp_path))
     assert job.status == "failed" and "GPU fell off the bus" in job.error
     assert job.checkpoint is None and not list(tmp_path.glob("*"))
 
 
 def test_one_run_at_a_time(data_dir, tmp_path):
-    registry = training.JobRegistry()
+    registry = JobRegistry()
     first = registry.start(tiny_config(data_dir, tmp_path, epochs=30, fine_tune_epochs=0))
     try:
         with pytest.raises(TrainingError, match=f"already in progress: run {first.id}"):
@@ -184,32 +188,32 @@ def test_interrupted_run_resumes_from_last_completed_epoch(data_dir, tmp_path, m
     def killed(self, model, source):
         raise RuntimeError("process killed")
 
-    monkeypatch.setattr(training.TrainingJob, "_finish", killed)
-    crashed = training.train(tiny_config(data_dir, tmp_path, epochs=2, fine_tune_epochs=1))
+    monkeypatch.setattr(TrainingJob, "_finish", killed)
+    crashed = train(tiny_config(data_dir, tmp_path, epochs=2, fine_tune_epochs=1))
     assert crashed.status == "failed"
     monkeypatch.undo()
-    runs = training.interrupted_runs(tmp_path)
+    runs = interrupted_runs(tmp_path)
     assert [r.run_id for r in runs] == [crashed.id] and runs[0].epochs_done == 3
     state = json.loads((runs[0].path / "state.json").read_text())
     assert state["config"]["seed"] == 3
-    job = training.TrainingJob(runs[0].config, resume_from=runs[0].path)
+    job = TrainingJob(runs[0].config, resume_from=runs[0].path)
     job.run()
     assert job.status == "succeeded", job.error
     assert [h["epoch"] for h in job.history] == [1, 2, 3]
-    assert training.interrupted_runs(tmp_path) == []
+    assert interrupted_runs(tmp_path) == []
 
 
 def test_bad_config_is_refused_in_plain_words():
     with pytest.raises(ConfigError, match="Epochs must be at least 1"):
-        training.TrainConfig(epochs=0)
+        TrainConfig(epochs=0)
     with pytest.raises(ConfigError):
-        training.TrainConfig(augment="extreme").augment_config()
+        TrainConfig(augment="extreme").augment_config()
     with pytest.raises(ConfigError, match="letters, digits"):
-        training.TrainConfig(name="../outside")  # a name is a folder, never a path
+        TrainConfig(name="../outside")  # a name is a folder, never a path
 
 
 def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
-    job = training.train(
+    job = train(
         tiny_config(
             data_dir,
             tmp_path,
@@ -227,7 +231,7 @@ def test_final_run_on_train_plus_val_has_no_val_metrics(data_dir, tmp_path):
 def test_swapped_fold_trains_on_val_and_validates_on_train(data_dir, tmp_path):
     cfg = tiny_config(data_dir, tmp_path, train_on="val", augment="none", evaluate_test=False)
     assert cfg.validation_split == "train"
-    job = training.train(cfg)
+    job = train(cfg)
     assert job.status == "succeeded", job.error
     assert all(h["val_accuracy"] is not None for h in job.history)
     meta = checkpoints.read_meta(job.checkpoint)
@@ -237,10 +241,10 @@ def test_swapped_fold_trains_on_val_and_validates_on_train(data_dir, tmp_path):
 
 
 def test_validation_split_is_the_other_official_split():
-    assert training.TrainConfig(train_on="train").validation_split == "val"
-    assert training.TrainConfig(train_on="train+val").validation_split is None
+    assert TrainConfig(train_on="train").validation_split == "val"
+    assert TrainConfig(train_on="train+val").validation_split is None
     with pytest.raises(ConfigError, match="swapped"):
-        training.TrainConfig(train_on="test")
+        TrainConfig(train_on="test")
 
 
 CLI = [sys.executable, "-m", "flowerdash", "train"]
@@ -262,7 +266,7 @@ def wait_for_epochs(proc, ckpt, log, epochs_done) -> dict:
     """The state of the child's run once it has saved ``epochs_done`` epochs (child alive)."""
     deadline = time.time() + 90
     while time.time() < deadline and proc.poll() is None:
-        states = list((ckpt / training.RUNS_DIR).glob("*/state.json"))
+        states = list((ckpt / RUNS_DIR).glob("*/state.json"))
         try:
             state = json.loads(states[0].read_text()) if states else None
             if state and state["epochs_done"] >= epochs_done:
@@ -291,7 +295,7 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     # Nothing half-written is offered as a checkpoint; the run is reported as interrupted.
     listing = checkpoints.list_checkpoints(ckpt, include_default=False)
     assert listing.checkpoints == [] and listing.broken == []
-    runs = training.interrupted_runs(ckpt)
+    runs = interrupted_runs(ckpt)
     assert len(runs) == 1
     run = runs[0]
     state = json.loads((run.path / "state.json").read_text())
@@ -324,7 +328,7 @@ def test_sigkilled_training_process_resumes_from_its_last_completed_epoch(data_d
     model = checkpoints.load_model(path)
     probs = np.asarray(model(np.full((1, 32, 32, 3), 128.0, np.float32)))
     assert probs.shape == (1, 102) and np.isclose(probs.sum(), 1.0, atol=1e-4)
-    assert training.interrupted_runs(ckpt) == []
+    assert interrupted_runs(ckpt) == []
     assert [
         c.path for c in checkpoints.list_checkpoints(ckpt, include_default=False).checkpoints
     ] == [path]
@@ -339,17 +343,15 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
     )
     try:
         state = wait_for_epochs(proc, ckpt, log, 1)
-        run_id, run_dir = state["run_id"], ckpt / training.RUNS_DIR / state["run_id"]
+        run_id, run_dir = state["run_id"], ckpt / RUNS_DIR / state["run_id"]
         assert state["pid"] == proc.pid
         if Path("/proc/self/stat").exists():
             assert isinstance(state["pid_started"], int)
-        assert training.interrupted_runs(ckpt) == []
+        assert interrupted_runs(ckpt) == []
         with pytest.raises(
             TrainingError, match=f"Run {run_id} is still training in process {proc.pid}"
         ):
-            training.TrainingJob(
-                training.TrainConfig.from_dict(state["config"]), resume_from=run_dir
-            )
+            TrainingJob(TrainConfig.from_dict(state["config"]), resume_from=run_dir)
         resumed = subprocess.run(
             [*CLI, "--resume", run_id, "--checkpoint-dir", str(ckpt)],
             cwd=ROOT,
@@ -364,11 +366,11 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
             # The same pid with another start time is another process (a pid reused after a
             # kill): that run is interrupted.
             reused = tmp_path / "reused"
-            (reused / training.RUNS_DIR / "r1").mkdir(parents=True)
-            (reused / training.RUNS_DIR / "r1" / state["weights"]).write_bytes(b"")
+            (reused / RUNS_DIR / "r1").mkdir(parents=True)
+            (reused / RUNS_DIR / "r1" / state["weights"]).write_bytes(b"")
             fake = {**state, "run_id": "r1", "pid_started": state["pid_started"] + 1}
-            (reused / training.RUNS_DIR / "r1" / "state.json").write_text(json.dumps(fake))
-            assert [r.run_id for r in training.interrupted_runs(reused)] == ["r1"]
+            (reused / RUNS_DIR / "r1" / "state.json").write_text(json.dumps(fake))
+            assert [r.run_id for r in interrupted_runs(reused)] == ["r1"]
         assert proc.poll() is None, log.read_text()
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
@@ -376,7 +378,7 @@ def test_a_run_still_training_in_another_process_is_not_offered_for_resume(data_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    runs = training.interrupted_runs(ckpt)
+    runs = interrupted_runs(ckpt)
     assert [r.run_id for r in runs] == [run_id] and runs[0].epochs_done >= 1
 
 
@@ -385,32 +387,32 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
 ):
     """Weights and epoch count never disagree: the state names the weights file of its epoch."""
     snapshots, weight_files = {}, {}
-    real_completed = training.TrainingJob.epoch_completed
+    real_completed = TrainingJob.epoch_completed
 
     def completed(self, stage):
         snapshots[self.epoch_counter] = [w.copy() for w in self._model.get_weights()]
         real_completed(self, stage)
         weight_files[self.epoch_counter] = sorted(p.name for p in self._run_dir.iterdir())
 
-    real_write = training._write_state
+    real_write = run_state.write_state
 
     def write_state(run_dir, state):
         if state["epochs_done"] == 3:  # epoch 3's weights are on disk, its state is not
             raise RuntimeError("killed between the weights and the state")
         real_write(run_dir, state)
 
-    monkeypatch.setattr(training.TrainingJob, "epoch_completed", completed)
-    monkeypatch.setattr(training, "_write_state", write_state)
+    monkeypatch.setattr(TrainingJob, "epoch_completed", completed)
+    monkeypatch.setattr(run_state, "write_state", write_state)
     cfg = tiny_config(
         data_dir, tmp_path, epochs=4, fine_tune_epochs=0, augment="none", evaluate_test=False
     )
-    crashed = training.train(cfg)
+    crashed = train(cfg)
     monkeypatch.undo()
     assert crashed.status == "failed" and "killed between" in crashed.error
     # After a normal epoch only that epoch's weights remain.
     assert weight_files[1] == ["epoch0001.weights.h5", "state.json"]
     assert weight_files[2] == ["epoch0002.weights.h5", "state.json"]
-    run_dir = tmp_path / training.RUNS_DIR / crashed.id
+    run_dir = tmp_path / RUNS_DIR / crashed.id
     assert sorted(p.name for p in run_dir.glob("*.weights.h5")) == [
         "epoch0002.weights.h5",
         "epoch0003.weights.h5",
@@ -419,26 +421,26 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
     assert (state["epochs_done"], state["weights"]) == (2, "epoch0002.weights.h5")
 
     # A run folder of an older version (weights in last.weights.h5, not named) resumes too.
-    legacy = tmp_path / training.RUNS_DIR / "legacy"
+    legacy = tmp_path / RUNS_DIR / "legacy"
     legacy.mkdir()
     (legacy / "last.weights.h5").write_bytes((run_dir / "epoch0002.weights.h5").read_bytes())
     old_state = {k: v for k, v in state.items() if k not in ("weights", "pid", "pid_started")}
     (legacy / "state.json").write_text(json.dumps({**old_state, "run_id": "legacy"}))
 
-    runs = {r.run_id: r for r in training.interrupted_runs(tmp_path)}
+    runs = {r.run_id: r for r in interrupted_runs(tmp_path)}
     assert sorted(runs) == sorted([crashed.id, "legacy"])
     assert runs[crashed.id].epochs_done == runs["legacy"].epochs_done == 2
     for run in runs.values():
         restored = {}
-        real_restore = training.TrainingJob._restore
+        real_restore = TrainingJob._restore
 
         def restore(self, model, restored=restored, real_restore=real_restore):
             start = real_restore(self, model)
             restored[start] = [w.copy() for w in model.get_weights()]
             return start
 
-        monkeypatch.setattr(training.TrainingJob, "_restore", restore)
-        job = training.TrainingJob(run.config, resume_from=run.path)
+        monkeypatch.setattr(TrainingJob, "_restore", restore)
+        job = TrainingJob(run.config, resume_from=run.path)
         job.run()
         monkeypatch.undo()
         assert job.status == "succeeded", job.error
@@ -447,14 +449,14 @@ def test_a_kill_between_weights_and_state_resumes_from_the_epoch_of_the_weights(
             np.testing.assert_array_equal(got, want)
         assert any(e.message == "Resumed from epoch 2." for e in job.channel.snapshot())
         assert [h["epoch"] for h in job.history] == [1, 2, 3, 4]
-    assert training.interrupted_runs(tmp_path) == []
+    assert interrupted_runs(tmp_path) == []
 
 
 @pytest.mark.parametrize("augment", ["basic", "none"])  # model.fit, or the feature cache
 def test_an_image_that_fails_to_decode_in_training_is_named(
     dataset_copy, data_dir, tmp_path, augment
 ):
-    from flowerdash.data import datasets
+    from flowerdash.data import pipelines as datasets
 
     cfg = tiny_config(
         dataset_copy, tmp_path / "ckpt", augment=augment, fine_tune_epochs=0, evaluate_test=False
@@ -462,7 +464,7 @@ def test_an_image_that_fails_to_decode_in_training_is_named(
     src = datasets.FolderSource(dataset_copy)
     bad = datasets.pipeline_files(src, "train", cfg.train_limit, cfg.seed)[5]  # one the run reads
     replace_image(dataset_copy, bad, corrupt_inside(data_dir, bad))  # header and end marker intact
-    job = training.train(cfg)
+    job = train(cfg)
     assert job.status == "failed"
     assert bad in job.error and "could not be decoded" in job.error
     assert "train split" in job.error and "InvalidArgumentError" not in job.error
@@ -473,16 +475,17 @@ def test_an_image_that_fails_to_decode_in_training_is_named(
 def test_weight_averaging_is_validated_and_kept_as_the_final_weights(data_dir, tmp_path):
     import keras
 
-    from flowerdash.data.datasets import get_source, make_pipeline
+    from flowerdash.data.pipelines import make_pipeline
+    from flowerdash.data.sources import get_source
 
-    optimizer = training.fine_tune_optimizer(training.TrainConfig(fine_tune_ema=0.9), 1e-3)
+    optimizer = fine_tune_optimizer(TrainConfig(fine_tune_ema=0.9), 1e-3)
     assert optimizer.use_ema and optimizer.ema_momentum == 0.9
-    assert not training.fine_tune_optimizer(training.TrainConfig(), 1e-3).use_ema
+    assert not fine_tune_optimizer(TrainConfig(), 1e-3).use_ema
     cfg = tiny_config(
         data_dir, tmp_path, augment="none", fine_tune_epochs=2, fine_tune_ema=0.5,
         fine_tune_learning_rate=1e-2, evaluate_test=False,
     )  # fmt: skip
-    job = training.train(cfg)
+    job = train(cfg)
     assert job.status == "succeeded", job.error
     model = checkpoints.load_model(job.checkpoint)
     val = make_pipeline(
@@ -499,17 +502,15 @@ def test_weight_averaging_is_validated_and_kept_as_the_final_weights(data_dir, t
     # The last validation scored the averaged weights, which are the ones saved.
     assert float(loss(y, p)) == pytest.approx(job.history[-1]["val_loss"], rel=1e-4)
     with pytest.raises(ConfigError, match="weight-averaging momentum"):
-        training.TrainConfig(fine_tune_ema=1.0)
+        TrainConfig(fine_tune_ema=1.0)
 
 
 def test_weight_decay_fine_tunes_with_adamw_and_leaves_biases_alone():
     import keras
 
-    assert isinstance(
-        training.fine_tune_optimizer(training.TrainConfig(), 1e-3), keras.optimizers.Adam
-    )
-    cfg = training.TrainConfig(fine_tune_weight_decay=0.5)
-    optimizer = training.fine_tune_optimizer(cfg, 0.1)
+    assert isinstance(fine_tune_optimizer(TrainConfig(), 1e-3), keras.optimizers.Adam)
+    cfg = TrainConfig(fine_tune_weight_decay=0.5)
+    optimizer = fine_tune_optimizer(cfg, 0.1)
     assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == 0.5
     kernel = keras.Variable(np.ones((2, 2), "float32"), name="kernel")
     bias = keras.Variable(np.ones(2, "float32"), name="bias")
@@ -518,4 +519,4 @@ def test_weight_decay_fine_tunes_with_adamw_and_leaves_biases_alone():
     np.testing.assert_allclose(kernel.numpy(), 0.95, rtol=1e-6)
     np.testing.assert_allclose(bias.numpy(), 1.0)
     with pytest.raises(ConfigError, match="Weight decay cannot be negative"):
-        training.TrainConfig(fine_tune_weight_decay=-0.1)
+        TrainConfig(fine_tune_weight_decay=-0.1)

@@ -25,9 +25,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run N local workers of a multi-worker training; the chief's progress on stderr."""
+    from flowerdash.cli.train import config_of
     from flowerdash.training.launch import Launch
 
-    launch = Launch(args.workers, args.train).start()
+    launch = Launch(args.workers, args.train, config_of(args.train)).start()
     try:
         follow(launch)
     except KeyboardInterrupt:

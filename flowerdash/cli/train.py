@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flowerdash.cli.progress import follow
 from flowerdash.errors import FlowerdashError
+from flowerdash.training.config import TrainConfig, default_of, settings
 from flowerdash.training.presets import PRESETS, preset_fields
 
 
@@ -26,108 +30,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="start from a named recipe (quick: about a minute; best: the shipped model's "
         "recipe); other flags given override it",
     )
-    t.add_argument(
-        "--backbone",
-        default="efficientnetb0",
-        help="efficientnetb0 (default, needs internet for ImageNet weights), mobilenetv2, tiny",
-    )
-    t.add_argument(
-        "--weights",
-        default="auto",
-        help="auto (offline file if configured, else imagenet), imagenet, none, or a weights file path",
-    )
-    t.add_argument("--augment", default="basic", help="augmentation preset: none, basic, advanced")
-    t.add_argument(
-        "--epochs", type=int, default=5, help="epochs of stage 1 (head on frozen backbone)"
-    )
-    t.add_argument(
-        "--fine-tune-epochs", type=int, default=0, help="epochs of stage 2 (fine-tuning)"
-    )
-    t.add_argument(
-        "--fine-tune-layers", type=int, default=30, help="top backbone layers to fine-tune"
-    )
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3, help="stage 1 learning rate")
-    t.add_argument("--fine-tune-lr", type=float, default=1e-4, help="stage 2 learning rate")
-    t.add_argument(
-        "--fine-tune-weight-decay",
-        type=float,
-        default=0.0,
-        help="stage 2 decoupled weight decay (AdamW; scaled by the learning rate); 0 = Adam",
-    )
-    t.add_argument(
-        "--fine-tune-ema",
-        type=float,
-        default=0.0,
-        help="stage 2 exponential moving average of the weights with this momentum (e.g. 0.99), "
-        "kept as the final weights; 0 = off",
-    )
-    t.add_argument("--label-smoothing", type=float, default=0.0)
-    t.add_argument("--dropout", type=float, default=0.2)
-    t.add_argument("--seed", type=int, default=42)
-    t.add_argument("--image-size", type=int, default=None)
-    t.add_argument(
-        "--backbone-size",
-        type=int,
-        default=None,
-        help="upsample the input to this side inside the model before the backbone",
-    )
-    for name in (
-        "rotation",
-        "zoom",
-        "translation",
-        "brightness",
-        "contrast",
-        "rand-augment",
-        "mixup-alpha",
-        "cutmix-alpha",
-    ):
-        t.add_argument(f"--{name}", type=float, default=None, help=f"override the preset's {name}")
-    t.add_argument("--flip", default=None, help="override the preset's flip mode")
-    t.add_argument(
-        "--train-on",
-        default="train",
-        choices=("train", "val", "train+val"),
-        help="train+val for a final run once hyper-parameters were chosen on val; val to train "
-        "on val and validate on train (the splits swapped: a second fold for choosing)",
-    )
-    t.add_argument("--train-limit", type=int, default=None, help="use only N training images")
-    t.add_argument("--val-limit", type=int, default=None, help="use only N validation images")
-    t.add_argument("--test-limit", type=int, default=None, help="evaluate on only N test images")
-    t.add_argument("--no-test", action="store_true", help="skip the final test-split evaluation")
-    t.add_argument(
-        "--no-feature-cache",
-        action="store_true",
-        help=(
-            "stage 1 through the whole model: no cached backbone features for training "
-            "(without augmentation) or for validation (with augmentation)"
-        ),
-    )
-    t.add_argument(
-        "--no-head-augment",
-        action="store_true",
-        help="stage 1 without augmentation (on cached features); stage 2 still augments",
-    )
-    t.add_argument(
-        "--strategy",
-        default="auto",
-        choices=("auto", "one", "mirrored", "multiworker"),
-        help="tf.distribute strategy: one device, or mirrored (data-parallel across the GPUs of "
-        "this machine; --batch-size is the global batch, split over the replicas); auto "
-        "(default) is mirrored when more than one GPU is visible; multiworker: across the "
-        "machines in TF_CONFIG, the same command on each",
-    )
-    t.add_argument(
-        "--devices",
-        default=None,
-        metavar="LIST",
-        help="comma-separated devices for the strategy, e.g. GPU:0,GPU:1 (default: all GPUs)",
-    )
-    t.add_argument("--name", default=None, help="checkpoint folder name")
-    t.add_argument("--checkpoint-dir", default=None)
-    t.add_argument(
-        "--data-dir", default=None, help="official-layout dataset folder (else settings/TFDS)"
-    )
+    add_config_flags(t)
     t.add_argument(
         "--resume",
         default=None,
@@ -140,14 +43,45 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return t
 
 
-# TrainConfig fields whose flag has another name; the others share theirs.
-_FLAG_OF = {
-    "learning_rate": "lr",
-    "fine_tune_learning_rate": "fine_tune_lr",
-    "evaluate_test": "no_test",
-    "cache_features": "no_feature_cache",
-    "head_augment": "no_head_augment",
-}
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, from the field's ``Setting`` (dest: the field's name)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f, meta in settings():
+        if meta.keys is not None:  # one flag per key of a dict field: --rotation, ...
+            for key, kind in meta.keys.items():
+                flag = key.replace("_", "-")
+                parser.add_argument(
+                    f"--{flag}",
+                    dest=f"{f.name}.{key}",
+                    type=None if kind is str else kind,
+                    default=None,
+                    metavar=_metavar(flag),
+                    help=meta.help.format(name=flag),
+                )
+            continue
+        flag = meta.flag or f.name.replace("_", "-")
+        if meta.invert:  # a switch turning a default-on setting off
+            parser.add_argument(f"--{flag}", dest=f.name, action="store_false", help=meta.help)
+            continue
+        parser.add_argument(
+            f"--{flag}",
+            dest=f.name,
+            type=meta.parse or _scalar(hints[f.name]),
+            default=default_of(f),
+            choices=meta.choices,
+            metavar=None if meta.choices else meta.metavar or _metavar(flag),
+            help=meta.help,
+        )
+
+
+def _metavar(flag: str) -> str:
+    return flag.replace("-", "_").upper()
+
+
+def _scalar(hint: Any) -> Callable[[str], Any] | None:
+    """int or float for a (possibly optional) number field; None (the text itself) otherwise."""
+    kinds = [k for k in typing.get_args(hint) or (hint,) if k is not type(None)]
+    return kinds[0] if kinds and kinds[0] in (int, float) else None
 
 
 def given_options(argv: Sequence[str]) -> set[str]:
@@ -161,77 +95,48 @@ def given_options(argv: Sequence[str]) -> set[str]:
     return {k for k, v in vars(parser.parse_args(argv)).items() if v is not unset}
 
 
-def _train_fields(args: argparse.Namespace, given: set[str] | None = None) -> dict[str, Any]:
+def config_fields(args: argparse.Namespace, given: set[str] | None = None) -> dict[str, Any]:
     """TrainConfig fields from ``train``'s flags; with --preset, the preset's value for every
     field whose flag was not given (``given``: see ``given_options``)."""
-    fields = _flag_fields(args)
+    fields = {}
+    for f, meta in settings():
+        if meta.keys is None:
+            fields[f.name] = getattr(args, f.name)
+        else:
+            values = {k: getattr(args, f"{f.name}.{k}") for k in meta.keys}
+            fields[f.name] = {k: v for k, v in values.items() if v is not None}
     if args.preset:
         chosen = preset_fields(args.preset)
         given = given or set()
         fields = {
-            k: chosen[k] if k in chosen and _FLAG_OF.get(k, k) not in given else v
-            for k, v in fields.items()
+            k: chosen[k] if k in chosen and not _given(k, given) else v for k, v in fields.items()
         }
     return fields
 
 
-def _flag_fields(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = {
-        k: getattr(args, k)
-        for k in (
-            "rotation",
-            "zoom",
-            "translation",
-            "brightness",
-            "contrast",
-            "rand_augment",
-            "mixup_alpha",
-            "cutmix_alpha",
-            "flip",
-        )
-        if getattr(args, k) is not None
-    }
-    return dict(
-        backbone=args.backbone,
-        weights=None if args.weights == "none" else args.weights,
-        image_size=args.image_size,
-        backbone_size=args.backbone_size,
-        augment=args.augment,
-        augment_overrides=overrides,
-        epochs=args.epochs,
-        fine_tune_epochs=args.fine_tune_epochs,
-        fine_tune_layers=args.fine_tune_layers,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        fine_tune_learning_rate=args.fine_tune_lr,
-        fine_tune_weight_decay=args.fine_tune_weight_decay,
-        fine_tune_ema=args.fine_tune_ema,
-        label_smoothing=args.label_smoothing,
-        dropout=args.dropout,
-        seed=args.seed,
-        train_on=args.train_on,
-        train_limit=args.train_limit,
-        val_limit=args.val_limit,
-        test_limit=args.test_limit,
-        evaluate_test=not args.no_test,
-        cache_features=not args.no_feature_cache,
-        head_augment=not args.no_head_augment,
-        strategy=args.strategy,
-        devices=[d.strip() for d in args.devices.split(",") if d.strip()] if args.devices else None,
-        data_dir=args.data_dir,
-        checkpoint_dir=args.checkpoint_dir,
-        name=args.name,
-    )
+def _given(name: str, given: set[str]) -> bool:
+    return name in given or any(d.startswith(f"{name}.") for d in given)
+
+
+def config_of(argv: Sequence[str]) -> TrainConfig | None:
+    """The TrainConfig ``argv`` (``train ...``) describes; None when it does not parse or is
+    unusable (the command itself then says why)."""
+    if not argv or argv[0] != "train":
+        return None
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            args = parser.parse_args(list(argv))
+            return TrainConfig(**config_fields(args, given_options(argv)))
+    except (SystemExit, FlowerdashError):
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
     """Train and report the checkpoint."""
-    from flowerdash.training.job import (
-        TrainConfig,
-        TrainingJob,
-        check_not_running,
-        interrupted_runs,
-    )
+    from flowerdash.training.job import TrainingJob
+    from flowerdash.training.run_state import check_not_running, interrupted_runs
 
     resume_path = None
     if args.resume:
@@ -244,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             )
         config, resume_path = runs[args.resume].config, runs[args.resume].path
     else:
-        config = TrainConfig(**_train_fields(args, given_options(args._argv)))
+        config = TrainConfig(**config_fields(args, given_options(args._argv)))
         config.augment_config()  # validate before starting
     if config.strategy == "multiworker":
         from flowerdash.training.multiworker import check_cluster
@@ -259,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         follow(job)
     except KeyboardInterrupt:
-        print("\nCancelling (the last completed epoch is kept)…", file=sys.stderr)
+        kept = " (the last completed epoch is kept)" if config.keep_on_cancel else ""
+        print(f"\nCancelling{kept}…", file=sys.stderr)
         job.cancel()
         job.wait()
         follow(job)

@@ -14,6 +14,7 @@ tf.data pipeline: a mirrored run is repeatable but shuffles differently from a o
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -171,3 +172,14 @@ def runs_on_gpu(strategy: tf.distribute.Strategy) -> bool:
     if not devices:
         return bool(tf.config.list_physical_devices("GPU"))
     return all(_key(d)[0] == "GPU" for d in devices)
+
+
+def describe_device() -> str:
+    """'GPU (name)' or 'CPU (n cores)' for the device training will use."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU ({details.get('device_name', gpus[0].name)})"
+    return f"CPU ({os.cpu_count()} cores)"

@@ -13,9 +13,7 @@ workers, pids, times, status, error, checkpoint). :func:`launched_runs` reads th
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
 import json
 import os
 import re
@@ -36,7 +34,9 @@ from typing import Any, TextIO
 from flowerdash.errors import ConfigError, FlowerdashError
 from flowerdash.i18n import _
 from flowerdash.models.checkpoints import checkpoint_root
+from flowerdash.training.config import TrainConfig
 from flowerdash.training.events import EVENT_KINDS, EventChannel, TrainingEvent
+from flowerdash.training.run_state import process_identity, running_elsewhere
 
 STOP_GRACE = 10.0  # seconds a stopped worker gets to exit before it is killed
 RUNS_DIR = ".launches"  # under the checkpoint folder: one folder per launch
@@ -132,9 +132,16 @@ def write_events(channel: EventChannel, out: TextIO) -> threading.Thread:
 
 
 class Launch:
-    """N local worker processes of one multi-worker run; ``channel`` has the chief's events."""
+    """N local worker processes of one multi-worker run; ``channel`` has the chief's events.
 
-    def __init__(self, workers: int, train_args: Sequence[str]) -> None:
+    ``config``: the run's config as the workers will read ``train_args`` (the CLI parses them);
+    it names the checkpoint folder and what the Train page shows. None: unknown (the workers
+    then report the bad option themselves), recorded without those details.
+    """
+
+    def __init__(
+        self, workers: int, train_args: Sequence[str], config: TrainConfig | None = None
+    ) -> None:
         if workers < 1:
             raise ConfigError(_("launch needs at least one worker."))
         self.workers = workers
@@ -148,7 +155,7 @@ class Launch:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.record: Path | None = None  # the folder the Train page reads (None: not writable)
-        self._options = train_options(self.command)
+        self.config = config
         self._logs: list[TextIO] = []
         self._folder = Path(tempfile.mkdtemp(prefix="flowerdash-launch-"))
         self._thread: threading.Thread | None = None
@@ -266,7 +273,7 @@ class Launch:
         unusable checkpoint folder itself.
         """
         try:
-            checkpoint_dir = self._options.checkpoint_dir if self._options else None
+            checkpoint_dir = self.config.checkpoint_dir if self.config else None
             root = checkpoint_root(checkpoint_dir).absolute() / RUNS_DIR
             prune(root, KEEP - 1)
             folder = root / self.id
@@ -279,23 +286,21 @@ class Launch:
         """Write ``launch.json`` (atomically: a reader sees the old record or the new one)."""
         if self.record is None:
             return
-        from flowerdash.training.job import _process_identity
-
-        options = self._options
+        config = self.config
         data = {
             "id": self.id,
             "strategy": "multiworker",
             "workers": self.workers,
             "command": self.command,
-            "backbone": options.backbone if options else None,
-            "augment": options.augment if options else None,
-            "epochs": options.epochs + options.fine_tune_epochs if options else None,
+            "backbone": config.backbone if config else None,
+            "augment": config.augment if config else None,
+            "epochs": config.total_epochs if config else None,
             "status": self.status,
             "started": self.started_at,
             "finished": self.finished_at,
             "error": self.error,
             "checkpoint": str(Path(self.checkpoint).absolute()) if self.checkpoint else None,
-            **_process_identity(),
+            **process_identity(),
             "worker_pids": [p.pid for p in self.processes],
         }
         with contextlib.suppress(OSError):  # the folder was removed meanwhile: nothing to tell
@@ -309,18 +314,6 @@ class Launch:
         for path in self._folder.iterdir():
             path.unlink()
         self._folder.rmdir()
-
-
-def train_options(command: Sequence[str]) -> argparse.Namespace | None:
-    """The ``train`` command's options as the CLI reads them; None when it cannot (the workers
-    then report the bad option themselves)."""
-    from flowerdash.cli.main import build_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            return build_parser().parse_args(list(command))
-    except SystemExit:
-        return None
 
 
 @dataclass
@@ -422,8 +415,6 @@ def _read_record(folder: Path) -> dict[str, Any] | None:
 
 
 def _alive(record: dict[str, Any]) -> bool:
-    from flowerdash.training.job import running_elsewhere
-
     return record.get("pid") == os.getpid() or running_elsewhere(record) is not None
 
 

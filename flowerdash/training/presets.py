@@ -3,7 +3,7 @@
 
 A preset is a set of ``TrainConfig`` fields; anything it does not set keeps the config's
 default, and the CLI's own flags override it. What each one gives (time, accuracy) is measured
-by ``python -m benchmarks.presets`` and reported in docs/RESULTS.md.
+by ``python -m benchmarks.presets``; the figures are in docs/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import N_, _
+from flowerdash.training.config import TrainConfig
 
 __all__ = ["PRESETS", "Preset", "preset_config", "preset_fields"]
 
@@ -28,9 +29,8 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     # Only a new last layer learns, on features the frozen backbone computes once per photo
-    # (no augmentation, so once is enough): most of the time goes into reading the photos.
-    # The head's settings were chosen on the validation split
-    # (benchmarks/results/quick-preset-sweep.json).
+    # (no augmentation, so once is enough). The head's settings were chosen on the validation
+    # split.
     "quick": Preset(
         N_("Quick: about a minute, about 80% right"),
         N_(
@@ -53,7 +53,7 @@ PRESETS: dict[str, Preset] = {
             "test_limit": 1020,
         },
     ),
-    # The shipped model's recipe (checkpoints/default/meta.json records it and its 912 s).
+    # The shipped model's recipe (checkpoints/default/meta.json records it).
     "best": Preset(
         N_("Best accuracy: about 15 minutes"),
         N_(
@@ -91,8 +91,6 @@ def preset_fields(name: str) -> dict[str, Any]:
     return dict(PRESETS[name].fields)
 
 
-def preset_config(preset: str, **fields: Any):
+def preset_config(preset: str, **fields: Any) -> TrainConfig:
     """The TrainConfig of ``preset``, with ``fields`` (e.g. the run's ``name``) on top."""
-    from flowerdash.training.job import TrainConfig
-
     return TrainConfig(**{**preset_fields(preset), **fields})
