@@ -10,27 +10,29 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import UPLOAD_TYPES, load_image, prepare_for_model
+from flowerdash.data.images import UPLOAD_TYPES, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
+from flowerdash.explain import defaults
+from flowerdash.explain.faithfulness import more_faithful
 from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.i18n import _
 from flowerdash.ui import demo, state, widgets
 
-BASELINES = state.IG_BASELINES
 SPLIT = "test"
-DISPLAY = 320
-METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "Integrated Gradients"}
+DISPLAY = 320  # the downloadable panel's tile size
+METHODS = ("gradcam", "ig")
 QP_WRITTEN = "explain._qp_written"
+
+
+def method_name(method: str) -> str:
+    """Display name of an explanation method."""
+    return _(defaults.METHOD_LABELS[method])
 
 
 def baseline_label(b: str) -> str:
     """Plain-words name of an IG baseline."""
-    return {
-        "black": _("Black image"),
-        "blur": _("Blurred photo"),
-        "noise": _("Random noise"),
-    }[b]
+    return _(defaults.BASELINE_LABELS[b])
 
 
 def apply_query_params(files: tuple[str, ...] | None) -> None:
@@ -50,8 +52,9 @@ def apply_query_params(files: tuple[str, ...] | None) -> None:
         st.session_state["explain.target_mode"] = "other"
         st.session_state["explain.target_class"] = int(target)
     if qp.get("steps", "").isdigit():
-        st.session_state["explain.steps"] = min(max(int(qp["steps"]), 1), 256)
-    if qp.get("baseline") in BASELINES:
+        steps = min(max(int(qp["steps"]), defaults.MIN_STEPS), defaults.MAX_STEPS)
+        st.session_state["explain.steps"] = steps
+    if qp.get("baseline") in defaults.BASELINES:
         st.session_state["explain.baseline"] = qp["baseline"]
 
 
@@ -129,29 +132,23 @@ def browse_test_set(source, names: list[str]) -> tuple[np.ndarray, str, int] | N
 
 def verdict(faith: dict) -> str:
     """Which explanation removes/restores the model's confidence faster, in plain words."""
-    g, i = faith["gradcam"], faith["ig"]
-    # Differences below 5% of the full-image probability are noise, not a verdict.
-    scale = max(float(g.deletion_scores[0]), 1e-6)
-    if (
-        abs(g.deletion_auc - i.deletion_auc) < 0.05 * scale
-        and abs(g.insertion_auc - i.insertion_auc) < 0.05 * scale
-    ):
+    winners = more_faithful("gradcam", "ig", faith)
+    if winners is None:
         return _(
             "**About equally faithful:** hiding or showing the pixels either map marks changes "
             "the model's confidence by almost the same amount."
         )
-    del_winner = "gradcam" if g.deletion_auc < i.deletion_auc else "ig"
-    ins_winner = "gradcam" if g.insertion_auc > i.insertion_auc else "ig"
+    del_winner, ins_winner = winners
     if del_winner == ins_winner:
         return _(
             "**{name} looks more faithful here:** hiding the pixels it marks makes the model lose "
             "confidence faster, and showing only those pixels brings the confidence back faster."
-        ).format(name=METHOD_NAMES[del_winner])
+        ).format(name=method_name(del_winner))
     return _(
         "**The two tests disagree:** hiding the pixels {a} marks hurts the model more, but "
         "showing the pixels {b} marks restores its confidence faster. Neither explanation is "
         "clearly better here."
-    ).format(a=METHOD_NAMES[del_winner], b=METHOD_NAMES[ins_winner])
+    ).format(a=method_name(del_winner), b=method_name(ins_winner))
 
 
 def curves_chart(faith: dict) -> go.Figure:
@@ -163,13 +160,13 @@ def curves_chart(faith: dict) -> go.Figure:
         fig.add_scatter(
             x=x,
             y=f.deletion_scores,
-            name=_("{method}: hiding pixels").format(method=METHOD_NAMES[m]),
+            name=_("{method}: hiding pixels").format(method=method_name(m)),
             line=dict(color=colours[m], dash="solid"),
         )
         fig.add_scatter(
             x=x,
             y=f.insertion_scores,
-            name=_("{method}: showing pixels").format(method=METHOD_NAMES[m]),
+            name=_("{method}: showing pixels").format(method=method_name(m)),
             line=dict(color=colours[m], dash="dot"),
         )
     fig.update_layout(
@@ -182,25 +179,25 @@ def curves_chart(faith: dict) -> go.Figure:
     return fig
 
 
-def expert_settings(path: str) -> tuple[int, str, str, float, str, bool]:
-    """IG steps and baseline, Grad-CAM layer, overlay look and the faithfulness switch."""
+def expert_settings(path: str) -> tuple[int, str, tuple[str, ...], float, str, bool]:
+    """IG steps and baseline, Grad-CAM layers, overlay look and the faithfulness switch."""
     steps = st.slider(
         _("Integrated Gradients steps"),
-        1,
-        256,
+        defaults.MIN_STEPS,
+        defaults.MAX_STEPS,
         key="explain.steps",
         help=_("More steps give a more exact map but take longer."),
     )
     baseline = st.selectbox(
         _("Starting point (baseline)"),
-        BASELINES,
+        defaults.BASELINES,
         format_func=baseline_label,
         key="explain.baseline",
         help=_("Integrated Gradients measures the change from this 'empty' picture to the photo."),
     )
     # expanders cannot nest: in the simple view all of this already sits in "More settings"
     with st.expander(_("Grad-CAM layer")) if demo.is_expert() else st.container():
-        layer = widgets.layer_select(state.gradcam_layers(path), _("Layer"), "explain.layer")
+        layers = widgets.layer_select(state.gradcam_layers(path), _("Layer"), "explain.layer")
     alpha = widgets.alpha_slider("explain.alpha", 0.5)
     cmap = widgets.colormap_select(
         "explain.cmap", _("The colour scale of the maps; warm = important in most scales.")
@@ -213,7 +210,7 @@ def expert_settings(path: str) -> tuple[int, str, str, float, str, bool]:
             "Hide and reveal pixels in order of importance to check each map (takes a few seconds)."
         ),
     )
-    return steps, baseline, layer, alpha, cmap, faithful
+    return steps, baseline, layers, alpha, cmap, faithful
 
 
 def main() -> None:
@@ -230,8 +227,8 @@ def main() -> None:
     source = state.dataset_source()
     has_data = not isinstance(source, FlowerdashError)
     files = state.split_files(source, source.description, SPLIT)[0] if has_data else None
-    st.session_state.setdefault("explain.steps", state.IG_STEPS)
-    st.session_state.setdefault("explain.baseline", state.IG_BASELINE)
+    st.session_state.setdefault("explain.steps", defaults.STEPS)
+    st.session_state.setdefault("explain.baseline", defaults.BASELINE)
     apply_query_params(files)
 
     settings, view = st.columns([1, 3], gap="large")
@@ -304,7 +301,7 @@ def main() -> None:
             else st.expander(_("More settings"), expanded=False, key="explain.more")
         )
         with advanced:
-            steps, baseline, layer, alpha, cmap, faithful = expert_settings(path)
+            steps, baseline, layers, alpha, cmap, faithful = expert_settings(path)
 
     if picked is None:
         with view:
@@ -322,20 +319,20 @@ def main() -> None:
             }
         )
 
-    small = state.model_image(path, image)
-    shown = prepare_for_model(image, DISPLAY).round().astype(np.uint8)
+    # The one resize of the photo: the model's crop is explained, shown and overlaid.
+    shown = state.model_image(path, image)
     target = {"true": true_label, "other": target_class}.get(target_mode)
     try:
         with view, st.spinner(_("Computing the explanations…")):
             result = state.explain_cached(
                 path,
-                state.image_key(small),
-                small,
-                ("gradcam", "ig"),
+                state.image_key(shown),
+                shown,
+                METHODS,
                 None if target is None else int(target),
                 int(steps),
                 baseline,
-                layer,
+                layers,
             )
     except FlowerdashError as exc:
         with view:
@@ -344,10 +341,8 @@ def main() -> None:
 
     probs = result.probabilities
     predicted = int(np.argmax(probs))
-    overlays = {
-        METHOD_NAMES[m]: overlay(shown, result.maps[m], alpha=alpha, cmap=cmap)
-        for m in ("gradcam", "ig")
-    }
+    overlays = {m: overlay(shown, result.maps[m], alpha=alpha, cmap=cmap) for m in METHODS}
+    ig = result.extras["ig"]
     with view:
         demo.colour_help(on_explain_page=True)
         head = _("The model says **{pred}** ({p:.0%}).").format(
@@ -366,8 +361,8 @@ def main() -> None:
         )
         c0, c1, c2 = st.columns(3)
         c0.image(shown, caption=_("Original: {name}").format(name=label), width="stretch")
-        c1.image(overlays["Grad-CAM"], caption="Grad-CAM", width="stretch")
-        c2.image(overlays["Integrated Gradients"], caption="Integrated Gradients", width="stretch")
+        for column, m in zip((c1, c2), METHODS, strict=True):
+            column.image(overlays[m], caption=method_name(m), width="stretch")
 
         m1, m2, m3 = st.columns(3)
         widgets.timing_metric(
@@ -384,10 +379,9 @@ def main() -> None:
             result.prepared.get("ig", False),
             _("How long the Integrated Gradients map took."),
         )
-        gap = result.ig_gap
         m3.metric(
             _("IG completeness gap"),
-            "—" if gap is None else f"{gap:.1%}",
+            f"{ig['completeness_gap']:.1%}",
             help=_(
                 "How far the pixel credits fall short of explaining the whole score change; "
                 "below about 5% is good, more steps make it smaller."
@@ -401,7 +395,9 @@ def main() -> None:
                 p=probs[predicted],
                 target=display_name(names[result.target]),
             ),
-            _("IG: {steps} steps, {baseline} baseline").format(steps=steps, baseline=baseline),
+            _("IG: {steps} steps, {baseline} baseline").format(
+                steps=ig["steps"], baseline=ig["baseline"]
+            ),
         ]
         faith = None
         if faithful:
@@ -410,12 +406,12 @@ def main() -> None:
                 with st.spinner(_("Testing which explanation is more faithful…")):
                     faith = state.faithfulness_cached(
                         path,
-                        state.image_key(small),
-                        small,
+                        state.image_key(shown),
+                        shown,
                         result.target,
                         int(steps),
                         baseline,
-                        layer,
+                        layers,
                         result.maps,
                     )
             except FlowerdashError as exc:
@@ -425,7 +421,7 @@ def main() -> None:
             st.markdown(verdict(faith))
             st.dataframe(
                 {
-                    _("Method"): [METHOD_NAMES[m] for m in faith],
+                    _("Method"): [method_name(m) for m in faith],
                     _("Hiding: area (lower = better)"): [
                         round(f.deletion_auc, 3) for f in faith.values()
                     ],
@@ -451,10 +447,12 @@ def main() -> None:
             for m, f in faith.items():
                 lines.append(
                     _("{method}: deletion AUC {d:.3f}, insertion AUC {i:.3f}").format(
-                        method=METHOD_NAMES[m], d=f.deletion_auc, i=f.insertion_auc
+                        method=method_name(m), d=f.deletion_auc, i=f.insertion_auc
                     )
                 )
-        panel = make_panel(shown, overlays, lines, tile_size=DISPLAY)
+        panel = make_panel(
+            shown, {method_name(m): v for m, v in overlays.items()}, lines, tile_size=DISPLAY
+        )
         st.download_button(
             _("Download this panel (PNG)"),
             data=to_png_bytes(panel),

@@ -14,6 +14,7 @@ from flowerdash.data.images import UPLOAD_TYPES, load_image, prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.examples import EXAMPLES
+from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import focus_score
 from flowerdash.explain.overlays import overlay
 from flowerdash.explain.reading import confidence_words, describe_map
@@ -218,11 +219,11 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
     return found, False, (found[1] if found else None)
 
 
-def expert_controls(path: str) -> tuple[str | None, float, str]:
-    """Grad-CAM layer, overlay strength and colours (expert view)."""
+def expert_controls(path: str) -> tuple[tuple[str, ...] | None, float, str]:
+    """Grad-CAM layers (None = the default), overlay strength and colours (expert view)."""
     c1, c2, c3 = st.columns(3)
     layers = state.gradcam_layers(path)
-    layer = widgets.layer_select(layers, _("Grad-CAM layer"), "home.layer", c1)
+    chosen = widgets.layer_select(layers, _("Grad-CAM layer"), "home.layer", c1)
     alpha = widgets.alpha_slider("home.alpha", 0.45, c2)
     cmap = widgets.colormap_select(
         "home.cmap",
@@ -230,7 +231,7 @@ def expert_controls(path: str) -> tuple[str | None, float, str]:
         default="jet",
         container=c3,
     )
-    return (None if layer == layers[-1] else layer), alpha, cmap
+    return (None if chosen == layers[-1] else chosen), alpha, cmap
 
 
 def main() -> None:
@@ -266,14 +267,14 @@ def main() -> None:
             gallery(per_row=6)
         return
     image, label = picked
-    layer, alpha, cmap = None, 0.45, "jet"
+    layers, alpha, cmap = None, 0.45, "jet"
     if expert:
         with right:
-            layer, alpha, cmap = expert_controls(path)
+            layers, alpha, cmap = expert_controls(path)
     try:
         small = state.model_image(path, image)
         result = state.explain_cached(
-            path, state.image_key(small), small, ("gradcam",), None, layer=layer
+            path, state.image_key(small), small, ("gradcam",), None, layers=layers
         )
     except FlowerdashError as exc:
         with right:
@@ -348,8 +349,8 @@ def main() -> None:
         if expert:
             params = {
                 "target": "predicted",
-                "steps": str(state.IG_STEPS),
-                "baseline": state.IG_BASELINE,
+                "steps": str(defaults.STEPS),
+                "baseline": defaults.BASELINE,
             }
             if test_file:
                 params |= {"split": "test", "file": test_file}

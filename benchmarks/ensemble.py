@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flowerdash.data.datasets import get_source, scan_pipeline
+from flowerdash.data.pipelines import scan_pipeline
+from flowerdash.data.sources import get_source
 from flowerdash.inference.evaluation import EVAL_DIR, file_hash
 from flowerdash.inference.litert import batch_predictor
 from flowerdash.models.backbones import input_size
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
         timing = explanation_timing(args.runs, args.timing)
         TIMING_OUT.write_text(json.dumps({"machine": describe(), "runs": timing}, indent=1))
-        from flowerdash.explain.integrated_gradients import DEFAULT_STEPS
+        from flowerdash.explain.defaults import STEPS as DEFAULT_STEPS
 
         print(f"| run | Grad-CAM, ms per image | IG ({DEFAULT_STEPS} steps), s per image |")
         print("|---|---|---|")

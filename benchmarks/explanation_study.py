@@ -54,16 +54,14 @@ def mean_se(values: list[float] | np.ndarray) -> dict[str, float]:
 
 def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) -> dict[str, Any]:
     """The whole study; returns the JSON-ready result."""
-    from flowerdash.data.datasets import get_source
     from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.data.sources import get_source
+    from flowerdash.explain.defaults import BASELINE as DEFAULT_BASELINE
+    from flowerdash.explain.defaults import RULE as DEFAULT_RULE
+    from flowerdash.explain.defaults import STEPS as DEFAULT_STEPS
     from flowerdash.explain.faithfulness import deletion_insertion, focus_score, sanity_check
     from flowerdash.explain.gradcam import GradCAM
-    from flowerdash.explain.integrated_gradients import (
-        DEFAULT_BASELINE,
-        DEFAULT_RULE,
-        DEFAULT_STEPS,
-        IntegratedGradients,
-    )
+    from flowerdash.explain.integrated_gradients import IntegratedGradients
     from flowerdash.inference.evaluation import load_cached_predictions
     from flowerdash.models.backbones import input_size
     from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model
@@ -84,7 +82,7 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
     steps = ig_steps or DEFAULT_STEPS
 
     gradcam = GradCAM(model)
-    ig = IntegratedGradients(model, steps=steps, rule=DEFAULT_RULE)
+    ig = IntegratedGradients(model, steps=steps)
     t = time.perf_counter()
     cam_maps = gradcam(images, targets)
     cam_seconds = time.perf_counter() - t
@@ -92,7 +90,7 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
     ig_result = ig.explain(images, targets)
     ig_seconds = time.perf_counter() - t
     # The same rule from a black image, the baseline the app used before the blurred one.
-    ig_black = IntegratedGradients(model, steps=steps, rule=DEFAULT_RULE, baseline="black")
+    ig_black = IntegratedGradients(model, steps=steps, baseline="black")
     black_result = ig_black.explain(images, targets)
     rng = np.random.default_rng(0)
     maps = {
@@ -135,7 +133,7 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
             "share_below_0.3_right": float(np.mean(scores[ok] < 0.3)),
             "share_below_0.3_wrong": float(np.mean(scores[~ok] < 0.3)),
         }
-    gaps = np.asarray(ig_result.completeness_gap)
+    gaps = np.asarray(ig_result.extras["completeness_gap"])
 
     few = images[:: max(1, len(images) // sanity_images)][:sanity_images]
     sanity = {
@@ -160,9 +158,9 @@ def run(n_right: int, n_wrong: int, sanity_images: int, ig_steps: int | None) ->
             "median": float(np.median(gaps)),
             "p90": float(np.quantile(gaps, 0.9)),
             "share_at_most_5pct": float(np.mean(gaps <= 0.05)),
-            "black_baseline_median": float(np.median(black_result.completeness_gap)),
+            "black_baseline_median": float(np.median(black_result.extras["completeness_gap"])),
             "black_baseline_share_at_most_5pct": float(
-                np.mean(black_result.completeness_gap <= 0.05)
+                np.mean(black_result.extras["completeness_gap"] <= 0.05)
             ),
         },
         "sanity": {k: [[stage, rho] for stage, rho in v] for k, v in sanity.items()},

@@ -40,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-images", type=int, default=6)
     args = parser.parse_args(argv)
 
+    from benchmarks.ig_research import ResearchIG
     from benchmarks.ig_rules import relative_errors
-    from flowerdash.data.datasets import get_source
     from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.data.sources import get_source
     from flowerdash.explain import integrated_gradients as igm
     from flowerdash.explain.quadrature import AdaptiveTrapezoid
     from flowerdash.inference.evaluation import load_cached_predictions
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     picks = (np.linspace(0, len(files) - 1, args.images).astype(int) + args.offset) % len(files)
     x = np.stack([prepare_for_model(load_image(source.image_path(f)), 224) for f in files[picks]])
     few = x[: args.reference_images]
-    ref = igm.IntegratedGradients(model, steps=512, rule="midpoint_cubic").explain(few)
+    ref = ResearchIG(model, steps=512, rule="midpoint_cubic").explain(few)
 
     print("| rule | bisections | first grid | median gap | 90th pct | within 5% | error vs ref |")
     print("|---|---|---|---|---|---|---|")
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         with patch:
-            ig = igm.IntegratedGradients(model, steps=64, rule=rule)
-            gaps = ig.explain(x).completeness_gap
+            ig = ResearchIG(model, steps=64, rule=rule)
+            gaps = ig.explain(x).extras["completeness_gap"]
             attrs = ig.explain(few).attributions
         err = relative_errors(attrs, ref.attributions)
         print(

@@ -42,10 +42,10 @@ def relative_errors(attrs: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def run(images: int, points: int, offset: int, reference_images: int) -> dict[str, Any]:
     """Gap statistics and reference errors per (baseline, rule)."""
+    from benchmarks.ig_research import ResearchIG as IntegratedGradients
     from benchmarks.machine import describe
-    from flowerdash.data.datasets import get_source
     from flowerdash.data.images import load_image, prepare_for_model
-    from flowerdash.explain.integrated_gradients import IntegratedGradients
+    from flowerdash.data.sources import get_source
     from flowerdash.inference.evaluation import load_cached_predictions
     from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model
 
@@ -69,13 +69,13 @@ def run(images: int, points: int, offset: int, reference_images: int) -> dict[st
         ref = IntegratedGradients(model, steps=REFERENCE[1], rule=REFERENCE[0], baseline=baseline)
         result = ref.explain(ref_batch)
         references[baseline] = result.attributions
-        out["reference"][f"{baseline}_gaps"] = result.completeness_gap.tolist()
+        out["reference"][f"{baseline}_gaps"] = result.extras["completeness_gap"].tolist()
     for baseline, rule in CONFIGS:
         steps = points - 1 if rule == "trapezoid" else points
         ig = IntegratedGradients(model, steps=steps, rule=rule, baseline=baseline)
         ig.explain(batch[:1])  # trace
         start = time.perf_counter()
-        gaps = np.asarray(ig.explain(batch).completeness_gap, dtype=np.float64)
+        gaps = np.asarray(ig.explain(batch).extras["completeness_gap"], dtype=np.float64)
         seconds = (time.perf_counter() - start) / len(batch)
         attrs = ig.explain(ref_batch).attributions
         errors = relative_errors(attrs, references[baseline])

@@ -9,7 +9,8 @@ from miniature import split_files
 from streamlit.testing.v1 import AppTest
 
 import flowerdash.explain.explanations as explanations
-from flowerdash.data.datasets import FolderSource
+from flowerdash.data.sources import FolderSource
+from flowerdash.ui import state
 
 APP = str(ROOT / "streamlit_app.py")
 FILE = split_files("test")[1]
@@ -36,6 +37,7 @@ def open_explain(monkeypatch, checkpoint, data_dir, query: dict[str, str]) -> Ap
     # only the test checkpoints, not a real model that may ship in checkpoints/default
     monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
     st.cache_data.clear()
+    state.dataset_source.clear()  # another test may have looked for the dataset elsewhere
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query)
     at.run()
@@ -64,7 +66,7 @@ def test_query_params_load_the_image_and_settings(monkeypatch, tiny_checkpoint, 
     assert at.image[0].captions == [f"Original: {FILE}"]
     assert [c for img in at.image[1:] for c in img.captions] == ["Grad-CAM", "Integrated Gradients"]
     assert len(calls) == 1
-    assert calls[0]["ig_steps"] == 8 and calls[0]["ig_baseline"] == "blur"
+    assert calls[0]["steps"] == 8 and calls[0]["baseline"] == "blur"
     # the settings are written back to the URL, so the view can be shared
     assert at.query_params["file"] == FILE and at.query_params["steps"] == "8"
 
@@ -81,7 +83,7 @@ def test_alpha_and_colormap_reblend_without_recomputing(
     assert len(calls) == 1, "changing the overlay must only re-blend the cached maps"
     assert at.image[1].value != before  # the overlay did change
     at.slider(key="explain.steps").set_value(6).run()
-    assert len(calls) == 2 and calls[-1]["ig_steps"] == 6
+    assert len(calls) == 2 and calls[-1]["steps"] == 6
     assert at.query_params["steps"] == "6"
 
 
@@ -134,6 +136,6 @@ def test_an_ensemble_is_explained_with_every_members_layer(monkeypatch, data_dir
     ensemble = ensemble_checkpoint(members, name="ab", root=tmp_path / "listed")
     at = open_explain(monkeypatch, ensemble, data_dir, {"file": FILE, "steps": "4"})
     layer = at.selectbox(key="explain.layer")
-    assert layer.value == "m1_relu3 + m2_relu3"
+    assert layer.value == ("m1_relu3", "m2_relu3")
     assert layer.format_func(layer.value) == "All 2 members"
     assert calls and not at.error

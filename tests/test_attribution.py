@@ -8,12 +8,14 @@ import pytest
 
 from flowerdash.errors import ExplainError
 from flowerdash.explain.base import (
+    BatchResult,
     Explainer,
+    Explanation,
     conv_layer_names,
     default_conv_layer,
     logits_model,
-    normalize_maps,
 )
+from flowerdash.explain.overlays import normalize_map
 
 
 def _head_model(kind: str) -> keras.Model:
@@ -31,10 +33,11 @@ def _head_model(kind: str) -> keras.Model:
 
 
 class _Identity(Explainer):
-    """A minimal explainer: the mean pixel value, to test the base class alone."""
+    """A minimal explainer: each map is its target everywhere, to test the base class alone."""
 
-    def _explain_batch(self, images, targets):
-        return images.numpy().mean(axis=-1) * 0 + targets.numpy()[:, None, None].astype(np.float32)
+    def explain_batch(self, images, targets):
+        maps = images.mean(axis=-1) * 0 + targets[:, None, None].astype(np.float32)
+        return BatchResult(maps, extras={"target_again": targets.copy()})
 
 
 @pytest.mark.parametrize("kind", ["dense_softmax", "activation"])
@@ -81,9 +84,9 @@ def test_default_layer_of_real_backbones() -> None:
     assert default_conv_layer(effnet) == "top_activation"
 
 
-def test_normalize_maps() -> None:
+def test_maps_are_scaled_by_their_maximum() -> None:
     maps = np.stack([np.arange(4.0).reshape(2, 2), np.zeros((2, 2)), np.full((2, 2), np.nan)])
-    out = normalize_maps(maps)
+    out = normalize_map(maps, clip_percentile=None)
     np.testing.assert_allclose(out[0], [[0, 1 / 3], [2 / 3, 1]])
     assert not out[1].any() and not out[2].any() and out.dtype == np.float32
 
@@ -97,6 +100,18 @@ def test_input_cleanup_and_targets(tiny_cnn, flower_images) -> None:
     predicted = explainer.resolve_targets(explainer.prepare_images(flower_images), None)
     probs = np.asarray(tiny_cnn(flower_images.astype(np.float32)))
     np.testing.assert_array_equal(predicted, probs.argmax(axis=1))
+
+
+def test_explain_batches_once_and_joins_the_extras(tiny_cnn, flower_images) -> None:
+    explainer = _Identity(tiny_cnn, batch_size=2)  # 5 images -> batches of 2, 2, 1
+    result = explainer.explain(flower_images, targets=[4, 3, 2, 1, 0])
+    assert isinstance(result, Explanation) and result.attributions is None
+    np.testing.assert_array_equal(result.targets, [4, 3, 2, 1, 0])
+    np.testing.assert_array_equal(result.extras["target_again"], [4, 3, 2, 1, 0])
+    assert result.extras_of(1) == {"target_again": 3}
+    assert result.maps[4].max() == 0 and result.maps[0].max() == 1  # each map scaled to [0, 1]
+    with pytest.raises(TypeError):
+        result.extras["x"] = 1  # read-only
 
 
 @pytest.mark.parametrize(

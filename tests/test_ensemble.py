@@ -140,9 +140,9 @@ def test_gradcam_of_an_ensemble_uses_every_member_by_default(members):
     explainer = GradCAM(ensemble)
     assert explainer.layers == ("m1_conv2", "m2_conv2", "m3_conv2")
     choices = gradcam_layer_choices(ensemble)
-    assert choices[-1] == "m1_conv2 + m2_conv2 + m3_conv2" and "m2_conv1" in choices
-    assert GradCAM(ensemble, layer=choices[-1]).layers == explainer.layers
-    assert gradcam_layer_choices(members[0]) == ["preprocess", "conv1", "conv2"]
+    assert choices[-1] == ("m1_conv2", "m2_conv2", "m3_conv2") and ("m2_conv1",) in choices
+    assert GradCAM(ensemble, layers=choices[-1]).layers == explainer.layers
+    assert gradcam_layer_choices(members[0]) == [("preprocess",), ("conv1",), ("conv2",)]
 
 
 def test_gradcam_of_one_member_layer_is_that_members_own_map(members):
@@ -152,7 +152,7 @@ def test_gradcam_of_one_member_layer_is_that_members_own_map(members):
     ensemble = build_ensemble(members[:2])
     for k, member in enumerate(members[:2], start=1):
         np.testing.assert_allclose(
-            GradCAM(ensemble, layer=f"m{k}_conv2")(x, targets),
+            GradCAM(ensemble, layers=f"m{k}_conv2")(x, targets),
             GradCAM(member)(x, targets),
             atol=1e-5,
         )
@@ -166,8 +166,21 @@ def test_gradcam_of_an_ensemble_of_equal_members_is_the_members_map(members):
     )
 
 
-def test_a_bad_part_of_a_joined_layer_lists_the_candidates(members):
+def test_a_bad_one_of_several_layers_lists_the_candidates(members):
     from flowerdash.errors import ExplainError
 
     with pytest.raises(ExplainError, match="m9_conv2.*Candidates"):
-        GradCAM(build_ensemble(members[:2]), layer="m1_conv2 + m9_conv2")
+        GradCAM(build_ensemble(members[:2]), layers=("m1_conv2", "m9_conv2"))
+
+
+def test_the_models_package_does_not_import_the_explain_package():
+    """No import circle: explain uses models (ensembles, logits), never the other way round."""
+    import ast
+    from pathlib import Path
+
+    import flowerdash.models
+
+    for path in Path(flowerdash.models.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("flowerdash.explain"), (path.name, node.module)

@@ -1,33 +1,47 @@
-"""Every explainer honours the shared contract: maps [N, H, W], float32, finite, in [0, 1]."""
+"""Every method of the registry honours the one contract: ``explain(images, targets)`` gives an
+Explanation with maps [N, H, W] float32 in [0, 1], the targets and its extras."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from flowerdash.explain.gradcam import GradCAM
-from flowerdash.explain.integrated_gradients import IntegratedGradients
+from flowerdash.explain import defaults, methods
+from flowerdash.explain.base import Explanation
 
-FACTORIES = {
-    "gradcam": lambda m: GradCAM(m),
-    "gradcam++": lambda m: GradCAM(m, plus_plus=True),
-    "ig": lambda m: IntegratedGradients(m, steps=8, chunk_size=4),
-}
+OPTIONS = {"ig": {"steps": 8, "chunk_size": 4}}
+
+
+def test_the_registry_offers_every_method_the_pages_name() -> None:
+    assert tuple(methods.METHODS) == defaults.METHODS == tuple(defaults.METHOD_LABELS)
+    assert all(cls.label == defaults.METHOD_LABELS[name] for name, cls in methods.METHODS.items())
 
 
 @pytest.mark.parametrize("n", [1, 3])
-@pytest.mark.parametrize("method", list(FACTORIES))
+@pytest.mark.parametrize("method", list(methods.METHODS))
 def test_explainer_contract(tiny_cnn, flower_images, method: str, n: int) -> None:
-    explainer = FACTORIES[method](tiny_cnn)
-    maps = explainer(flower_images[:n])
+    explainer = methods.build(method, tiny_cnn, **OPTIONS.get(method, {}))
+    result = explainer.explain(flower_images[:n])
+    assert isinstance(result, Explanation)
+    maps = result.maps
     assert maps.shape == (n, 64, 64)
     assert maps.dtype == np.float32
     assert np.isfinite(maps).all()
     assert maps.min() >= 0.0 and maps.max() <= 1.0
+    assert result.targets.shape == (n,) and result.targets.dtype == np.int32
+    if result.attributions is not None:
+        assert result.attributions.shape == (n, 64, 64, 3)
+    for key, value in result.extras.items():
+        if isinstance(value, np.ndarray):
+            assert value.shape == (n,), key
     traces = explainer.trace_count
-    again = explainer(
-        flower_images[:n],
-        targets=explainer.resolve_targets(explainer.prepare_images(flower_images[:n]), None),
-    )
-    np.testing.assert_allclose(again, maps, atol=1e-5)  # None = predicted class
+    again = explainer.explain(flower_images[:n], targets=result.targets)
+    np.testing.assert_allclose(again.maps, maps, atol=1e-5)  # None = predicted class
     assert explainer.trace_count == traces
+
+
+def test_unknown_methods_are_refused(tiny_cnn) -> None:
+    from flowerdash.errors import ExplainError
+
+    with pytest.raises(ExplainError, match="gradcam"):
+        methods.build("lime", tiny_cnn)

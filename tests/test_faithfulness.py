@@ -100,7 +100,7 @@ def test_sanity_check_sees_the_randomisation_through_the_folded_ig_model(flower_
     result = sanity_check(
         model,
         flower_images[:2],
-        lambda m: IntegratedGradients(m, steps=4, rule="trapezoid", baseline="black"),
+        lambda m: IntegratedGradients(m, steps=4, baseline="black"),
         layers_to_randomize=["logits", "Conv_1"],
     )
     assert [stage for stage, _rho in result] == ["logits", "Conv_1"]

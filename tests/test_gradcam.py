@@ -68,7 +68,7 @@ def hand_images() -> np.ndarray:
 @pytest.mark.parametrize("plus_plus", [False, True])
 @pytest.mark.parametrize("target", [0, 1])
 def test_matches_hand_computation(hand_model, hand_images, target, plus_plus) -> None:
-    maps = GradCAM(hand_model, layer="conv", plus_plus=plus_plus)(hand_images, target)
+    maps = GradCAM(hand_model, layers="conv", plus_plus=plus_plus)(hand_images, target)
     for image, got in zip(hand_images, maps, strict=True):
         expected = hand_gradcam(image, target, plus_plus)
         assert expected.max() == pytest.approx(1.0)  # the ReLU leaves something to show
@@ -77,7 +77,7 @@ def test_matches_hand_computation(hand_model, hand_images, target, plus_plus) ->
 
 def test_target_class_changes_the_map(hand_model, hand_images) -> None:
     explainer = GradCAM(hand_model)
-    assert explainer.layer == "conv"
+    assert explainer.layers == ("conv",)
     m0, m1 = explainer(hand_images, 0), explainer(hand_images, 1)
     assert not np.allclose(m0, m1)
 
@@ -121,15 +121,16 @@ def test_saved_and_loaded_model(tiny_cnn, flower_images, tmp_path) -> None:
 
 def test_unknown_layer_lists_candidates(tiny_cnn) -> None:
     with pytest.raises(ExplainError) as err:
-        GradCAM(tiny_cnn, layer="conv9")
+        GradCAM(tiny_cnn, layers="conv9")
     message = str(err.value)
     assert "conv9" in message and "conv1" in message and "conv2" in message
     with pytest.raises(ExplainError, match="conv2"):
-        GradCAM(tiny_cnn, layer="logits")  # exists but is not a feature map
+        GradCAM(tiny_cnn, layers="logits")  # exists but is not a feature map
 
 
 def test_other_layer_and_convenience_function(tiny_cnn, flower_images) -> None:
-    early = GradCAM(tiny_cnn, layer="conv1")(flower_images[:1], 0)
+    early = GradCAM(tiny_cnn, layers="conv1")(flower_images[:1], 0)
+    assert GradCAM(tiny_cnn, layers=("conv1",)).layers == ("conv1",)
     late = gradcam(tiny_cnn, flower_images[:1], targets=0)
     assert early.shape == late.shape == (1, 64, 64)
     assert not np.allclose(early, late)

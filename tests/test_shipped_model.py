@@ -39,7 +39,7 @@ def test_the_shipped_model_names_the_example_photos(shipped, explained):
 
 def test_integrated_gradients_on_the_real_backbone_is_complete(explained):
     """At the default steps, the attributions add up to the score change within 5%."""
-    gaps = {true: result.ig_gap for true, result in explained}
+    gaps = {true: result.extras["ig"]["completeness_gap"] for true, result in explained}
     assert all(gap is not None and gap < 0.05 for gap in gaps.values()), gaps
     for _true, result in explained:
         for method in ("gradcam", "ig"):

@@ -10,8 +10,8 @@ import pytest
 from conftest import make_tiny_cnn, save_tiny_checkpoint
 
 from flowerdash.errors import FlowerdashError
+from flowerdash.explain import defaults
 from flowerdash.explain.explanations import explain_image, get_explainer, result_to_json
-from flowerdash.explain.integrated_gradients import DEFAULT_RULE
 from flowerdash.ui import state, warmup
 
 
@@ -19,24 +19,25 @@ from flowerdash.ui import state, warmup
 def fresh(monkeypatch):
     """No warm-up started and no model cached yet; warm-ups allowed outside a served app."""
     monkeypatch.setattr(warmup, "enabled", lambda: True)
-    warmup._slot.clear()
+    state.warmup_slot.clear()
     state.load_checkpoint.clear()
     state.explain_cached.clear()
     yield
     started = warmup.current()
     if started is not None:
         started.done.wait(120)  # no thread left running into the next test
-    warmup._slot.clear()
+    state.warmup_slot.clear()
     state.load_checkpoint.clear()
     state.explain_cached.clear()
+    state.dataset_source.clear()  # the warm-up looked for the dataset with this test's settings
 
 
 def test_a_first_call_says_it_includes_preparation_and_later_ones_do_not(flower_images):
     model = make_tiny_cnn(seed=7)  # its own model: no explainer of it is warm yet
-    first = explain_image(model, flower_images[0], ig_steps=4)
+    first = explain_image(model, flower_images[0], steps=4)
     assert first.prepared == {"gradcam": True, "ig": True}
     assert {m["includes_preparation"] for m in result_to_json(first)["methods"].values()} == {True}
-    again = explain_image(model, flower_images[1], ig_steps=4)
+    again = explain_image(model, flower_images[1], steps=4)
     assert again.prepared == {"gradcam": False, "ig": False}
     assert {m["includes_preparation"] for m in result_to_json(again)["methods"].values()} == {False}
 
@@ -45,7 +46,7 @@ def test_a_call_that_traces_again_says_so(flower_images):
     """A warm explainer that traces again (say, for a new shape) pays for it in that call."""
     model = make_tiny_cnn(seed=8)
     explain_image(model, flower_images[0], methods=("gradcam",))
-    explainer = get_explainer(model, "gradcam", layer=None)
+    explainer = get_explainer(model, "gradcam", layers=None)
     original = explainer._cam_fn
 
     def retraced(*args):
@@ -59,8 +60,8 @@ def test_a_call_that_traces_again_says_so(flower_images):
 
 
 def test_the_default_layer_by_name_or_none_is_one_explainer(tiny_cnn):
-    assert get_explainer(tiny_cnn, "gradcam", layer=None) is get_explainer(
-        tiny_cnn, "gradcam", layer="conv2"
+    assert get_explainer(tiny_cnn, "gradcam", layers=None) is get_explainer(
+        tiny_cnn, "gradcam", layers="conv2"
     )
 
 
@@ -85,10 +86,8 @@ def test_warm_up_fills_the_caches_the_pages_use(fresh, tmp_path, flower_images, 
 
     model, _meta = state.load_checkpoint(path)  # the page's call: cached, not loaded again
     assert len(loads) == 1
-    ig = get_explainer(
-        model, "ig", steps=state.IG_STEPS, baseline=state.IG_BASELINE, rule=DEFAULT_RULE
-    )
-    assert ig.warm and get_explainer(model, "gradcam", layer=None).warm
+    ig = get_explainer(model, "ig", steps=defaults.STEPS, baseline=defaults.BASELINE)
+    assert ig.warm and get_explainer(model, "gradcam", layers=None).warm
 
     # The Explain page's first request (the last layer named, faithfulness on) prepares nothing.
     image = state.model_image(path, flower_images[2])
@@ -99,8 +98,8 @@ def test_warm_up_fills_the_caches_the_pages_use(fresh, tmp_path, flower_images, 
         image,
         ("gradcam", "ig"),
         None,
-        state.IG_STEPS,
-        state.IG_BASELINE,
+        defaults.STEPS,
+        defaults.BASELINE,
         state.gradcam_layers(path)[-1],
         True,
     )
@@ -159,10 +158,10 @@ def test_a_request_waits_for_the_warm_up_of_its_checkpoint(fresh, monkeypatch):
     monkeypatch.setattr(warmup, "prepare", lambda path: release.wait(30))
     warmup.start("ckpt")
     returned = threading.Event()
-    waiter = threading.Thread(target=lambda: (warmup.wait_for("ckpt"), returned.set()))
+    waiter = threading.Thread(target=lambda: (state.wait_for_warmup("ckpt"), returned.set()))
     waiter.start()
     assert not returned.wait(0.3)  # still preparing: the request waits
-    warmup.wait_for("other")  # another checkpoint does not wait
+    state.wait_for_warmup("other")  # another checkpoint does not wait
     release.set()
     assert returned.wait(30)
     waiter.join()
@@ -194,30 +193,29 @@ def test_a_time_with_preparation_is_marked_on_the_page():
     assert not at.metric[1].delta
 
 
-@pytest.mark.parametrize(("rule", "steps"), [("adaptive", 64), ("adaptive", 7), ("midpoint", 20)])
-def test_ig_prepare_traces_what_a_call_runs(flower_images, rule, steps):
+@pytest.mark.parametrize("steps", [64, 7, 1])
+def test_ig_prepare_traces_what_a_call_runs(flower_images, steps):
     """IG's warm-up traces once per gradient batch size a real call uses; the call then traces
     nothing more and says it includes no preparation."""
     from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     model = make_tiny_cnn(seed=9)
-    probe = IntegratedGradients(model, steps=steps, rule=rule)
-    name = "_points_fn" if rule == "adaptive" else "_chunk_fn"
-    real, used = getattr(probe, name), set()
+    probe = IntegratedGradients(model, steps=steps)
+    real, used = probe._points_fn, set()
 
     def recording(x, base, alphas, *rest):
         used.add(int(alphas.shape[0]))
         return real(x, base, alphas, *rest)
 
-    setattr(probe, name, recording)
+    probe._points_fn = recording
     probe.explain(flower_images[0])
-    assert probe._chunk_sizes() == used
+    assert probe.chunk_sizes() == used
 
-    ig = get_explainer(model, "ig", steps=steps, baseline="blur", rule=rule)
+    ig = get_explainer(model, "ig", steps=steps, baseline="blur")
     ig.prepare(flower_images[1])
     assert ig.warm
     traces = ig.trace_count
-    result = explain_image(model, flower_images[2], methods=("ig",), ig_steps=steps, ig_rule=rule)
+    result = explain_image(model, flower_images[2], methods=("ig",), steps=steps)
     assert result.prepared == {"ig": False} and ig.trace_count == traces
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flowerdash.cli.common import checkpoint_and_image, load_checkpoint
+from flowerdash.explain import defaults
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -19,11 +20,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     x.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
     x.add_argument("--method", default="both", choices=("gradcam", "ig", "both"))
-    x.add_argument("--steps", type=int, default=None, help="Integrated Gradients steps (1..512)")
+    x.add_argument(
+        "--steps",
+        type=int,
+        default=defaults.STEPS,
+        help=f"Integrated Gradients steps ({defaults.MIN_STEPS}..{defaults.MAX_STEPS})",
+    )
     x.add_argument(
         "--baseline",
-        default="blur",
-        choices=("blur", "black", "noise"),
+        default=defaults.BASELINE,
+        choices=defaults.BASELINES,
         help="Integrated Gradients starting image (default: a blurred copy of the photo)",
     )
     x.add_argument("--target", type=int, default=None, help="class to explain (default: predicted)")
@@ -41,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from flowerdash.data.images import load_image, prepare_for_model
     from flowerdash.explain.explanations import explain_image, result_to_json
     from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
+    from flowerdash.i18n import _
     from flowerdash.models.backbones import input_size
 
     ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
@@ -48,17 +55,12 @@ def run(args: argparse.Namespace) -> int:
     model, meta, folder = load_checkpoint(ckpt)
     x = prepare_for_model(image, input_size(model)).astype("uint8")
     methods = ("gradcam", "ig") if args.method == "both" else (args.method,)
-    kwargs: dict[str, Any] = {
-        "methods": methods,
-        "target": args.target,
-        "ig_baseline": args.baseline,
-    }
-    if args.steps is not None:
-        kwargs["ig_steps"] = args.steps
-    result = explain_image(model, x, **kwargs)
+    result = explain_image(
+        model, x, methods, target=args.target, steps=args.steps, baseline=args.baseline
+    )
     names = meta["class_names"]
     overlays = {
-        ("GradCAM" if m == "gradcam" else "Integrated Gradients"): overlay(
+        _(defaults.METHOD_LABELS[m]): overlay(
             x, result.maps[m], alpha=args.alpha, cmap=args.colormap
         )
         for m in methods

@@ -1,8 +1,9 @@
-"""Shared explainer base: input clean-up, targets, batching, the logits model, normalisation.
+"""The one explanation contract: ``explain(images, targets) -> Explanation``, and the shared base.
 
 Every explainer takes images in the model's pixel space (raw RGB 0..255, float32 or uint8,
-``[H, W, 3]`` or ``[N, H, W, 3]``) and returns one float32 map ``[N, H, W]`` per image.
-Gradients are always taken of the target class's pre-softmax score (its *logit*), never of the
+``[H, W, 3]`` or ``[N, H, W, 3]``). The base cleans up and validates the images and targets
+once, batches, and scales the maps; a method supplies :meth:`Explainer.explain_batch`.
+Gradients are taken of the target class's pre-softmax score (its *logit*), never of the
 softmax probability, which saturates.
 """
 
@@ -10,93 +11,66 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import threading
+import types
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from flowerdash.errors import ExplainError
+from flowerdash.explain.defaults import BATCH_SIZE
+from flowerdash.explain.overlays import normalize_map
 from flowerdash.explain.rewrites import rewrite_for_gradients
 from flowerdash.i18n import N_, _
-from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR, MEMBER_PATTERN
+from flowerdash.models.cache import per_model
+from flowerdash.models.ensemble import MEMBER_PATTERN
+from flowerdash.models.logits import logits_model, model_input_shape
 
 __all__ = [
+    "BatchResult",
     "Explainer",
+    "Explanation",
+    "check_layers",
     "conv_layer_names",
     "default_conv_layer",
+    "ensemble_layers",
+    "gradcam_layer_choices",
     "gradient_logits_model",
     "logits_model",
     "model_input_shape",
-    "normalize_maps",
 ]
 
-# id(model) -> (weakref to model, logits model); entries vanish when the model is collected.
-_LOGITS_CACHE: dict[int, tuple[weakref.ref, keras.Model]] = {}
-# The same, rewritten for cheaper input gradients (see gradient_rewrites): per model,
-# {rewrites: (digest of the weights it was copied from, copy)}.
-_REWRITTEN_CACHE: dict[
-    int, tuple[weakref.ref, dict[tuple[str, ...], tuple[bytes, keras.Model]]]
-] = {}
-# One logits model per model, also when several threads (dashboard sessions) ask at once.
-_LOGITS_LOCK = threading.RLock()
+
+@dataclass(frozen=True)
+class Explanation:
+    """What every method returns for a batch of images."""
+
+    maps: np.ndarray  # [N, H, W] float32 in [0, 1]
+    attributions: np.ndarray | None  # [N, H, W, C] pixel attributions; None for Grad-CAM
+    targets: np.ndarray  # [N] int32
+    #: Method-specific values: per-image arrays of length N, or one value for the batch.
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def extras_of(self, index: int) -> dict[str, Any]:
+        """The extras of image ``index``: per-image arrays indexed, batch-wide values as they are."""
+        n = len(self.maps)
+        return {
+            k: (v[index].item() if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+            for k, v in self.extras.items()
+        }
 
 
-def _cache_get(cache: dict, model: Any) -> Any | None:
-    entry = cache.get(id(model))
-    if entry is not None and entry[0]() is model:
-        return entry[1]
-    return None
+@dataclass
+class BatchResult:
+    """What a method computes for one batch: raw maps, attributions, per-image extras."""
 
-
-def _cache_put(cache: dict, model: Any, value: Any) -> None:
-    key = id(model)
-    cache[key] = (weakref.ref(model), value)
-    weakref.finalize(model, cache.pop, key, None)
-
-
-def _is_softmax(fn: Any) -> bool:
-    name = getattr(fn, "__name__", "")
-    if not name and fn is not None:
-        try:
-            name = keras.activations.serialize(fn)
-        except Exception:  # noqa: BLE001 - any unserialisable activation is simply "not softmax"
-            name = ""
-        if isinstance(name, dict):
-            name = name.get("config", name.get("class_name", ""))
-    return str(name) == "softmax"
-
-
-def model_input_shape(model: keras.Model) -> tuple[int | None, int | None, int | None]:
-    """The (H, W, C) an image model expects; ExplainError for models that are not single-image."""
-    if len(model.inputs) != 1:
-        raise ExplainError(
-            _(
-                "The model has {count} inputs; explanations need a model with one image input."
-            ).format(count=len(model.inputs))
-        )
-    shape = tuple(model.inputs[0].shape)
-    if len(shape) != 4:
-        raise ExplainError(
-            _(
-                "The model's input has shape {shape}; explanations need an image input "
-                "[N, H, W, C]."
-            ).format(shape=shape)
-        )
-    return shape[1], shape[2], shape[3]
-
-
-def logits_model(model: keras.Model) -> keras.Model:
-    """A model from the same inputs to the pre-softmax class scores (built once per model)."""
-    with _LOGITS_LOCK:
-        cached = _cache_get(_LOGITS_CACHE, model)
-        if cached is None:
-            cached = _build_logits_model(model)
-            _cache_put(_LOGITS_CACHE, model, cached)
-        return cached
+    maps: np.ndarray  # [n, H, W], any non-negative scale
+    attributions: np.ndarray | None = None
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # each [n]
 
 
 def _weights_digest(model: keras.Model) -> bytes:
@@ -107,57 +81,22 @@ def _weights_digest(model: keras.Model) -> bytes:
 
 
 def gradient_logits_model(model: keras.Model, rewrites: Sequence[str]) -> keras.Model:
-    """The logits model rewritten for cheaper input gradients (same function; gradient_rewrites).
+    """The logits model rewritten for cheaper input gradients (same function; see rewrites).
 
-    The copy holds the weights the model had when it was made; it is built once per model and
-    set of rewrites, and built anew when the model's weights have changed since (e.g. the sanity
-    check's randomisation).
+    Built once per model and set of rewrites, and anew when the model's weights changed since
+    (the copy holds the weights it was made from; the sanity check changes weights).
     """
     key = tuple(sorted(rewrites))
     if not key:
         return logits_model(model)
     digest = _weights_digest(model)
-    with _LOGITS_LOCK:
-        copies = _cache_get(_REWRITTEN_CACHE, model)
-        if copies is None:
-            copies = {}
-            _cache_put(_REWRITTEN_CACHE, model, copies)
-        cached = copies.get(key)
-        if cached is None or cached[0] != digest:
-            cached = copies[key] = (digest, rewrite_for_gradients(logits_model(model), key))
-        return cached[1]
-
-
-def _build_logits_model(model: keras.Model) -> keras.Model:
-    model_input_shape(model)
-    names = [layer.name for layer in model.layers]
-    last = model.layers[-1]
-    if "logits" in names:
-        out = model.get_layer("logits").output
-    elif (
-        isinstance(last, keras.layers.Activation)
-        and _is_softmax(last.activation)
-        or isinstance(last, keras.layers.Softmax)
-    ):
-        out = last.input
-    elif isinstance(last, keras.layers.Dense) and _is_softmax(last.activation):
-        # Rebuild the last Dense without its softmax; the original layer is left untouched.
-        linear = keras.layers.Dense(
-            last.units,
-            use_bias=last.use_bias,
-            dtype=last.dtype_policy,
-            name=f"{last.name}_linear_for_explanations",
-        )
-        out = linear(last.input)
-        linear.set_weights(last.get_weights())
-    else:
-        raise ExplainError(
-            _(
-                "Cannot find the model's class scores: it has no layer named 'logits' and its last "
-                "layer ({name}, {layer_type}) is not a softmax."
-            ).format(name=repr(last.name), layer_type=type(last).__name__)
-        )
-    return keras.Model(model.inputs[0], out, name=f"{model.name}_logits")
+    _digest, copy = per_model(
+        model,
+        ("rewritten", key),
+        lambda: (digest, rewrite_for_gradients(logits_model(model), key)),
+        fresh=lambda entry: entry[0] == digest,
+    )
+    return copy
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
@@ -189,39 +128,40 @@ def default_conv_layer(model: keras.Model) -> str:
     return names[-1]
 
 
-def ensemble_layers(model: keras.Model) -> list[str]:
-    """The last feature-map layer of each member of an ensemble (see flowerdash.models.ensemble).
+def ensemble_layers(model: keras.Model) -> tuple[str, ...]:
+    """The last feature-map layer of each member of an ensemble (flowerdash.models.ensemble).
 
     Empty for any other model. Members are recognised by their ``m1_``, ``m2_``... prefixes and
     the ``logits`` layer that averages them.
     """
     names = [layer.name for layer in model.layers]
     if "logits" not in names or not isinstance(model.get_layer("logits"), keras.layers.Average):
-        return []
+        return ()
     last: dict[int, str] = {}
     for name in conv_layer_names(model):
         match = MEMBER_PATTERN.match(name)
         if match:
             last[int(match.group(1))] = name
-    return [last[k] for k in sorted(last)] if len(last) > 1 else []
+    return tuple(last[k] for k in sorted(last)) if len(last) > 1 else ()
 
 
-def gradcam_layer_choices(model: keras.Model) -> list[str]:
+def gradcam_layer_choices(model: keras.Model) -> list[tuple[str, ...]]:
     """Grad-CAM layer choices, the default last: every member's last layer for an ensemble."""
-    names = conv_layer_names(model)
+    choices = [(name,) for name in conv_layer_names(model)]
     members = ensemble_layers(model)
-    return [*names, ALL_MEMBERS_SEPARATOR.join(members)] if members else names
+    return [*choices, members] if members else choices
 
 
-def check_layers(model: keras.Model, layer: str | None) -> tuple[str, ...]:
-    """Resolve ``layer`` to feature-map layer names: one, or several joined by " + ".
+def check_layers(model: keras.Model, layers: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Resolve one layer name, several, or None (the default) to feature-map layer names.
 
-    None is the default: the last feature-map layer, or every member's for an ensemble.
+    The default is the last feature-map layer, or every member's for an ensemble.
     """
-    if layer is None:
-        members = ensemble_layers(model)
-        return tuple(members) if members else (default_conv_layer(model),)
-    return tuple(check_layer(model, part) for part in layer.split(ALL_MEMBERS_SEPARATOR))
+    if layers is None:
+        return ensemble_layers(model) or (default_conv_layer(model),)
+    if isinstance(layers, str):
+        layers = (layers,)
+    return tuple(check_layer(model, name) for name in layers)
 
 
 def check_layer(model: keras.Model, layer: str | None) -> str:
@@ -240,41 +180,45 @@ def check_layer(model: keras.Model, layer: str | None) -> str:
     )
 
 
-def normalize_maps(maps: np.ndarray) -> np.ndarray:
-    """Scale each non-negative map [N, H, W] by its maximum to [0, 1]; all-zero maps stay zero."""
-    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    maps = np.maximum(maps, 0.0)
-    peak = maps.reshape(len(maps), -1).max(axis=1) if maps.size else np.zeros(len(maps))
-    scale = np.where(peak > 0, peak, 1.0).astype(np.float32)
-    return (maps / scale[:, None, None]).astype(np.float32)
+def _check_model(model: Any) -> keras.Model:
+    if not isinstance(model, keras.Model):
+        raise ExplainError(
+            _("Expected a Keras model, got {type_name}.").format(type_name=type(model).__name__)
+        )
+    return model
 
 
 class Explainer(abc.ABC):
-    """Base class: validates images and targets, batches, and normalises the maps of a method.
+    """Validates images and targets, batches, scales the maps; a method adds ``explain_batch``.
 
     An explainer may copy the model's weights when it is built (Integrated Gradients runs on a
-    rewritten copy): after changing a model's weights in place, build a new explainer.
+    rewritten copy): after changing a model's weights in place, build a new explainer. It keeps
+    only a weak reference to the model, so caching it per model does not keep the model alive.
     """
 
-    #: Whether __call__ scales each map to [0, 1] with :func:`normalize_maps`.
-    normalize: bool = True
-    #: Rewrites of the logits model that make input gradients cheaper (the same function; see
-    #: gradient_rewrites); methods that read a layer's activations keep the original.
-    gradient_rewrites: tuple[str, ...] = ()
+    #: Display name (a msgid; translate with ``_``).
+    label: ClassVar[str] = ""
+    #: Options of the constructor that ``explain_image`` passes on (one name everywhere).
+    options: ClassVar[tuple[str, ...]] = ()
+    #: Percentile above which a map is clipped before scaling (None: plain max scaling).
+    clip_percentile: ClassVar[float | None] = None
 
-    def __init__(self, model: keras.Model, batch_size: int = 16) -> None:
-        if not isinstance(model, keras.Model):
-            raise ExplainError(
-                _("Expected a Keras model, got {type_name}.").format(type_name=type(model).__name__)
-            )
+    def __init__(
+        self,
+        model: keras.Model,
+        batch_size: int = BATCH_SIZE,
+        rewrites: Sequence[str] = (),
+    ) -> None:
+        _check_model(model)
         if int(batch_size) < 1:
             raise ExplainError(
                 _("batch_size must be at least 1, got {value}.").format(value=batch_size)
             )
-        self.model = model
+        self._model = weakref.ref(model)
         self.batch_size = int(batch_size)
         self.input_shape = model_input_shape(model)
-        self.logits_model = gradient_logits_model(model, self.gradient_rewrites)
+        self.rewrites = tuple(rewrites)
+        self.logits_model = gradient_logits_model(model, self.rewrites)
         self.num_classes = int(self.logits_model.outputs[0].shape[-1])
         #: How many times any compiled function of this explainer has been traced.
         self.trace_count = 0
@@ -284,6 +228,21 @@ class Explainer(abc.ABC):
             lambda x: tf.cast(self.logits_model(x, training=False), tf.float32),
             [self.image_spec()],
         )
+
+    @property
+    def model(self) -> keras.Model | None:
+        """The explained model (None once it has been collected)."""
+        return self._model()
+
+    @classmethod
+    def cache_options(cls, model: keras.Model, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` as the explainer will use them, so equal settings share one cache entry."""
+        return options
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Method-specific values that hold for every image (e.g. the settings used)."""
+        return {}
 
     # -- compiled functions -------------------------------------------------------------------
     def image_spec(self, batched: bool = True) -> tf.TensorSpec:
@@ -398,27 +357,38 @@ class Explainer(abc.ABC):
             )
         return arr.astype(np.int32)
 
-    # -- the public call ----------------------------------------------------------------------
-    def __call__(self, images: Any, targets: Any = None) -> np.ndarray:
-        """Explain ``images`` for ``targets`` (None = predicted class): float32 maps [N, H, W]."""
+    # -- the contract ---------------------------------------------------------------------------
+    def explain(self, images: Any, targets: Any = None) -> Explanation:
+        """Explain ``images`` for ``targets`` (None = the predicted class of each image)."""
         x = self.prepare_images(images)
-        t = self.resolve_targets(x, targets)
-        maps = []
-        for i in range(0, len(x), self.batch_size):
-            batch = self._explain_batch(
-                tf.constant(x[i : i + self.batch_size]), tf.constant(t[i : i + self.batch_size])
-            )
-            maps.append(np.asarray(batch, dtype=np.float32))
-        out = np.concatenate(maps, axis=0)
-        self.warm = True
-        return self.postprocess(out)
+        return self.explain_prepared(x, self.resolve_targets(x, targets))
 
-    def postprocess(self, maps: np.ndarray) -> np.ndarray:
-        """Final per-image scaling of the maps (default: max-normalise to [0, 1])."""
-        if self.normalize:
-            return normalize_maps(maps)
-        return np.nan_to_num(maps.astype(np.float32))
+    def explain_prepared(self, images: np.ndarray, targets: np.ndarray) -> Explanation:
+        """:meth:`explain` for images from :meth:`prepare_images` and targets from
+        :meth:`resolve_targets` (already validated: not checked again)."""
+        parts = [
+            self.explain_batch(images[i : i + self.batch_size], targets[i : i + self.batch_size])
+            for i in range(0, len(images), self.batch_size)
+        ]
+        self.warm = True
+        maps = normalize_map(
+            np.maximum(np.concatenate([p.maps for p in parts]).astype(np.float32), 0.0),
+            clip_percentile=self.clip_percentile,
+        )
+        attributions = (
+            None
+            if parts[0].attributions is None
+            else np.concatenate([p.attributions for p in parts])
+        )
+        extras = dict(self.extras)
+        for key in parts[0].extras:
+            extras[key] = np.concatenate([p.extras[key] for p in parts])
+        return Explanation(maps, attributions, targets, types.MappingProxyType(extras))
+
+    def __call__(self, images: Any, targets: Any = None) -> np.ndarray:
+        """Shorthand for ``explain(images, targets).maps``."""
+        return self.explain(images, targets).maps
 
     @abc.abstractmethod
-    def _explain_batch(self, images: tf.Tensor, targets: tf.Tensor) -> np.ndarray:
-        """Raw maps [n, H, W] for one batch of prepared images and int32 targets."""
+    def explain_batch(self, images: np.ndarray, targets: np.ndarray) -> BatchResult:
+        """One batch of prepared float32 images [n, H, W, C] and int32 targets [n]."""

@@ -15,22 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
-import keras
 import numpy as np
 from scipy.stats import spearmanr
 
 from flowerdash.errors import ExplainError
+from flowerdash.explain.baselines import make_baseline
 from flowerdash.i18n import _
 from flowerdash.inference.predict import predict_batch
+
+if TYPE_CHECKING:  # pages import this module for the focus score: no TensorFlow at import
+    import keras
 
 __all__ = [
     "FaithfulnessResult",
     "deletion_insertion",
     "focus_score",
+    "more_faithful",
     "sanity_check",
 ]
+
+#: Area differences below this share of the full-image probability are noise, not a verdict.
+NOISE_SHARE = 0.05
 
 
 @dataclass
@@ -45,17 +53,14 @@ class FaithfulnessResult:
 
 
 def _pixel_baseline(image: np.ndarray, baseline: str) -> np.ndarray:
-    if baseline == "black":
-        return np.zeros_like(image)
-    if baseline == "blur":
-        sigma = max(image.shape[:2]) / 8.0
-        blurred = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-        return blurred.reshape(image.shape).astype(np.float32)
-    raise ExplainError(
-        _("Unknown deletion/insertion baseline {baseline}; choose 'blur' or 'black'.").format(
-            baseline=repr(baseline)
+    # Deletion and insertion need a baseline that does not depend on a seed: no noise.
+    if baseline not in ("blur", "black"):
+        raise ExplainError(
+            _("Unknown deletion/insertion baseline {baseline}; choose 'blur' or 'black'.").format(
+                baseline=repr(baseline)
+            )
         )
-    )
+    return make_baseline(image[None], baseline)[0]
 
 
 def deletion_insertion(
@@ -118,6 +123,21 @@ def deletion_insertion(
         deletion_auc=float(np.trapezoid(del_s, fractions)),
         insertion_auc=float(np.trapezoid(ins_s, fractions)),
     )
+
+
+def more_faithful(a: str, b: str, faith: dict[str, FaithfulnessResult]) -> tuple[str, str] | None:
+    """(the method whose deletion curve falls faster, the one whose insertion curve rises faster)
+    of methods ``a`` and ``b``; None when both differences are noise."""
+    fa, fb = faith[a], faith[b]
+    scale = max(float(fa.deletion_scores[0]), 1e-6)
+    if (
+        abs(fa.deletion_auc - fb.deletion_auc) < NOISE_SHARE * scale
+        and abs(fa.insertion_auc - fb.insertion_auc) < NOISE_SHARE * scale
+    ):
+        return None
+    deletion = a if fa.deletion_auc < fb.deletion_auc else b
+    insertion = a if fa.insertion_auc > fb.insertion_auc else b
+    return deletion, insertion
 
 
 def _randomize_layer(layer: keras.layers.Layer, rng: np.random.Generator) -> None:
@@ -184,6 +204,8 @@ def sanity_check(
     probs = predict_batch(model, imgs, 16)
     targets = probs.argmax(axis=1)
     reference = np.asarray(original(imgs, targets))
+
+    import keras
 
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())

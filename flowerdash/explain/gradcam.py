@@ -1,47 +1,47 @@
-"""Grad-CAM and Grad-CAM++: class-discriminative heat maps from a feature-map layer.
+"""Grad-CAM and Grad-CAM++: class-discriminative heat maps from feature-map layers.
 
 Grad-CAM (Selvaraju et al., 2017): weights ``w_k = mean_ij dS/dA_ijk`` (S = target logit,
 A = feature map), map ``ReLU(sum_k w_k A_k)``, bilinearly upsampled to the input size and scaled
 to [0, 1]. Grad-CAM++ (Chattopadhay et al., 2018) replaces the plain average by
 ``w_k = sum_ij alpha_ijk ReLU(dS/dA_ijk)`` with
 ``alpha = g^2 / (2 g^2 + sum_ab A_abk g^3)`` (g = dS/dA), the usual closed form obtained with an
-exponential of the score.
-
-For an ensemble (flowerdash.models.ensemble) the default is every member's last feature-map layer: its
-score is the mean of the members', so its map is the mean of the members' maps.
+exponential of the score. Several layers' maps are summed: for an ensemble, whose score is the
+mean of its members', every member's last layer is the default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.explain.base import Explainer, check_layers
-from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR
+from flowerdash.explain.base import BatchResult, Explainer, check_layers
+from flowerdash.explain.defaults import BATCH_SIZE
 
-__all__ = ["GradCAM", "gradcam"]
+__all__ = ["GradCAM", "GradCAMPlusPlus", "gradcam"]
 
 
 class GradCAM(Explainer):
-    """Grad-CAM (or Grad-CAM++ with ``plus_plus=True``) on feature-map layers of a model.
+    """Grad-CAM (Grad-CAM++ with ``plus_plus=True``) on one or several feature-map layers.
 
-    ``layer``: a layer name, several joined by " + " (their maps are summed), or None for the
-    default (the last feature-map layer; for an ensemble, every member's).
+    ``layers``: a layer name, a tuple of names (maps summed), or None for the default.
     """
+
+    label = "Grad-CAM"
+    options = ("layers",)
 
     def __init__(
         self,
         model: keras.Model,
-        layer: str | None = None,
+        layers: str | Sequence[str] | None = None,
         plus_plus: bool = False,
-        batch_size: int = 16,
+        batch_size: int = BATCH_SIZE,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
-        self.layers = check_layers(model, layer)
-        self.layer = ALL_MEMBERS_SEPARATOR.join(self.layers)
+        self.layers = check_layers(model, layers)
         self.plus_plus = bool(plus_plus)
         self._grad_model = keras.Model(
             model.inputs[0],
@@ -50,10 +50,20 @@ class GradCAM(Explainer):
         )
         self._cam_fn = self.compile(self._cam, [self.image_spec(), tf.TensorSpec([None], tf.int32)])
 
+    @classmethod
+    def cache_options(cls, model: keras.Model, options: dict[str, Any]) -> dict[str, Any]:
+        """The default layers by name and by None are one explainer (one trace)."""
+        return {**options, "layers": check_layers(model, options.get("layers"))}
+
     @property
     def name(self) -> str:
         """Display name of the method."""
         return "Grad-CAM++" if self.plus_plus else "Grad-CAM"
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """The layers whose maps were summed."""
+        return {"layers": self.layers}
 
     def _cam(self, images: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
@@ -61,8 +71,7 @@ class GradCAM(Explainer):
             score = tf.gather(tf.cast(logits, tf.float32), targets, axis=1, batch_dims=1)
         grads = tape.gradient(score, features)
         size = tf.shape(images)[1:3]
-        cams = [self._layer_cam(f, g, size) for f, g in zip(features, grads, strict=True)]
-        return tf.add_n(cams)
+        return tf.add_n([self._layer_cam(f, g, size) for f, g in zip(features, grads, strict=True)])
 
     def _layer_cam(self, features: tf.Tensor, grads: tf.Tensor, size: tf.Tensor) -> tf.Tensor:
         grads = tf.cast(grads, tf.float32)
@@ -79,12 +88,27 @@ class GradCAM(Explainer):
         cam = tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
         return tf.nn.relu(cam)
 
-    def _explain_batch(self, images: tf.Tensor, targets: tf.Tensor) -> np.ndarray:
-        return self._cam_fn(images, targets).numpy()
+    def explain_batch(self, images: np.ndarray, targets: np.ndarray) -> BatchResult:
+        """Grad-CAM maps of one batch."""
+        return BatchResult(self._cam_fn(tf.constant(images), tf.constant(targets)).numpy())
+
+
+class GradCAMPlusPlus(GradCAM):
+    """Grad-CAM++ (the registry's ``gradcam++``)."""
+
+    label = "Grad-CAM++"
+
+    def __init__(
+        self,
+        model: keras.Model,
+        layers: str | Sequence[str] | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        super().__init__(model, layers=layers, plus_plus=True, batch_size=batch_size)
 
 
 def gradcam(
-    model: keras.Model, images: Any, targets: Any = None, layer: str | None = None
+    model: keras.Model, images: Any, targets: Any = None, layers: str | None = None
 ) -> np.ndarray:
     """Grad-CAM maps [N, H, W] in [0, 1] for ``images`` (one-off; reuse GradCAM for many calls)."""
-    return GradCAM(model, layer=layer)(images, targets)
+    return GradCAM(model, layers=layers).explain(images, targets).maps

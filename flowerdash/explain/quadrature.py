@@ -14,10 +14,8 @@ error, 8 at a time (classic adaptive quadrature, with an exact error indicator i
 estimated one). The vector integral is the ordinary trapezoid rule on the final grid.
 
 Why only a quarter: the slope error steers the bisections, but every pixel's own integrand
-needs the first grid to be fine. Spending half of the evaluations on bisection gave a smaller
-completeness gap but attributions further from a 512-step reference (per pixel) than the plain
-rules at the same cost; a quarter, on a quadratic grid, keeps them as close as the best fixed
-rule while the gap falls (``benchmarks/ig_rules.py`` measures both).
+needs the first grid to be fine; a larger share shrinks the gap while moving the attributions
+away from a fine reference (``benchmarks/ig_adaptive_variants.py`` compares the splits).
 
 Memory is bounded: only cells that can still be split keep their two endpoint vectors (at most
 ``max_refinements`` cells, since a cell ranked lower than that among the first grid can never

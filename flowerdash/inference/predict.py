@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -11,13 +10,10 @@ import numpy as np
 
 from flowerdash.data.images import prepare_for_model
 from flowerdash.models.backbones import input_size
+from flowerdash.models.cache import per_model
 
 if TYPE_CHECKING:
     import keras
-
-
-_PREDICT_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PREDICT_LOCK = threading.Lock()
 
 
 def compiled_predict(model: keras.Model) -> Callable:
@@ -29,18 +25,16 @@ def compiled_predict(model: keras.Model) -> Callable:
     """
     import tensorflow as tf
 
-    with _PREDICT_LOCK:
-        fn = _PREDICT_FNS.get(model)
-        if fn is None:
-            size = int(model.inputs[0].shape[1])
-            ref = weakref.ref(model)  # the cache must not keep a model alive
-            fn = tf.function(
-                lambda x: ref()(x, training=False),
-                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-                reduce_retracing=True,
-            )
-            _PREDICT_FNS[model] = fn
-    return fn
+    def build() -> Callable:
+        size = int(model.inputs[0].shape[1])
+        ref = weakref.ref(model)  # the cache must not keep a model alive
+        return tf.function(
+            lambda x: ref()(x, training=False),
+            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+            reduce_retracing=True,
+        )
+
+    return per_model(model, "predict", build)
 
 
 def predict_batch(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -28,12 +28,11 @@ from flowerdash.models.checkpoints import (
 if TYPE_CHECKING:
     import keras
 
-    from flowerdash.data.datasets import DatasetSource
+    from flowerdash.data.sources import DatasetSource
 
 MIN_MEMBERS = 2
-# Member k's layers are named "m{k}_<its own name>"; several Grad-CAM layers are joined by " + ".
+# Member k's layers are named "m{k}_<its own name>".
 MEMBER_PATTERN = re.compile(r"^m(\d+)_")
-ALL_MEMBERS_SEPARATOR = " + "
 
 
 def member_prefix(index: int) -> str:
@@ -55,7 +54,7 @@ def build_ensemble(models: Sequence[keras.Model], name: str = "ensemble") -> ker
     """One flat model whose class scores are the mean of the members' (members left untouched)."""
     import keras
 
-    from flowerdash.explain.base import logits_model, model_input_shape
+    from flowerdash.models.logits import logits_model, model_input_shape
 
     check_member_count(len(models))
     shapes = {model_input_shape(m) for m in models}

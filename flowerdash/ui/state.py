@@ -6,6 +6,7 @@ Pages call these functions; they never hold TensorFlow objects themselves.
 
 from __future__ import annotations
 
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,8 @@ import numpy as np
 import streamlit as st
 
 from flowerdash.errors import FlowerdashError
+from flowerdash.explain import defaults
 from flowerdash.i18n import _, get_language
-
-# Integrated Gradients defaults of ``flowerdash.explain.integrated_gradients``, here without TensorFlow
-# (pages import this module; a test keeps the two in step).
-IG_STEPS = 64
-IG_BASELINE = "blur"
-IG_BASELINES = ("blur", "black", "noise")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -56,7 +52,7 @@ def dataset_source():
 
 
 def _find_source():
-    from flowerdash.data.datasets import FolderSource, get_source
+    from flowerdash.data.sources import FolderSource, get_source
 
     try:
         source = get_source()
@@ -85,17 +81,6 @@ def _clear_dataset_source() -> None:
 
 
 dataset_source.clear = _clear_dataset_source  # type: ignore[attr-defined]
-
-
-def require_dataset():
-    """The dataset source; without one, the dataset panel (how to get it) and a stop."""
-    from flowerdash.ui import dataset_panel
-
-    source = dataset_source()
-    if isinstance(source, FlowerdashError):
-        dataset_panel.show(source)
-        st.stop()
-    return source
 
 
 @st.cache_data(show_spinner=False, ttl=5)
@@ -206,6 +191,31 @@ def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
     return prepare_for_model(image, input_size(model)).round().astype(np.uint8)
 
 
+class WarmupSlot:
+    """The process's warm-up (``flowerdash.ui.warmup``), if one was started."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.warmup: Any = None  # a warmup.Warmup: its checkpoint and a ``done`` event
+
+
+@st.cache_resource(show_spinner=False)
+def warmup_slot() -> WarmupSlot:
+    """The process-wide warm-up slot. Here, not in ``warmup``, so that the caches the warm-up
+    fills can wait for it without importing it; cleared with the model it prepares."""
+    return WarmupSlot()
+
+
+WARMUP_WAIT_SECONDS = 300.0  # a ceiling only: a stuck warm-up must not hold a page forever
+
+
+def wait_for_warmup(checkpoint: str, timeout: float = WARMUP_WAIT_SECONDS) -> None:
+    """Block while this process's warm-up is still preparing ``checkpoint``."""
+    warmup = warmup_slot().warmup
+    if warmup is not None and warmup.checkpoint == str(checkpoint):
+        warmup.done.wait(timeout)
+
+
 @st.cache_data(show_spinner=False, max_entries=48)
 def explain_cached(
     checkpoint: str,
@@ -213,25 +223,24 @@ def explain_cached(
     _image: np.ndarray,
     methods: tuple[str, ...],
     target: int | None = None,
-    ig_steps: int = IG_STEPS,
-    ig_baseline: str = IG_BASELINE,
-    layer: str | None = None,
+    steps: int = defaults.STEPS,
+    baseline: str = defaults.BASELINE,
+    layers: tuple[str, ...] | None = defaults.LAYERS,
     with_faithfulness: bool = False,
 ):
     """explain_image on a model-sized uint8 image, cached by checkpoint, image key and options."""
     from flowerdash.explain import explanations
-    from flowerdash.ui import warmup
 
-    warmup.wait_for(checkpoint)  # reuse what the warm-up prepares rather than race it
+    wait_for_warmup(checkpoint)  # reuse what the warm-up prepares rather than race it
     model, _meta = load_checkpoint(checkpoint)
     return explanations.explain_image(
         model,
         _image,
         methods=methods,
         target=target,
-        ig_steps=ig_steps,
-        ig_baseline=ig_baseline,
-        layer=layer,
+        steps=steps,
+        baseline=baseline,
+        layers=layers,
         with_faithfulness=with_faithfulness,
     )
 
@@ -242,9 +251,9 @@ def faithfulness_cached(
     key: str,
     _image: np.ndarray,
     target: int,
-    ig_steps: int,
-    ig_baseline: str,
-    layer: str | None,
+    steps: int,
+    baseline: str,
+    layers: tuple[str, ...] | None,
     _maps: dict[str, np.ndarray],
 ):
     """Deletion/insertion of each map of ``explain_cached`` with the same image and options.
@@ -260,8 +269,9 @@ def faithfulness_cached(
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def gradcam_layers(checkpoint: str) -> list[str]:
-    """Feature-map layers of a checkpoint's model that Grad-CAM can use (last = default)."""
+def gradcam_layers(checkpoint: str) -> list[tuple[str, ...]]:
+    """Layer choices of a checkpoint's model for Grad-CAM (last = default): one layer each, or
+    every ensemble member's."""
     from flowerdash.explain.base import gradcam_layer_choices
 
     model, _meta = load_checkpoint(checkpoint)
@@ -383,6 +393,6 @@ def mixed_pair(
     lam: float,
 ) -> tuple[np.ndarray, dict[str, float]]:
     """``augment.mix_pair`` of two same-sized images, cached by their keys and the settings."""
-    from flowerdash.data.augment import mix_pair
+    from flowerdash.data.mixing import mix_pair
 
     return mix_pair(_a, _b, label_a, label_b, method, float(lam))

@@ -4,12 +4,12 @@ A server's first explanation otherwise pays for loading the model, tracing the c
 functions and building Integrated Gradients' rewritten copy of the model, and shows that cost as
 the method's time. ``start`` makes the pages' calls once per server process, in a background
 thread, on a dummy image (Integrated Gradients only traced and compiled, not run in full),
-through the same caches (``state.load_checkpoint``, the explainer cache of
-``flowerdash.explain.explanations``, ``flowerdash.inference.predict``'s compiled functions), so the pages find
-everything ready. ``serve.py`` (what ``make run`` serves) starts it when the server starts;
-under a plain ``streamlit run streamlit_app.py``, which runs no app code before the first
-visitor, it starts with the first page opened. ``wait_for`` lets a request that arrives meanwhile wait for the warm-up instead of
-competing with it for the cores; everything it needs is then prepared.
+through the same caches (``state.load_checkpoint`` and the per-model cache of
+``flowerdash.models.cache``: explainers, compiled prediction), so the pages find everything
+ready. ``serve.py`` (what ``make run`` serves) starts it when the server starts; under a plain
+``streamlit run streamlit_app.py``, which runs no app code before the first visitor, it starts
+with the first page opened. ``state.wait_for_warmup`` lets a request that arrives meanwhile wait for the
+warm-up instead of competing with it for the cores; everything it needs is then prepared.
 
 A failure is logged and otherwise ignored: the pages load the checkpoint themselves and show
 what is wrong with it. ``FLOWERDASH_WARMUP=0`` turns the warm-up off (the app benchmark's
@@ -25,12 +25,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import streamlit as st
 
 from flowerdash.errors import FlowerdashError
 
 ENV_VAR = "FLOWERDASH_WARMUP"
-WAIT_SECONDS = 300.0  # a ceiling only: a stuck warm-up must not hold a page forever
 log = logging.getLogger(__name__)
 
 
@@ -63,8 +61,8 @@ class Warmup:
 
 def prepare(checkpoint: str) -> None:
     """What a first Explain or Try it request prepares: model, prediction, both explainers."""
+    from flowerdash.explain import defaults
     from flowerdash.explain.explanations import explain_image, get_explainer
-    from flowerdash.explain.integrated_gradients import DEFAULT_RULE
     from flowerdash.models.backbones import input_size
     from flowerdash.ui import state
 
@@ -78,10 +76,7 @@ def prepare(checkpoint: str) -> None:
     # the Explain page's defaults, only traced and compiled, since a visitor may be waiting for
     # the cores. Faithfulness reuses the prediction's compiled function: nothing to prepare.
     explain_image(model, image, methods=("gradcam",))
-    ig = get_explainer(
-        model, "ig", steps=state.IG_STEPS, baseline=state.IG_BASELINE, rule=DEFAULT_RULE
-    )
-    ig.prepare(image)
+    get_explainer(model, "ig", steps=defaults.STEPS, baseline=defaults.BASELINE).prepare(image)
 
 
 def enabled() -> bool:
@@ -97,30 +92,17 @@ def enabled() -> bool:
     return runtime.exists() and type(runtime.get_instance()) is runtime.Runtime
 
 
-class _Slot:
-    """The process's warm-up, if one was started."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.warmup: Warmup | None = None
-
-
-@st.cache_resource(show_spinner=False)
-def _slot() -> _Slot:
-    # In st.cache_resource, like the model it prepares: clearing the caches forgets both, and
-    # the next page run prepares the model again.
-    return _Slot()
-
-
 def start(checkpoint: str | None) -> Warmup | None:
     """Start the process's warm-up of ``checkpoint`` in a background thread, once per process.
 
     Returns the warm-up (the first one started, whatever ``checkpoint`` later calls pass), or
     None when warm-ups are off or there is no checkpoint.
     """
+    from flowerdash.ui import state
+
     if checkpoint is None or not enabled():
         return None
-    slot = _slot()
+    slot = state.warmup_slot()
     with slot.lock:
         if slot.warmup is None:
             slot.warmup = Warmup(str(checkpoint))
@@ -150,11 +132,6 @@ def start_at_server_start() -> None:
 
 def current() -> Warmup | None:
     """The warm-up started in this process, if any."""
-    return _slot().warmup
+    from flowerdash.ui import state
 
-
-def wait_for(checkpoint: str, timeout: float = WAIT_SECONDS) -> None:
-    """Block while this process's warm-up is still preparing ``checkpoint``."""
-    warmup = current()
-    if warmup is not None and warmup.checkpoint == str(checkpoint):
-        warmup.done.wait(timeout)
+    return state.warmup_slot().warmup

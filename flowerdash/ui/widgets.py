@@ -14,7 +14,6 @@ import streamlit as st
 
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
-from flowerdash.models.ensemble import ALL_MEMBERS_SEPARATOR
 
 
 def classes_present(labels: np.ndarray, names: Sequence[str]) -> list[int]:
@@ -58,8 +57,10 @@ def flower_and_photo_number(
     return cls, int(members[int(pick) - 1])
 
 
-def layer_select(layers: Sequence[str], label: str, key: str, container: Any = st) -> str:
-    """The Grad-CAM layer, the last one first."""
+def layer_select(
+    layers: Sequence[tuple[str, ...]], label: str, key: str, container: Any = st
+) -> tuple[str, ...]:
+    """The Grad-CAM layers (one layer, or every ensemble member's), the last choice first."""
     return container.selectbox(
         label,
         layers,
@@ -72,11 +73,10 @@ def layer_select(layers: Sequence[str], label: str, key: str, container: Any = s
     )
 
 
-def _layer_label(layer: str) -> str:
-    parts = layer.split(ALL_MEMBERS_SEPARATOR)
-    if len(parts) == 1:
-        return layer
-    return _("All {n} members").format(n=len(parts))
+def _layer_label(layers: tuple[str, ...]) -> str:
+    if len(layers) == 1:
+        return layers[0]
+    return _("All {n} members").format(n=len(layers))
 
 
 def alpha_slider(key: str, default: float, container: Any = st) -> float:
