@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
 
     from benchmarks import machine, report
-    from benchmarks.suite import BENCHMARKS, Context, Plan, Skip
+    from benchmarks.common import Skip
+    from benchmarks.suite import BENCHMARKS, Context, Plan
 
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     # The browser benchmarks load the real checkpoint: only when asked for in quick mode.

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.common import Skip
+from benchmarks.server import streamlit_server
 from benchmarks.stats import once, repeat, summarize
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DISPLAY_SIZE = 384  # what the Try it page shows
 
@@ -80,7 +77,6 @@ def engine_timings(checkpoint: Path, photo: Path, repeats: int) -> dict[str, Any
 def chromium_or_skip() -> str:
     """The chromium to drive (benchmarks.chromium), or Skip with the reason."""
     from benchmarks.chromium import ChromiumNotFoundError, find_chromium
-    from benchmarks.suite import Skip
 
     try:
         import playwright  # noqa: F401
@@ -90,48 +86,6 @@ def chromium_or_skip() -> str:
         return find_chromium()
     except ChromiumNotFoundError as exc:
         raise Skip(str(exc)) from exc
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def streamlit_args(port: int, script: str = "streamlit_app.py") -> list[str]:
-    """``streamlit`` arguments serving ``script`` headless on ``port``, loopback only."""
-    return [
-        "run", script, "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-
-
-def stop_server(proc: subprocess.Popen, grace: float = 15.0) -> None:
-    """Stop a server process: politely, then for good after ``grace`` seconds."""
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def wait_until_healthy(
-    url: str, proc: subprocess.Popen, timeout: float = 120.0, poll: float = 0.1
-) -> bool:
-    """Wait for the server's health endpoint; False if the process ended or time ran out."""
-    deadline = time.perf_counter() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        if proc.poll() is not None or time.perf_counter() > deadline:
-            return False
-        time.sleep(poll)
 
 
 def _wait_idle(page, timeout_ms: int = 120_000) -> None:
@@ -146,10 +100,6 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
     chromium = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    from benchmarks.suite import Skip
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "FLOWERDASH_DATA_DIR": str(ctx.data_dir),
@@ -157,47 +107,45 @@ def browser_timings(ctx: Any, photo: Path) -> dict[str, Any]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     out: dict[str, Any] = {"note": "loopback only; chromium headless via Playwright"}
-    with sync_playwright() as p, tempfile.TemporaryFile("w+") as log:
+    with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
         page.set_default_timeout(120_000)
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", *streamlit_args(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
         try:
-            if not wait_until_healthy(url, proc):
-                log.seek(0)
-                raise Skip(f"streamlit did not start: {log.read()[-500:]}")
-            out["server_healthy_seconds"] = time.perf_counter() - start
-            page.goto(url)
-            page.locator('[data-testid="stSidebar"]').first.wait_for()
-            page.get_by_text("Flower photo").first.wait_for()
-            out["cold_start_to_first_page_seconds"] = time.perf_counter() - start
-            _wait_idle(page)
-            out["cold_start_to_idle_page_seconds"] = time.perf_counter() - start
-            uploads, loads = [], []
-            for _ in range(4):
-                t0 = time.perf_counter()
-                page.goto(url)
-                page.get_by_text("Flower photo").first.wait_for()
-                _wait_idle(page)
-                loads.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                page.locator('[class*="st-key-home-upload"] input[type="file"]').set_input_files(
-                    str(photo)
-                )
-                page.get_by_text("Where it looked (Grad-CAM)").first.wait_for()
-                uploads.append(time.perf_counter() - t0)
-                _wait_idle(page)
-            out["upload_to_gradcam_first_seconds"] = uploads[0]
-            out["upload_to_gradcam_warm"] = summarize(uploads[1:])
-            out["page_reload_warm"] = summarize(loads[1:])
-            out["alpha"] = _alpha_in_browser(page, url, photo)
+            with streamlit_server(env) as url:
+                out.update(_browser_session(page, url, photo, start))
         finally:
-            stop_server(proc)
             browser.close()
+    return out
+
+
+def _browser_session(page, url: str, photo: Path, start: float) -> dict[str, Any]:
+    """The timed visits of :func:`browser_timings` on a healthy server."""
+    out: dict[str, Any] = {}
+    out["server_healthy_seconds"] = time.perf_counter() - start
+    page.goto(url)
+    page.locator('[data-testid="stSidebar"]').first.wait_for()
+    page.get_by_text("Flower photo").first.wait_for()
+    out["cold_start_to_first_page_seconds"] = time.perf_counter() - start
+    _wait_idle(page)
+    out["cold_start_to_idle_page_seconds"] = time.perf_counter() - start
+    uploads, loads = [], []
+    for _ in range(4):
+        t0 = time.perf_counter()
+        page.goto(url)
+        page.get_by_text("Flower photo").first.wait_for()
+        _wait_idle(page)
+        loads.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        page.locator('[class*="st-key-home-upload"] input[type="file"]').set_input_files(str(photo))
+        page.get_by_text("Where it looked (Grad-CAM)").first.wait_for()
+        uploads.append(time.perf_counter() - t0)
+        _wait_idle(page)
+    out["upload_to_gradcam_first_seconds"] = uploads[0]
+    out["upload_to_gradcam_warm"] = summarize(uploads[1:])
+    out["page_reload_warm"] = summarize(loads[1:])
+    out["alpha"] = _alpha_in_browser(page, url, photo)
     return out
 
 
@@ -302,10 +250,6 @@ def _first_explain(
     Counted from opening the page when ``think`` is 0, else from the upload ``think`` seconds
     after opening it.
     """
-    from benchmarks.suite import Skip
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if k != "FLOWERDASH_DATA_DIR"},
         "FLOWERDASH_CHECKPOINT_DIR": tempfile.mkdtemp(prefix="bench-ckpt-"),
@@ -316,15 +260,8 @@ def _first_explain(
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(240_000)
-    with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", *streamlit_args(port, WARMUP_MODES[mode][0])],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            if not wait_until_healthy(url, proc):
-                log.seek(0)
-                raise Skip(f"streamlit did not start: {log.read()[-500:]}")
+    try:
+        with streamlit_server(env, WARMUP_MODES[mode][0]) as url:
             time.sleep(arrive)
             start = time.perf_counter()
             page.goto(f"{url}/explain")
@@ -347,6 +284,5 @@ def _first_explain(
             metrics = page.locator('[data-testid="stMetric"]')
             metrics.nth(1).wait_for()
             return seconds, [" ".join(m.split()) for m in metrics.all_inner_texts()[:2]]
-        finally:
-            stop_server(proc)
-            context.close()
+    finally:
+        context.close()

@@ -26,7 +26,7 @@ OUT = ROOT / "benchmarks" / "results" / "calibration.json"
 
 def split_probabilities(model: Any, source: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Every photo of ``split``: the model's full probability rows and the labels."""
-    from flowerdash.data.datasets import scan_pipeline
+    from flowerdash.data.pipelines import scan_pipeline
     from flowerdash.inference.litert import batch_predictor
     from flowerdash.models.backbones import input_size
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.machine import describe
-    from flowerdash.data.datasets import get_source
+    from flowerdash.data.sources import get_source
     from flowerdash.inference.calibration import (
         apply_temperature,
         fit_temperature,

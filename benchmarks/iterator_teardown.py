@@ -1,20 +1,19 @@
 """``python -m benchmarks.iterator_teardown``: fine-tuning epochs with tf.data's autotuner on/off.
 
 Keras makes a new iterator of the training dataset every epoch and destroys the old one. The
-fine-tuning run of the shipped model lost about 50 s of many epochs with idle cores; py-spy
-caught the training thread destroying the previous epoch's iterator
+fine-tuning run of the shipped model lost time in many epochs with idle cores; py-spy caught
+the training thread destroying the previous epoch's iterator
 (``~RootDataset::Iterator`` → ``~LogicalThreadWrapper``), i.e. waiting for tf.data's autotuning
 thread. The engine now turns the autotuner off on the pipelines Keras iterates
-(``flowerdash.data.datasets.without_autotune``).
+(``flowerdash.data.pipelines.without_autotune``).
 
 This script runs the training engine itself (MobileNetV2 with the offline ImageNet weights,
 train + val, ``--limit`` images, one head epoch, ``--epochs`` fine-tuning epochs of every layer,
 no test evaluation) twice in this process: first the straightforward way, with
 ``without_autotune`` replaced by the identity (tf.data's default autotuning), then as shipped,
 and records each epoch's wall time. A plain ``model.fit`` outside the engine did not show the
-stall (both ways 180–186 s for 8 epochs of 256 images), so the engine is what is measured.
-Writes ``benchmarks/results/iterator-teardown.json`` and prints a markdown table; about 4
-minutes on 2 cores.
+stall, so the engine is what is measured. Writes ``benchmarks/results/iterator-teardown.json``
+and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -33,9 +32,10 @@ OUT = Path(__file__).resolve().parent / "results" / "iterator-teardown.json"
 
 def _train(limit: int, epochs: int, folder: str) -> dict[str, Any]:
     """One engine run: fine-tuning epoch seconds and the run's total."""
-    from flowerdash.training import job as training  # RENAME
+    from flowerdash.training.config import TrainConfig
+    from flowerdash.training.job import train
 
-    config = training.TrainConfig(
+    config = TrainConfig(
         backbone="mobilenetv2",
         augment="basic",
         head_augment=False,
@@ -49,7 +49,7 @@ def _train(limit: int, epochs: int, folder: str) -> dict[str, Any]:
         checkpoint_dir=folder,
     )
     start = time.perf_counter()
-    job = training.train(config)
+    job = train(config)
     total = time.perf_counter() - start
     if job.status != "succeeded":
         raise SystemExit(f"training failed: {job.error}")
@@ -61,7 +61,7 @@ def run(limit: int, epochs: int) -> dict[str, Any]:
     """Both runs, the straightforward one first."""
     import tensorflow as tf
 
-    from flowerdash.data import datasets
+    from flowerdash.data import pipelines as datasets
 
     out: dict[str, Any] = {
         "cpu": platform.processor() or platform.machine(),

@@ -5,7 +5,7 @@
 Each simulated user is a thread of this process (no network: the dashboard's sessions are
 threads of one Streamlit process sharing one loaded model, and this is the code they run on a
 cache miss). A request is what the Explain page computes for a new photo: the prediction,
-Grad-CAM and Integrated Gradients (``explain_image(model, crop, ("gradcam", "ig"), ig_steps)``
+Grad-CAM and Integrated Gradients (``explain_image(model, crop, ("gradcam", "ig"), steps=ig_steps)``
 on the uint8 model-sized crop). Every level serves the same pool of distinct test photos, user
 ``u`` of ``N`` taking photos ``u, u + N, u + 2N, ...``, so each level does the same work and only
 the concurrency changes. The 1-user level runs first and its results are the references: every
@@ -141,12 +141,13 @@ def run_load(
         raise ValueError(f"between 1 and {MAX_USERS} users per level, not {levels}")
 
     def request(i: int) -> Any:
-        return explain_image(model, images[i], methods=("gradcam", "ig"), ig_steps=ig_steps)
+        return explain_image(model, images[i], methods=("gradcam", "ig"), steps=ig_steps)
 
-    from flowerdash.explain.integrated_gradients import DEFAULT_BASELINE, DEFAULT_RULE
+    from flowerdash.explain.defaults import BASELINE as DEFAULT_BASELINE
+    from flowerdash.explain.defaults import RULE as DEFAULT_RULE
 
     began = time.perf_counter()
-    explain_image(model, images[0].copy(), methods=("gradcam", "ig"), ig_steps=ig_steps)
+    explain_image(model, images[0].copy(), methods=("gradcam", "ig"), steps=ig_steps)
     out: dict[str, Any] = {
         "note": (
             f"each request: prediction + Grad-CAM + IG ({ig_steps} steps, {DEFAULT_RULE}, "
@@ -220,8 +221,8 @@ def markdown_table(result: dict[str, Any]) -> str:
 
 def _test_photos(n: int, size: int, data_dir: Path) -> np.ndarray:
     """``n`` evenly spaced test-split photos, centre-cropped to the model's size."""
-    from flowerdash.data.datasets import FolderSource
     from flowerdash.data.images import prepare_for_model
+    from flowerdash.data.sources import FolderSource
 
     source = FolderSource(data_dir)
     picks = np.linspace(0, len(source.split("test")) - 1, n).astype(int)
@@ -259,11 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args(argv)
 
-    from benchmarks.suite import SHARED, find_checkpoint
+    from benchmarks.common import find_checkpoint, offline_data_dir
     from flowerdash.models.backbones import input_size
-    from flowerdash.settings import load_settings
 
-    data_dir = Path(load_settings().data_dir or SHARED / "datasets" / "oxford_flowers102")
+    data_dir = offline_data_dir()
     if not (data_dir / "setid.mat").is_file():
         print("No offline Oxford Flowers102 folder: set FLOWERDASH_DATA_DIR.", file=sys.stderr)
         return 2

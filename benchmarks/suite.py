@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import ROOT, SHARED, Skip, find_checkpoint, offline_data_dir
 from benchmarks.stats import once, rate, repeat, scaled, summarize
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
 TRAIN_IMAGES = 1020
 VAL_IMAGES = 1020
 TEST_IMAGES = 6149
@@ -81,12 +80,11 @@ class Context:
         """Find the dataset, the offline weights and a trained checkpoint on this machine."""
         from flowerdash.settings import load_settings
 
-        settings = load_settings()
-        data = settings.data_dir or SHARED / "datasets" / "oxford_flowers102"
-        weights = settings.weights_dir or SHARED / "weights"
+        data = offline_data_dir()
+        weights = load_settings().weights_dir or SHARED / "weights"
         return cls(
             plan,
-            Path(data) if Path(data, "setid.mat").is_file() else None,
+            data if (data / "setid.mat").is_file() else None,
             Path(weights) if Path(weights).is_dir() else None,
             find_checkpoint(),
             log,
@@ -95,7 +93,7 @@ class Context:
     @property
     def source(self):
         """The offline dataset (a FolderSource)."""
-        from flowerdash.data.datasets import FolderSource
+        from flowerdash.data.sources import FolderSource
 
         if self.data_dir is None:
             raise Skip("no offline Oxford Flowers102 folder (set FLOWERDASH_DATA_DIR)")
@@ -147,23 +145,6 @@ class Context:
                 for i in picks
             ]  # fmt: skip
         )
-
-
-class Skip(Exception):  # noqa: N818 - a reason, recorded in the results
-    """A benchmark that cannot run here; the message is recorded as the reason."""
-
-
-def find_checkpoint() -> Path | None:
-    """checkpoints/default, else the newest folder of runs/ with a meta.json."""
-    default = ROOT / "checkpoints" / "default"
-    if (default / "model.keras").is_file():
-        return default
-    runs = [
-        p.parent
-        for p in (ROOT / "runs").glob("*/meta.json")
-        if (p.parent / "model.keras").is_file()
-    ]
-    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
 
 
 def _checkpoint_backbone(path: Path) -> str | None:
@@ -221,7 +202,7 @@ def _EpochTimer():  # noqa: N802 - a factory that reads like the class it builds
 
 def _train_pipeline(ctx: Context, augmented: bool = True):
     from flowerdash.data.augment import preset
-    from flowerdash.data.datasets import make_pipeline
+    from flowerdash.data.pipelines import make_pipeline
 
     p = ctx.plan
     return make_pipeline(
@@ -262,7 +243,7 @@ def bench_training(ctx: Context) -> dict[str, Any]:
     import keras
 
     from flowerdash.models.backbones import set_trainable
-    from flowerdash.training.job import TrainConfig
+    from flowerdash.training.config import TrainConfig
 
     p = ctx.plan
     steps = math.ceil(TRAIN_IMAGES / p.batch_size)
@@ -309,7 +290,7 @@ def _frozen_on_litert(ctx: Context, backbone: str) -> dict[str, Any]:
 
     from flowerdash.inference.litert import LiteRTPredictor, to_litert, usable_cores
     from flowerdash.models.backbones import feature_model, head_model
-    from flowerdash.training.job import backbone_features
+    from flowerdash.training.stages import backbone_features
 
     p = ctx.plan
     model = ctx.fresh_model(backbone)
@@ -490,7 +471,7 @@ def bench_gradcam(ctx: Context) -> dict[str, Any]:
         target = int(gc.predict_logits(x).argmax())
         out[backbone] = {
             "model": origin,
-            "layer": gc.layer,
+            "layer": " + ".join(gc.layers),
             "target_given": repeat(lambda gc=gc, t=target: gc(x, [t]), p.repeats, warmup=2),
             "target_predicted": repeat(lambda gc=gc: gc(x), p.repeats, warmup=1),
             "traces": gc.trace_count,
@@ -500,11 +481,9 @@ def bench_gradcam(ctx: Context) -> dict[str, Any]:
 
 def bench_ig(ctx: Context) -> dict[str, Any]:
     """IG latency per image and completeness gaps per step count: the default rule and two others."""
-    from flowerdash.explain.integrated_gradients import (
-        DEFAULT_BASELINE,
-        DEFAULT_RULE,
-        IntegratedGradients,
-    )
+    from benchmarks.ig_research import ResearchIG
+    from flowerdash.explain.defaults import BASELINE as DEFAULT_BASELINE
+    from flowerdash.explain.defaults import RULE as DEFAULT_RULE
 
     p = ctx.plan
     out: dict[str, Any] = {
@@ -522,13 +501,13 @@ def bench_ig(ctx: Context) -> dict[str, Any]:
         for rule in rules:
             for steps in p.ig_steps:
                 ctx.log(f"  IG {backbone} {rule} {steps} steps")
-                ig = IntegratedGradients(model, steps=steps, rule=rule)
+                ig = ResearchIG(model, steps=steps, rule=rule)
                 ig.explain(images[0][None])  # trace
                 times, gaps = [], []
                 for img in images:
                     seconds, r = once(lambda ig=ig, img=img: ig.explain(img[None]))
                     times.append(seconds)
-                    gaps.append(float(r.completeness_gap[0]))
+                    gaps.append(float(r.extras["completeness_gap"][0]))
                 res[f"{rule}/{steps}"] = {
                     "seconds": summarize(times),
                     "gap": summarize(gaps, "relative"),
@@ -540,20 +519,17 @@ def bench_ig(ctx: Context) -> dict[str, Any]:
 
 
 def _ig_with_rewrites(rewrites: tuple[str, ...], *args: Any, **kwargs: Any):
-    """IntegratedGradients on the logits model with only ``rewrites`` (gradient_rewrites)."""
+    """IntegratedGradients on the logits model with only ``rewrites`` (see explain.rewrites)."""
     from flowerdash.explain.integrated_gradients import IntegratedGradients
 
-    class RewrittenIG(IntegratedGradients):
-        gradient_rewrites = rewrites
-
-    return RewrittenIG(*args, **kwargs)
+    return IntegratedGradients(*args, rewrites=rewrites, **kwargs)
 
 
 def bench_ig_rewrites(ctx: Context) -> dict[str, Any]:
     """IG per image on the model as it is, BatchNorm-folded, and with every rewrite; interleaved."""
     from flowerdash.explain.rewrites import REWRITES
 
-    # BatchNorm folding alone was the default until 2026-12-02; every rewrite is the default since.
+    # The model as it is, BatchNorm folding alone, and every rewrite (the default).
     variants = {"none": (), "batchnorm": ("batchnorm",), "all": REWRITES}
     p = ctx.plan
     out: dict[str, Any] = {
@@ -579,7 +555,7 @@ def bench_ig_rewrites(ctx: Context) -> dict[str, Any]:
                 for name, ig in explainers.items():
                     seconds, r = once(lambda ig=ig, img=img: ig.explain(img[None]))
                     times[name].append(seconds)
-                    gaps[name].append(float(r.completeness_gap[0]))
+                    gaps[name].append(float(r.extras["completeness_gap"][0]))
             median = {name: float(np.median(t)) for name, t in times.items()}
             res[str(steps)] = {
                 **{
@@ -647,6 +623,7 @@ def bench_ig_memory(ctx: Context) -> dict[str, Any]:
 
 def bench_naive(ctx: Context) -> dict[str, Any]:
     """The course notebooks' way (new tf.function per call, all steps in one batch) vs flowerdash."""
+    from benchmarks.ig_research import ResearchIG
     from benchmarks.naive import naive_gradcam, naive_ig
     from flowerdash.explain.gradcam import GradCAM
     from flowerdash.explain.integrated_gradients import IntegratedGradients
@@ -664,13 +641,13 @@ def bench_naive(ctx: Context) -> dict[str, Any]:
     model, origin = ctx.explain_model(backbone)
     gc = GradCAM(model)
     target = int(gc.predict_logits(x).argmax())
-    ig = IntegratedGradients(model, steps=p.naive_steps, rule="trapezoid", chunk_size=32)
+    ig = ResearchIG(model, steps=p.naive_steps, rule="trapezoid", chunk_size=32)
     ig_default = IntegratedGradients(model, steps=p.naive_steps, chunk_size=32)
     ctx.log(f"  naive vs cached {backbone}")
     res = {
         "model": origin,
         "gradcam_naive": repeat(
-            lambda: naive_gradcam(model, gc.layer, x[0], target), p.naive_repeats, 1
+            lambda: naive_gradcam(model, gc.layers[0], x[0], target), p.naive_repeats, 1
         ),
         "gradcam_cached": repeat(lambda: gc(x, [target]), p.repeats, 2),
         "ig_naive": repeat(
@@ -714,8 +691,8 @@ def bench_xla(ctx: Context) -> dict[str, Any]:
     """The same compiled functions with jit_compile=True (XLA) vs without: warm time ratio."""
     import tensorflow as tf
 
+    from benchmarks.ig_research import ResearchIG
     from flowerdash.explain.gradcam import GradCAM
-    from flowerdash.explain.integrated_gradients import IntegratedGradients
 
     p = ctx.plan
     out: dict[str, Any] = {
@@ -726,7 +703,7 @@ def bench_xla(ctx: Context) -> dict[str, Any]:
     for backbone in p.backbones:
         model, _origin = ctx.explain_model(backbone)
         gc = GradCAM(model)
-        ig = IntegratedGradients(model, steps=32, rule="gauss_legendre", chunk_size=32)
+        ig = ResearchIG(model, steps=32, rule="gauss_legendre", chunk_size=32)
         t = tf.constant([int(gc.predict_logits(x).argmax())], tf.int32)
         xt, bt = tf.constant(x), tf.constant(batch)
         alphas = tf.constant(ig.alphas.astype(np.float32))

@@ -263,3 +263,26 @@ def test_ensemble_timing_measures_both_methods_for_each_run(tiny_checkpoint, dat
     for method in ("gradcam", "ig"):
         stat = timing[str(tiny_checkpoint)][method]
         assert stat["n"] == 2 and 0 < stat["min"] <= stat["median"] <= stat["max"]
+
+
+def test_streamlit_server_serves_until_the_block_ends_and_skips_when_it_cannot_start(tmp_path):
+    import os
+    import urllib.request
+
+    from benchmarks.common import Skip
+    from benchmarks.server import streamlit_server
+
+    script = tmp_path / "hello.py"
+    script.write_text("import streamlit as st\nst.write('hello')\n")
+    with (
+        streamlit_server(os.environ, str(script)) as url,
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response,
+    ):
+        assert response.status == 200
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)  # stopped
+    with (
+        pytest.raises(Skip, match="streamlit did not start"),
+        streamlit_server(os.environ, str(tmp_path / "missing.py")),
+    ):
+        pass

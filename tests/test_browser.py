@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, REAL_DATA, ROOT
 
-from benchmarks.app import free_port, stop_server, streamlit_args, wait_until_healthy
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
+from benchmarks.server import free_port, stop_server, streamlit_args, wait_until_healthy
 
 pytestmark = pytest.mark.browser
 
@@ -373,7 +373,7 @@ def test_audit_scans_a_sample_and_shows_the_mistakes(page, app, data_dir):
     page.get_by_text("Top-1 accuracy").wait_for()
     page.get_by_text("mistakes, the ones the model was most sure about first").wait_for()
     _settled(page)
-    from flowerdash.data.datasets import FolderSource
+    from flowerdash.data.sources import FolderSource
 
     total = FolderSource(served_data(data_dir)).sizes()["test"]
     assert f"60 / {total}" in page.locator('[data-testid="stMetric"]').all_inner_texts()[2]
