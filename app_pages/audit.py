@@ -13,10 +13,12 @@ import streamlit as st
 from flowerdash.data.images import prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
+from flowerdash.explain import defaults
 from flowerdash.i18n import _
 from flowerdash.inference.calibration import reliability
+from flowerdash.inference.evaluation import most_confused_with
 from flowerdash.models.checkpoints import MODEL_FILE
-from flowerdash.ui import state
+from flowerdash.ui import dataset_panel, state
 
 SPLIT = "test"
 PER_PAGE = 12
@@ -82,18 +84,13 @@ def scan_controls(path: str, model, source, total: int, first: bool) -> None:
 
 def per_class_table(metrics: dict, names: list[str]) -> pd.DataFrame:
     """One row per flower: test images, accuracy and its most frequent wrong answer."""
-    confusion = metrics["confusion"]
-    off = confusion.copy()
-    np.fill_diagonal(off, 0)
-    worst = off.argmax(axis=1)
+    worst, times = most_confused_with(metrics["confusion"])
     rows = []
     for c, name in enumerate(names):
         n = int(metrics["support"][c])
         if n == 0:
             continue
-        mistaken = (
-            f"{display_name(names[worst[c]])} ({off[c, worst[c]]})" if off[c, worst[c]] > 0 else "—"
-        )
+        mistaken = f"{display_name(names[worst[c]])} ({times[c]})" if times[c] > 0 else "—"
         rows.append(
             {
                 _("Flower"): display_name(name),
@@ -157,7 +154,7 @@ def focus_scores(path: str, source, preds, rows: np.ndarray) -> np.ndarray:
 
 def gallery(path: str, source, preds, names: list[str]) -> None:
     """The mistakes, most confident first, each with a link to the Explain page."""
-    wrong = np.flatnonzero(~preds.correct)
+    wrong = preds.mistakes()
     if len(wrong) == 0:
         st.success(_("No mistakes in the scanned images."))
         return
@@ -174,7 +171,7 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
         help=_("Only mistakes where this flower is the true one or the model's answer."),
     )
     if cls >= 0:
-        wrong = wrong[(preds.labels[wrong] == cls) | (preds.predicted[wrong] == cls)]
+        wrong = preds.mistakes(involving=cls)
     order = top[1].selectbox(
         _("Order"),
         ["confidence", "focus"],
@@ -188,7 +185,6 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
             "furthest from the centre of the photo; it measures every mistake shown first."
         ),
     )
-    wrong = wrong[np.argsort(-preds.confidence[wrong], kind="stable")]
     if order == "focus":
         wrong = wrong[np.argsort(focus_scores(path, source, preds, wrong), kind="stable")]
     pages = max(1, -(-len(wrong) // PER_PAGE))
@@ -252,8 +248,8 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
                     "split": SPLIT,
                     "file": file_name,
                     "target": "predicted",
-                    "steps": str(state.IG_STEPS),
-                    "baseline": state.IG_BASELINE,
+                    "steps": str(defaults.STEPS),
+                    "baseline": defaults.BASELINE,
                 },
                 help=_("Open this photo on the Explain page."),
             )
@@ -344,7 +340,7 @@ def confidence_view(rel) -> None:
 def main() -> None:
     st.title(_("📋 Audit the model on the test set"))
     path, model, meta = state.require_checkpoint()
-    source = state.require_dataset()
+    source = dataset_panel.require_dataset()
     names = list(meta["class_names"])
     total = len(state.split_files(source, source.description, SPLIT)[0])
 

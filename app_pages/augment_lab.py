@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data import augment
+from flowerdash.data import augment, mixing
 from flowerdash.data.images import UPLOAD_TYPES, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
@@ -24,12 +24,11 @@ CUSTOM = "custom"
 SOURCE_DATASET = "dataset"
 SOURCE_UPLOAD = "upload"
 
-# (field, label, upper limit = AugmentConfig's limit, step, help); order = order on the page.
-SLIDERS: list[tuple[str, str, float, float, str]] = [
+# (field, label, step, help); order = order on the page. Upper limits: AugmentConfig's.
+SLIDERS: list[tuple[str, str, float, str]] = [
     (
         "rotation",
         N_("Rotation"),
-        1.0,
         0.01,
         N_(
             "How far the photo may turn, as a fraction of a full turn: 0.1 means up to 36 degrees "
@@ -39,35 +38,30 @@ SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
         "zoom",
         N_("Zoom"),
-        0.95,
         0.01,
         N_("How much the photo may be zoomed in or out: 0.1 means up to 10% closer or farther."),
     ),
     (
         "translation",
         N_("Shift"),
-        1.0,
         0.01,
         N_("How far the photo may slide sideways and up or down: 0.1 means up to 10% of its size."),
     ),
     (
         "brightness",
         N_("Brightness"),
-        1.0,
         0.01,
         N_("How much lighter or darker the photo may get: 0.2 means up to a fifth of full white."),
     ),
     (
         "contrast",
         N_("Contrast"),
-        1.0,
         0.01,
         N_("How much the contrast may change: 0.2 means between 80% and 120% of the original."),
     ),
     (
         "rand_augment",
         N_("RandAugment strength"),
-        1.0,
         0.05,
         N_(
             "On top of the above, two operations picked at random (shear, shift, turn, light, "
@@ -77,11 +71,10 @@ SLIDERS: list[tuple[str, str, float, float, str]] = [
         ),
     ),
 ]
-MIX_SLIDERS: list[tuple[str, str, float, float, str]] = [
+MIX_SLIDERS: list[tuple[str, str, float, str]] = [
     (
         "mixup_alpha",
         N_("MixUp strength (α)"),
-        1.0,
         0.05,
         N_(
             "During training, blend random pairs of photos; higher values make more even blends and "
@@ -91,7 +84,6 @@ MIX_SLIDERS: list[tuple[str, str, float, float, str]] = [
     (
         "cutmix_alpha",
         N_("CutMix strength (α)"),
-        1.0,
         0.05,
         N_(
             "During training, paste a patch of one photo onto another; higher values vary the patch "
@@ -246,11 +238,11 @@ def controls() -> augment.AugmentConfig | None:
         help=_("Whether photos may be mirrored; each sample flips at random, or not."),
     )
 
-    def slider(field: str, label: str, upper: float, step: float, help_text: str) -> None:
+    def slider(field: str, label: str, step: float, help_text: str) -> None:
         st.slider(
             _(label),
             0.0,
-            upper,
+            augment.upper_limit(field),
             step=step,
             key=f"augment.{field}",
             on_change=mark_custom,
@@ -397,7 +389,7 @@ def mixing_section(source: Any, image: np.ndarray, name: str) -> None:
             second = dataset_picker(source, "augment.mix", 1, _("Second flower"))
         method = st.radio(
             _("Method"),
-            list(augment.MIX_METHODS),
+            list(mixing.MIX_METHODS),
             format_func=lambda m: {"mixup": "MixUp", "cutmix": "CutMix"}[m],
             key="augment.mix_method",
             horizontal=True,

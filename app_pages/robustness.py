@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
-from flowerdash.inference import robustness
-from flowerdash.inference.corruptions import CORRUPTIONS, describe
-from flowerdash.models.checkpoints import MODEL_FILE, read_meta
+from flowerdash.inference import comparison, robustness
+from flowerdash.inference.corruptions import CORRUPTIONS, SEVERITIES, describe
+from flowerdash.models.checkpoints import MODEL_FILE
 from flowerdash.ui import dataset_panel, state
 
 DEFAULT_LIMIT = 100
@@ -32,19 +32,9 @@ def variation_name(name: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def augmentation_of(path: str) -> str | None:
-    """The augmentation preset a checkpoint was trained with, if recorded."""
-    try:
-        config = read_meta(path).get("config") or {}
-    except FlowerdashError:
-        return None
-    value = config.get("augment")
-    return None if value is None else str(value)
-
-
 def describe_choice(path: str, labels: dict[str, str]) -> str:
     """Picker label: the sidebar's label plus the augmentation it was trained with."""
-    aug = augmentation_of(path)
+    aug = comparison.trained_augmentation(path)
     base = labels.get(path, Path(path).name)
     if aug is None:
         return base
@@ -53,24 +43,10 @@ def describe_choice(path: str, labels: dict[str, str]) -> str:
     return base + " · " + _("augmentation: {preset}").format(preset=aug)
 
 
-def default_pair(paths: list[str], current: str | None) -> tuple[str, str | None]:
-    """(A, B): the sidebar's checkpoint and another, the un-augmented one first when known."""
-    a = current if current in paths else paths[0]
-    others = [p for p in paths if p != a]
-    if not others:
-        return a, None
-    # prefer a partner that differs in augmentation
-    mine = augmentation_of(a)
-    b = next((p for p in others if augmentation_of(p) != mine), others[0])
-    if augmentation_of(a) not in (None, "none") and augmentation_of(b) == "none":
-        a, b = b, a
-    return a, b
-
-
 def pickers(paths: list[str], labels: dict[str, str]) -> tuple[str, str | None]:
     """Two checkpoint selectboxes (the second optional when only one checkpoint exists)."""
     current = st.session_state.get("app.checkpoint") or state.default_checkpoint()
-    a_default, b_default = default_pair(paths, current)
+    a_default, b_default = comparison.default_pair(paths, current)
     for key, value in (("robustness.a", a_default), ("robustness.b", b_default)):
         if st.session_state.get(key) not in paths:
             st.session_state[key] = value
@@ -248,24 +224,6 @@ def table(results: list[tuple[str, robustness.RobustnessResult]]) -> pd.DataFram
     return frame
 
 
-def single_summary(label: str, result: robustness.RobustnessResult) -> list[str]:
-    """Sentences for one model: its clean accuracy and the variations that hurt it most."""
-    worst = sorted(result.corruptions, key=lambda c: result.clean - result.mean(c), reverse=True)
-    lines = [
-        _("{name} is right on {acc:.1%} of the unchanged photos.").format(
-            name=label, acc=result.clean
-        )
-    ]
-    for c in worst[:3]:
-        lines.append(
-            _("Under {corruption} it loses {points:.1f} points on average.").format(
-                corruption=robustness.corruption_label(c),
-                points=(result.clean - result.mean(c)) * 100,
-            )
-        )
-    return lines
-
-
 def show(
     results: list[tuple[str, robustness.RobustnessResult]], measured_here: bool = True
 ) -> None:
@@ -289,9 +247,9 @@ def show(
             )
     if len(results) == 2:
         (la, a), (lb, b) = results
-        sentences = robustness.compare(a, b, f"**{la}**", f"**{lb}**")
+        sentences = comparison.compare(a, b, f"**{la}**", f"**{lb}**")
     else:
-        sentences = single_summary(f"**{results[0][0]}**", results[0][1])
+        sentences = comparison.summarize(results[0][1], f"**{results[0][0]}**")
     st.subheader(_("What it means"))
     st.markdown("\n".join(f"- {s}" for s in sentences))
     st.subheader(_("Accuracy per variation"))
@@ -387,11 +345,12 @@ def main() -> None:
     missing = [p for p in chosen if found[p] is None]
     if missing:
         n = limit or total
+        versions = 1 + len(SEVERITIES) * len(names)  # the clean photo and each variation
         st.info(
             _(
                 "Not measured yet with these settings. Each model will look at {n} photos in "
                 "{v} versions ({total} predictions)."
-            ).format(n=n, v=1 + 3 * len(names), total=n * (1 + 3 * len(names)))
+            ).format(n=n, v=versions, total=n * versions)
         )
         if st.button(
             _("Run the robustness test"),

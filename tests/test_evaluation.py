@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
 
-from flowerdash.data.datasets import FolderSource
+from flowerdash.data.sources import FolderSource
 from flowerdash.inference import evaluation
 
 
@@ -105,3 +105,23 @@ def test_the_shipped_model_scores_its_recorded_accuracy_on_the_real_test_split(
     assert metrics["n"] == recorded["n"] == 6149
     assert metrics["top1"] == pytest.approx(recorded["top1"], abs=0.002)
     assert metrics["top5"] == pytest.approx(recorded["top5"], abs=0.002)
+
+
+def test_mistakes_are_most_confident_first_and_can_be_narrowed_to_a_class():
+    preds = evaluation.Predictions(
+        split="test",
+        files=np.array(["a", "b", "c", "d", "e"]),
+        labels=np.array([0, 1, 2, 1, 0]),
+        top_k=np.array([[0], [2], [1], [0], [1]]),
+        top_k_probs=np.array([[0.9], [0.5], [0.7], [0.5], [0.8]], np.float32),
+    )
+    assert list(preds.mistakes()) == [4, 2, 1, 3]  # equal confidence: row order
+    assert list(preds.mistakes(involving=0)) == [4, 3]  # true flower 0, or answered 0
+
+
+def test_most_confused_with_skips_right_answers():
+    confusion = np.array([[5, 2, 1], [0, 3, 0], [4, 0, 2]])
+    worst, times = evaluation.most_confused_with(confusion)
+    assert list(times) == [2, 0, 4]
+    assert worst[0] == 1 and worst[2] == 0
+    assert confusion[0, 0] == 5  # the caller's matrix is left alone

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 from conftest import save_tiny_checkpoint
 
-from flowerdash.data.datasets import DatasetSource, FolderSource, SplitIndex, make_pipeline
+from flowerdash.data.pipelines import make_pipeline
+from flowerdash.data.sources import DatasetSource, FolderSource, SplitIndex
 from flowerdash.errors import ConfigError
 from flowerdash.inference import robustness
+from flowerdash.inference.comparison import compare
 from flowerdash.inference.corruptions import CORRUPTIONS, apply_corruption
-from flowerdash.inference.robustness import RobustnessResult, compare, evaluate_robustness
+from flowerdash.inference.robustness import RobustnessResult, evaluate_robustness
 from flowerdash.models.checkpoints import MODEL_FILE, load_model
 
 LIMIT = 24
@@ -74,7 +76,7 @@ def setting(checkpoint, data_dir):
     chosen = np.arange(len(images)) % 2 == 0
     subset_labels = np.where(chosen, predicted, (predicted + 1) % 102)
     # write the chosen labels at the subset's positions of the full test split
-    from flowerdash.data.datasets import select_indices
+    from flowerdash.data.pipelines import select_indices
 
     full = inner.split("test").labels.copy()
     full[select_indices(len(full), LIMIT, 0)] = subset_labels
@@ -308,3 +310,38 @@ def test_published_comparison_is_the_committed_pair():
     assert plain.corruptions == augmented.corruptions == list(CORRUPTIONS)
     assert (plain.clean, augmented.clean) == (0.77, 0.715)  # docs/RESULTS.md: 77.0 and 71.5
     assert round(plain.mean("rotation") * 100, 1) == 75.2
+
+
+def test_the_default_pair_differs_in_augmentation_and_puts_the_plain_model_first(monkeypatch):
+    from flowerdash.errors import CheckpointError
+    from flowerdash.inference import comparison
+
+    trained = {"plain": "none", "basic": "basic", "advanced": "advanced", "old": None}
+
+    def read_meta(path):
+        if path == "broken":
+            raise CheckpointError("unreadable")
+        return {"config": {"augment": trained[path]} if trained[path] else {}}
+
+    monkeypatch.setattr(comparison, "read_meta", read_meta)
+    assert comparison.trained_augmentation("basic") == "basic"
+    assert comparison.trained_augmentation("old") is None
+    assert comparison.trained_augmentation("broken") is None
+    assert comparison.default_pair(["basic", "plain"], "basic") == ("plain", "basic")
+    assert comparison.default_pair(["plain", "basic"], "elsewhere") == ("plain", "basic")
+    assert comparison.default_pair(["basic", "advanced", "plain"], "basic") == ("basic", "advanced")
+    assert comparison.default_pair(["basic"], None) == ("basic", None)
+
+
+def test_summarize_names_the_variations_that_hurt_most():
+    from flowerdash.inference.comparison import summarize
+
+    result = constructed(0.80, {"rotation": 0.40, "noise": 0.60, "blur": 0.70, "jpeg": 0.75})
+    text = summarize(result, "A")
+    assert text[0] == "A is right on 80.0% of the unchanged photos."
+    assert [t.split(" it loses")[0] for t in text[1:]] == [
+        "Under rotation",
+        "Under noise",
+        "Under blur",
+    ]
+    assert "40.0 points" in text[1]

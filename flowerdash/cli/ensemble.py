@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
     source = None
     if not args.no_test:  # a missing dataset is reported before anything is written
-        from flowerdash.data.datasets import get_source
+        from flowerdash.data.sources import get_source
 
         source = get_source(args.data_dir)
     folder = ensemble_checkpoint(members, name=args.name, root=args.checkpoint_dir)

@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate a checkpoint and print metrics."""
-    from flowerdash.data.datasets import get_source
+    from flowerdash.data.sources import get_source
     from flowerdash.inference.evaluation import evaluate_checkpoint, predictions_to_json
     from flowerdash.models import checkpoints
 

@@ -82,7 +82,7 @@ def format_table(result: Any, title: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, then print a table (or JSON) on stdout."""
-    from flowerdash.data.datasets import get_source
+    from flowerdash.data.sources import get_source
     from flowerdash.inference.robustness import evaluate_robustness
     from flowerdash.models import checkpoints
 

@@ -18,15 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.data.datasets import (
-    DatasetSource,
-    get_source,
+from flowerdash.data.pipelines import (
     pipeline_files,
     scan_pipeline,
     select_indices,
     undecodable_error,
     undecodable_images,
 )
+from flowerdash.data.sources import DatasetSource, get_source
 from flowerdash.inference.litert import batch_predictor
 from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta
 
@@ -67,6 +66,24 @@ class Predictions:
     def metrics(self, num_classes: int) -> dict[str, Any]:
         """Top-1/top-5 accuracy, per-class accuracy and the confusion matrix."""
         return compute_metrics(self.labels, self.top_k, num_classes)
+
+    def mistakes(self, involving: int | None = None) -> np.ndarray:
+        """Rows whose top-1 answer is wrong, most confident first (ties in row order).
+
+        ``involving``: only the mistakes where that class is the true one or the answer.
+        """
+        wrong = np.flatnonzero(~self.correct)
+        if involving is not None:
+            wrong = wrong[(self.labels[wrong] == involving) | (self.predicted[wrong] == involving)]
+        return wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+
+
+def most_confused_with(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per true class, its most frequent wrong answer and how often it was given (0: never)."""
+    off = np.array(confusion, copy=True)
+    np.fill_diagonal(off, 0)
+    worst = off.argmax(axis=1)
+    return worst, off[np.arange(len(off)), worst]
 
 
 def compute_metrics(labels: np.ndarray, top_k: np.ndarray, num_classes: int) -> dict[str, Any]:

@@ -1,11 +1,10 @@
 """Bulk inference on the CPU through LiteRT (XNNPACK), faster than TensorFlow's CPU kernels.
 
 TensorFlow's CPU kernels are slow on MobileNet-style depthwise convolutions; the same graph,
-converted to LiteRT and run by its XNNPACK delegate, gives the same outputs (float32, within
-1e-6) faster on this project's 2-core machines: the test-split scan 1.9x TensorFlow with oneDNN,
-3.0x without (docs/PERFORMANCE.md). Paths
-that only run a model forward over many images (the test-split scan, the frozen training stage,
-robustness) use :func:`batch_predictor`; gradients (Grad-CAM, IG, fine-tuning) stay in
+converted to LiteRT and run by its XNNPACK delegate, gives the same outputs (float32, up to
+rounding) in less time (figures: docs/PERFORMANCE.md). Paths that only run a model forward
+over many images (the test-split scan, the frozen training stage, robustness) use
+:func:`batch_predictor`; gradients (Grad-CAM, IG, fine-tuning) stay in
 TensorFlow. With a GPU, or when LiteRT is not installed, the compiled TensorFlow function is
 used. ``FLOWERDASH_INFERENCE=tensorflow`` forces TensorFlow, ``=litert`` requires LiteRT.
 """
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 ENV_ENGINE = "FLOWERDASH_INFERENCE"
 ENGINES = ("auto", "litert", "tensorflow")
-# LiteRT and TensorFlow sum in different orders; measured differences are ~1e-6.
+# LiteRT and TensorFlow sum in different orders, so outputs differ by rounding; this leaves room.
 AGREEMENT_ATOL = 1e-3
 
 log = logging.getLogger(__name__)

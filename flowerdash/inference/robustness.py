@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 import uuid
@@ -24,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flowerdash.data.datasets import DatasetSource, get_source, scan_pipeline, select_indices
+from flowerdash.data.pipelines import scan_pipeline, select_indices
+from flowerdash.data.sources import DatasetSource, get_source
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import N_, _
 from flowerdash.inference.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
@@ -264,7 +264,7 @@ def cached_result(
     source: DatasetSource,
     limit: int | None = None,
     corruptions: Iterable[str] | None = None,
-    severities: Iterable[int] = (1, 2, 3),
+    severities: Iterable[int] = SEVERITIES,
     seed: int = 0,
 ) -> RobustnessResult | None:
     """The stored result for these settings if the model file is unchanged, else None (cheap)."""
@@ -285,7 +285,7 @@ def evaluate_robustness(
     model: keras.Model | None = None,
     limit: int | None = None,
     corruptions: Iterable[str] | None = None,
-    severities: Iterable[int] = (1, 2, 3),
+    severities: Iterable[int] = SEVERITIES,
     batch_size: int = 64,
     seed: int = 0,
     progress: ProgressFn | None = None,
@@ -353,106 +353,3 @@ def evaluate_robustness(
     )
     _write_cache(path, result)
     return result
-
-
-def chance_margin(n: int) -> float:
-    """Accuracy difference (0..1) below which two results on ``n`` images may differ by chance."""
-    return max(0.01, 1.0 / math.sqrt(max(n, 1)))
-
-
-def _points(value: float) -> str:
-    return f"{abs(value) * 100:.1f}"
-
-
-def compare(
-    a: RobustnessResult, b: RobustnessResult, name_a: str, name_b: str, top: int = 2
-) -> list[str]:
-    """Plain-language sentences: clean accuracy difference, biggest wins and losses of b vs a."""
-    sentences: list[str] = []
-    margin = chance_margin(min(a.n, b.n))
-    diff = b.clean - a.clean
-    if abs(diff) < margin:
-        sentences.append(
-            _(
-                "On clean photos both models are about equally accurate ({b:.1%} for {name_b}, "
-                "{a:.1%} for {name_a})."
-            ).format(a=a.clean, b=b.clean, name_a=name_a, name_b=name_b)
-        )
-    else:
-        better, worse = (name_b, name_a) if diff > 0 else (name_a, name_b)
-        sentences.append(
-            _(
-                "On clean photos {better} is {points} points more accurate than {worse} "
-                "({b:.1%} for {name_b}, {a:.1%} for {name_a})."
-            ).format(
-                better=better,
-                worse=worse,
-                points=_points(diff),
-                a=a.clean,
-                b=b.clean,
-                name_a=name_a,
-                name_b=name_b,
-            )
-        )
-
-    shared = [c for c in b.accuracy if c in a.accuracy]
-    if not shared:
-        return _capitalised(sentences)
-    k = len(set(a.severities) & set(b.severities))
-    average = (
-        _("average over the {k} severities").format(k=k) if k > 1 else _("at the tested severity")
-    )
-    gaps = sorted(((b.mean(c) - a.mean(c), c) for c in shared), reverse=True)
-    wins = [(g, c) for g, c in gaps if g >= margin][:top]
-    losses = [(g, c) for g, c in reversed(gaps) if g <= -margin][:top]
-    better = _(
-        "{name_b} kept {points} more points of accuracy than {name_a} under {corruption} "
-        "({average}: {b:.1%} vs {a:.1%})."
-    )
-    worse = _(
-        "{name_a} did better under {corruption}: {points} points more accurate than "
-        "{name_b} ({average}: {a:.1%} vs {b:.1%})."
-    )
-    for template, found in ((better, wins), (worse, losses)):
-        for gap, c in found:
-            sentences.append(
-                template.format(
-                    name_a=name_a,
-                    name_b=name_b,
-                    points=_points(gap),
-                    corruption=corruption_label(c),
-                    average=average,
-                    a=a.mean(c),
-                    b=b.mean(c),
-                )
-            )
-    if not wins and not losses:
-        sentences.append(
-            _(
-                "Under the variations the two models differ by less than {points} points "
-                "everywhere, which is within what chance alone can explain on {n} images."
-            ).format(points=_points(margin), n=min(a.n, b.n))
-        )
-    for name, result in ((name_a, a), (name_b, b)):
-        drop = result.clean - result.mean_corrupted()
-        text = (
-            _("Averaged over all variations, {name} loses {points} points of its clean accuracy.")
-            if drop >= 0
-            else _(
-                "Averaged over all variations, {name} gains {points} points over its clean "
-                "accuracy."
-            )
-        )
-        sentences.append(text.format(name=name, points=_points(drop)))
-    if min(a.n, b.n) < 1000:
-        sentences.append(
-            _(
-                "These figures come from {n} test images; differences under about {points} "
-                "points may be chance. Use more images for firmer conclusions."
-            ).format(n=min(a.n, b.n), points=_points(margin))
-        )
-    return _capitalised(sentences)
-
-
-def _capitalised(sentences: list[str]) -> list[str]:
-    return [t[:1].upper() + t[1:] for t in sentences]

@@ -21,6 +21,15 @@ def _megabytes(n: int) -> str:
     )
 
 
+def require_dataset():
+    """The dataset source; without one, this panel (how to get it) and a stop."""
+    source = state.dataset_source()
+    if isinstance(source, FlowerdashError):
+        show(source)
+        st.stop()
+    return source
+
+
 def show(reason: BaseException | None = None, key: str = "dataset", stacked: bool = False) -> None:
     """The panel; ``reason`` is why the dataset is unavailable (shown in small print).
 
