@@ -37,7 +37,7 @@ def choose_language() -> str:
 choose_language()  # before any _() of this run, page titles included
 st.set_page_config(layout="wide", page_title="flowerdash", page_icon="🌸")
 
-# (file, title, icon, url path); pages written later are skipped until their file exists.
+# (file, title, icon, url path); a page whose file is missing is left out of the navigation.
 PAGES = [
     ("app_pages/home.py", _("Try it"), "🌸", "home"),
     ("app_pages/explain.py", _("Explain"), "🔍", "explain"),

@@ -4,14 +4,15 @@ English text is the message id; catalogs live in ``flowerdash/locales/<lang>/LC_
 (``flowerdash.po`` is the source, the committed ``flowerdash.mo`` is what runs, so the runtime
 needs only the standard library; ``python -m flowerdash.locales.update`` rebuilds both with Babel).
 The active language is per thread (each Streamlit run executes in its own thread); a thread that
-never chose one (a fragment rerun) follows its Streamlit session's ``app.lang``.
+never chose one (a fragment rerun) follows its Streamlit session's ``app.lang``, which
+:mod:`flowerdash.ui` looks up (this module does not import Streamlit).
 """
 
 from __future__ import annotations
 
 import gettext
-import sys
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,7 @@ DEFAULT_LANGUAGE = "en"
 SESSION_KEY = "app.lang"
 
 _state = threading.local()
+_session_lookup: Callable[[], object] | None = None
 
 
 @cache
@@ -44,19 +46,18 @@ def set_language(lang: str) -> str:
     return _state.lang
 
 
+def use_session_language(lookup: Callable[[], object] | None) -> None:
+    """Have threads that never chose a language ask ``lookup`` (the UI session's choice)."""
+    global _session_lookup
+    _session_lookup = lookup
+
+
 def _session_language() -> str | None:
-    """The language stored in the current Streamlit session, if this is a Streamlit script run."""
-    if "streamlit" not in sys.modules:
+    """The language of the current UI session, if a lookup is registered and finds one."""
+    if _session_lookup is None:
         return None
     try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        ctx = get_script_run_ctx(suppress_warning=True)
-        if ctx is None:
-            return None
-        return (
-            normalize(ctx.session_state[SESSION_KEY]) if SESSION_KEY in ctx.session_state else None
-        )
+        return normalize(_session_lookup())
     except Exception:  # no session (bare mode, tests): fall back to the default
         return None
 

@@ -13,7 +13,7 @@ thread, that is harmful on every click:
 ``keep_keras_state`` replaces that clean-up, once per process, by one that leaves Keras alone
 and still closes matplotlib figures as Streamlit's does. It patches a private Streamlit function
 (there is no setting for it); ``tests/test_keras_state.py`` fails if a Streamlit upgrade renames
-or stops calling it, and then this module can go. What it cost: docs/PERFORMANCE.md.
+or stops calling it, and then this module can go. What the clean-up costs: docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
