@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from flowerdash.data.augment import FLIP_MODES
 from flowerdash.errors import FlowerdashError, TrainingError
 from flowerdash.i18n import _
+from flowerdash.inference import evaluation
 from flowerdash.models import ensemble
 from flowerdash.models.backbones import BACKBONES
 from flowerdash.training import form, launch, run_state
@@ -520,7 +521,7 @@ def combine(members: list[str], name: str | None) -> None:
                 min(done / max(n, 1), 1.0), text=_("{done} of {n} images").format(done=done, n=n)
             )
 
-        test = ensemble.measure_test_accuracy(folder, state.dataset_source(), progress=progress)
+        test = evaluation.measure_test_accuracy(folder, state.dataset_source(), progress=progress)
         bar.empty()
     except FlowerdashError as exc:
         state.show_error(exc, _("The models could not be combined"))

@@ -175,13 +175,13 @@ def test_second_start_is_refused_and_cancel_works(page, tmp_path):
 def test_combining_two_models_saves_and_measures_an_ensemble(page, tmp_path, monkeypatch):
     from conftest import save_tiny_checkpoint
 
-    from flowerdash.models import ensemble
+    from flowerdash.inference import evaluation
     from flowerdash.models.checkpoints import read_meta
 
     a, b = (save_tiny_checkpoint(tmp_path, n, seed=s) for n, s in (("a", 1), ("b", 2)))
-    real = ensemble.measure_test_accuracy
+    real = evaluation.measure_test_accuracy
     monkeypatch.setattr(
-        ensemble, "measure_test_accuracy", lambda *args, **kw: real(*args, **kw, limit=16)
+        evaluation, "measure_test_accuracy", lambda *args, **kw: real(*args, **kw, limit=16)
     )
     at = page()
     at.multiselect(key="train.ensemble.members").set_value([str(a)])

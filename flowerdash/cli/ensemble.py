@@ -32,8 +32,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Save the ensemble of checkpoints as a checkpoint and record its test accuracy."""
+    from flowerdash.inference.evaluation import measure_test_accuracy
     from flowerdash.models import checkpoints
-    from flowerdash.models.ensemble import ensemble_checkpoint, measure_test_accuracy
+    from flowerdash.models.ensemble import ensemble_checkpoint
 
     members = [checkpoints.resolve(c, args.checkpoint_dir) for c in args.checkpoints]
     source = None

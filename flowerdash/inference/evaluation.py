@@ -27,7 +27,7 @@ from flowerdash.data.pipelines import (
 )
 from flowerdash.data.sources import DatasetSource, get_source
 from flowerdash.inference.litert import batch_predictor
-from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta
+from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta, update_meta
 
 if TYPE_CHECKING:
     import keras
@@ -314,3 +314,19 @@ def predictions_to_json(preds: Predictions, class_names: list[str] | tuple[str, 
             )
         )
     return "\n".join(rows) + "\n"
+
+
+def measure_test_accuracy(
+    folder: str | Path,
+    source: DatasetSource | None = None,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on the test split and record top-1/top-5 in its metadata."""
+    _preds, metrics = evaluate_checkpoint(
+        folder, "test", source=source, limit=limit, progress=progress
+    )
+    test = summary(metrics)
+    update_meta(folder, metrics={"test": test})
+    return test

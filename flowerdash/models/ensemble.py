@@ -22,13 +22,11 @@ from flowerdash.models.checkpoints import (
     now_iso,
     read_meta,
     save_checkpoint,
-    update_meta,
 )
 
 if TYPE_CHECKING:
     import keras
 
-    from flowerdash.data.sources import DatasetSource
 
 MIN_MEMBERS = 2
 # Member k's layers are named "m{k}_<its own name>".
@@ -127,24 +125,6 @@ def ensemble_checkpoint(
     }
     name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-ensemble-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
-
-
-def measure_test_accuracy(
-    folder: str | Path,
-    source: DatasetSource | None = None,
-    *,
-    limit: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
-    """Evaluate a checkpoint on the test split and record top-1/top-5 in its metadata."""
-    from flowerdash.inference.evaluation import evaluate_checkpoint, summary
-
-    _preds, metrics = evaluate_checkpoint(
-        folder, "test", source=source, limit=limit, progress=progress
-    )
-    test = summary(metrics)
-    update_meta(folder, metrics={"test": test})
-    return test
 
 
 def _status(meta: dict[str, Any]) -> str:
