@@ -13,11 +13,11 @@ import streamlit as st
 from flowerdash.data.images import UPLOAD_TYPES, load_image, prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
-from flowerdash.examples import EXAMPLES
+from flowerdash.examples import EXAMPLES, class_photo
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import focus_score
 from flowerdash.explain.overlays import overlay
-from flowerdash.explain.reading import confidence_words, describe_map
+from flowerdash.explain.reading import confidence_words, describe_map, is_unsure
 from flowerdash.i18n import _
 from flowerdash.inference.predict import top_k
 from flowerdash.ui import demo, state, widgets
@@ -29,6 +29,25 @@ SOURCE_CAMERA = "camera"
 SOURCE_EXAMPLE = "example"
 SOURCE_TEST = "test"
 SOURCES = [SOURCE_UPLOAD, SOURCE_CAMERA, SOURCE_EXAMPLE, SOURCE_TEST]
+
+
+def unsure_answer(guesses: list[tuple[int, str, float]]) -> None:
+    """The model's three best guesses, each beside a training photo of that flower, in words."""
+    st.subheader(_("Not sure: it may be one of these"))
+    st.markdown(
+        _(
+            "The model is **not sure** about this photo: its best guess gets only {p:.0%}. Here "
+            "are its three best guesses, each with a photo of that flower from the training set. "
+            "Compare them with your photo."
+        ).format(p=guesses[0][2])
+    )
+    for col, (_label, name, p) in zip(st.columns(len(guesses)), guesses, strict=True):
+        caption = _("{name}: {p:.0%}").format(name=display_name(name), p=p)
+        photo = class_photo(name)
+        if photo is None:
+            col.markdown(f"**{caption}**")
+        else:
+            col.image(str(photo), caption=caption, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -287,7 +306,9 @@ def main() -> None:
 
     with right:
         demo.colour_help()
-        if expert:
+        if is_unsure(best[2]):
+            unsure_answer(rows[:3])
+        elif expert:
             st.subheader(
                 _("Most likely: {name} ({p:.0%})").format(name=display_name(best[1]), p=best[2])
             )

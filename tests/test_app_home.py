@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
+
+from flowerdash.explain.reading import UNSURE_BELOW
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -20,6 +23,8 @@ def home(monkeypatch, tiny_checkpoint, data_dir) -> AppTest:
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     # only the test checkpoints, not a real model that may ship in checkpoints/default
     monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    # the tiny model's random answers are all unsure; most tests look at a plain answer
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", 0.0)
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
@@ -87,3 +92,27 @@ def test_test_image_picker_predicts(home):
     assert at.number_input(key="home.test_pick").value == 1
     assert at.subheader[0].value.startswith("Most likely: ")
     assert at.image[0].captions[0].startswith("What the model sees: image_")
+
+
+def test_an_unsure_answer_shows_three_guesses_with_a_training_photo_each(
+    home, flower_paths, monkeypatch
+):
+    """The tiny model's answers are all far below the threshold: the page says so plainly."""
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", UNSURE_BELOW)
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Not sure: it may be one of these"
+    assert any("**not sure**" in m.value for m in at.markdown)
+    guesses = [c for img in at.image for c in img.captions][:3]
+    assert len(guesses) == 3 and all(re.fullmatch(r"[A-Z][^:]*: \d+%", g) for g in guesses)
+    # the photo and the map still follow the guesses
+    assert [c for img in at.image for c in img.captions][3:] == [
+        "What the model sees: flower.jpg",
+        "Where it looked (Grad-CAM)",
+    ]
+
+
+def test_a_sure_answer_is_given_alone(home, flower_paths):
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert at.subheader[0].value.startswith("Most likely: ")
+    assert not any("not sure" in m.value for m in at.markdown)

@@ -33,6 +33,8 @@ def app_env(monkeypatch, tiny_checkpoint, data_dir):
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tiny_checkpoint.parent))
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     monkeypatch.setattr("flowerdash.models.checkpoints.SHIPPED_DEFAULT", ROOT / "no-such-default")
+    # the tiny model's random answers are all unsure; most tests look at a plain answer
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", 0.0)
     st.cache_data.clear()
     yield
     i18n.set_language("en")
@@ -128,6 +130,21 @@ def test_try_it_in_spanish_shows_no_english_message(app_env, flower_paths):
     english = english_ids_with_other_spanish()
     leaks = [t for t in texts(at) if t in english]
     assert not leaks, f"English left in Spanish mode: {leaks}"
+
+
+def test_an_unsure_answer_in_spanish(app_env, flower_paths, monkeypatch):
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", 0.6)
+    at = start("es")
+    at.file_uploader(key="home.upload").set_value(
+        ("flor.jpg", Path(flower_paths[0]).read_bytes(), "image/jpeg")
+    ).run()
+    assert not at.exception
+    assert at.subheader[0].value == "No está seguro: puede ser una de estas"
+    assert any("**no está seguro**" in m.value for m in at.markdown)
+    guesses = [c for img in at.image for c in img.captions][:3]
+    assert len(guesses) == 3 and all(re.fullmatch(r".+: \d+\s?%", g) for g in guesses)
+    english = english_ids_with_other_spanish()
+    assert not [t for t in texts(at) if t in english]
 
 
 def test_camera_photo_goes_through_the_same_checks(app_env, flower_paths):

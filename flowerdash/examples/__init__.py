@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EXAMPLES_DIR = Path(__file__).resolve().parent
+# One training photo per class, shown beside an unsure answer (benchmarks/class_photos.py).
+CLASS_PHOTOS_DIR = EXAMPLES_DIR / "classes"
 
 
 @dataclass(frozen=True)
@@ -30,3 +32,20 @@ EXAMPLES: tuple[Example, ...] = (
     Example("passion_flower.jpg", "image_00062.jpg", "passion flower"),
     Example("foxglove.jpg", "image_07356.jpg", "foxglove"),
 )
+
+
+def class_photo_file(label: int) -> str:
+    """The file name of class ``label``'s training photo (0-based label)."""
+    return f"{label:03d}.jpg"
+
+
+def class_photo(name: str) -> Path | None:
+    """A training photo of the flower called ``name``, if the package ships one."""
+    from flowerdash.data.classes import CLASS_NAMES
+
+    try:
+        label = CLASS_NAMES.index(name.strip().lower())
+    except ValueError:
+        return None
+    path = CLASS_PHOTOS_DIR / class_photo_file(label)
+    return path if path.is_file() else None
