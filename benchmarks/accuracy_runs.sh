@@ -11,7 +11,8 @@ OUT=${OUT:-runs}
 mkdir -p "$OUT"
 train() { local name=$1; shift; echo "== $name"; /usr/bin/time -f "$name wall %e s" \
   "$PY" -m flowerdash train --backbone mobilenetv2 --checkpoint-dir "$OUT" --name "$name" "$@" \
-  2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/$name.log"; }
+  2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/$name.log"
+  "$PY" -m benchmarks.run_record "$OUT/$name" "$name"; }
 if [ "${1:-}" = ship ]; then
   # Make a trained run the shipped default: its files (model, metadata, cached test predictions,
   # which stay valid because the model file is unchanged), renamed; swapped in at the end.

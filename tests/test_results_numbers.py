@@ -1,0 +1,133 @@
+"""The numbers README and docs/RESULTS.md publish, checked against the committed artefacts they
+come from (calibration, presets and the unsure threshold have their own tests)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+RESULTS = (ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8")
+ROBUSTNESS = ROOT / "benchmarks" / "results" / "robustness"
+# RESULTS' robustness table, column by column
+COLUMNS = (
+    "notebook-noaug",
+    "notebook-aug",
+    "best",
+    "mixcut",
+    "final",
+    "fullft-final",
+    "fullft-lr3-final",
+    "fullft-lr3-long-final",
+    "ensemble4-final",
+)
+ROWS = {
+    "rotation": "rotation",
+    "flip": "flip",
+    "zoom": "zoom",
+    "translation": "translation",
+    "darker": "brightness",
+    "contrast": "contrast",
+    "blur": "blur",
+    "noise": "noise",
+    "JPEG": "jpeg",
+    "occlusion": "occlusion",
+    "grayscale": "grayscale",
+}
+
+
+def robustness(run: str) -> dict:
+    return json.loads((ROBUSTNESS / f"{run}.json").read_text())
+
+
+def mean_of(run: str, corruption: str) -> float:
+    """Mean accuracy over the three severities, in %."""
+    return 100 * float(np.mean(list(robustness(run)["accuracy"][corruption].values())))
+
+
+def cell(value: float, clean: float) -> str:
+    change = round(value, 1) - round(clean, 1)
+    sign = "+" if change > 0.04 else ("−" if change < -0.04 else "")
+    return f"{value:.1f} ({sign}{abs(change):.1f})"
+
+
+def table_line(label: str) -> list[str]:
+    line = next(ln for ln in RESULTS.splitlines() if ln.startswith(f"| {label} "))
+    return [c.strip() for c in line.strip("|").split("|")][1:]
+
+
+def test_the_robustness_table_is_the_committed_results():
+    assert table_line("clean (these 200 images)") == [
+        f"{100 * robustness(r)['clean']:.1f}" for r in COLUMNS
+    ]
+    for label, key in ROWS.items():
+        cells = table_line(next(k for k in _labels() if k.startswith(label)))
+        expected = [cell(mean_of(r, key), 100 * robustness(r)["clean"]) for r in COLUMNS]
+        assert cells == expected, label
+    means = table_line("mean over all 33 conditions")
+    for run, shown in zip(COLUMNS, means, strict=True):
+        mean = float(np.mean([mean_of(run, k) for k in ROWS.values()]))
+        assert shown == cell(mean, 100 * robustness(run)["clean"]), run
+
+
+def _labels() -> list[str]:
+    return [ln.split("|")[1].strip() for ln in RESULTS.splitlines() if ln.startswith("| ")]
+
+
+@pytest.mark.parametrize(
+    ("run", "corruption"),
+    [
+        ("notebook-noaug", "zoom"),
+        ("notebook-aug", "zoom"),
+        ("notebook-noaug", "translation"),
+        ("notebook-aug", "translation"),
+        ("notebook-noaug", "brightness"),
+        ("notebook-aug", "brightness"),
+        ("notebook-noaug", "contrast"),
+        ("notebook-aug", "contrast"),
+        ("best", "occlusion"),
+        ("mixcut", "occlusion"),
+    ],
+)
+def test_readme_quotes_what_each_model_scores_under_a_corruption(run, corruption):
+    assert f"{mean_of(run, corruption):.1f}%" in README
+
+
+def test_readme_and_results_quote_the_shipped_models_test_scores():
+    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
+    test = meta["metrics"]["test"]
+    assert test["n"] == 6149
+    shown = f"**{test['top1']:.1%} top-1, {test['top5']:.1%} top-5**"
+    assert shown in README
+    assert f"**{test['top1']:.1%}** | **{test['top5']:.1%}**" in RESULTS
+
+
+def run_record(name: str) -> dict:
+    return json.loads((ROOT / "benchmarks" / "results" / "runs" / f"{name}.json").read_text())
+
+
+def test_run_records_back_the_shipped_row_and_the_calibration_fold():
+    shipped = run_record("fullft-lr3-long-final")
+    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
+    assert shipped["test"] == meta["metrics"]["test"]
+    row = table_line("**`fullft-lr3-long-final`** (shipped as `checkpoints/default`)")
+    assert row[2:4] == [f"**{shipped['test']['top1']:.1%}**", f"**{shipped['test']['top5']:.1%}**"]
+    fold = run_record("fold-train")
+    assert fold["config"]["train_on"] == "train" and fold["test"] is None
+    assert f"(`fold-train`, {fold['val']['top1']:.1%} on validation)" in RESULTS
+
+
+def test_a_run_record_is_built_from_checkpoint_metadata():
+    from benchmarks.run_record import record
+
+    history = [{"stage": "head", "val_accuracy": 0.5}] + [
+        {"stage": "fine_tune", "val_accuracy": v} for v in (0.6, 0.7, 0.8, 0.8, 0.9, 0.9, 1.0)
+    ]
+    rec = record({"history": history, "metrics": {"test": {"top1": 0.8}}}, "r")
+    assert rec["val"]["top1"] == 1.0 and rec["test"] == {"top1": 0.8}
+    assert abs(rec["val"]["mean_last_6_fine_tune"] - 0.85) < 1e-9
+    refit = record({"history": [{"stage": "head", "val_accuracy": None}]}, "final")
+    assert refit["val"]["top1"] is None and refit["val"]["per_epoch"] is None
