@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -250,6 +251,25 @@ def test_try_it_predicts_an_uploaded_photo(page, app):
     assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 2
     _no_errors(page)
     _shot(page, "try-it.png")
+
+
+def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
+    """A blurry, low-resolution photo: three guesses, each with a training photo to compare."""
+    from PIL import Image
+
+    with Image.open(TRY_PHOTO) as im:
+        small = im.convert("RGB").resize((40, 40)).resize(im.size)  # as a tiny web thumbnail
+    small.save(tmp_path / "tiny-passion-flower.jpg", quality=90)
+    _open(page, app.url)
+    _upload(page, "home-upload", tmp_path / "tiny-passion-flower.jpg")
+    page.get_by_text("Not sure: it may be one of these").wait_for()
+    page.get_by_text("Where it looked (Grad-CAM)").wait_for()
+    _settled(page)
+    captions = page.locator('[data-testid="stMain"] [data-testid="stImageCaption"]')
+    guesses = [t for t in captions.all_inner_texts() if re.fullmatch(r"[^:]+: \d+%", t.strip())]
+    assert len(guesses) == 3, captions.all_inner_texts()
+    _no_errors(page)
+    _shot(page, "try-it-unsure.png")
 
 
 # Key English texts of the Try it page (its Spanish link must show none of them).
