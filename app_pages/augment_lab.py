@@ -10,11 +10,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data import augment, mixing
+from flowerdash.data import augment, augment_config, mixing
+from flowerdash.data.augment_config import knobs
 from flowerdash.data.images import UPLOAD_TYPES, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
-from flowerdash.i18n import N_, _
+from flowerdash.i18n import _
 from flowerdash.ui import dataset_panel, state, widgets
 
 SPLIT = "train"
@@ -24,72 +25,12 @@ CUSTOM = "custom"
 SOURCE_DATASET = "dataset"
 SOURCE_UPLOAD = "upload"
 
-# (field, label, step, help); order = order on the page. Upper limits: AugmentConfig's.
+# (field, label, step, help), in AugmentConfig's order; upper limits are its own too.
 SLIDERS: list[tuple[str, str, float, str]] = [
-    (
-        "rotation",
-        N_("Rotation"),
-        0.01,
-        N_(
-            "How far the photo may turn, as a fraction of a full turn: 0.1 means up to 36 degrees "
-            "either way."
-        ),
-    ),
-    (
-        "zoom",
-        N_("Zoom"),
-        0.01,
-        N_("How much the photo may be zoomed in or out: 0.1 means up to 10% closer or farther."),
-    ),
-    (
-        "translation",
-        N_("Shift"),
-        0.01,
-        N_("How far the photo may slide sideways and up or down: 0.1 means up to 10% of its size."),
-    ),
-    (
-        "brightness",
-        N_("Brightness"),
-        0.01,
-        N_("How much lighter or darker the photo may get: 0.2 means up to a fifth of full white."),
-    ),
-    (
-        "contrast",
-        N_("Contrast"),
-        0.01,
-        N_("How much the contrast may change: 0.2 means between 80% and 120% of the original."),
-    ),
-    (
-        "rand_augment",
-        N_("RandAugment strength"),
-        0.05,
-        N_(
-            "On top of the above, two operations picked at random (shear, shift, turn, light, "
-            "colour, contrast, sharpness, auto-contrast, equalisation) at this strength; 0 turns "
-            "RandAugment off. One pick serves a whole training batch; each sample here is its own "
-            "pick."
-        ),
-    ),
+    (name, k.label, k.step, k.explain) for name, k in knobs().items() if not k.mixing
 ]
 MIX_SLIDERS: list[tuple[str, str, float, str]] = [
-    (
-        "mixup_alpha",
-        N_("MixUp strength (α)"),
-        0.05,
-        N_(
-            "During training, blend random pairs of photos; higher values make more even blends and "
-            "0 turns MixUp off."
-        ),
-    ),
-    (
-        "cutmix_alpha",
-        N_("CutMix strength (α)"),
-        0.05,
-        N_(
-            "During training, paste a patch of one photo onto another; higher values vary the patch "
-            "size more and 0 turns CutMix off."
-        ),
-    ),
+    (name, k.label, k.step, k.explain) for name, k in knobs().items() if k.mixing
 ]
 FIELDS = [f for f, *_rest in SLIDERS + MIX_SLIDERS]
 
@@ -119,7 +60,7 @@ def fill_from_preset() -> None:
     name = st.session_state["augment.preset"]
     if name == CUSTOM:
         return
-    config = augment.preset(name)
+    config = augment_config.preset(name)
     st.session_state["augment.flip"] = config.flip
     for field in FIELDS:
         st.session_state[f"augment.{field}"] = float(getattr(config, field))
@@ -142,7 +83,7 @@ def init_state() -> None:
         fill_from_preset()
     for field in FIELDS:  # a page switch may have dropped some widget values
         st.session_state.setdefault(
-            f"augment.{field}", float(getattr(augment.preset("basic"), field))
+            f"augment.{field}", float(getattr(augment_config.preset("basic"), field))
         )
     st.session_state.setdefault("augment.flip", "horizontal")
     st.session_state.setdefault("augment.seed", 0)
@@ -219,11 +160,11 @@ def pick_photo(source: Any) -> tuple[np.ndarray, str] | None:
     return dataset_picker(source, "augment.photo", 0, _("Flower"))
 
 
-def controls() -> augment.AugmentConfig | None:
+def controls() -> augment_config.AugmentConfig | None:
     """Preset, one control per transform, and the batch-mixing strengths."""
     st.selectbox(
         _("Preset"),
-        list(augment.PRESETS) + [CUSTOM],
+        list(augment_config.PRESETS) + [CUSTOM],
         format_func=preset_label,
         key="augment.preset",
         on_change=fill_from_preset,
@@ -231,7 +172,7 @@ def controls() -> augment.AugmentConfig | None:
     )
     st.selectbox(
         _("Flip"),
-        list(augment.FLIP_MODES),
+        list(augment_config.FLIP_MODES),
         format_func=flip_label,
         key="augment.flip",
         on_change=mark_custom,
@@ -242,7 +183,7 @@ def controls() -> augment.AugmentConfig | None:
         st.slider(
             _(label),
             0.0,
-            augment.upper_limit(field),
+            augment_config.upper_limit(field),
             step=step,
             key=f"augment.{field}",
             on_change=mark_custom,
@@ -256,7 +197,7 @@ def controls() -> augment.AugmentConfig | None:
             slider(*row)
     values = {field: st.session_state[f"augment.{field}"] for field in FIELDS}
     try:
-        config = augment.AugmentConfig(flip=st.session_state["augment.flip"], **values)
+        config = augment_config.AugmentConfig(flip=st.session_state["augment.flip"], **values)
     except FlowerdashError as exc:
         state.show_error(exc, _("These settings cannot be used"))
         return None
@@ -264,7 +205,7 @@ def controls() -> augment.AugmentConfig | None:
     return config
 
 
-def summary(config: augment.AugmentConfig) -> str:
+def summary(config: augment_config.AugmentConfig) -> str:
     """The settings in plain words, e.g. 'turned up to ±36°, zoomed up to ±10%'."""
     parts = []
     if config.flip != "none":
@@ -281,6 +222,8 @@ def summary(config: augment.AugmentConfig) -> str:
         parts.append(
             _("contrast ×{lo:.2f}–{hi:.2f}").format(lo=1 - config.contrast, hi=1 + config.contrast)
         )
+    if config.grayscale:
+        parts.append(_("grey {p:.0%} of the time").format(p=config.grayscale))
     if config.rand_augment:
         parts.append(
             _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)
@@ -290,7 +233,7 @@ def summary(config: augment.AugmentConfig) -> str:
     return _("Each sample is randomly: {what}.").format(what=", ".join(parts))
 
 
-def sample_grid(image: np.ndarray, config: augment.AugmentConfig) -> None:
+def sample_grid(image: np.ndarray, config: augment_config.AugmentConfig) -> None:
     """Sample count, seed, re-roll and the grid of augmented samples."""
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     with c1:

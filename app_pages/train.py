@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from flowerdash.data.augment import FLIP_MODES
+from flowerdash.data.augment_config import FLIP_MODES
 from flowerdash.errors import FlowerdashError, TrainingError
 from flowerdash.i18n import _
 from flowerdash.inference import evaluation

@@ -201,7 +201,7 @@ def _EpochTimer():  # noqa: N802 - a factory that reads like the class it builds
 
 
 def _train_pipeline(ctx: Context, augmented: bool = True):
-    from flowerdash.data.augment import preset
+    from flowerdash.data.augment_config import preset
     from flowerdash.data.pipelines import make_pipeline
 
     p = ctx.plan

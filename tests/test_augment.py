@@ -9,15 +9,13 @@ import pytest
 import tensorflow as tf
 
 from flowerdash.data.augment import (
-    PRESETS,
-    AugmentConfig,
     Augmenter,
     SeededRandAugment,
     augment_dataset,
     keras_code,
-    preset,
     sample_grid,
 )
+from flowerdash.data.augment_config import PRESETS, AugmentConfig, preset
 from flowerdash.data.mixing import mix_batch, mix_pair
 from flowerdash.errors import ConfigError, ImageError
 
@@ -435,9 +433,38 @@ def test_sample_grid_draws_rand_augment_per_variant(flower_images):
 
 
 def test_upper_limit_is_what_the_config_accepts():
-    from flowerdash.data.augment import upper_limit
+    from flowerdash.data.augment_config import upper_limit
 
     assert upper_limit("zoom") == 0.95
     AugmentConfig(zoom=upper_limit("zoom"))
     with pytest.raises(ConfigError):
         AugmentConfig(zoom=upper_limit("zoom") + 0.01)
+
+
+def test_grey_photos_are_sampled_apart_from_their_application(batch):
+    aug = Augmenter(
+        AugmentConfig(
+            flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0, grayscale=1.0
+        )
+    )
+    params = aug.sample(batch, seed=3)
+    out = aug.apply(batch, params).numpy()
+    assert np.allclose(out[..., 0], out[..., 1]) and np.allclose(out[..., 1], out[..., 2])
+    np.testing.assert_array_equal(out, aug.apply(batch, params).numpy())
+    assert "RandomGrayscale(1.0)" in keras_code(aug.config)
+    assert not AugmentConfig(
+        grayscale=0.0, flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0
+    ).grayscale
+
+
+def test_a_new_augmentation_knob_reaches_every_control():
+    """One field in AugmentConfig gives the CLI flag, the Train form's and the Lab's sliders."""
+    from flowerdash.cli.train import config_of
+    from flowerdash.data.augment_config import knobs
+    from flowerdash.training import form
+
+    assert config_of(["train", "--grayscale", "0.2"]).augment_config().grayscale == 0.2
+    assert [row[0] for row in form.AUGMENT_SLIDERS] == list(knobs())
+    assert knobs()["grayscale"].upper == 1.0
+    with pytest.raises(ConfigError, match="grayscale must be between 0 and 1"):
+        AugmentConfig(grayscale=1.5)

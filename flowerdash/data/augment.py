@@ -1,4 +1,5 @@
-"""Augmentation: config, presets, Keras layers with sampling split from application.
+"""Augmentation: Keras layers with sampling split from application (the settings and presets:
+:mod:`flowerdash.data.augment_config`).
 
 Pixel space is float32 RGB in 0..255, [B, H, W, 3]. Every transform is a Keras 3 preprocessing
 layer; we call its `get_random_transformation` (random sampling) and `transform_images`
@@ -20,133 +21,21 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from flowerdash.data.augment_config import (
+    AugmentConfig,
+)
 from flowerdash.data.mixing import mix_layer, mix_with_layer, to_images
 from flowerdash.data.seeds import child_seed, fold_seed
 from flowerdash.errors import ConfigError, ImageError
-from flowerdash.i18n import N_, _
+from flowerdash.i18n import _
 
-FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 VALUE_RANGE = (0, 255)
-
-# Upper bound (inclusive unless noted) of every numeric setting, in Keras' own terms, and what
-# the value means (marked for translation, translated in the error message).
-_LIMITS: dict[str, tuple[float, str]] = {
-    "rotation": (1.0, N_("a fraction of a full turn, e.g. 0.1 means up to ±36 degrees")),
-    "zoom": (0.95, N_("a fraction of the image size, e.g. 0.1 means up to 10% in or out")),
-    "translation": (1.0, N_("a fraction of the image size, e.g. 0.1 means up to 10% shift")),
-    "brightness": (1.0, N_("a fraction of the 0..255 range, e.g. 0.2 means up to ±51")),
-    "contrast": (1.0, N_("e.g. 0.2 scales contrast by a factor between 0.8 and 1.2")),
-    "rand_augment": (
-        1.0,
-        N_("the strength of RandAugment's two random operations; 0 turns it off"),
-    ),
-    "mixup_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of MixUp; 0 turns it off")),
-    "cutmix_alpha": (1.0, N_("the Beta(alpha, alpha) parameter of CutMix; 0 turns it off")),
-}
-
-
-def upper_limit(name: str) -> float:
-    """The largest value a numeric setting accepts (what a control for it may reach)."""
-    return _LIMITS[name][0]
-
-
-@dataclass
-class AugmentConfig:
-    """Which augmentations to apply and how strongly (Keras layer semantics)."""
-
-    flip: str = "horizontal"
-    rotation: float = 0.1
-    zoom: float = 0.1
-    translation: float = 0.1
-    brightness: float = 0.2
-    contrast: float = 0.2
-    rand_augment: float = 0.0
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.flip, str) or self.flip not in FLIP_MODES:
-            raise ConfigError(
-                _("Flip must be one of {choices}; got {value}.").format(
-                    choices=", ".join(FLIP_MODES), value=repr(self.flip)
-                )
-            )
-        for name, (upper, meaning) in _LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ConfigError(
-                    _("{name} must be a number; got {value}.").format(name=name, value=repr(value))
-                )
-            value = float(value)
-            if not math.isfinite(value) or value < 0 or value > upper:
-                raise ConfigError(
-                    _("{name} must be between 0 and {upper} ({meaning}); got {value}.").format(
-                        name=name, upper=f"{upper:g}", meaning=_(meaning), value=repr(value)
-                    )
-                )
-            setattr(self, name, value)
-
-    @property
-    def is_identity(self) -> bool:
-        """True when no augmentation at all is switched on."""
-        return self.flip == "none" and all(getattr(self, name) == 0 for name in _LIMITS)
-
-    @property
-    def mixing_methods(self) -> tuple[str, ...]:
-        """The batch-mixing methods switched on, in a fixed order."""
-        return tuple(
-            m for m, a in (("mixup", self.mixup_alpha), ("cutmix", self.cutmix_alpha)) if a > 0
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict of the settings."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        """Build from a dict such as `to_dict()` made; missing keys take their defaults."""
-        if not isinstance(data, dict):
-            raise ConfigError(
-                _("Augmentation settings must be a mapping; got {type_name}.").format(
-                    type_name=type(data).__name__
-                )
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(
-                _("Unknown augmentation setting(s): {unknown}. Known settings: {known}.").format(
-                    unknown=", ".join(map(str, unknown)), known=", ".join(sorted(known))
-                )
-            )
-        return cls(**data)
-
-
-PRESETS: dict[str, AugmentConfig] = {
-    "none": AugmentConfig(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0),
-    "basic": AugmentConfig(),
-    "advanced": AugmentConfig(mixup_alpha=0.2, cutmix_alpha=1.0),
-}
-
-
-def preset(name: str) -> AugmentConfig:
-    """A fresh copy of the named preset."""
-    if name not in PRESETS:
-        raise ConfigError(
-            _("Unknown augmentation preset {name}. Choose one of: {choices}.").format(
-                name=repr(name), choices=", ".join(PRESETS)
-            )
-        )
-    return dataclasses.replace(PRESETS[name])
 
 
 class SeededRandAugment(keras.layers.RandAugment):
@@ -231,6 +120,8 @@ class Augmenter:
             self.layers["contrast"] = L.RandomContrast(
                 c.contrast, value_range=VALUE_RANGE, seed=s + 6
             )
+        if c.grayscale > 0:
+            self.layers["grayscale"] = L.RandomGrayscale(c.grayscale, seed=s + 10)
         if c.rand_augment > 0:
             self.layers["rand_augment"] = SeededRandAugment(
                 value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
@@ -380,6 +271,8 @@ def keras_code(config: AugmentConfig) -> str:
         layers.append(f"keras.layers.RandomBrightness({c.brightness!r}, value_range=(0, 255)),")
     if c.contrast > 0:
         layers.append(f"keras.layers.RandomContrast({c.contrast!r}, value_range=(0, 255)),")
+    if c.grayscale > 0:
+        layers.append(f"keras.layers.RandomGrayscale({c.grayscale!r}),  # share of photos in grey")
     if c.rand_augment > 0:
         layers += [
             "# flowerdash's RandAugment also leaves out posterization and solarization.",

@@ -19,7 +19,7 @@ from flowerdash.i18n import _
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from flowerdash.data.augment import AugmentConfig
+    from flowerdash.data.augment_config import AugmentConfig
 
 
 def resize_and_crop(image: tf.Tensor, image_size: int) -> tf.Tensor:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flowerdash.data.augment_config import knobs
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import N_, _
 from flowerdash.models.checkpoints import check_name
@@ -30,19 +31,8 @@ STATUS_WORDS = {
     "failed": N_("failed"),
 }
 #: The augmentation settings a run may override (``AugmentConfig``'s fields) and their types:
-#: ``train --rotation ... --flip`` and the Train page's augmentation details. Kept here, not read
-#: from ``AugmentConfig``, because that module imports TensorFlow.
-AUGMENT_KEYS: dict[str, type] = {
-    "rotation": float,
-    "zoom": float,
-    "translation": float,
-    "brightness": float,
-    "contrast": float,
-    "rand_augment": float,
-    "mixup_alpha": float,
-    "cutmix_alpha": float,
-    "flip": str,
-}
+#: ``train --rotation ... --flip`` and the Train page's augmentation details.
+AUGMENT_KEYS: dict[str, type] = {**dict.fromkeys(knobs(), float), "flip": str}
 
 
 def status_word(status: str, capital: bool = False) -> str:
@@ -382,7 +372,7 @@ class TrainConfig:
 
     def augment_config(self):
         """The resolved augmentation: the preset with overrides applied."""
-        from flowerdash.data.augment import AugmentConfig, preset
+        from flowerdash.data.augment_config import AugmentConfig, preset
 
         base = preset(self.augment).to_dict()
         base.update(self.augment_overrides)

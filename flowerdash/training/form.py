@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from flowerdash.data.augment_config import knobs
 from flowerdash.i18n import N_, _
 from flowerdash.models.checkpoints import check_new_name
 from flowerdash.training.config import AUGMENT_KEYS, TrainConfig, Widget, default_of, settings
@@ -16,46 +17,9 @@ from flowerdash.training.config import AUGMENT_KEYS, TrainConfig, Widget, defaul
 DEV_ENV = "FLOWERDASH_DEV"  # "1": the tiny test backbone is offered too
 #: The settings a quick run limits (ignored when the form's Quick run is off).
 LIMITS = ("train_limit", "val_limit", "test_limit")
-# Augmentation details: (field, label, upper limit = AugmentConfig's, step, help).
+# Augmentation details: (field, label, upper limit, step, help), from AugmentConfig's knobs.
 AUGMENT_SLIDERS: list[tuple[str, str, float, float, str]] = [
-    (
-        "rotation",
-        N_("Rotation"),
-        1.0,
-        0.01,
-        N_("How far photos may turn, as a fraction of a full turn."),
-    ),
-    ("zoom", N_("Zoom"), 0.95, 0.01, N_("How much photos may be zoomed in or out (0.1 = 10%).")),
-    (
-        "translation",
-        N_("Shift"),
-        1.0,
-        0.01,
-        N_("How far photos may slide, as a fraction of their size."),
-    ),
-    ("brightness", N_("Brightness"), 1.0, 0.01, N_("How much lighter or darker photos may get.")),
-    ("contrast", N_("Contrast"), 1.0, 0.01, N_("How much the contrast may change (0.2 = ±20%).")),
-    (
-        "rand_augment",
-        N_("RandAugment strength"),
-        1.0,
-        0.05,
-        N_("Two operations picked at random for each batch; 0 turns it off."),
-    ),
-    (
-        "mixup_alpha",
-        N_("MixUp strength (α)"),
-        1.0,
-        0.05,
-        N_("Blend pairs of photos; 0 turns it off."),
-    ),
-    (
-        "cutmix_alpha",
-        N_("CutMix strength (α)"),
-        1.0,
-        0.05,
-        N_("Paste patches between photos; 0 turns it off."),
-    ),
+    (name, k.label, k.upper, k.step, k.help) for name, k in knobs().items()
 ]
 AUGMENT_FIELDS = list(AUGMENT_KEYS)
 AUGMENT_LABELS = {
@@ -94,14 +58,14 @@ def augment_label(name: str) -> str:
 
 def augment_choices(lab: bool) -> list[str]:
     """Augmentation presets, plus the lab's settings when the user tried some there."""
-    from flowerdash.data.augment import PRESETS
+    from flowerdash.data.augment_config import PRESETS
 
     return [*PRESETS, "lab"] if lab else list(PRESETS)
 
 
 def augmentation_values(name: str, lab: Mapping[str, Any] | None) -> dict[str, Any]:
     """The augmentation details of a preset, or of the lab's last settings (``lab``)."""
-    from flowerdash.data.augment import preset
+    from flowerdash.data.augment_config import preset
 
     if name == "lab":
         return dict(lab or preset("basic").to_dict())
@@ -124,7 +88,7 @@ def config_from_form(
     ``values``: the shown fields' values; ``augment``: the chosen augmentation preset (or
     ``lab``); ``augmentation``: the details; ``quick``: the limits apply.
     """
-    from flowerdash.data.augment import AugmentConfig, preset
+    from flowerdash.data.augment_config import AugmentConfig, preset
 
     AugmentConfig.from_dict(dict(augmentation))  # plain-words ConfigError for a bad value
     base_name = "basic" if augment == "lab" else augment

@@ -376,7 +376,8 @@ def lab_crop(image: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=32)
 def augment_samples(key: str, _image: np.ndarray, config_items: tuple, n: int, seed: int):
     """``augment.sample_grid`` cached by image key, config (sorted items), n and seed."""
-    from flowerdash.data.augment import AugmentConfig, sample_grid
+    from flowerdash.data.augment import sample_grid
+    from flowerdash.data.augment_config import AugmentConfig
 
     return sample_grid(_image, AugmentConfig.from_dict(dict(config_items)), int(n), int(seed))
 
