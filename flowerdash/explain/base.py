@@ -196,8 +196,6 @@ class Explainer(abc.ABC):
     only a weak reference to the model, so caching it per model does not keep the model alive.
     """
 
-    #: Display name (a msgid; translate with ``_``).
-    label: ClassVar[str] = ""
     #: Options of the constructor that ``explain_image`` passes on (one name everywhere).
     options: ClassVar[tuple[str, ...]] = ()
     #: Percentile above which a map is clipped before scaling (None: plain max scaling).

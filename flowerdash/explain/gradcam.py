@@ -30,7 +30,6 @@ class GradCAM(Explainer):
     ``layers``: a layer name, a tuple of names (maps summed), or None for the default.
     """
 
-    label = "Grad-CAM"
     options = ("layers",)
 
     def __init__(
@@ -54,11 +53,6 @@ class GradCAM(Explainer):
     def cache_options(cls, model: keras.Model, options: dict[str, Any]) -> dict[str, Any]:
         """The default layers by name and by None are one explainer (one trace)."""
         return {**options, "layers": check_layers(model, options.get("layers"))}
-
-    @property
-    def name(self) -> str:
-        """Display name of the method."""
-        return "Grad-CAM++" if self.plus_plus else "Grad-CAM"
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -95,8 +89,6 @@ class GradCAM(Explainer):
 
 class GradCAMPlusPlus(GradCAM):
     """Grad-CAM++ (the registry's ``gradcam++``)."""
-
-    label = "Grad-CAM++"
 
     def __init__(
         self,

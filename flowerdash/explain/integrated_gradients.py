@@ -72,7 +72,6 @@ class IntegratedGradients(Explainer):
     function; :mod:`flowerdash.explain.rewrites`); ``()`` runs on the model as it is.
     """
 
-    label = "Integrated Gradients"
     options = ("steps", "baseline")
     clip_percentile = 99.0  # a few extreme pixels must not wash out the rest of the map
     rule = RULE
@@ -102,11 +101,6 @@ class IntegratedGradients(Explainer):
             self._points,
             [one, one, tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)],
         )
-
-    @property
-    def name(self) -> str:
-        """Display name of the method."""
-        return "Integrated Gradients"
 
     @property
     def extras(self) -> dict[str, Any]:
