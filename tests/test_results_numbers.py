@@ -54,27 +54,38 @@ def cell(value: float, clean: float) -> str:
     return f"{value:.1f} ({sign}{abs(change):.1f})"
 
 
-def table_line(label: str) -> list[str]:
-    line = next(ln for ln in RESULTS.splitlines() if ln.startswith(f"| {label} "))
+def section(heading: str) -> str:
+    """One section of RESULTS, from its heading to the next."""
+    text = RESULTS[RESULTS.index(heading) :]
+    return text[: text.index("\n## ", 1)]
+
+
+ROBUSTNESS_SECTION = section("## Does augmentation help?")
+
+
+def table_line(label: str, text: str = RESULTS) -> list[str]:
+    line = next(ln for ln in text.splitlines() if ln.startswith(f"| {label} "))
     return [c.strip() for c in line.strip("|").split("|")][1:]
 
 
 def test_the_robustness_table_is_the_committed_results():
-    assert table_line("clean (these 200 images)") == [
+    assert table_line("clean (these 200 images)", ROBUSTNESS_SECTION) == [
         f"{100 * robustness(r)['clean']:.1f}" for r in COLUMNS
     ]
     for label, key in ROWS.items():
-        cells = table_line(next(k for k in _labels() if k.startswith(label)))
+        cells = table_line(next(k for k in _labels() if k.startswith(label)), ROBUSTNESS_SECTION)
         expected = [cell(mean_of(r, key), 100 * robustness(r)["clean"]) for r in COLUMNS]
         assert cells == expected, label
-    means = table_line("mean over all 33 conditions")
+    means = table_line("mean over all 33 conditions", ROBUSTNESS_SECTION)
     for run, shown in zip(COLUMNS, means, strict=True):
         mean = float(np.mean([mean_of(run, k) for k in ROWS.values()]))
         assert shown == cell(mean, 100 * robustness(run)["clean"]), run
 
 
 def _labels() -> list[str]:
-    return [ln.split("|")[1].strip() for ln in RESULTS.splitlines() if ln.startswith("| ")]
+    return [
+        ln.split("|")[1].strip() for ln in ROBUSTNESS_SECTION.splitlines() if ln.startswith("| ")
+    ]
 
 
 @pytest.mark.parametrize(
@@ -131,3 +142,19 @@ def test_a_run_record_is_built_from_checkpoint_metadata():
     assert abs(rec["val"]["mean_last_6_fine_tune"] - 0.85) < 1e-9
     refit = record({"history": [{"stage": "head", "val_accuracy": None}]}, "final")
     assert refit["val"]["top1"] is None and refit["val"]["per_epoch"] is None
+
+
+def test_the_proxy_table_is_the_committed_results():
+    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
+    base, cand = (models[f"{m}@val"]["proxies"] for m in ("fold-train", "fold-grey-zoom"))
+    section = RESULTS[RESULTS.index("## Photos unlike the benchmark's") :]
+    section = section[: section.index("\n## ", 1)]
+    lines = [ln for ln in section.splitlines() if ln.startswith("| ") and "%" in ln]
+    assert len(lines) == len(base) == 10
+    for line, key in zip(lines, base, strict=True):
+        a, b = 100 * base[key]["top1"], 100 * cand[key]["top1"]
+        cells = [c.strip() for c in line.strip("|").split("|")][1:]
+        assert cells[:2] == [f"{a:.1f}%", f"{b:.1f}%"], key
+        assert cells[2].replace("−", "-") == f"{b - a:+.1f}", key
+    for run in ("fold-train", "fold-grey-zoom"):
+        assert f"{100 * run_record(run)['val']['top1']:.1f}%" in section
