@@ -168,7 +168,7 @@ def test_eval_pipeline_shapes_dtypes_range_and_determinism(source):
 
 
 def test_eval_pipeline_ignores_augmentation(source):
-    from flowerdash.data.augment import preset
+    from flowerdash.data.augment_config import preset
 
     plain = pipelines.make_pipeline(source, "val", image_size=64, batch_size=4, limit=4)
     with_aug = pipelines.make_pipeline(
