@@ -150,6 +150,20 @@ for r in "${runs[@]}"; do case $r in
             --name ensemble4-final fullft-lr3-long-final fullft-lr3-long-ls2-final \
             fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final 2>&1 \
             | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/ensemble4-final.log" ;;
+  # (30) recipe (13) on the training photos only: the fold behind the calibration, the unsure
+  #      threshold and the people's-photo proxies (benchmarks.calibrate / unsure / proxies)
+  fold-train) train fold-train --augment basic --no-head-augment --epochs 30 \
+            --fine-tune-epochs 24 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
+            --label-smoothing 0.1 --train-on train --no-test ;;
+  # (31) recipe (30) with grey photos (a fifth of them) and zoom up to 30% in or out while
+  #      fine-tuning: aimed at phone and web photos (colour casts, wide or tight framing)
+  fold-grey-zoom) train fold-grey-zoom --augment basic --grayscale 0.2 --zoom 0.3 \
+            --no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 \
+            --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train --no-test ;;
+  # (32) recipe (31) refit on train+val, like (13) from (30)
+  grey-zoom-final) train grey-zoom-final --augment basic --grayscale 0.2 --zoom 0.3 \
+            --no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 \
+            --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
