@@ -61,13 +61,14 @@ def test_results_quote_the_committed_table():
     section = text[text.index("## When does Try it say it is not sure?") :]
     section = section[: section.index("\n## ", 1)]
     assert f"**{result['unsure_below']:.0%}**" in section
+    t = result["unsure_below"]
     rows = {
-        "answers below 60% |": "unsure_share",
-        "answers at or above 60% that are right |": "sure_accuracy",
-        "answers below 60% that are right |": "unsure_top1",
-        "answers below 60% whose right flower is among the 3 guesses shown |": "unsure_top3",
+        f"answers below {t:.0%} |": "unsure_share",
+        f"answers at or above {t:.0%} that are right |": "sure_accuracy",
+        f"answers below {t:.0%} that are right |": "unsure_top1",
+        f"answers below {t:.0%} whose right flower is among the 3 guesses shown |": "unsure_top3",
     }
-    at = {s: next(r for r in result[s] if r["threshold"] == 0.6) for s in ("val", "test")}
+    at = {s: next(r for r in result[s] if r["threshold"] == t) for s in ("val", "test")}
     for label, key in rows.items():
         line = next(line for line in section.splitlines() if line.startswith("| " + label))
         assert line == f"| {label} {at['val'][key]:.1%} | {at['test'][key]:.1%} |", line

@@ -108,10 +108,18 @@ def config_fields(args: argparse.Namespace, given: set[str] | None = None) -> di
     if args.preset:
         chosen = preset_fields(args.preset)
         given = given or set()
-        fields = {
-            k: chosen[k] if k in chosen and not _given(k, given) else v for k, v in fields.items()
-        }
+        fields = {k: _with_preset(k, v, chosen, given) for k, v in fields.items()}
     return fields
+
+
+def _with_preset(name: str, value: Any, chosen: dict[str, Any], given: set[str]) -> Any:
+    """A field's value under a preset: a given flag wins, key by key for a dict field (one
+    ``--zoom`` keeps the preset's other augmentation overrides)."""
+    if name not in chosen:
+        return value
+    if isinstance(value, dict):
+        return {**chosen[name], **value}
+    return value if _given(name, given) else chosen[name]
 
 
 def _given(name: str, given: set[str]) -> bool:

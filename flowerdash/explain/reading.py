@@ -12,7 +12,7 @@ VERY_SURE = 0.9
 # Below this the top answer is called unsure and Try it shows the three best guesses instead.
 # Chosen on validation photos by benchmarks/unsure.py (results/unsure.json; a test keeps the two
 # equal): the smallest threshold above which answers are right at least 95% of the time.
-UNSURE_BELOW = 0.6
+UNSURE_BELOW = 0.65
 FAIRLY_SURE = UNSURE_BELOW
 CENTRE_FOCUS = 0.5  # Grad-CAM mass in the central box (a uniform map has 0.25)
 # The hottest pixels holding half of the weight cover more than this (uniform: 0.5).
@@ -22,7 +22,7 @@ PLACES = ("centre", "top", "bottom", "left", "right", "spread")
 
 
 def confidence_level(p: float) -> str:
-    """'very_sure' (>= 90 %), 'fairly_sure' (>= 60 %) or 'unsure'."""
+    """'very_sure' (>= 90 %), 'fairly_sure' (>= UNSURE_BELOW) or 'unsure'."""
     if p >= VERY_SURE:
         return "very_sure"
     if not is_unsure(p):
