@@ -14,6 +14,7 @@ from miniature import split_files
 from streamlit.testing.v1 import AppTest
 
 from flowerdash import i18n
+from flowerdash.explain.reading import UNSURE_BELOW
 from flowerdash.locales import update
 from flowerdash.ui import state
 
@@ -133,7 +134,7 @@ def test_try_it_in_spanish_shows_no_english_message(app_env, flower_paths):
 
 
 def test_an_unsure_answer_in_spanish(app_env, flower_paths, monkeypatch):
-    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", 0.6)
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", UNSURE_BELOW)
     at = start("es")
     at.file_uploader(key="home.upload").set_value(
         ("flor.jpg", Path(flower_paths[0]).read_bytes(), "image/jpeg")

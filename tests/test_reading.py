@@ -8,6 +8,7 @@ import pytest
 from flowerdash import i18n
 from flowerdash.errors import ExplainError
 from flowerdash.explain.reading import (
+    UNSURE_BELOW,
     confidence_level,
     confidence_words,
     describe_map,
@@ -29,8 +30,8 @@ def blob(cy: float, cx: float, size: int = 32, sigma: float = 3.0) -> np.ndarray
         (0.95, "very_sure"),
         (0.9, "very_sure"),
         (0.89, "fairly_sure"),
-        (0.6, "fairly_sure"),
-        (0.59, "unsure"),
+        (UNSURE_BELOW, "fairly_sure"),  # chosen on validation (tests/test_unsure.py)
+        (UNSURE_BELOW - 0.01, "unsure"),
         (0.01, "unsure"),
     ],
 )
