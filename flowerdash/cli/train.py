@@ -119,11 +119,7 @@ def _with_preset(name: str, value: Any, chosen: dict[str, Any], given: set[str])
         return value
     if isinstance(value, dict):
         return {**chosen[name], **value}
-    return value if _given(name, given) else chosen[name]
-
-
-def _given(name: str, given: set[str]) -> bool:
-    return name in given or any(d.startswith(f"{name}.") for d in given)
+    return value if name in given else chosen[name]
 
 
 def config_of(argv: Sequence[str]) -> TrainConfig | None:
