@@ -171,3 +171,22 @@ def test_the_proxy_table_is_the_committed_results():
         assert cells[2].replace("−", "-") == f"{b - a:+.1f}", key
     for run in ("fold-train", "fold-grey-zoom"):
         assert f"{100 * run_record(run)['val']['top1']:.1f}%" in section
+
+
+def test_results_quote_the_previous_models_calibration_and_threshold():
+    """The figures RESULTS gives for the model shipped before, from its kept artefacts."""
+    results = ROOT / "benchmarks" / "results"
+    prev = json.loads((results / "calibration-fullft-lr3-long-final.json").read_text())
+    before = prev["target_test_before"]
+    text = " ".join(section("## Can its percentages be read as chances?").split())
+    assert (
+        f"({before['mean_confidence']:.1%} mean confidence at {before['top1']:.1%} right, "
+        f"ECE {before['ece']:.3f};" in text
+    )
+    assert f"gave {prev['temperature']:.3f} the same way, from `{prev['fold']['name']}`" in text
+    old = json.loads((results / "unsure-fullft-lr3-long-final.json").read_text())["unsure_below"]
+    new = json.loads((results / "unsure.json").read_text())["val"]
+    at_old = next(r for r in new if r["threshold"] == old)
+    text = " ".join(section("## When does Try it say it is not sure?").split())
+    assert f"At {old:.0%}, the threshold chosen the same way for the model shipped before" in text
+    assert f"its sure answers are right {at_old['sure_accuracy']:.1%} of the time" in text
