@@ -224,6 +224,8 @@ def summary(config: augment_config.AugmentConfig) -> str:
         )
     if config.grayscale:
         parts.append(_("grey {p:.0%} of the time").format(p=config.grayscale))
+    if config.erase:
+        parts.append(_("a patch covered {p:.0%} of the time").format(p=config.erase))
     if config.rand_augment:
         parts.append(
             _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)

@@ -468,3 +468,24 @@ def test_a_new_augmentation_knob_reaches_every_control():
     assert knobs()["grayscale"].upper == 1.0
     with pytest.raises(ConfigError, match="grayscale must be between 0 and 1"):
         AugmentConfig(grayscale=1.5)
+
+
+def test_covered_patches_erase_one_box_per_chosen_photo_and_nothing_else():
+    """`erase` is the exact share of photos erased (Keras would draw it from [0, p])."""
+    grey = np.full((64, 24, 24, 3), 128, np.float32)
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    aug = Augmenter(AugmentConfig(**still, erase=1.0))
+    params = aug.sample(grey, seed=4)
+    out = aug.apply(grey, params).numpy()
+    np.testing.assert_array_equal(out, aug.apply(grey, params).numpy())
+    changed = np.any(out != 128, axis=-1)
+    assert changed.any(axis=(1, 2)).all()
+    for mask in changed:  # every changed pixel lies inside one box covering at most a third
+        rows, cols = np.where(mask)
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert box <= 0.34 * mask.size + 2 * 24
+    half = Augmenter(AugmentConfig(**still, erase=0.5))(np.full((400, 8, 8, 3), 128, np.float32), seed=1)
+    share = np.any(np.asarray(half) != 128, axis=(1, 2, 3)).mean()
+    assert 0.4 < share < 0.6
+    assert "RandomErasing(factor=(0.5, 0.5))" in keras_code(AugmentConfig(erase=0.5))
+    assert "RandomErasing" not in keras_code(AugmentConfig())

@@ -126,6 +126,11 @@ class Augmenter:
             self.layers["rand_augment"] = SeededRandAugment(
                 value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
             )
+        if c.erase > 0:
+            # factor=(p, p): Keras draws each photo's chance from [0, p] for a single number.
+            self.layers["erase"] = L.RandomErasing(
+                factor=(c.erase, c.erase), value_range=VALUE_RANGE, seed=s + 11
+            )
         self.mixers: dict[str, keras.layers.Layer] = {
             m: mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
             for i, m in enumerate(c.mixing_methods)
@@ -277,6 +282,11 @@ def keras_code(config: AugmentConfig) -> str:
         layers += [
             "# flowerdash's RandAugment also leaves out posterization and solarization.",
             f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),",
+        ]
+    if c.erase > 0:
+        layers += [
+            "# factor=(p, p) makes p the share of photos erased (a single p means up to p).",
+            f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r})),",
         ]
     lines = [
         "import keras",

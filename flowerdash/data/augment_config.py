@@ -109,6 +109,17 @@ class AugmentConfig:
             "helps with faded, grey or oddly lit photos. 0 turns it off."
         ),
     )
+    erase: float = knob(
+        0.0,
+        label=N_("Covered patches"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the share of photos with a random patch covered, e.g. 0.5 means one in two"),
+        help=N_("The share of photos with a patch covered by noise, so no one part decides."),
+        explain=N_(
+            "The share of photos with a random patch (up to a third of the photo) covered by noise: the model must recognise a flower from what is left, as when a leaf, a hand or a watermark hides part of it. 0 turns it off."
+        ),
+    )
     rand_augment: float = knob(
         0.0,
         label=N_("RandAugment strength"),
