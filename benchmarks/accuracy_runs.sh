@@ -164,6 +164,17 @@ for r in "${runs[@]}"; do case $r in
   grey-zoom-final) train grey-zoom-final --augment basic --grayscale 0.2 --zoom 0.3 \
             --no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 \
             --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
+  # (33) recipe (31) with a random patch (2-33% of the photo) covered by noise on half the photos
+  #      (Random Erasing, Zhong et al. 2017, at its paper's rate): aimed at leaves, hands and
+  #      watermarks hiding part of the flower (the occlusion proxy is recipe (31)'s weakest)
+  fold-grey-zoom-erase) train fold-grey-zoom-erase --augment basic --grayscale 0.2 --zoom 0.3 \
+            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
+            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
+            --no-test ;;
+  # (34) recipe (33) refit on train+val, like (32) from (31)
+  grey-zoom-erase-final) train grey-zoom-erase-final --augment basic --grayscale 0.2 --zoom 0.3 \
+            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
+            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
