@@ -484,7 +484,9 @@ def test_covered_patches_erase_one_box_per_chosen_photo_and_nothing_else():
         rows, cols = np.where(mask)
         box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
         assert box <= 0.34 * mask.size + 2 * 24
-    half = Augmenter(AugmentConfig(**still, erase=0.5))(np.full((400, 8, 8, 3), 128, np.float32), seed=1)
+    half = Augmenter(AugmentConfig(**still, erase=0.5))(
+        np.full((400, 8, 8, 3), 128, np.float32), seed=1
+    )
     share = np.any(np.asarray(half) != 128, axis=(1, 2, 3)).mean()
     assert 0.4 < share < 0.6
     assert "RandomErasing(factor=(0.5, 0.5))" in keras_code(AugmentConfig(erase=0.5))
