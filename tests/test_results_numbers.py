@@ -24,6 +24,7 @@ COLUMNS = (
     "fullft-lr3-long-final",
     "ensemble4-final",
     "grey-zoom-final",
+    "grey-zoom-erase-final",
 )
 ROWS = {
     "rotation": "rotation",
@@ -102,6 +103,8 @@ def _labels() -> list[str]:
         ("notebook-aug", "contrast"),
         ("best", "occlusion"),
         ("mixcut", "occlusion"),
+        ("grey-zoom-final", "occlusion"),
+        ("grey-zoom-erase-final", "occlusion"),
     ],
 )
 def test_readme_quotes_what_each_model_scores_under_a_corruption(run, corruption):
@@ -122,20 +125,32 @@ def run_record(name: str) -> dict:
 
 
 def test_run_records_back_the_shipped_row_and_the_calibration_fold():
-    shipped = run_record("grey-zoom-final")
+    shipped = run_record("grey-zoom-erase-final")
     meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
-    assert shipped["test"] == meta["metrics"]["test"] and meta["trained_as"] == "grey-zoom-final"
-    row = table_line("**`grey-zoom-final`** (shipped as `checkpoints/default`)")
+    assert shipped["test"] == meta["metrics"]["test"]
+    assert meta["trained_as"] == "grey-zoom-erase-final"
+    row = table_line("**`grey-zoom-erase-final`** (shipped as `checkpoints/default`)")
     assert row[2:4] == [f"**{shipped['test']['top1']:.1%}**", f"**{shipped['test']['top5']:.1%}**"]
-    before = run_record("fullft-lr3-long-final")["test"]
-    row = table_line("`fullft-lr3-long-final` (shipped until `grey-zoom-final`)")
-    assert row[2:4] == [f"{before['top1']:.1%}", f"{before['top5']:.1%}"]
+    assert f"{round(shipped['seconds'] / 60)} min" in row[4]
+    for previous, until in (
+        ("grey-zoom-final", "grey-zoom-erase-final"),
+        ("fullft-lr3-long-final", "grey-zoom-final"),
+    ):
+        before = run_record(previous)["test"]
+        row = table_line(f"`{previous}` (shipped until `{until}`)")
+        assert row[2:4] == [f"{before['top1']:.1%}", f"{before['top5']:.1%}"]
+    targets = " ".join(section("## Photos unlike the benchmark's").split())
+    test = shipped["test"]
+    assert f"{test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test" in targets
+    assert f"test top-1 is {test['top1']:.1%} (target 93)" in targets
     # the calibration fold: the shipped recipe on the training photos only
     fit = json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())
     fold = run_record(fit["fold"]["name"])
     assert fold["config"] == {**shipped["config"], **fold_only(fold["config"])}
     assert fold["config"]["train_on"] == "train" and fold["test"] is None
-    assert f"(`{fold['name']}`, {fold['val']['top1']:.1%} on validation)" in RESULTS
+    assert f"(`{fold['name']}`, {fold['val']['top1']:.1%} on validation)" in " ".join(
+        RESULTS.split()
+    )
 
 
 def fold_only(config: dict) -> dict:
@@ -159,32 +174,40 @@ def test_a_run_record_is_built_from_checkpoint_metadata():
 
 def test_the_proxy_table_is_the_committed_results():
     models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
-    base, cand = (models[f"{m}@val"]["proxies"] for m in ("fold-train", "fold-grey-zoom"))
+    folds = ("fold-train", "fold-grey-zoom", "fold-grey-zoom-erase")
+    columns = [models[f"{m}@val"]["proxies"] for m in folds]
     section = RESULTS[RESULTS.index("## Photos unlike the benchmark's") :]
     section = section[: section.index("\n## ", 1)]
     lines = [ln for ln in section.splitlines() if ln.startswith("| ") and "%" in ln]
-    assert len(lines) == len(base) == 10
-    for line, key in zip(lines, base, strict=True):
-        a, b = 100 * base[key]["top1"], 100 * cand[key]["top1"]
+    assert len(lines) == len(columns[0]) == 10
+    for line, key in zip(lines, columns[0], strict=True):
+        top1 = [100 * c[key]["top1"] for c in columns]
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
-        assert cells[:2] == [f"{a:.1f}%", f"{b:.1f}%"], key
-        assert cells[2].replace("−", "-") == f"{b - a:+.1f}", key
-    for run in ("fold-train", "fold-grey-zoom"):
-        assert f"{100 * run_record(run)['val']['top1']:.1f}%" in section
+        assert cells[:3] == [f"{v:.1f}%" for v in top1], key
+        change = round(top1[2], 1) - round(top1[1], 1)
+        assert cells[3].replace("−", "-") == f"{change:+.1f}", key
+    a, b, c = (f"{100 * run_record(r)['val']['top1']:.1f}%" for r in folds)
+    assert f"validation scores (the training pipeline's crop): {a}, {b} and {c}." in section
 
 
 def test_results_quote_the_previous_models_calibration_and_threshold():
-    """The figures RESULTS gives for the model shipped before, from its kept artefacts."""
+    """The figures RESULTS gives for the models shipped before, from their kept artefacts."""
     results = ROOT / "benchmarks" / "results"
-    prev = json.loads((results / "calibration-fullft-lr3-long-final.json").read_text())
-    before = prev["target_test_before"]
     text = " ".join(section("## Can its percentages be read as chances?").split())
+    prev = {}
+    for name in ("grey-zoom-final", "fullft-lr3-long-final"):
+        prev[name] = json.loads((results / f"calibration-{name}.json").read_text())
+        before = prev[name]["target_test_before"]
+        assert (
+            f"`{name}`: {before['mean_confidence']:.1%} mean confidence at {before['top1']:.1%} "
+            f"right, ECE {before['ece']:.3f};" in text
+        )
+    a, b = prev["grey-zoom-final"], prev["fullft-lr3-long-final"]
     assert (
-        f"({before['mean_confidence']:.1%} mean confidence at {before['top1']:.1%} right, "
-        f"ECE {before['ece']:.3f};" in text
+        f"gave {a['temperature']:.3f} and {b['temperature']:.3f} the same way, "
+        f"from `{a['fold']['name']}` and `{b['fold']['name']}`" in text
     )
-    assert f"gave {prev['temperature']:.3f} the same way, from `{prev['fold']['name']}`" in text
-    old = json.loads((results / "unsure-fullft-lr3-long-final.json").read_text())["unsure_below"]
+    old = json.loads((results / "unsure-grey-zoom-final.json").read_text())["unsure_below"]
     new = json.loads((results / "unsure.json").read_text())["val"]
     at_old = next(r for r in new if r["threshold"] == old)
     text = " ".join(section("## When does Try it say it is not sure?").split())
