@@ -175,6 +175,18 @@ for r in "${runs[@]}"; do case $r in
   grey-zoom-erase-final) train grey-zoom-erase-final --augment basic --grayscale 0.2 --zoom 0.3 \
             --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
             --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
+  # (35) recipe (33) with a covered patch on every photo instead of half: does more of it close
+  #      the gap to the occlusion target without costing clean photos?
+  fold-grey-zoom-erase1) train fold-grey-zoom-erase1 --augment basic --grayscale 0.2 --zoom 0.3 \
+            --erase 1.0 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
+            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
+            --no-test ;;
+  # (36) recipe (33) zoomed up to 50% in or out instead of 30%: wider framing is the proxies'
+  #      next largest gap after covered photos
+  fold-grey-zoom5-erase) train fold-grey-zoom5-erase --augment basic --grayscale 0.2 --zoom 0.5 \
+            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
+            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
+            --no-test ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \

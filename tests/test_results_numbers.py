@@ -213,3 +213,25 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
     text = " ".join(section("## When does Try it say it is not sure?").split())
     assert f"At {old:.0%}, the threshold chosen the same way for the model shipped before" in text
     assert f"its sure answers are right {at_old['sure_accuracy']:.1%} of the time" in text
+
+
+def test_the_rejected_every_photo_patch_fold_is_quoted_from_its_artefacts():
+    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
+    more, chosen = (
+        models[f"{m}@val"]["proxies"] for m in ("fold-grey-zoom-erase1", "fold-grey-zoom-erase")
+    )
+    text = " ".join(section("## Photos unlike the benchmark's").split())
+
+    def change(key: str) -> str:
+        points = round(100 * more[key]["top1"], 1) - round(100 * chosen[key]["top1"], 1)
+        return f"{points:+.1f}".replace("-", "−")
+
+    for words, key in (
+        ("covered photos", "occluded"),
+        ("clean ones", "clean"),
+        ("grey ones", "grayscale"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert f"{words} {100 * more[key]['top1']:.1f}% ({change(key)}" in text, key
+    val = run_record("fold-grey-zoom-erase1")["val"]["top1"]
+    assert f"its own validation score {100 * val:.1f}%" in text
