@@ -38,6 +38,10 @@ if [ "${1:-}" = robustness ]; then
   done
   exit 0
 fi
+# The long full fine-tuning of recipe (13), which the recipes from (30) on share: a head of 30
+# epochs on cached features, then every layer fine-tuned 24 epochs, cosine from 3e-4.
+LONG=(--no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000
+      --fine-tune-lr 3e-4 --label-smoothing 0.1)
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2 fullft-lr3-long-ls2-final fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final ensemble4-final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
@@ -152,41 +156,30 @@ for r in "${runs[@]}"; do case $r in
             | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/ensemble4-final.log" ;;
   # (30) recipe (13) on the training photos only: the fold behind the calibration, the unsure
   #      threshold and the people's-photo proxies (benchmarks.calibrate / unsure / proxies)
-  fold-train) train fold-train --augment basic --no-head-augment --epochs 30 \
-            --fine-tune-epochs 24 --fine-tune-layers 1000 --fine-tune-lr 3e-4 \
-            --label-smoothing 0.1 --train-on train --no-test ;;
+  fold-train) train fold-train --augment basic "${LONG[@]}" --train-on train --no-test ;;
   # (31) recipe (30) with grey photos (a fifth of them) and zoom up to 30% in or out while
   #      fine-tuning: aimed at phone and web photos (colour casts, wide or tight framing)
   fold-grey-zoom) train fold-grey-zoom --augment basic --grayscale 0.2 --zoom 0.3 \
-            --no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 \
-            --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train --no-test ;;
+            "${LONG[@]}" --train-on train --no-test ;;
   # (32) recipe (31) refit on train+val, like (13) from (30)
   grey-zoom-final) train grey-zoom-final --augment basic --grayscale 0.2 --zoom 0.3 \
-            --no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000 \
-            --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
+            "${LONG[@]}" --train-on train+val ;;
   # (33) recipe (31) with a random patch (2-33% of the photo) covered by noise on half the photos
   #      (Random Erasing, Zhong et al. 2017, at its paper's rate): aimed at leaves, hands and
   #      watermarks hiding part of the flower (the occlusion proxy is recipe (31)'s weakest)
   fold-grey-zoom-erase) train fold-grey-zoom-erase --augment basic --grayscale 0.2 --zoom 0.3 \
-            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
-            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
-            --no-test ;;
+            --erase 0.5 "${LONG[@]}" --train-on train --no-test ;;
   # (34) recipe (33) refit on train+val, like (32) from (31)
   grey-zoom-erase-final) train grey-zoom-erase-final --augment basic --grayscale 0.2 --zoom 0.3 \
-            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
-            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train+val ;;
+            --erase 0.5 "${LONG[@]}" --train-on train+val ;;
   # (35) recipe (33) with a covered patch on every photo instead of half: does more of it close
   #      the gap to the occlusion target without costing clean photos?
   fold-grey-zoom-erase1) train fold-grey-zoom-erase1 --augment basic --grayscale 0.2 --zoom 0.3 \
-            --erase 1.0 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
-            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
-            --no-test ;;
+            --erase 1.0 "${LONG[@]}" --train-on train --no-test ;;
   # (36) recipe (33) zoomed up to 50% in or out instead of 30%: wider framing is the proxies'
   #      next largest gap after covered photos
   fold-grey-zoom5-erase) train fold-grey-zoom5-erase --augment basic --grayscale 0.2 --zoom 0.5 \
-            --erase 0.5 --no-head-augment --epochs 30 --fine-tune-epochs 24 \
-            --fine-tune-layers 1000 --fine-tune-lr 3e-4 --label-smoothing 0.1 --train-on train \
-            --no-test ;;
+            --erase 0.5 "${LONG[@]}" --train-on train --no-test ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
