@@ -180,6 +180,12 @@ for r in "${runs[@]}"; do case $r in
   #      next largest gap after covered photos
   fold-grey-zoom5-erase) train fold-grey-zoom5-erase --augment basic --grayscale 0.2 --zoom 0.5 \
             --erase 0.5 "${LONG[@]}" --train-on train --no-test ;;
+  # (37, 38) recipes (33) and (36) on the second fold (trained on val, validated on train): they
+  #      tie on the mean of the val proxies, so the train photos' proxies judge them again
+  swap-grey-zoom-erase) train swap-grey-zoom-erase --augment basic --grayscale 0.2 --zoom 0.3 \
+            --erase 0.5 "${LONG[@]}" --train-on val --no-test ;;
+  swap-grey-zoom5-erase) train swap-grey-zoom5-erase --augment basic --grayscale 0.2 --zoom 0.5 \
+            --erase 0.5 "${LONG[@]}" --train-on val --no-test ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
