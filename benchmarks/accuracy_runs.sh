@@ -186,6 +186,9 @@ for r in "${runs[@]}"; do case $r in
             --erase 0.5 "${LONG[@]}" --train-on val --no-test ;;
   swap-grey-zoom5-erase) train swap-grey-zoom5-erase --augment basic --grayscale 0.2 --zoom 0.5 \
             --erase 0.5 "${LONG[@]}" --train-on val --no-test ;;
+  # (39) recipe (36) refit on train+val: chosen over (33) by the rule of (37, 38) on both folds
+  grey-zoom5-erase-final) train grey-zoom5-erase-final --augment basic --grayscale 0.2 \
+            --zoom 0.5 --erase 0.5 "${LONG[@]}" --train-on train+val ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
