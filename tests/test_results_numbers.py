@@ -248,3 +248,22 @@ def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fol
         assert f"{words} {100 * top1:.1f}% ({change(top1, chosen[key]['top1'])}" in text, key
     val, was = (run_record(r)["val"]["top1"] for r in (fold, "fold-grey-zoom-erase"))
     assert f"its own validation score {100 * val:.1f}% ({change(val, was)})" in text
+
+
+def test_the_second_fold_table_is_the_committed_proxies():
+    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
+    folds = {
+        "zoom 30": ("fold-grey-zoom-erase@val", "swap-grey-zoom-erase@train"),
+        "zoom 50": ("fold-grey-zoom5-erase@val", "swap-grey-zoom5-erase@train"),
+    }
+
+    def top1(recipe: str, key: str, both: bool) -> float:
+        runs = folds[recipe] if both else folds[recipe][1:]
+        return round(float(np.mean([100 * models[r]["proxies"][key]["top1"] for r in runs])), 1)
+
+    unindented = "\n".join(line.strip() for line in RESULTS.splitlines())  # a table in a bullet
+    for both, prefix in ((False, "second fold"), (True, "both folds")):
+        for key, words in (("clean", "clean"), ("mean_changed", "mean of the changed versions")):
+            a, b = top1("zoom 30", key, both), top1("zoom 50", key, both)
+            row = table_line(f"{prefix}: {words}", unindented)
+            assert row == [f"{a:.1f}%", f"{b:.1f}%", f"{b - a:+.1f}".replace("-", "−")], row
