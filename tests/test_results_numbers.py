@@ -12,6 +12,7 @@ from conftest import ROOT
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 RESULTS = (ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8")
 ROBUSTNESS = ROOT / "benchmarks" / "results" / "robustness"
+PROXIES = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
 # RESULTS' robustness table, column by column
 COLUMNS = (
     "notebook-noaug",
@@ -54,6 +55,16 @@ def cell(value: float, clean: float) -> str:
     change = round(value, 1) - round(clean, 1)
     sign = "+" if change > 0.04 else ("−" if change < -0.04 else "")
     return f"{value:.1f} ({sign}{abs(change):.1f})"
+
+
+def proxies(model: str) -> dict:
+    """One model's top-1/top-5 per proxy, keyed as benchmarks.proxies writes them."""
+    return PROXIES[model]["proxies"]
+
+
+def points(new: float, old: float) -> str:
+    """A change in points as RESULTS writes it: one decimal, signed, a true minus."""
+    return f"{round(new, 1) - round(old, 1):+.1f}".replace("-", "−")
 
 
 def section(heading: str) -> str:
@@ -173,21 +184,18 @@ def test_a_run_record_is_built_from_checkpoint_metadata():
 
 
 def test_the_proxy_table_is_the_committed_results():
-    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
     folds = ("fold-train", "fold-grey-zoom", "fold-grey-zoom-erase")
-    columns = [models[f"{m}@val"]["proxies"] for m in folds]
-    section = RESULTS[RESULTS.index("## Photos unlike the benchmark's") :]
-    section = section[: section.index("\n## ", 1)]
-    lines = [ln for ln in section.splitlines() if ln.startswith("| ") and "%" in ln]
+    columns = [proxies(f"{m}@val") for m in folds]
+    text = section("## Photos unlike the benchmark's")
+    lines = [ln for ln in text.splitlines() if ln.startswith("| ") and "%" in ln]
     assert len(lines) == len(columns[0]) == 10
     for line, key in zip(lines, columns[0], strict=True):
         top1 = [100 * c[key]["top1"] for c in columns]
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
         assert cells[:3] == [f"{v:.1f}%" for v in top1], key
-        change = round(top1[2], 1) - round(top1[1], 1)
-        assert cells[3].replace("−", "-") == f"{change:+.1f}", key
+        assert cells[3] == points(top1[2], top1[1]), key
     a, b, c = (f"{100 * run_record(r)['val']['top1']:.1f}%" for r in folds)
-    assert f"validation scores (the training pipeline's crop): {a}, {b} and {c}." in section
+    assert f"validation scores (the training pipeline's crop): {a}, {b} and {c}." in text
 
 
 def test_results_quote_the_previous_models_calibration_and_threshold():
@@ -235,23 +243,17 @@ REJECTED_FOLDS = {
 @pytest.mark.parametrize("fold", REJECTED_FOLDS)
 def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fold):
     """Each bullet's figures and its changes from the shipped recipe's fold, in points."""
-    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
-    other, chosen = (models[f"{m}@val"]["proxies"] for m in (fold, "fold-grey-zoom-erase"))
+    other, chosen = (proxies(f"{m}@val") for m in (fold, "fold-grey-zoom-erase"))
     text = " ".join(section("## Photos unlike the benchmark's").split())
     text = text[text.index(f"(`{fold}`") :]
-
-    def change(new: float, old: float) -> str:
-        return f"{round(100 * new, 1) - round(100 * old, 1):+.1f}".replace("-", "−")
-
     for words, key in REJECTED_FOLDS[fold]:
-        top1 = other[key]["top1"]
-        assert f"{words} {100 * top1:.1f}% ({change(top1, chosen[key]['top1'])}" in text, key
-    val, was = (run_record(r)["val"]["top1"] for r in (fold, "fold-grey-zoom-erase"))
-    assert f"its own validation score {100 * val:.1f}% ({change(val, was)})" in text
+        top1, was = 100 * other[key]["top1"], 100 * chosen[key]["top1"]
+        assert f"{words} {top1:.1f}% ({points(top1, was)}" in text, key
+    val, was = (100 * run_record(r)["val"]["top1"] for r in (fold, "fold-grey-zoom-erase"))
+    assert f"its own validation score {val:.1f}% ({points(val, was)})" in text
 
 
 def test_the_second_fold_table_is_the_committed_proxies():
-    models = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
     folds = {
         "zoom 30": ("fold-grey-zoom-erase@val", "swap-grey-zoom-erase@train"),
         "zoom 50": ("fold-grey-zoom5-erase@val", "swap-grey-zoom5-erase@train"),
@@ -259,11 +261,11 @@ def test_the_second_fold_table_is_the_committed_proxies():
 
     def top1(recipe: str, key: str, both: bool) -> float:
         runs = folds[recipe] if both else folds[recipe][1:]
-        return round(float(np.mean([100 * models[r]["proxies"][key]["top1"] for r in runs])), 1)
+        return round(float(np.mean([100 * proxies(r)[key]["top1"] for r in runs])), 1)
 
     unindented = "\n".join(line.strip() for line in RESULTS.splitlines())  # a table in a bullet
     for both, prefix in ((False, "second fold"), (True, "both folds")):
         for key, words in (("clean", "clean"), ("mean_changed", "mean of the changed versions")):
             a, b = top1("zoom 30", key, both), top1("zoom 50", key, both)
             row = table_line(f"{prefix}: {words}", unindented)
-            assert row == [f"{a:.1f}%", f"{b:.1f}%", f"{b - a:+.1f}".replace("-", "−")], row
+            assert row == [f"{a:.1f}%", f"{b:.1f}%", points(b, a)], row
