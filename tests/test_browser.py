@@ -257,9 +257,9 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     """A blurry, low-resolution photo: three guesses, each with a training photo to compare."""
     from PIL import Image
 
-    # A 24-px thumbnail blown up: the shipped model gives its top answer about 29% (20-28 px
-    # stay under 46%), far from the 55% threshold; the passion flower at 40 px became sure
-    # once covered patches were in the recipe.
+    # A 24-px thumbnail blown up: the shipped model's top answer stays far under the unsure
+    # threshold, and at 20-28 px too. The passion flower at 40 px, used before, became a sure
+    # answer once covered patches were in the recipe.
     with Image.open(EXPLAIN_PHOTO) as im:
         small = im.convert("RGB").resize((24, 24)).resize(im.size)
     small.save(tmp_path / "tiny-water-lily.jpg", quality=90)
