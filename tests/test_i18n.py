@@ -103,6 +103,8 @@ def test_display_name_adds_only_reviewed_spanish_names():
     assert display_name("sunflower", "es") == "Sunflower (girasol)"
     assert display_name("sunflower", "en") == "Sunflower"
     assert display_name("pink primrose", "es") == "Pink Primrose"  # not in the reviewed list
+    assert display_name("colt's foot") == "Colt's Foot"  # not "Colt'S Foot"
+    assert display_name("black-eyed susan") == "Black-Eyed Susan"
     i18n.set_language("es")
     assert display_name("water lily") == "Water Lily (nenúfar)"
     i18n.set_language("en")

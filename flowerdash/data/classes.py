@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 NUM_CLASSES = 102
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -110,6 +112,14 @@ CLASS_NAMES: tuple[str, ...] = (
 )
 
 
+def title_case(name: str) -> str:
+    """'colt's foot' -> "Colt's Foot": capitals after spaces and hyphens, none after an
+    apostrophe (``str.title`` writes "Colt'S Foot")."""
+    return re.sub(r"(^|[\s-])([a-z])", lambda m: m[1] + m[2].upper(), name)
+
+
 def class_name(label: int) -> str:
     """Return the display name of a 0-based label."""
-    return CLASS_NAMES[int(label)].title() if 0 <= int(label) < NUM_CLASSES else f"class {label}"
+    return (
+        title_case(CLASS_NAMES[int(label)]) if 0 <= int(label) < NUM_CLASSES else f"class {label}"
+    )

@@ -15,6 +15,7 @@ name only after a native speaker has checked it; never guess.
 
 from __future__ import annotations
 
+from flowerdash.data.classes import title_case
 from flowerdash.i18n import get_language
 
 SPANISH_NAMES: dict[str, str] = {
@@ -63,7 +64,7 @@ SPANISH_NAMES: dict[str, str] = {
 def display_name(name: str, lang: str | None = None) -> str:
     """A class name for people: 'Sunflower', or 'Sunflower (girasol)' in Spanish when known."""
     english = name.strip()
-    shown = english.title()
+    shown = title_case(english)
     if (lang or get_language()) == "es":
         spanish = SPANISH_NAMES.get(english.lower())
         if spanish:
