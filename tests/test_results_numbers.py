@@ -315,3 +315,51 @@ def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
         now, then = (100 * proxies(f"{m}@val")[key]["top1"] for m in (calibration_fold(), earlier))
         assert f"{now:.1f}% {words}" in readme, key
         assert f"({then:.1f}% for the recipe shipped" in readme, key
+
+
+def test_the_explanation_figures_are_the_committed_studies():
+    """README's and RESULTS' answers to "flower or background?", "which explanation?" and "is
+    the IG map exact?", from explanation-study.json and ig-rules.json."""
+    results = ROOT / "benchmarks" / "results"
+    study = json.loads((results / "explanation-study.json").read_text())
+    rules = json.loads((results / "ig-rules.json").read_text())
+    readme = " ".join(README.split())
+    focus = study["focus"]["gradcam"]
+    assert (
+        f"when it is right, {focus['right']['mean']:.0%} of its Grad-CAM evidence lies in the "
+        f"central quarter (chance: 25%); when it is wrong, {focus['wrong']['mean']:.0%}" in readme
+    )
+    assert focus["share_below_0.3_wrong"] == 0.5  # "half of its mistakes look away"
+    assert f"({focus['share_below_0.3_right']:.0%} of its right answers)" in readme
+    text = section("## Does the model look at the flower?")
+    assert table_line("mean", text) == [
+        f"{focus[s]['mean']:.2f} ± {focus[s]['se']:.2f}" for s in ("right", "wrong")
+    ]
+    auc = study["deletion_insertion"]
+    faithful = text[text.index("**Which explanation is more faithful.**") :]
+    rows = {
+        "Grad-CAM": "gradcam",
+        "Integrated Gradients (blurred baseline, the default)": "ig",
+        "Integrated Gradients, black baseline": "ig_black",
+        "random map (control)": "random",
+        "centre prior (control)": "centre",
+    }
+    for label, key in rows.items():
+        cells = [c.strip("*") for c in table_line(label, faithful)]
+        assert cells == [
+            f"{auc[key][t]['mean']:.3f} ± {auc[key][t]['se']:.3f}"
+            for t in ("deletion", "insertion")
+        ], label
+    # the README's verdicts: Grad-CAM wins insertion and alone beats the centre prior; IG wins
+    # deletion, where the random map is level with Grad-CAM
+    insertion = {k: auc[k]["insertion"]["mean"] for k in rows.values()}
+    assert max(insertion, key=insertion.get) == "gradcam"
+    assert [k for k in insertion if insertion[k] > insertion["centre"]] == ["gradcam"]
+    deletion = {k: auc[k]["deletion"]["mean"] for k in ("gradcam", "ig", "random")}
+    assert min(deletion, key=deletion.get) == "ig"
+    assert abs(deletion["random"] - deletion["gradcam"]) < auc["gradcam"]["deletion"]["se"]
+    adaptive = rules["configs"]["blur/adaptive"]
+    assert (
+        f"within 5% on {adaptive['share_at_most_5pct']:.0%} of {len(rules['images'])} test "
+        f"photos at the default {rules['points']} steps" in readme
+    )
