@@ -24,6 +24,8 @@ def test_the_threshold_is_the_one_chosen_on_validation():
     # the words follow it: below it the answer reads "unsure"
     assert reading.confidence_level(reading.UNSURE_BELOW - 0.01) == "unsure"
     assert reading.confidence_level(reading.UNSURE_BELOW) == "fairly_sure"
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"When the model is not sure (below {reading.UNSURE_BELOW:.0%})" in readme
 
 
 def test_the_rule_takes_the_smallest_threshold_whose_sure_answers_are_right_95_percent():
