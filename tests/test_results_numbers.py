@@ -247,8 +247,16 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 
 # folds measured after a choice, each compared with the fold of the recipe chosen then
-COMPARED_WITH = {"fold-grey-zoom5-erase-ra": "fold-grey-zoom5-erase"}
+COMPARED_WITH = {
+    "fold-grey-zoom5-erase-ra": "fold-grey-zoom5-erase",
+    "fold-grey-zoom5-erase-ema": "fold-grey-zoom5-erase",
+}
 LATER_FOLDS = {
+    "fold-grey-zoom5-erase-ema": (
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+        ("JPEG", "jpeg"),
+    ),
     "fold-grey-zoom5-erase-ra": (
         ("Clean ones", "clean"),
         ("grey ones", "grayscale"),
