@@ -4,7 +4,6 @@ come from (calibration, presets and the unsure threshold have their own tests)."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,21 @@ from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 RESULTS = (ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8")
-ROBUSTNESS = ROOT / "benchmarks" / "results" / "robustness"
-PROXIES = json.loads((ROOT / "benchmarks" / "results" / "proxies.json").read_text())["models"]
+ARTEFACTS = ROOT / "benchmarks" / "results"
+
+
+def result(name: str) -> dict:
+    """One committed result file, by its path under benchmarks/results."""
+    return json.loads((ARTEFACTS / name).read_text())
+
+
+def flat(text: str) -> str:
+    """Text with its line breaks and runs of spaces as single spaces, as sentences are quoted."""
+    return " ".join(text.split())
+
+
+SHIPPED_META = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
+PROXIES = result("proxies.json")["models"]
 # RESULTS' robustness table, column by column
 COLUMNS = (
     "notebook-noaug",
@@ -45,7 +57,7 @@ ROWS = {
 
 
 def robustness(run: str) -> dict:
-    return json.loads((ROBUSTNESS / f"{run}.json").read_text())
+    return result(f"robustness/{run}.json")
 
 
 def mean_of(run: str, corruption: str) -> float:
@@ -128,8 +140,7 @@ def test_readme_quotes_what_each_model_scores_under_a_corruption(run, corruption
 
 
 def test_readme_and_results_quote_the_shipped_models_test_scores():
-    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
-    test = meta["metrics"]["test"]
+    test = SHIPPED_META["metrics"]["test"]
     assert test["n"] == 6149
     shown = f"**{test['top1']:.1%} top-1, {test['top5']:.1%} top-5**"
     assert shown in README
@@ -137,14 +148,13 @@ def test_readme_and_results_quote_the_shipped_models_test_scores():
 
 
 def run_record(name: str) -> dict:
-    return json.loads((ROOT / "benchmarks" / "results" / "runs" / f"{name}.json").read_text())
+    return result(f"runs/{name}.json")
 
 
 def test_run_records_back_the_shipped_row_and_the_calibration_fold():
     shipped = run_record("grey-zoom5-erase-final")
-    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
-    assert shipped["test"] == meta["metrics"]["test"]
-    assert meta["trained_as"] == "grey-zoom5-erase-final"
+    assert shipped["test"] == SHIPPED_META["metrics"]["test"]
+    assert SHIPPED_META["trained_as"] == "grey-zoom5-erase-final"
     row = table_line("**`grey-zoom5-erase-final`** (shipped as `checkpoints/default`)")
     assert row[2:4] == [f"**{shipped['test']['top1']:.1%}**", f"**{shipped['test']['top5']:.1%}**"]
     assert f"{round(shipped['seconds'] / 60)} min" in row[4]
@@ -156,14 +166,14 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
         before = run_record(previous)["test"]
         row = table_line(f"`{previous}` (shipped until `{until}`)")
         assert row[2:4] == [f"{before['top1']:.1%}", f"{before['top5']:.1%}"]
-    targets = " ".join(section("## Photos unlike the benchmark's").split())
+    targets = flat(section("## Photos unlike the benchmark's"))
     test = shipped["test"]
     assert f"{test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test" in targets
     assert f"test top-1 is {test['top1']:.1%} (target 93)" in targets
     # the other targets, from the calibration and the proxies of the shipped recipe's fold
-    fold_proxies = proxies(f"{calibration_fold()}@val")
-    ece = json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())
-    assert f"its test ECE {ece['target_test_after']['ece']:.3f} (at most 0.03)" in targets
+    fit = result("calibration.json")
+    fold_proxies = proxies(f"{fit['fold']['name']}@val")
+    assert f"its test ECE {fit['target_test_after']['ece']:.3f} (at most 0.03)" in targets
     for words, key in (
         ("recognises", "grayscale"),
         ("that fold recognises", "occluded"),
@@ -171,19 +181,14 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
     ):
         assert f"{words} {100 * fold_proxies[key]['top1']:.1f}% " in targets, key
     # the calibration fold: the shipped recipe on the training photos only
-    fit = json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())
     fold = run_record(fit["fold"]["name"])
     assert fold["config"] == {**shipped["config"], **fold_only(fold["config"])}
     assert fold["config"]["train_on"] == "train" and fold["test"] is None
-    assert f"(`{fold['name']}`, {fold['val']['top1']:.1%} on validation)" in " ".join(
-        RESULTS.split()
-    )
+    assert f"(`{fold['name']}`, {fold['val']['top1']:.1%} on validation)" in flat(RESULTS)
 
 
 def calibration_fold() -> str:
-    return json.loads((ROOT / "benchmarks" / "results" / "calibration.json").read_text())["fold"][
-        "name"
-    ]
+    return result("calibration.json")["fold"]["name"]
 
 
 def fold_only(config: dict) -> dict:
@@ -223,11 +228,10 @@ def test_the_proxy_table_is_the_committed_results():
 
 def test_results_quote_the_previous_models_calibration_and_threshold():
     """The figures RESULTS gives for the models shipped before, from their kept artefacts."""
-    results = ROOT / "benchmarks" / "results"
-    text = " ".join(section("## Can its percentages be read as chances?").split())
+    text = flat(section("## Can its percentages be read as chances?"))
     prev = {}
     for name in ("grey-zoom-erase-final", "grey-zoom-final", "fullft-lr3-long-final"):
-        prev[name] = json.loads((results / f"calibration-{name}.json").read_text())
+        prev[name] = result(f"calibration-{name}.json")
         before = prev[name]["target_test_before"]
         assert (
             f"`{name}`: {before['mean_confidence']:.1%} mean confidence at {before['top1']:.1%} "
@@ -238,56 +242,63 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
         f"gave {a['temperature']:.3f}, {b['temperature']:.3f} and {c['temperature']:.3f} the same "
         f"way, from `{a['fold']['name']}`, `{b['fold']['name']}` and `{c['fold']['name']}`" in text
     )
-    old = json.loads((results / "unsure-grey-zoom-erase-final.json").read_text())["unsure_below"]
-    new = json.loads((results / "unsure.json").read_text())["val"]
-    at_old = next(r for r in new if r["threshold"] == old)
-    text = " ".join(section("## When does Try it say it is not sure?").split())
+    old = result("unsure-grey-zoom-erase-final.json")["unsure_below"]
+    at_old = next(r for r in result("unsure.json")["val"] if r["threshold"] == old)
+    text = flat(section("## When does Try it say it is not sure?"))
     assert f"At {old:.0%}, the threshold chosen the same way for the model shipped before" in text
     assert f"its sure answers are right {at_old['sure_accuracy']:.1%} of the time" in text
 
 
-# folds measured after a choice, each compared with the fold of the recipe chosen then
-COMPARED_WITH = {
-    "fold-grey-zoom5-erase-ra": "fold-grey-zoom5-erase",
-    "fold-grey-zoom5-erase-ema": "fold-grey-zoom5-erase",
-}
+# folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
     "fold-grey-zoom5-erase-ema": (
-        ("clean ones", "clean"),
-        ("the mean of the changed versions", "mean_changed"),
-        ("JPEG", "jpeg"),
+        "fold-grey-zoom5-erase",
+        (
+            ("clean ones", "clean"),
+            ("the mean of the changed versions", "mean_changed"),
+            ("JPEG", "jpeg"),
+        ),
     ),
     "fold-grey-zoom5-erase-ra": (
-        ("Clean ones", "clean"),
-        ("grey ones", "grayscale"),
-        ("colour casts", "colour_cast"),
-        ("covered ones", "occluded"),
-        ("the mean of the changed versions", "mean_changed"),
+        "fold-grey-zoom5-erase",
+        (
+            ("Clean ones", "clean"),
+            ("grey ones", "grayscale"),
+            ("colour casts", "colour_cast"),
+            ("covered ones", "occluded"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
     ),
     "fold-grey-zoom-erase1": (
-        ("covered photos", "occluded"),
-        ("clean ones", "clean"),
-        ("grey ones", "grayscale"),
-        ("the mean of the changed versions", "mean_changed"),
+        "fold-grey-zoom-erase",
+        (
+            ("covered photos", "occluded"),
+            ("clean ones", "clean"),
+            ("grey ones", "grayscale"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
     ),
     "fold-grey-zoom5-erase": (
-        ("zoomed-out photos", "wide"),
-        ("four flowers in a grid", "several"),
-        ("clean ones", "clean"),
-        ("covered ones", "occluded"),
-        ("the mean of the changed versions", "mean_changed"),
+        "fold-grey-zoom-erase",
+        (
+            ("zoomed-out photos", "wide"),
+            ("four flowers in a grid", "several"),
+            ("clean ones", "clean"),
+            ("covered ones", "occluded"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
     ),
 }
 
 
 @pytest.mark.parametrize("fold", LATER_FOLDS)
 def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fold):
-    """Each bullet's figures and its changes from the shipped recipe's fold, in points."""
-    was_chosen = COMPARED_WITH.get(fold, "fold-grey-zoom-erase")
+    """Each bullet's figures and its changes from the chosen recipe's fold, in points."""
+    was_chosen, figures = LATER_FOLDS[fold]
     other, chosen = (proxies(f"{m}@val") for m in (fold, was_chosen))
-    text = " ".join(section("## Photos unlike the benchmark's").split())
+    text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index(f"(`{fold}`") :]
-    for words, key in LATER_FOLDS[fold]:
+    for words, key in figures:
         top1, was = 100 * other[key]["top1"], 100 * chosen[key]["top1"]
         assert f"{words} {top1:.1f}% ({points(top1, was)}" in text, key
     val, was = (100 * run_record(r)["val"]["top1"] for r in (fold, was_chosen))
@@ -315,17 +326,16 @@ def test_the_second_fold_table_is_the_committed_proxies():
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     from flowerdash.training.presets import PRESETS
 
-    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
-    seconds = run_record(meta["trained_as"])["seconds"]
+    seconds = run_record(SHIPPED_META["trained_as"])["seconds"]
     minutes = 5 * round(seconds / 300)  # to the nearest five minutes
     assert PRESETS["best"].title == f"Best accuracy: about {minutes} minutes"
-    text = " ".join(section("## The Train page's quick preset").split())
+    text = flat(section("## The Train page's quick preset"))
     assert f"**Best accuracy: about {minutes} minutes**" in text
     assert f"The shipped run took {seconds:,} s" in text
 
 
 def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
-    readme = " ".join(README.split())
+    readme = flat(README)
     for key, words, earlier in (
         ("grayscale", "of grey photos", "fold-train"),
         ("occluded", "of photos with a quarter covered", "fold-grey-zoom"),
@@ -339,10 +349,9 @@ def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
 def test_the_explanation_figures_are_the_committed_studies():
     """README's and RESULTS' answers to "flower or background?", "which explanation?" and "is
     the IG map exact?", from explanation-study.json and ig-rules.json."""
-    results = ROOT / "benchmarks" / "results"
-    study = json.loads((results / "explanation-study.json").read_text())
-    rules = json.loads((results / "ig-rules.json").read_text())
-    readme = " ".join(README.split())
+    study = result("explanation-study.json")
+    rules = result("ig-rules.json")
+    readme = flat(README)
     focus = study["focus"]["gradcam"]
     assert study["checkpoint"] == "checkpoints/default"
     assert (
@@ -389,14 +398,13 @@ def test_the_explanation_figures_are_the_committed_studies():
 
 def test_the_paired_explanation_differences_are_the_committed_study():
     """RESULTS' paired differences between maps: mean ± standard error over the same images."""
-    study = json.loads((ROOT / "benchmarks" / "results" / "explanation-study.json").read_text())
-    auc = study["deletion_insertion"]
+    auc = result("explanation-study.json")["deletion_insertion"]
 
     def paired(metric: str, a: str, b: str) -> str:
         d = np.subtract(*(auc[k]["per_image"][metric] for k in (a, b)))
         return f"{abs(d.mean()):.3f} ± {d.std(ddof=1) / np.sqrt(len(d)):.3f}"
 
-    text = " ".join(section("## Does the model look at the flower?").split())
+    text = flat(section("## Does the model look at the flower?"))
     ahead = np.mean(np.greater(*(auc[k]["per_image"]["insertion"] for k in ("gradcam", "centre"))))
     for quoted in (
         f"+{paired('insertion', 'gradcam', 'ig')} over IG, paired",
@@ -412,8 +420,7 @@ def test_the_paired_explanation_differences_are_the_committed_study():
 
 
 def test_the_ig_rules_table_and_the_speed_check_are_the_committed_runs():
-    results = ROOT / "benchmarks" / "results"
-    rules = json.loads((results / "ig-rules.json").read_text())
+    rules = result("ig-rules.json")
     text = section("## Is the IG map exact?")
     reported = text[text.index("**Reported**") :]
     for key, c in rules["configs"].items():
@@ -426,19 +433,15 @@ def test_the_ig_rules_table_and_the_speed_check_are_the_committed_runs():
             f"{c['seconds_per_image']:.2f}",
         ], key
 
-    def ig64(path: Path) -> float:
-        return json.loads(path.read_text())["ig"]["mobilenetv2"]["adaptive/64"]["seconds"]["median"]
-
-    check = results / "ig-speed-check"
     now, before, idle = (
-        ig64(p)
-        for p in (
-            check / "2026-12-04-main.json",
-            check / "2026-12-04-at-144aebb.json",
-            results / "cpu-2core-amd-epyc-avx512.json",
+        result(name)["ig"]["mobilenetv2"]["adaptive/64"]["seconds"]["median"]
+        for name in (
+            "ig-speed-check/2026-12-04-main.json",
+            "ig-speed-check/2026-12-04-at-144aebb.json",
+            "cpu-2core-amd-epyc-avx512.json",
         )
     )
     assert (
         f"took {now:.2f} s for 64 steps with the current code and {before:.2f} s with the code of "
-        f"2026-12-02, against {idle:.2f} s on 2026-12-01" in " ".join(text.split())
+        f"2026-12-02, against {idle:.2f} s on 2026-12-01" in flat(text)
     )
