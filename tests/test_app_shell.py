@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import gc
+import sys
+import threading
 import tomllib
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from conftest import ROOT
+from streamlit import config as st_config
+from streamlit.runtime.scriptrunner import magic
+from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 from streamlit.testing.v1 import AppTest
 
 from flowerdash.data.images import MAX_UPLOAD_BYTES
 
 APP = str(ROOT / "streamlit_app.py")
 OWN_PAGES = ["app_pages/home.py", "app_pages/explain.py", "app_pages/audit.py"]
+SCRIPTS = [
+    "streamlit_app.py",
+    "serve.py",
+    *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "app_pages").glob("*.py")),
+]
 
 
 def run_app(
@@ -122,8 +135,70 @@ def test_theme_and_server_config():
     assert config["server"]["fileWatcherType"] == "none"  # inotify storms starved the media
     assert config["browser"]["gatherUsageStats"] is False
     assert config["runner"]["postScriptGC"] is False  # a full collection slowed every rerun
+    assert config["runner"]["magicEnabled"] is False  # see the next two tests
     assert config["client"]["toolbarMode"] == "minimal"
     assert config["theme"]["primaryColor"].startswith("#")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_no_script_relies_on_magic(script):
+    """Magic is off (config.toml), so a bare expression would silently show nothing."""
+    tree = magic.add_magic((ROOT / script).read_text(encoding="utf-8"), script)
+    written = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "transparent_write"
+    ]
+    assert written == []
+
+
+def test_pages_compile_while_another_thread_parses_python():
+    """A page opened while another session's autograph parses code must still compile.
+
+    Python before 3.11.8 shares ast.parse's depth counter between threads (cpython#106905);
+    the other thread's parsing is made to switch threads often, as TensorFlow's garbage does.
+    With magic on, Streamlit parses each page with ast.parse and some compiles fail here on
+    3.11.7; with this repo's config it compiles from source, which that bug cannot reach.
+    """
+    magic_enabled = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text("utf-8"))[
+        "runner"
+    ]["magicEnabled"]
+    other_source = (ROOT / "flowerdash" / "ui" / "state.py").read_text(encoding="utf-8")
+    stop = threading.Event()
+
+    def parse_elsewhere():
+        while not stop.is_set():
+            # this thread stands for autograph, which falls back on its own parse errors
+            with contextlib.suppress(SystemError):
+                ast.parse(other_source)
+
+    def some_python(phase, info):
+        sum(range(50))  # Python code inside the collector lets the interpreter switch threads
+
+    before = (st_config.get_option("runner.magicEnabled"), sys.getswitchinterval())
+    threshold = gc.get_threshold()
+    st_config.set_option("runner.magicEnabled", magic_enabled)
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(50, 1, 1)
+    gc.callbacks.append(some_python)
+    other = threading.Thread(target=parse_elsewhere, daemon=True)
+    other.start()
+    failures = []
+    try:
+        for _ in range(10):
+            for script in SCRIPTS:
+                try:
+                    ScriptCache().get_bytecode(str(ROOT / script))  # a fresh cache compiles
+                except Exception as error:  # noqa: BLE001 - what a visitor would see instead
+                    failures.append(f"{script}: {error}")
+    finally:
+        stop.set()
+        other.join()
+        gc.callbacks.remove(some_python)
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(before[1])
+        st_config.set_option("runner.magicEnabled", before[0])
+    assert failures == []
 
 
 def test_a_run_trained_here_is_offered_to_its_session_not_imposed(monkeypatch, tmp_path, data_dir):
