@@ -489,5 +489,39 @@ def test_covered_patches_erase_one_box_per_chosen_photo_and_nothing_else():
     )
     share = np.any(np.asarray(half) != 128, axis=(1, 2, 3)).mean()
     assert 0.4 < share < 0.6
-    assert "RandomErasing(factor=(0.5, 0.5))" in keras_code(AugmentConfig(erase=0.5))
+    code = keras_code(AugmentConfig(erase=0.5))
+    assert "RandomErasing(factor=(0.5, 0.5), scale=(0.02, 0.33))" in code
     assert "RandomErasing" not in keras_code(AugmentConfig())
+
+
+def test_erase_size_sets_the_largest_patch_and_alone_changes_nothing():
+    """`erase_size` is the largest share of the photo a patch covers; its default is Keras's own
+    (what every run before the setting trained with), and without `erase` it is no augmentation."""
+    import inspect
+
+    import keras
+
+    from flowerdash.data.augment import SMALLEST_PATCH
+    from flowerdash.data.augment_config import ERASE_SIZE
+
+    keras_scale = inspect.signature(keras.layers.RandomErasing).parameters["scale"].default
+    assert keras_scale == (SMALLEST_PATCH, ERASE_SIZE)
+    assert AugmentConfig.from_dict({"erase": 0.5}).erase_size == ERASE_SIZE
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    assert AugmentConfig(**still, erase_size=0.5).is_identity
+    assert not AugmentConfig(**still, erase=0.5, erase_size=0.5).is_identity
+    grey = np.full((64, 24, 24, 3), 128, np.float32)
+    boxes = []
+    for size in (0.33, 0.5):
+        aug = Augmenter(AugmentConfig(**still, erase=1.0, erase_size=size))
+        out = aug.apply(grey, aug.sample(grey, seed=4)).numpy()
+        changed = np.any(out != 128, axis=-1)
+        rows_cols = [np.where(mask) for mask in changed if mask.any()]
+        areas = [(r.max() - r.min() + 1) * (c.max() - c.min() + 1) / 576 for r, c in rows_cols]
+        assert len(areas) == 64 and max(areas) <= size + 2 * 24 / 576
+        boxes.append(np.mean(areas))
+    assert boxes[1] > boxes[0] + 0.05  # larger patches on average, not only a larger limit
+    off = Augmenter(AugmentConfig(**still, erase=1.0, erase_size=0.0))
+    np.testing.assert_array_equal(off(grey, seed=1), grey)
+    assert "RandomErasing" not in keras_code(AugmentConfig(erase=1.0, erase_size=0.0))
+    assert "scale=(0.02, 0.5)" in keras_code(AugmentConfig(erase=0.5, erase_size=0.5))

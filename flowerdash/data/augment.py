@@ -36,6 +36,12 @@ from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import _
 
 VALUE_RANGE = (0, 255)
+SMALLEST_PATCH = 0.02  # Keras RandomErasing's own smallest patch, as a share of the photo
+
+
+def erase_scale(largest: float) -> tuple[float, float]:
+    """RandomErasing's ``scale`` for patches up to ``largest`` of the photo (from 2%, as Keras)."""
+    return (min(SMALLEST_PATCH, largest), largest)
 
 
 class SeededRandAugment(keras.layers.RandAugment):
@@ -126,10 +132,13 @@ class Augmenter:
             self.layers["rand_augment"] = SeededRandAugment(
                 value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
             )
-        if c.erase > 0:
+        if c.erase > 0 and c.erase_size > 0:
             # factor=(p, p): Keras draws each photo's chance from [0, p] for a single number.
             self.layers["erase"] = L.RandomErasing(
-                factor=(c.erase, c.erase), value_range=VALUE_RANGE, seed=s + 11
+                factor=(c.erase, c.erase),
+                scale=erase_scale(c.erase_size),
+                value_range=VALUE_RANGE,
+                seed=s + 11,
             )
         self.mixers: dict[str, keras.layers.Layer] = {
             m: mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
@@ -283,10 +292,11 @@ def keras_code(config: AugmentConfig) -> str:
             "# flowerdash's RandAugment also leaves out posterization and solarization.",
             f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),",
         ]
-    if c.erase > 0:
+    if c.erase > 0 and c.erase_size > 0:
         layers += [
             "# factor=(p, p) makes p the share of photos erased (a single p means up to p).",
-            f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r})),",
+            f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r}), "
+            f"scale={erase_scale(c.erase_size)!r}),",
         ]
     lines = [
         "import keras",

@@ -17,6 +17,8 @@ from flowerdash.errors import ConfigError
 from flowerdash.i18n import N_, _
 
 FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+# Keras RandomErasing's own default for the largest patch; also what runs before the setting had.
+ERASE_SIZE = 0.33
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Knob:
     help: str  # one line, for the Train form and ``train --help``
     explain: str  # a fuller sentence, for the Augmentation lab
     mixing: bool = False  # applied to pairs of photos in a batch (MixUp/CutMix), not one photo
+    shapes: str = ""  # the setting this one shapes (a size, say); alone it changes no photo
 
 
 def knob(default: float, **meta: Any) -> Any:
@@ -117,8 +120,20 @@ class AugmentConfig:
         meaning=N_("the share of photos with a random patch covered, e.g. 0.5 means one in two"),
         help=N_("The share of photos with a patch covered by noise, so no one part decides."),
         explain=N_(
-            "The share of photos with a random patch (up to a third of the photo) covered by noise: the model must recognise a flower from what is left, as when a leaf, a hand or a watermark hides part of it. 0 turns it off."
+            "The share of photos with a random patch covered by noise (its size is set below): the model must recognise a flower from what is left, as when a leaf, a hand or a watermark hides part of it. 0 turns it off."
         ),
+    )
+    erase_size: float = knob(
+        ERASE_SIZE,
+        label=N_("Largest covered patch"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the largest share of the photo one patch covers, e.g. 0.33 means a third"),
+        help=N_("The largest share of the photo a covered patch may take (0.33 = a third)."),
+        explain=N_(
+            "How large a covered patch may be, as a share of the photo: each patch covers between 2% and this much (or exactly this much, if it is smaller). It only matters when covered patches are on."
+        ),
+        shapes="erase",
     )
     rand_augment: float = knob(
         0.0,
@@ -181,7 +196,9 @@ class AugmentConfig:
     @property
     def is_identity(self) -> bool:
         """True when no augmentation at all is switched on."""
-        return self.flip == "none" and all(getattr(self, name) == 0 for name in knobs())
+        return self.flip == "none" and all(
+            getattr(self, name) == 0 for name, k in knobs().items() if not k.shapes
+        )
 
     @property
     def mixing_methods(self) -> tuple[str, ...]:
