@@ -208,6 +208,14 @@ for r in "${runs[@]}"; do case $r in
   #      set before the run
   fold-grey-zoom5-erase-big) train fold-grey-zoom5-erase-big --augment basic --grayscale 0.2 \
             --zoom 0.5 --erase 0.5 --erase-size 0.5 "${LONG[@]}" --train-on train --no-test ;;
+  # (43) recipe (42) on the second fold (trained on val, validated on train), run only if (42)
+  #      passes its rule. (44) its refit on train+val replaces the shipped recipe only if,
+  #      averaged over both folds, it is at least 0.5 points ahead of (36) on the mean of the
+  #      changed versions and at most 0.5 behind on clean photos: the rule of (37, 38)
+  swap-grey-zoom5-erase-big) train swap-grey-zoom5-erase-big --augment basic --grayscale 0.2 \
+            --zoom 0.5 --erase 0.5 --erase-size 0.5 "${LONG[@]}" --train-on val --no-test ;;
+  grey-zoom5-erase-big-final) train grey-zoom5-erase-big-final --augment basic --grayscale 0.2 \
+            --zoom 0.5 --erase 0.5 --erase-size 0.5 "${LONG[@]}" --train-on train+val ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
