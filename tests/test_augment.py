@@ -525,3 +525,15 @@ def test_erase_size_sets_the_largest_patch_and_alone_changes_nothing():
     np.testing.assert_array_equal(off(grey, seed=1), grey)
     assert "RandomErasing" not in keras_code(AugmentConfig(erase=1.0, erase_size=0.0))
     assert "scale=(0.02, 0.5)" in keras_code(AugmentConfig(erase=0.5, erase_size=0.5))
+
+
+def test_every_knob_default_and_limit_lie_on_its_slider_grid():
+    """A slider whose start or end is off its step grid cannot show the value it starts with."""
+    import dataclasses
+
+    from flowerdash.data.augment_config import knobs
+
+    defaults = {f.name: f.default for f in dataclasses.fields(AugmentConfig)}
+    for name, k in knobs().items():
+        for value in (defaults[name], k.upper):
+            assert abs(value / k.step - round(value / k.step)) < 1e-9, (name, value, k.step)

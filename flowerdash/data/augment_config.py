@@ -127,7 +127,7 @@ class AugmentConfig:
         ERASE_SIZE,
         label=N_("Largest covered patch"),
         upper=1.0,
-        step=0.05,
+        step=0.01,  # the default, Keras's 0.33, lies on this grid
         meaning=N_("the largest share of the photo one patch covers, e.g. 0.33 means a third"),
         help=N_("The largest share of the photo a covered patch may take (0.33 = a third)."),
         explain=N_(
