@@ -251,6 +251,15 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 # folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
+    "fold-grey-zoom5-erase-big": (
+        "fold-grey-zoom5-erase",
+        (
+            ("Covered ones", "occluded"),
+            ("JPEG", "jpeg"),
+            ("clean ones", "clean"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
+    ),
     "fold-grey-zoom5-erase-ema": (
         "fold-grey-zoom5-erase",
         (
