@@ -224,8 +224,12 @@ def summary(config: augment_config.AugmentConfig) -> str:
         )
     if config.grayscale:
         parts.append(_("grey {p:.0%} of the time").format(p=config.grayscale))
-    if config.erase:
-        parts.append(_("a patch covered {p:.0%} of the time").format(p=config.erase))
+    if config.erase and config.erase_size:
+        parts.append(
+            _("a patch of up to {size:.0%} of the photo covered {p:.0%} of the time").format(
+                size=config.erase_size, p=config.erase
+            )
+        )
     if config.rand_augment:
         parts.append(
             _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)

@@ -132,3 +132,16 @@ def test_rand_augment_slider_reaches_the_grid_summary_and_code(lab):
     assert any("RandAugment" in c.value for c in lab.caption)
     lab.slider(key="augment.rand_augment").set_value(0.0).run()
     assert sample_urls(lab) == before
+
+
+def test_covered_patch_sliders_reach_the_grid_summary_and_code(lab):
+    before = sample_urls(lab)
+    lab.slider(key="augment.erase").set_value(0.5).run()
+    lab.slider(key="augment.erase_size").set_value(0.5).run()
+    assert sample_urls(lab) != before
+    code = lab.code[0].value
+    assert "keras.layers.RandomErasing(factor=(0.5, 0.5), scale=(0.02, 0.5))" in code
+    assert any("up to 50% of the photo covered 50% of the time" in c.value for c in lab.caption)
+    lab.slider(key="augment.erase_size").set_value(0.0).run()  # no patch at all: nothing covered
+    assert not any("covered" in c.value for c in lab.caption)
+    assert "RandomErasing" not in lab.code[0].value
