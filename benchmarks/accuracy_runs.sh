@@ -5,6 +5,9 @@
 #        fixed 200-image test subset, into benchmarks/results/robustness/RUN.json.
 #        bash benchmarks/accuracy_runs.sh ship RUN: make runs/RUN the shipped checkpoints/default.
 set -euo pipefail
+# The whole script is one block, read before it starts: bash otherwise reads a script as it runs,
+# and committing the next run's rule here while a run trains broke the running script's end.
+{
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs}
@@ -226,3 +229,5 @@ for r in "${runs[@]}"; do case $r in
             --fine-tune-layers 40 --fine-tune-lr 1e-4 --label-smoothing 0.1 --train-on train+val ;;
   *) echo "unknown run $r"; exit 2 ;;
 esac; done
+exit
+}
