@@ -44,3 +44,28 @@ def test_unknown_methods_are_refused(tiny_cnn) -> None:
 
     with pytest.raises(ExplainError, match="gradcam"):
         methods.build("lime", tiny_cnn)
+
+
+def test_explaining_and_predicting_never_parse_python_source(monkeypatch, flower_images) -> None:
+    """Their tf.functions trace without autograph, which parses each function's source with
+    ast.parse: on Python before 3.11.8 two threads parsing at once can fail (cpython#106905),
+    and a served app explains in one session while another's page compiles or trains."""
+    import ast
+
+    from conftest import make_tiny_cnn
+
+    from flowerdash.inference.predict import predict_batch
+
+    parsed = []
+    real_parse = ast.parse
+
+    def recording_parse(*args, **kwargs):
+        parsed.append(args[0][:60] if args and isinstance(args[0], str) else args)
+        return real_parse(*args, **kwargs)
+
+    model = make_tiny_cnn(seed=3)  # a model no cached function has traced yet
+    monkeypatch.setattr(ast, "parse", recording_parse)
+    for name in methods.METHODS:
+        methods.build(name, model, **OPTIONS.get(name, {})).explain(flower_images[:2])
+    predict_batch(model, flower_images[:2])
+    assert parsed == []

@@ -255,7 +255,9 @@ class Explainer(abc.ABC):
             self.trace_count += 1  # Python side effect: runs only while tracing
             return fn(*args)
 
-        compiled = tf.function(traced, input_signature=list(signature))
+        # No autograph: no method needs it (no Python branch on a tensor), and it parses each
+        # function's source with ast.parse, unsafe beside another thread's on Python < 3.11.8.
+        compiled = tf.function(traced, input_signature=list(signature), autograph=False)
         # Each explainer traces its own functions once; TF would otherwise count all explainers'
         # traces together (same code object) and warn about "retracing".
         compiled._omit_frequent_tracing_warning = True

@@ -32,6 +32,7 @@ def compiled_predict(model: keras.Model) -> Callable:
             lambda x: ref()(x, training=False),
             input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
             reduce_retracing=True,
+            autograph=False,  # a plain call; autograph would only parse it (see Explainer.compile)
         )
 
     return per_model(model, "predict", build)
