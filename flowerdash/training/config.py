@@ -239,6 +239,20 @@ class TrainConfig:
         lt=1,
         error=N_("The weight-averaging momentum must be in [0, 1) (0 turns it off)."),
     )
+    teacher: str | None = setting(
+        None,
+        help="a checkpoint (an ensemble, say) whose answers on each augmented training batch "
+        "--distill blends into the targets",
+        metavar="CHECKPOINT",
+    )
+    distill: float = setting(
+        0.0,
+        help="share of each training target taken from --teacher's answers on the same photos "
+        "(knowledge distillation); stages on cached features keep the labels; 0 = off",
+        ge=0,
+        lt=1,
+        error=N_("The share learnt from the teacher must be in [0, 1) (0 turns it off)."),
+    )
     label_smoothing: float = setting(
         0.0,
         help="spread this much of each label's probability over the other classes",
@@ -355,6 +369,8 @@ class TrainConfig:
             # The strategy's spelling is forgiving ("Mirrored"); it is checked below.
             if meta.error is not None and not meta.check(getattr(self, f.name)):
                 raise ConfigError(_(meta.error))
+        if self.distill and not self.teacher:
+            raise ConfigError(_("Learning from a teacher needs its checkpoint (--teacher)."))
         if self.name is not None:
             check_name(self.name)
         self.strategy = check_strategy_name(self.strategy)

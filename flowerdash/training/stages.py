@@ -167,6 +167,12 @@ class Stages:
         n_train = min(n, cfg.train_limit) if cfg.train_limit else n
         self.steps = math.ceil(n_train / cfg.batch_size)
         self.loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+        self.teacher = None
+        if cfg.distill:
+            from flowerdash.training.distill import load_teacher
+
+            classes = int(model.outputs[0].shape[-1])
+            self.teacher = load_teacher(cfg.teacher, classes, self.size)
         # Hyper-parameters are chosen on val; a final run may then also learn from val.
         held_out = cfg.validation_split
         self.val = self.pipeline(held_out, False, cfg.val_limit) if held_out else None
@@ -175,22 +181,24 @@ class Stages:
     def pipeline(self, split: str, training: bool, limit: int | None) -> tf.data.Dataset:
         """A split's batches at the model's size, augmented when ``training``."""
         from flowerdash.data.pipelines import make_pipeline, without_autotune
+        from flowerdash.training.distill import with_teacher
 
         cfg = self.cfg
+        ds = make_pipeline(
+            self.source,
+            split,
+            image_size=self.size,
+            batch_size=cfg.batch_size,
+            training=training,
+            augment=self.augment if training else None,
+            seed=cfg.seed,
+            limit=limit,
+        )
+        if training and self.teacher is not None:
+            ds = with_teacher(ds, self.teacher, cfg.distill)
         # Autotuning off: Keras makes a new iterator each epoch, and tearing one down waits
         # for the autotuner's thread, whose sleep grows as the run goes on.
-        return without_autotune(
-            make_pipeline(
-                self.source,
-                split,
-                image_size=self.size,
-                batch_size=cfg.batch_size,
-                training=training,
-                augment=self.augment if training else None,
-                seed=cfg.seed,
-                limit=limit,
-            )
-        )
+        return without_autotune(ds)
 
     def head(self, epochs: int) -> None:
         """Stage 1: the new head on the frozen backbone for ``epochs`` epochs."""
