@@ -219,6 +219,19 @@ for r in "${runs[@]}"; do case $r in
             --zoom 0.5 --erase 0.5 --erase-size 0.5 "${LONG[@]}" --train-on val --no-test ;;
   grey-zoom5-erase-big-final) train grey-zoom5-erase-big-final --augment basic --grayscale 0.2 \
             --zoom 0.5 --erase 0.5 --erase-size 0.5 "${LONG[@]}" --train-on train+val ;;
+  # (45) recipe (36) distilled from the first fold's ensemble: fold-ensemble4, the mean of four
+  #      train-only runs of this recipe family (fold-grey-zoom-erase, fold-grey-zoom5-erase and
+  #      its -ema and -big variants; no validation photo seen), blended half into every
+  #      fine-tuning target (--distill 0.5). The named lever for test >= 93%. Same rule
+  #      as (40), set before the run: the second fold only if at least 0.5 points ahead of (36)
+  #      on the mean of the changed versions and at most 0.5 behind on clean photos
+  fold-ensemble4) echo "== fold-ensemble4"; "$PY" -m flowerdash ensemble --no-test \
+            --name fold-ensemble4 --checkpoint-dir "$OUT" "$OUT/fold-grey-zoom-erase" \
+            "$OUT/fold-grey-zoom5-erase" "$OUT/fold-grey-zoom5-erase-ema" \
+            "$OUT/fold-grey-zoom5-erase-big" ;;
+  fold-grey-zoom5-erase-kd) train fold-grey-zoom5-erase-kd --augment basic --grayscale 0.2 \
+            --zoom 0.5 --erase 0.5 --teacher "$OUT/fold-ensemble4" --distill 0.5 "${LONG[@]}" \
+            --train-on train --no-test ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
