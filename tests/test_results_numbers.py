@@ -251,6 +251,15 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 # folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
+    "fold-grey-zoom5-erase-kd": (
+        "fold-grey-zoom5-erase",
+        (
+            ("covered ones", "occluded"),
+            ("four flowers in a grid", "several"),
+            ("clean ones", "clean"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
+    ),
     "fold-grey-zoom5-erase-big": (
         "fold-grey-zoom5-erase",
         (
@@ -332,6 +341,22 @@ SECOND_FOLD_TABLES = {
     ),
 }
 COMMON_ROWS = (("clean", "clean"), ("mean_changed", "mean of the changed versions"))
+
+
+def test_the_distillation_teacher_is_quoted_from_its_proxies():
+    teacher = proxies("fold-ensemble4@val")
+    members = [
+        proxies(f"{m}@val")
+        for m in ("fold-grey-zoom-erase", "fold-grey-zoom5-erase")
+        + tuple(f"fold-grey-zoom5-erase-{v}" for v in ("ema", "big"))
+    ]
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("(`fold-ensemble4`)") :]
+    quoted = (("clean photos", "clean"), ("covered ones", "occluded"))
+    quoted += (("the mean of the changed versions", "mean_changed"),)
+    for words, key in quoted:
+        assert f"{words} {100 * teacher[key]['top1']:.1f}%" in text, key
+        assert all(teacher[key]["top1"] > m[key]["top1"] for m in members), key  # "well ahead"
 
 
 @pytest.mark.parametrize("start", SECOND_FOLD_TABLES)
