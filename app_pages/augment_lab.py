@@ -224,7 +224,7 @@ def summary(config: augment_config.AugmentConfig) -> str:
         )
     if config.grayscale:
         parts.append(_("grey {p:.0%} of the time").format(p=config.grayscale))
-    if config.erase and config.erase_size:
+    if config.covers_patches:
         parts.append(
             _("a patch of up to {size:.0%} of the photo covered {p:.0%} of the time").format(
                 size=config.erase_size, p=config.erase

@@ -132,7 +132,7 @@ class Augmenter:
             self.layers["rand_augment"] = SeededRandAugment(
                 value_range=VALUE_RANGE, num_ops=2, factor=c.rand_augment, seed=s + 9
             )
-        if c.erase > 0 and c.erase_size > 0:
+        if c.covers_patches:
             # factor=(p, p): Keras draws each photo's chance from [0, p] for a single number.
             self.layers["erase"] = L.RandomErasing(
                 factor=(c.erase, c.erase),
@@ -292,7 +292,7 @@ def keras_code(config: AugmentConfig) -> str:
             "# flowerdash's RandAugment also leaves out posterization and solarization.",
             f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),",
         ]
-    if c.erase > 0 and c.erase_size > 0:
+    if c.covers_patches:
         layers += [
             "# factor=(p, p) makes p the share of photos erased (a single p means up to p).",
             f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r}), "

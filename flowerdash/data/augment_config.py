@@ -201,6 +201,11 @@ class AugmentConfig:
         )
 
     @property
+    def covers_patches(self) -> bool:
+        """True when some photos get a covered patch: a share of photos and a patch size."""
+        return self.erase > 0 and self.erase_size > 0
+
+    @property
     def mixing_methods(self) -> tuple[str, ...]:
         """The batch-mixing methods switched on, in a fixed order."""
         return tuple(
