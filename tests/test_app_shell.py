@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from flowerdash.data.images import MAX_UPLOAD_BYTES
 
 APP = str(ROOT / "streamlit_app.py")
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
 OWN_PAGES = ["app_pages/home.py", "app_pages/explain.py", "app_pages/audit.py"]
 SCRIPTS = [
     "streamlit_app.py",
@@ -130,7 +131,7 @@ def test_without_checkpoints_pages_explain_how_to_train(monkeypatch, tmp_path, d
 
 
 def test_theme_and_server_config():
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    config = CONFIG
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_BYTES // (1024 * 1024)
     assert config["server"]["fileWatcherType"] == "none"  # inotify storms starved the media
     assert config["browser"]["gatherUsageStats"] is False
@@ -160,9 +161,7 @@ def test_pages_compile_while_another_thread_parses_python():
     With magic on, Streamlit parses each page with ast.parse and some compiles fail here on
     3.11.7; with this repo's config it compiles from source, which that bug cannot reach.
     """
-    magic_enabled = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text("utf-8"))[
-        "runner"
-    ]["magicEnabled"]
+    magic_enabled = CONFIG["runner"]["magicEnabled"]
     other_source = (ROOT / "flowerdash" / "ui" / "state.py").read_text(encoding="utf-8")
     stop = threading.Event()
 
