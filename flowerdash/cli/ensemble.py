@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from flowerdash.models.ensemble import AVERAGES
+
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``ensemble`` sub-command."""
@@ -19,6 +21,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     n.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="two or more")
+    n.add_argument(
+        "--average",
+        choices=AVERAGES,
+        default="scores",
+        help="scores: one model running every member (the default); weights: one model of a "
+        "member's size with the mean of their weights, for runs fine-tuned from the same start "
+        "(the same backbone and head)",
+    )
     n.add_argument("--name", default=None, help="name of the new checkpoint")
     n.add_argument("--checkpoint-dir", default=None)
     n.add_argument("--no-test", action="store_true", help="do not evaluate on the test split")
@@ -42,14 +52,17 @@ def run(args: argparse.Namespace) -> int:
         from flowerdash.data.sources import get_source
 
         source = get_source(args.data_dir)
-    folder = ensemble_checkpoint(members, name=args.name, root=args.checkpoint_dir)
+    folder = ensemble_checkpoint(
+        members, name=args.name, root=args.checkpoint_dir, average=args.average
+    )
     result: dict[str, Any] = {"checkpoint": str(folder), "members": [str(m) for m in members]}
     if source is not None:
         result["test"] = measure_test_accuracy(folder, source, limit=args.limit)
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"Ensemble of {len(members)} checkpoints: {folder}")
+        kind = "Ensemble" if args.average == "scores" else "Weight average"
+        print(f"{kind} of {len(members)} checkpoints: {folder}")
         if "test" in result:
             test = result["test"]
             print(f"test ({test['n']} images): top-1 {test['top1']:.2%}, top-5 {test['top5']:.2%}")

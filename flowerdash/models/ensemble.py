@@ -1,4 +1,5 @@
-"""Ensembles: several trained checkpoints as one flat model that averages their class scores.
+"""Ensembles: several trained checkpoints as one flat model that averages their class scores
+(or, with ``average="weights"``, as one model of a member's size: ``flowerdash.models.soup``).
 
 The ensemble is an ordinary flowerdash model: raw RGB pixels in, a ``logits`` layer (the mean of
 the members' pre-softmax scores) and a softmax out, every layer reachable by name (member ``k``'s
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 
 MIN_MEMBERS = 2
+# What an ensemble checkpoint averages: the members' answers (the class scores), or their
+# weights (one model of a member's size; flowerdash.models.soup).
+AVERAGES = ("scores", "weights")
 # Member k's layers are named "m{k}_<its own name>".
 MEMBER_PATTERN = re.compile(r"^m(\d+)_")
 
@@ -93,9 +97,22 @@ def _renamer(prefix: str) -> Callable[[keras.layers.Layer], keras.layers.Layer]:
 
 
 def ensemble_checkpoint(
-    members: Sequence[str | Path], name: str | None = None, root: str | Path | None = None
+    members: Sequence[str | Path],
+    name: str | None = None,
+    root: str | Path | None = None,
+    average: str = "scores",
 ) -> Path:
-    """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically)."""
+    """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically).
+
+    ``average`` is "scores" (one model running every member) or "weights" (one model of a
+    member's size whose weights are the members' mean: see ``flowerdash.models.soup``).
+    """
+    if average not in AVERAGES:
+        raise CheckpointError(
+            _("An ensemble averages {choices}; got {average!r}.").format(
+                choices=" or ".join(AVERAGES), average=average
+            )
+        )
     check_member_count(len(members))
     if name is not None:
         check_new_name(name, root)
@@ -106,12 +123,21 @@ def ensemble_checkpoint(
             _("The checkpoints of an ensemble must name the same classes in the same order.")
         )
     started = now_iso()
-    model = build_ensemble([load_model(m) for m in members])
+    models = [load_model(m) for m in members]
     backbones = sorted({str(meta.get("backbone", "?")) for meta in metas})
+    if average == "weights":
+        from flowerdash.models.soup import average_weights
+
+        model = average_weights(models)
+        backbone = backbones[0]  # one architecture, checked by average_weights
+    else:
+        model = build_ensemble(models)
+        backbone = f"{len(metas)} × {'+'.join(backbones)}"
     meta: dict[str, Any] = {
         # A cancelled member (kept at its last completed epoch) makes the ensemble partial too.
         "status": "complete" if all(_status(m) == "complete" for m in metas) else "partial",
-        "backbone": f"{len(metas)} × {'+'.join(backbones)}",
+        "backbone": backbone,
+        "averages": average,
         "image_size": metas[0].get("image_size"),
         "class_names": class_names,
         "dataset": metas[0].get("dataset"),
@@ -123,7 +149,8 @@ def ensemble_checkpoint(
         "started": started,
         "finished": now_iso(),
     }
-    name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-ensemble-{len(members)}"
+    kind = "ensemble" if average == "scores" else "soup"
+    name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
 
 
