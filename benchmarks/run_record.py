@@ -32,7 +32,7 @@ def record(meta: dict[str, Any], name: str) -> dict[str, Any]:
     val_top1 = (metrics.get("val") or {}).get(
         "top1", next((v for v in reversed(val) if v is not None), None)
     )
-    return {
+    out = {
         "name": name,
         "trained_as": meta.get("trained_as", meta.get("name")),
         "created": meta.get("created"),
@@ -51,6 +51,10 @@ def record(meta: dict[str, Any], name: str) -> dict[str, Any]:
         "test": metrics.get("test"),
         "calibration": meta.get("calibration"),
     }
+    if meta.get("members"):  # an ensemble or a weight average of trained runs
+        out["averages"] = meta.get("averages", "scores")
+        out["members"] = [m.get("name") for m in meta["members"]]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import save_tiny_checkpoint
 
 from benchmarks import report
 from benchmarks.__main__ import main
@@ -286,3 +287,19 @@ def test_streamlit_server_serves_until_the_block_ends_and_skips_when_it_cannot_s
         streamlit_server(os.environ, str(tmp_path / "missing.py")),
     ):
         pass
+
+
+def test_a_run_record_names_what_an_ensemble_averages_and_its_members(tmp_path):
+    from benchmarks.run_record import main as record_main
+    from flowerdash.models.checkpoints import read_meta
+    from flowerdash.models.ensemble import ensemble_checkpoint
+
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    soup = ensemble_checkpoint([a, b], name="ab", root=tmp_path, average="weights")
+    assert record_main([str(soup), "ab", "--out", str(tmp_path / "runs")]) == 0
+    record = json.loads((tmp_path / "runs" / "ab.json").read_text())
+    assert record["averages"] == "weights" and record["members"] == ["a", "b"]
+    assert record["config"] == read_meta(soup).get("config")
+    assert record_main([str(a), "a", "--out", str(tmp_path / "runs")]) == 0
+    assert "members" not in json.loads((tmp_path / "runs" / "a.json").read_text())
