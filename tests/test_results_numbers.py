@@ -339,6 +339,12 @@ SECOND_FOLD_TABLES = {
         (("occluded", "covered"),),
         ("several",),
     ),
+    "first fold (`fold-soup3`)": (
+        ("fold-grey-zoom5-erase@val", "swap-grey-zoom5-erase@train"),
+        ("fold-soup3@val", "swap-soup3@train"),
+        (("occluded", "covered"),),
+        ("several", "desaturated", "occluded"),
+    ),
 }
 COMMON_ROWS = (("clean", "clean"), ("mean_changed", "mean of the changed versions"))
 
@@ -384,6 +390,40 @@ def test_the_distillation_teacher_is_quoted_from_its_proxies():
     for words, key in quoted:
         assert f"{words} {100 * teacher[key]['top1']:.1f}%" in text, key
         assert all(teacher[key]["top1"] > m[key]["top1"] for m in members), key  # "well ahead"
+
+
+def test_the_weight_averages_are_quoted_from_their_proxies_and_list_their_members():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**Averaging the runs' weights works**") :]
+    members = (
+        "fold-grey-zoom-erase",
+        "fold-grey-zoom5-erase",
+        "fold-grey-zoom5-erase-ema",
+        "fold-grey-zoom5-erase-big",
+    )
+    assert run_record("fold-soup4")["members"] == list(members)
+    assert run_record("fold-soup3")["members"] == [m for m in members if not m.endswith("-ema")]
+    swap = [m.replace("fold-", "swap-") for m in run_record("fold-soup3")["members"]]
+    assert run_record("swap-soup3")["members"] == swap
+    assert all(run_record(r)["averages"] == "weights" for r in ("fold-soup4", "swap-soup3"))
+    soup, teacher = proxies("fold-soup4@val"), proxies("fold-ensemble4@val")
+    look = (("clean photos", "clean"), ("covered ones", "occluded"))
+    look += (("the mean of the changed versions", "mean_changed"),)
+    for words, key in look:
+        assert f"{words} {100 * soup[key]['top1']:.1f}%" in text, key
+    behind = [100 * (teacher[k]["top1"] - soup[k]["top1"]) for k in teacher]
+    assert f"{min(behind):.1f} to {max(behind):.1f} points behind the ensemble" in text
+    tried, shipped = proxies("fold-soup3@val"), proxies("fold-grey-zoom5-erase@val")
+    first = text[text.index("On the first fold (`fold-soup3`)") :]
+    for words, key in (
+        ("covered ones", "occluded"),
+        ("JPEG", "jpeg"),
+        ("colour casts", "colour_cast"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        top1, was = 100 * tried[key]["top1"], 100 * shipped[key]["top1"]
+        assert f"{words} {top1:.1f}% ({points(top1, was)})" in first, key
 
 
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
