@@ -62,6 +62,12 @@ def summary(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     }
 
 
+def trained_on(meta: dict[str, Any]) -> set[str]:
+    """The splits a checkpoint learnt from: its own, or its members' for an ensemble or average."""
+    configs = [m.get("config") or {} for m in meta.get("members") or []] or [meta["config"]]
+    return {str(c.get("train_on")) for c in configs}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__)
     parser.add_argument("--fold", type=Path, required=True)
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     source = get_source()
     fold_meta = read_meta(args.fold)
-    if fold_meta["config"]["train_on"] != "train":
+    if trained_on(fold_meta) != {"train"}:
         raise SystemExit("the fold must be trained on the training photos only")
     val_probs, val_labels = split_probabilities(load_model(args.fold), source, "val")
     temperature = fit_temperature(val_probs, val_labels)
@@ -109,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     after = apply_temperature(test_probs, temperature)
     result = {
         "machine": describe(),
-        "fold": {"name": args.fold.name, "config": fold_meta["config"]},
+        "fold": {
+            "name": args.fold.name,
+            "config": fold_meta.get("config"),
+            **({"members": fold_meta["members"]} if fold_meta.get("members") else {}),
+        },
         "target": str(args.target.relative_to(ROOT))
         if args.target.is_relative_to(ROOT)
         else str(args.target),

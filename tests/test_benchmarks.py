@@ -303,3 +303,12 @@ def test_a_run_record_names_what_an_ensemble_averages_and_its_members(tmp_path):
     assert record["config"] == read_meta(soup).get("config")
     assert record_main([str(a), "a", "--out", str(tmp_path / "runs")]) == 0
     assert "members" not in json.loads((tmp_path / "runs" / "a.json").read_text())
+
+
+def test_a_calibration_fold_of_averaged_runs_learnt_from_what_its_members_did():
+    from benchmarks.calibrate import trained_on
+
+    assert trained_on({"config": {"train_on": "train"}}) == {"train"}
+    members = [{"config": {"train_on": "train"}}, {"config": {"train_on": "train+val"}}]
+    assert trained_on({"config": None, "members": members}) == {"train", "train+val"}
+    assert trained_on({"config": None, "members": members[:1]}) == {"train"}
