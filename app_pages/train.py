@@ -476,7 +476,7 @@ def interrupted_section() -> None:
 
 
 def ensemble_section() -> None:
-    """Combine finished checkpoints into one model that averages their answers."""
+    """Combine finished checkpoints into one model that averages their answers or weights."""
     usable, _broken = state.checkpoint_listing()
     if len(usable) < ensemble.MIN_MEMBERS:
         return
@@ -484,11 +484,20 @@ def ensemble_section() -> None:
     st.subheader(_("Combine trained models"))
     st.caption(
         _(
-            "An ensemble averages the answers of several models. It is usually more accurate than "
-            "each of them, and as slow as all of them together. It is saved as a new checkpoint "
-            "that every page can use, and its accuracy is measured on the test photos."
+            "Several models become one new checkpoint that every page can use, and its accuracy "
+            "is measured on the test photos."
         )
     )
+    ways = {
+        "scores": _(
+            "Average their answers (an ensemble): usually more accurate than each of them, and "
+            "as slow as all of them together"
+        ),
+        "weights": _(
+            "Average their weights: one model of the same size and speed; only for runs that "
+            "share their first stage and differ in their fine-tuning"
+        ),
+    }
     with st.form("train.ensemble_form", border=False):
         members = st.multiselect(
             _("Models to combine"),
@@ -496,6 +505,12 @@ def ensemble_section() -> None:
             format_func=lambda p: labels.get(p, p),
             key="train.ensemble.members",
             placeholder=_("Pick two or more"),
+        )
+        average = st.radio(
+            _("How to combine them"),
+            ensemble.AVERAGES,
+            format_func=ways.get,
+            key="train.ensemble.average",
         )
         name = st.text_input(
             _("Name of the combined model (optional)"),
@@ -505,14 +520,14 @@ def ensemble_section() -> None:
         )
         submitted = st.form_submit_button(_("Combine"), key="train.ensemble.build")
     if submitted:
-        combine(members, name.strip() or None)
+        combine(members, name.strip() or None, average)
 
 
-def combine(members: list[str], name: str | None) -> None:
-    """Build and save the ensemble, then measure it on the test split with a progress bar."""
+def combine(members: list[str], name: str | None, average: str) -> None:
+    """Build and save the combined model, then measure it on the test split with a progress bar."""
     try:
         with st.spinner(_("Combining the models…")):
-            folder = ensemble.ensemble_checkpoint(members, name=name)
+            folder = ensemble.ensemble_checkpoint(members, name=name, average=average)
         state.checkpoint_listing.clear()
         bar = st.progress(0.0, text=_("Measuring its accuracy on the test photos…"))
 

@@ -201,6 +201,15 @@ def test_combining_two_models_saves_and_measures_an_ensemble(page, tmp_path, mon
     )
     meta = read_meta(tmp_path / "ab")
     assert meta["metrics"]["test"]["n"] == 16 and [m["name"] for m in meta["members"]] == ["a", "b"]
+    assert meta["averages"] == "scores" and meta["backbone"] == "2 × tiny"
+    # the other way: one model of a member's size, whose weights are their mean
+    at.radio(key="train.ensemble.average").set_value("weights")
+    at.text_input(key="train.ensemble.name").input("ab-weights")
+    no_exception(at.button(key="train.ensemble.build").click().run())
+    assert not at.error and at.success[0].value.startswith("Saved ab-weights: ")
+    meta = read_meta(tmp_path / "ab-weights")
+    assert meta["averages"] == "weights" and meta["backbone"] == "tiny"
+    assert meta["metrics"]["test"]["n"] == 16
 
 
 def test_runs_started_from_a_terminal_show_strategy_workers_and_progress(page, tmp_path):
