@@ -53,13 +53,15 @@ PRESETS: dict[str, Preset] = {
             "test_limit": 1020,
         },
     ),
-    # The shipped model's recipe (checkpoints/default/meta.json records it).
+    # The recipe of one of the runs averaged into the shipped model (checkpoints/default's
+    # meta.json records each member's), the one shipped alone before.
     "best": Preset(
         N_("Best accuracy: about 30 minutes"),
         N_(
-            "The recipe of the model that ships with flowerdash: MobileNetV2, a new last layer "
-            "first, then the whole network fine-tuned with augmented photos, on the training "
-            "and validation photos together. The accuracy is measured on all 6,149 test photos."
+            "The recipe of one of the three runs whose average ships with flowerdash: "
+            "MobileNetV2, a new last layer first, then the whole network fine-tuned with "
+            "augmented photos, on the training and validation photos together. The accuracy is "
+            "measured on all 6,149 test photos."
         ),
         {
             "backbone": "mobilenetv2",
