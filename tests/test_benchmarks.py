@@ -312,3 +312,33 @@ def test_a_calibration_fold_of_averaged_runs_learnt_from_what_its_members_did():
     members = [{"config": {"train_on": "train"}}, {"config": {"train_on": "train+val"}}]
     assert trained_on({"config": None, "members": members}) == {"train", "train+val"}
     assert trained_on({"config": None, "members": members[:1]}) == {"train"}
+
+
+def test_a_greedy_soup_keeps_the_runs_that_help_and_records_every_step(tmp_path, monkeypatch):
+    from benchmarks import greedy_soup, proxies
+    from flowerdash.models.checkpoints import read_meta
+
+    runs = [save_tiny_checkpoint(tmp_path, n, seed=s) for s, n in enumerate("abcd")]
+    # (clean, changed) of each soup, by its members: b helps, c costs clean photos, d adds nothing
+    scores = {"a": (0.90, 0.80), "ab": (0.90, 0.82), "abc": (0.88, 0.85), "abd": (0.91, 0.82)}
+
+    def fake_measure(checkpoint, source, split, limit):
+        meta = read_meta(checkpoint)
+        key = "".join(m["name"] for m in meta["members"]) if "members" in meta else meta["name"]
+        clean, changed = scores[key]
+        return {"proxies": {"clean": {"top1": clean}, "mean_changed": {"top1": changed}}}
+
+    monkeypatch.setattr(proxies, "measure", fake_measure)
+    monkeypatch.setattr("flowerdash.data.sources.get_source", lambda: None)
+    monkeypatch.setattr(greedy_soup, "RESULTS", tmp_path)
+    assert greedy_soup.main([*map(str, runs), "--name", "soup"]) == 0
+    record = json.loads((tmp_path / "greedy-soup-soup.json").read_text())
+    assert record["kept"] == ["a", "b"]
+    assert [(s["run"], s["kept"]) for s in record["steps"]] == [
+        ("a", True),
+        ("b", True),
+        ("c", False),  # changed versions up, but clean photos 2 points down
+        ("d", False),  # clean up, changed versions level
+    ]
+    assert [m["name"] for m in read_meta(tmp_path / "soup")["members"]] == ["a", "b"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.suffix) == [*"abcd", "soup"]
