@@ -259,6 +259,21 @@ for r in "${runs[@]}"; do case $r in
             swap-grey-zoom5-erase-big ;;
   soup3-final) soup soup3-final grey-zoom-erase-final grey-zoom5-erase-final \
             grey-zoom5-erase-big-final ;;
+  # (50) a greedy soup of the first fold (benchmarks.greedy_soup): every train-only run from the
+  #      shared start whose checkpoint is kept, best own validation score first, each kept if
+  #      it raises the mean of the changed versions and costs at most 0.5 points on clean
+  #      photos (fold-train and fold-grey-zoom are gone). A look for the next recipe, not a
+  #      ship. Rule, set before it ran: it goes to the second fold only if it is at least 0.5
+  #      points ahead of (47) fold-soup3 on the changed versions and at most 0.5 behind on clean
+  fold-greedy-soup) echo "== fold-greedy-soup"; "$PY" -m benchmarks.greedy_soup \
+            --name fold-greedy-soup "$OUT/fold-grey-zoom-erase" "$OUT/fold-grey-zoom5-erase-big" \
+            "$OUT/fold-grey-zoom5-erase-ema" "$OUT/fold-grey-zoom5-erase" \
+            "$OUT/fold-grey-zoom-erase1" "$OUT/fold-grey-zoom5-erase-kd" \
+            "$OUT/fold-grey-zoom5-erase-ra" 2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" \
+            | tee "$OUT/fold-greedy-soup.log"
+            if [ -d "$OUT/fold-greedy-soup" ]; then
+              "$PY" -m benchmarks.run_record "$OUT/fold-greedy-soup" fold-greedy-soup
+            fi ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
