@@ -463,6 +463,34 @@ def test_the_weight_averages_are_quoted_from_their_proxies_and_list_their_member
         assert f"{words} {top1:.1f}% ({points(top1, was)})" in first, key
 
 
+def test_the_greedy_soup_is_quoted_from_its_steps():
+    greedy = result("greedy-soup-fold-greedy-soup.json")
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**More runs in the average do not help**") :]
+    assert greedy["split"] == "val" and len(greedy["steps"]) == 7
+    assert greedy["kept"] == ["fold-grey-zoom-erase", "fold-grey-zoom5-erase-big"]
+    assert "It keeps two runs, `fold-grey-zoom-erase` and `fold-grey-zoom5-erase-big`" in text
+    soup = greedy["steps"][1]["proxies"]  # the last step kept
+    shipped = proxies("fold-soup3@val")
+    for scores in (soup, shipped):
+        clean, changed = (100 * scores[k]["top1"] for k in ("clean", "mean_changed"))
+        assert f"{clean:.1f}%, " in text and f"{changed:.1f}%" in text
+    assert (
+        f"clean photos {100 * soup['clean']['top1']:.1f}%, the mean of the changed versions "
+        f"{100 * soup['mean_changed']['top1']:.1f}%, level with `fold-soup3` "
+        f"({100 * shipped['clean']['top1']:.1f}%, {100 * shipped['mean_changed']['top1']:.1f}%)"
+        in text
+    )
+    left_out = [100 * s["proxies"]["mean_changed"]["top1"] for s in greedy["steps"][2:]]
+    assert not any(s["kept"] for s in greedy["steps"][2:])
+    assert f"at {min(left_out):.1f}% to {max(left_out):.1f}%" in text
+    # the soup of the first three runs is fold-soup3's members, and scores as it did
+    again = greedy["steps"][3]["proxies"]
+    assert {k: again[k]["top1"] for k in again} == pytest.approx(
+        {k: shipped[k]["top1"] for k in shipped}
+    )
+
+
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     from flowerdash.training.presets import PRESETS
 
