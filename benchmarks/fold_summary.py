@@ -8,6 +8,7 @@ Example: ``python -m benchmarks.fold_summary base=runs/fullft-lr3-long,runs/swap
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -31,8 +32,13 @@ def fold_scores(run: str | Path) -> dict[str, float | str]:
 
 def main(argv: list[str]) -> None:
     """Print one table row per run and one per recipe (mean over its folds)."""
-    if not argv:
-        raise SystemExit(__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.fold_summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("recipes", nargs="+", metavar="RECIPE=RUN[,RUN]")
+    argv = parser.parse_args(argv).recipes
     print(f"| recipe | run | trained on | final val | val, last {LAST} epochs |")
     print("|---|---|---|---|---|")
     for spec in argv:

@@ -210,6 +210,9 @@ def test_fold_summary_averages_last_epochs_and_folds(tmp_path, capsys):
         rows[4]
         == f"| **base** | mean of 2 folds | | 80.00% | {((0.8 + 5 * 0.9) / 6 + 0.7) / 2:.2%} |"
     )
+    with pytest.raises(SystemExit) as usage:  # no recipes: the usage line, not a traceback
+        fold_summary.main([])
+    assert usage.value.code == 2 and "RECIPE=RUN[,RUN]" in capsys.readouterr().err
 
 
 def fold_scores_close(scores: dict, trained_on: str, final: float, last: float) -> bool:
