@@ -274,6 +274,18 @@ for r in "${runs[@]}"; do case $r in
             if [ -d "$OUT/fold-greedy-soup" ]; then
               "$PY" -m benchmarks.run_record "$OUT/fold-greedy-soup" fold-greedy-soup
             fi ;;
+  # (51) recipe (36) with CutMix on every fine-tuning batch (--cutmix-alpha 1.0): patches of
+  #      other flowers over part of each photo, as a soup ingredient that differs more from the
+  #      others than (50)'s did (MixUp/CutMix cost a point of val alone in (14), and bought 13
+  #      points under occlusion of the centre in (3)). (52) is fold-soup3's three runs
+  #      and this one averaged. Rule, set before the run: the second fold only if (52) is at
+  #      least 0.5 points ahead of (47) fold-soup3 on the mean of the changed versions and at
+  #      most 0.5 behind on clean photos
+  fold-grey-zoom5-erase-cutmix) train fold-grey-zoom5-erase-cutmix --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --cutmix-alpha 1.0 "${LONG[@]}" \
+            --train-on train --no-test ;;
+  fold-soup3-cutmix) soup fold-soup3-cutmix fold-grey-zoom-erase fold-grey-zoom5-erase \
+            fold-grey-zoom5-erase-big fold-grey-zoom5-erase-cutmix ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
