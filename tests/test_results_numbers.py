@@ -288,6 +288,16 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 # folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
+    "fold-grey-zoom5-erase-cutmix": (
+        "fold-grey-zoom5-erase",
+        (
+            ("covered ones", "occluded"),
+            ("zoomed-out photos", "wide"),
+            ("grey ones", "grayscale"),
+            ("clean ones", "clean"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
+    ),
     "fold-grey-zoom5-erase-kd": (
         "fold-grey-zoom5-erase",
         (
@@ -489,6 +499,24 @@ def test_the_greedy_soup_is_quoted_from_its_steps():
     assert {k: again[k]["top1"] for k in again} == pytest.approx(
         {k: shipped[k]["top1"] for k in shipped}
     )
+
+
+def test_the_cutmix_ingredient_is_quoted_from_the_average_it_joined():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("In the average (`fold-soup3-cutmix`)") :]
+    assert run_record("fold-soup3-cutmix")["members"] == [
+        *run_record("fold-soup3")["members"],
+        "fold-grey-zoom5-erase-cutmix",
+    ]
+    four, three = proxies("fold-soup3-cutmix@val"), proxies("fold-soup3@val")
+    covered, was = (100 * p["occluded"]["top1"] for p in (four, three))
+    assert (
+        f"adds {points(covered, was).lstrip('+')} points on covered photos ({covered:.1f}%)" in text
+    )
+    changed, before = (100 * p["mean_changed"]["top1"] for p in (four, three))
+    assert points(changed, before) == "0.0" and f"({changed:.1f}%, the same as `fold-soup3`" in text
+    clean, was = (100 * p["clean"]["top1"] for p in (four, three))
+    assert f"clean {clean:.1f}%, {points(clean, was)})" in text
 
 
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
