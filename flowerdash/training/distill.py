@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 def load_teacher(path: str | Path, num_classes: int, image_size: int) -> keras.Model:
     """A checkpoint's model as a teacher for a run with these classes and input size."""
+    from flowerdash.models.backbones import input_size
     from flowerdash.models.checkpoints import load_model
 
     teacher = load_model(path)  # a CheckpointError in plain words if it cannot be used
     classes = int(teacher.outputs[0].shape[-1])
-    size = teacher.inputs[0].shape[1]
+    size = input_size(teacher)  # a ConfigError in plain words unless square RGB
     if classes != num_classes or size != image_size:
         raise ConfigError(
             _(
