@@ -230,6 +230,10 @@ def summary(config: augment_config.AugmentConfig) -> str:
                 size=config.erase_size, p=config.erase
             )
         )
+        if config.erase_flat:
+            parts.append(
+                _("the patch one flat colour {p:.0%} of the time").format(p=config.erase_flat)
+            )
     if config.rand_augment:
         parts.append(
             _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)

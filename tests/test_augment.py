@@ -527,6 +527,43 @@ def test_erase_size_sets_the_largest_patch_and_alone_changes_nothing():
     assert "scale=(0.02, 0.5)" in keras_code(AugmentConfig(erase=0.5, erase_size=0.5))
 
 
+def test_erase_flat_fills_that_share_of_patches_with_one_colour_and_keeps_keras_noise():
+    """`erase_flat` 0 is Keras's noise draw for draw (runs before the setting stay as they were);
+    1 fills every patch with one flat colour, a different shade per photo; 0.5 about half."""
+    import keras
+
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    photos = np.full((64, 24, 24, 3), 128, np.float32)
+
+    def erased(flat: float) -> tuple[np.ndarray, np.ndarray]:
+        config = AugmentConfig(**still, erase=1.0, erase_size=0.5, erase_flat=flat)
+        out = Augmenter(config).apply(photos, Augmenter(config).sample(photos, seed=9)).numpy()
+        return out, np.any(out != 128, axis=-1)
+
+    noise, mask = erased(0.0)
+    keras_layer = keras.layers.RandomErasing(
+        factor=(1.0, 1.0), scale=(0.02, 0.5), value_range=(0, 255), seed=11
+    )
+    from flowerdash.data.seeds import child_seed
+
+    params = keras_layer.get_random_transformation(photos, training=True, seed=child_seed(9, 0))
+    np.testing.assert_array_equal(noise, keras_layer.transform_images(photos, params))
+    flat, flat_mask = erased(1.0)
+    np.testing.assert_array_equal(flat_mask, mask)  # the same patches, only their fill differs
+    stds = [flat[i][m].std(axis=0).max() for i, m in enumerate(flat_mask) if m.sum() > 1]
+    assert len(stds) > 50 and max(stds) < 1e-3  # one colour in each patch
+    colours = {tuple(flat[i][m][0].round()) for i, m in enumerate(flat_mask) if m.any()}
+    assert len(colours) > 50  # a shade of its own for each photo
+    half, half_mask = erased(0.5)
+    speckled = [half[i][m].std(axis=0).max() > 1 for i, m in enumerate(half_mask) if m.sum() > 1]
+    assert 0.3 < np.mean(speckled) < 0.7
+    np.testing.assert_array_equal(half, erased(0.5)[0])  # a pure function of the seed
+    alone = AugmentConfig(**still, erase_flat=1.0)
+    assert alone.is_identity  # without covered patches it changes nothing
+    assert "flat colour" in keras_code(AugmentConfig(erase=0.5, erase_flat=0.5))
+    assert "flat colour" not in keras_code(AugmentConfig(erase=0.5))
+
+
 def test_every_knob_default_and_limit_lie_on_its_slider_grid():
     """A slider whose start or end is off its step grid cannot show the value it starts with."""
     import dataclasses

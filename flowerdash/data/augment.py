@@ -44,6 +44,31 @@ def erase_scale(largest: float) -> tuple[float, float]:
     return (min(SMALLEST_PATCH, largest), largest)
 
 
+class PatchErasing(keras.layers.RandomErasing):
+    """Keras' RandomErasing whose patches are noise or, for a share ``flat`` of the photos, one
+    flat colour of a random shade (real occluders such as hands and leaves are mostly smooth)."""
+
+    def __init__(self, flat: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flat = float(flat)
+
+    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
+        """Keras' transformation with each flat photo's noise replaced by its one colour."""
+        transformation = super().get_random_transformation(data, training=training, seed=seed)
+        if transformation is None or self.flat == 0:
+            return transformation
+        seed = self.generator if seed is None else seed
+        noise = transformation["fill_value"]
+        batch = tf.shape(noise)[0]
+        colour = keras.random.uniform((batch, 1, 1, 3), *VALUE_RANGE, seed=seed)
+        flat = keras.random.uniform((batch, 1, 1, 1), seed=seed) < self.flat
+        fill = tf.where(flat, tf.broadcast_to(tf.cast(colour, noise.dtype), tf.shape(noise)), noise)
+        return {**transformation, "fill_value": fill}
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "flat": self.flat}
+
+
 class SeededRandAugment(keras.layers.RandAugment):
     """Keras' RandAugment that honours the sampling seed and runs only the operations it picked."""
 
@@ -134,7 +159,8 @@ class Augmenter:
             )
         if c.covers_patches:
             # factor=(p, p): Keras draws each photo's chance from [0, p] for a single number.
-            self.layers["erase"] = L.RandomErasing(
+            self.layers["erase"] = PatchErasing(
+                flat=c.erase_flat,
                 factor=(c.erase, c.erase),
                 scale=erase_scale(c.erase_size),
                 value_range=VALUE_RANGE,
@@ -295,6 +321,14 @@ def keras_code(config: AugmentConfig) -> str:
     if c.covers_patches:
         layers += [
             "# factor=(p, p) makes p the share of photos erased (a single p means up to p).",
+            *(
+                [
+                    f"# flowerdash fills a share {c.erase_flat!r} of the patches with one flat "
+                    "colour instead of noise."
+                ]
+                if c.erase_flat > 0
+                else []
+            ),
             f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r}), "
             f"scale={erase_scale(c.erase_size)!r}),",
         ]

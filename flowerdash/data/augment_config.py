@@ -135,6 +135,18 @@ class AugmentConfig:
         ),
         shapes="erase",
     )
+    erase_flat: float = knob(
+        0.0,
+        label=N_("Flat-colour patches"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the share of covered patches filled with one flat colour instead of noise"),
+        help=N_("The share of covered patches filled with one flat colour instead of noise."),
+        explain=N_(
+            "The share of covered patches filled with one flat colour of a random shade instead of noise: most things that hide a flower in a real photo (a hand, a leaf, a label) are smooth, not speckled. It only matters when covered patches are on."
+        ),
+        shapes="erase",
+    )
     rand_augment: float = knob(
         0.0,
         label=N_("RandAugment strength"),
