@@ -288,6 +288,17 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 # folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
+    "fold-grey-zoom5-erase-big-flat": (
+        "fold-grey-zoom5-erase-big",
+        (
+            ("covered ones", "occluded"),
+            ("zoomed-out photos", "wide"),
+            ("four flowers in a grid", "several"),
+            ("grey ones", "grayscale"),
+            ("clean ones", "clean"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
+    ),
     "fold-grey-zoom5-erase-cutmix": (
         "fold-grey-zoom5-erase",
         (
@@ -517,6 +528,27 @@ def test_the_cutmix_ingredient_is_quoted_from_the_average_it_joined():
     assert points(changed, before) == "0.0" and f"({changed:.1f}%, the same as `fold-soup3`" in text
     clean, was = (100 * p["clean"]["top1"] for p in (four, three))
     assert f"clean {clean:.1f}%, {points(clean, was)})" in text
+
+
+def test_the_flat_colour_ingredient_is_quoted_from_the_average_it_joined():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("In the average (`fold-soup3-flat`)") :]
+    members = run_record("fold-soup3")["members"]
+    assert (
+        run_record("fold-soup3-flat")["members"]
+        == [
+            *members[:-1],
+            "fold-grey-zoom5-erase-big-flat",
+        ]
+        and members[-1] == "fold-grey-zoom5-erase-big"
+    )
+    new, was = proxies("fold-soup3-flat@val"), proxies("fold-soup3@val")
+    quoted = (("covered photos", "occluded"), ("the mean of the changed versions", "mean_changed"))
+    for words, key in (*quoted, ("clean ones", "clean")):
+        top1, before = 100 * new[key]["top1"], 100 * was[key]["top1"]
+        assert f"{words} {top1:.1f}% ({points(top1, before)})" in text, key
+    changed, before = (100 * p["mean_changed"]["top1"] for p in (new, was))
+    assert changed - before < 0.5 and "Short of the rule" in text
 
 
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
