@@ -142,6 +142,11 @@ def test_covered_patch_sliders_reach_the_grid_summary_and_code(lab):
     code = lab.code[0].value
     assert "keras.layers.RandomErasing(factor=(0.5, 0.5), scale=(0.02, 0.5))" in code
     assert any("up to 50% of the photo covered 50% of the time" in c.value for c in lab.caption)
+    with_noise = sample_urls(lab)
+    lab.slider(key="augment.erase_flat").set_value(1.0).run()  # the same patches, filled flat
+    assert sample_urls(lab) != with_noise
+    assert any("the patch one flat colour 100% of the time" in c.value for c in lab.caption)
+    assert "flat colour instead of noise" in lab.code[0].value
     lab.slider(key="augment.erase_size").set_value(0.0).run()  # no patch at all: nothing covered
-    assert not any("covered" in c.value for c in lab.caption)
+    assert not any("covered" in c.value or "flat" in c.value for c in lab.caption)
     assert "RandomErasing" not in lab.code[0].value
