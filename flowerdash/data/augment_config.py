@@ -118,9 +118,9 @@ class AugmentConfig:
         upper=1.0,
         step=0.05,
         meaning=N_("the share of photos with a random patch covered, e.g. 0.5 means one in two"),
-        help=N_("The share of photos with a patch covered by noise, so no one part decides."),
+        help=N_("The share of photos with a patch covered, so no one part decides."),
         explain=N_(
-            "The share of photos with a random patch covered by noise (its size is set below): the model must recognise a flower from what is left, as when a leaf, a hand or a watermark hides part of it. 0 turns it off."
+            "The share of photos with a random patch covered by noise or a flat colour (its size and fill are set below): the model must recognise a flower from what is left, as when a leaf, a hand or a watermark hides part of it. 0 turns it off."
         ),
     )
     erase_size: float = knob(
