@@ -321,6 +321,26 @@ for r in "${runs[@]}"; do case $r in
             --train-on train --no-test ;;
   fold-soup3-allflat) soup fold-soup3-allflat fold-grey-zoom-erase-flat \
             fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat ;;
+  # (61-64) the second fold of (53), (58), (59) and their average (60), run only if (60) passes
+  #      its rule; (65-67) their refits on train+val and (68) the average of those, which
+  #      replaces the shipped soup3-final only if, averaged over both folds, (60) and (64) are at
+  #      least 0.5 points ahead of (47, 48) on the mean of the changed versions and at most 0.5
+  #      behind on clean photos. Set with (58-60), before any of them was measured
+  swap-grey-zoom-erase-flat) train swap-grey-zoom-erase-flat --augment basic --grayscale 0.2 \
+            --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" --train-on val --no-test ;;
+  swap-grey-zoom5-erase-flat) train swap-grey-zoom5-erase-flat --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --train-on val --no-test ;;
+  swap-soup3-allflat) soup swap-soup3-allflat swap-grey-zoom-erase-flat \
+            swap-grey-zoom5-erase-flat swap-grey-zoom5-erase-big-flat ;;
+  grey-zoom-erase-flat-final) train grey-zoom-erase-flat-final --augment basic \
+            --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --train-on train+val ;;
+  grey-zoom5-erase-flat-final) train grey-zoom5-erase-flat-final --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --train-on train+val ;;
+  soup3-allflat-final) soup soup3-allflat-final grey-zoom-erase-flat-final \
+            grey-zoom5-erase-flat-final grey-zoom5-erase-big-flat-final ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
