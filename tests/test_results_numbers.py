@@ -551,6 +551,43 @@ def test_the_flat_colour_ingredient_is_quoted_from_the_average_it_joined():
     assert changed - before < 0.5 and "Short of the rule" in text
 
 
+def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**Flat-colour patches in every member") :]
+    for run, noise in (
+        ("fold-grey-zoom-erase-flat", "fold-grey-zoom-erase"),
+        ("fold-grey-zoom5-erase-flat", "fold-grey-zoom5-erase"),
+    ):
+        new, was = proxies(f"{run}@val"), proxies(f"{noise}@val")
+        after = text.index("Against the same recipes with noise")
+        part = text[text.index(f"`{run}` ", after) :]
+        for words, key in (("covered ones", "occluded"), ("clean ones", "clean")):
+            top1, before = 100 * new[key]["top1"], 100 * was[key]["top1"]
+            assert f"{words} {top1:.1f}% ({points(top1, before)})" in part, (run, key)
+        val, before = (100 * run_record(r)["val"]["top1"] for r in (run, noise))
+        assert f"own validation score {val:.1f}% ({points(val, before)})" in part, run
+    assert run_record("fold-soup3-allflat")["members"] == [
+        "fold-grey-zoom-erase-flat",
+        "fold-grey-zoom5-erase-flat",
+        "fold-grey-zoom5-erase-big-flat",
+    ]
+    soup, was = proxies("fold-soup3-allflat@val"), proxies("fold-soup3@val")
+    text = text[text.index("The average, against `fold-soup3`") :]
+    for words, key in (
+        ("covered photos", "occluded"),
+        ("zoomed-out photos", "wide"),
+        ("four flowers in a grid", "several"),
+        ("colour casts", "colour_cast"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        top1, before = 100 * soup[key]["top1"], 100 * was[key]["top1"]
+        assert f"{words} {top1:.1f}% ({points(top1, before)}" in text, key
+    gain = 100 * (soup["mean_changed"]["top1"] - was["mean_changed"]["top1"])
+    assert gain < 0.5 and f"{gain:.2f} points before rounding, short of the rule's 0.5" in text
+    assert abs(soup["clean"]["top1"] - was["clean"]["top1"]) < 0.005  # the rule's other half
+
+
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     from flowerdash.training.presets import PRESETS
 
