@@ -341,6 +341,22 @@ for r in "${runs[@]}"; do case $r in
             --train-on train+val ;;
   soup3-allflat-final) soup soup3-allflat-final grey-zoom-erase-flat-final \
             grey-zoom5-erase-flat-final grey-zoom5-erase-big-flat-final ;;
+  # (69) the greedy soup of (50) again, its pool grown by the flat-colour runs (53), (58), (59)
+  #      and the CutMix run (51): eleven train-only runs from the shared start, best own
+  #      validation score first. Same rule as (50), set before it ran: the second fold only if
+  #      it ends at least 0.5 points ahead of (47) fold-soup3 on the mean of the changed
+  #      versions and at most 0.5 behind on clean photos
+  fold-greedy-soup-flat) echo "== fold-greedy-soup-flat"; "$PY" -m benchmarks.greedy_soup \
+            --name fold-greedy-soup-flat "$OUT/fold-grey-zoom-erase" \
+            "$OUT/fold-grey-zoom5-erase-big" "$OUT/fold-grey-zoom5-erase-ema" \
+            "$OUT/fold-grey-zoom5-erase-big-flat" "$OUT/fold-grey-zoom5-erase" \
+            "$OUT/fold-grey-zoom-erase1" "$OUT/fold-grey-zoom5-erase-flat" \
+            "$OUT/fold-grey-zoom5-erase-kd" "$OUT/fold-grey-zoom-erase-flat" \
+            "$OUT/fold-grey-zoom5-erase-cutmix" "$OUT/fold-grey-zoom5-erase-ra" 2>&1 \
+            | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" | tee "$OUT/fold-greedy-soup-flat.log"
+            if [ -d "$OUT/fold-greedy-soup-flat" ]; then
+              "$PY" -m benchmarks.run_record "$OUT/fold-greedy-soup-flat" fold-greedy-soup-flat
+            fi ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
