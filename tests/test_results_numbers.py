@@ -588,6 +588,26 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
     assert abs(soup["clean"]["top1"] - was["clean"]["top1"]) < 0.005  # the rule's other half
 
 
+def test_the_greedy_soup_with_flat_colour_runs_is_quoted_from_its_record():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("(`fold-greedy-soup-flat`:") :]
+    greedy = result("greedy-soup-fold-greedy-soup-flat.json")
+    assert greedy["split"] == "val" and len(greedy["steps"]) == 11
+    assert run_record("fold-greedy-soup-flat")["members"] == greedy["kept"]
+    named = ", ".join(f"`{run}`" for run in greedy["kept"][:-1])
+    assert f"It keeps four runs, {named} and `{greedy['kept'][-1]}`" in text
+    soup = [step for step in greedy["steps"] if step["kept"]][-1]["proxies"]
+    was = proxies("fold-soup3@val")
+    for words, key in (
+        ("covered photos", "occluded"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        top1, before = 100 * soup[key]["top1"], 100 * was[key]["top1"]
+        assert f"{words} {top1:.1f}% ({points(top1, before)})" in text, key
+    assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
+
+
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     from flowerdash.training.presets import PRESETS
 
