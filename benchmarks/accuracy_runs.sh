@@ -293,7 +293,7 @@ for r in "${runs[@]}"; do case $r in
   #      (54) is at least 0.5 points ahead of (47) fold-soup3 on the mean of the changed versions
   #      and at most 0.5 behind on clean photos; (57), the average of (34), (39) and (56), the
   #      refit of (53), replaces the shipped soup3-final only if the same holds averaged over both
-  #      folds against (47, 48)
+  #      folds against (47, 48). Not run: (54) fell short of its rule
   fold-grey-zoom5-erase-big-flat) train fold-grey-zoom5-erase-big-flat --augment basic \
             --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 --erase-flat 0.5 \
             "${LONG[@]}" --train-on train --no-test ;;
@@ -325,7 +325,8 @@ for r in "${runs[@]}"; do case $r in
   #      its rule; (65-67) their refits on train+val and (68) the average of those, which
   #      replaces the shipped soup3-final only if, averaged over both folds, (60) and (64) are at
   #      least 0.5 points ahead of (47, 48) on the mean of the changed versions and at most 0.5
-  #      behind on clean photos. Set with (58-60), before any of them was measured
+  #      behind on clean photos. Set with (58-60), before any of them was measured. Not
+  #      run: (60) fell short of its rule
   swap-grey-zoom-erase-flat) train swap-grey-zoom-erase-flat --augment basic --grayscale 0.2 \
             --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" --train-on val --no-test ;;
   swap-grey-zoom5-erase-flat) train swap-grey-zoom5-erase-flat --augment basic \
