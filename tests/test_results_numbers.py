@@ -579,6 +579,10 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
         assert f"{words} {top1:.1f}% ({points(top1, before)}" in text, key
     gain = 100 * (soup["mean_changed"]["top1"] - was["mean_changed"]["top1"])
     assert gain < 0.5 and f"{gain:.2f} points before rounding, short of the rule's 0.5" in text
+    covered, changed = (100 * soup[k]["top1"] for k in ("occluded", "mean_changed"))
+    summary = flat(section("## Photos unlike the benchmark's"))
+    summary = summary[summary.index("The issue's targets are not all met") :]
+    assert f"(`fold-soup3-allflat`), reaches {covered:.1f}% and {changed:.1f}%," in summary
 
 
 def test_the_greedy_soup_with_flat_colour_runs_is_quoted_from_its_record():
