@@ -358,6 +358,15 @@ for r in "${runs[@]}"; do case $r in
             if [ -d "$OUT/fold-greedy-soup-flat" ]; then
               "$PY" -m benchmarks.run_record "$OUT/fold-greedy-soup-flat" fold-greedy-soup-flat
             fi ;;
+  # (70) recipe (53) with every covered patch flat (--erase-flat 1.0), the dose question the
+  #      half-and-half runs leave open; (71) is fold-soup3-allflat with (70) in place of (53).
+  #      Rule, set before the run: the second fold only if (71) is at least 0.5 points ahead of
+  #      (47) fold-soup3 on the mean of the changed versions and at most 0.5 behind on clean
+  fold-grey-zoom5-erase-big-flat1) train fold-grey-zoom5-erase-big-flat1 --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 --erase-flat 1.0 \
+            "${LONG[@]}" --train-on train --no-test ;;
+  fold-soup3-allflat1) soup fold-soup3-allflat1 fold-grey-zoom-erase-flat \
+            fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat1 ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
