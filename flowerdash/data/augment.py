@@ -319,19 +319,18 @@ def keras_code(config: AugmentConfig) -> str:
             f"keras.layers.RandAugment(value_range=(0, 255), factor={c.rand_augment!r}),",
         ]
     if c.covers_patches:
-        layers += [
-            "# factor=(p, p) makes p the share of photos erased (a single p means up to p).",
-            *(
-                [
-                    f"# flowerdash fills a share {c.erase_flat!r} of the patches with one flat "
-                    "colour instead of noise."
-                ]
-                if c.erase_flat > 0
-                else []
-            ),
+        layers.append(
+            "# factor=(p, p) makes p the share of photos erased (a single p means up to p)."
+        )
+        if c.erase_flat > 0:
+            layers.append(
+                f"# flowerdash fills a share {c.erase_flat!r} of the patches with one flat colour "
+                "instead of noise."
+            )
+        layers.append(
             f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r}), "
-            f"scale={erase_scale(c.erase_size)!r}),",
-        ]
+            f"scale={erase_scale(c.erase_size)!r}),"
+        )
     lines = [
         "import keras",
         "",
