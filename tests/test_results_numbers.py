@@ -86,6 +86,12 @@ def points(new: float, old: float) -> str:
     return "0.0" if abs(change) < 0.05 else f"{change:+.1f}".replace("-", "−")
 
 
+def quote(words: str, new: dict, was: dict, key: str) -> str:
+    """How RESULTS opens a proxy's figure and its change: "words 77.1% (+5.8" (no closing)."""
+    top1, before = 100 * new[key]["top1"], 100 * was[key]["top1"]
+    return f"{words} {top1:.1f}% ({points(top1, before)}"
+
+
 def section(heading: str) -> str:
     """One section of RESULTS, from its heading to the next."""
     text = RESULTS[RESULTS.index(heading) :]
@@ -384,8 +390,7 @@ def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fol
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index(f"(`{fold}`") :]
     for words, key in figures:
-        top1, was = 100 * other[key]["top1"], 100 * chosen[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, was)}" in text, key
+        assert quote(words, other, chosen, key) in text, key
     val, was = (100 * run_record(r)["val"]["top1"] for r in (fold, was_chosen))
     assert f"its own validation score {val:.1f}% ({points(val, was)})" in text
 
@@ -489,8 +494,7 @@ def test_the_weight_averages_are_quoted_from_their_proxies_and_list_their_member
         ("clean ones", "clean"),
         ("the mean of the changed versions", "mean_changed"),
     ):
-        top1, was = 100 * tried[key]["top1"], 100 * shipped[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, was)})" in first, key
+        assert quote(words, tried, shipped, key) + ")" in first, key
 
 
 def test_the_greedy_soup_is_quoted_from_its_steps():
@@ -548,8 +552,7 @@ def test_the_flat_colour_ingredient_is_quoted_from_the_average_it_joined():
     new, was = proxies("fold-soup3-flat@val"), proxies("fold-soup3@val")
     quoted = (("covered photos", "occluded"), ("the mean of the changed versions", "mean_changed"))
     for words, key in (*quoted, ("clean ones", "clean")):
-        top1, before = 100 * new[key]["top1"], 100 * was[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, before)})" in text, key
+        assert quote(words, new, was, key) + ")" in text, key
     changed, before = (100 * p["mean_changed"]["top1"] for p in (new, was))
     assert changed - before < 0.5 and "Short of the rule" in text
 
@@ -565,8 +568,7 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
         new, was = proxies(f"{run}@val"), proxies(f"{noise}@val")
         part = text[text.index(f"`{run}` ", after) :]
         for words, key in (("covered ones", "occluded"), ("clean ones", "clean")):
-            top1, before = 100 * new[key]["top1"], 100 * was[key]["top1"]
-            assert f"{words} {top1:.1f}% ({points(top1, before)})" in part, (run, key)
+            assert quote(words, new, was, key) + ")" in part, (run, key)
         val, before = (100 * run_record(r)["val"]["top1"] for r in (run, noise))
         assert f"own validation score {val:.1f}% ({points(val, before)})" in part, run
     assert run_record("fold-soup3-allflat")["members"] == [
@@ -584,8 +586,7 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
         ("clean ones", "clean"),
         ("the mean of the changed versions", "mean_changed"),
     ):
-        top1, before = 100 * soup[key]["top1"], 100 * was[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, before)}" in text, key
+        assert quote(words, soup, was, key) in text, key
     gain = 100 * (soup["mean_changed"]["top1"] - was["mean_changed"]["top1"])
     assert gain < 0.5 and f"{gain:.2f} points before rounding, short of the rule's 0.5" in text
     covered, changed = (100 * soup[k]["top1"] for k in ("occluded", "mean_changed"))
@@ -609,8 +610,7 @@ def test_the_greedy_soup_with_flat_colour_runs_is_quoted_from_its_record():
         ("clean ones", "clean"),
         ("the mean of the changed versions", "mean_changed"),
     ):
-        top1, before = 100 * soup[key]["top1"], 100 * was[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, before)})" in text, key
+        assert quote(words, soup, was, key) + ")" in text, key
     assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
 
 
@@ -630,8 +630,7 @@ def test_every_patch_flat_is_quoted_from_the_average_it_joined():
         ("clean ones", "clean"),
         ("changed versions", "mean_changed"),
     ):
-        top1, before = 100 * soup[key]["top1"], 100 * was[key]["top1"]
-        assert f"{words} {top1:.1f}% ({points(top1, before)})" in text, key
+        assert quote(words, soup, was, key) + ")" in text, key
     assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
 
 
