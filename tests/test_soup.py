@@ -40,6 +40,19 @@ def test_the_average_of_copies_of_one_model_answers_like_it():
     np.testing.assert_allclose(soup(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-7)
 
 
+def test_a_frozen_start_averages_with_what_its_fine_tuning_became():
+    # WiSE-FT: the start of a fine-tuning (backbone frozen) and the fine-tuned run.
+    start, tuned = make_tiny_cnn(seed=5), make_tiny_cnn(seed=6)
+    for layer in start.layers[:-1]:
+        layer.trainable = False
+    soup = average_weights([tuned, start])
+    for i, weight in enumerate(soup.get_weights()):
+        np.testing.assert_allclose(
+            weight, (tuned.get_weights()[i] + start.get_weights()[i]) / 2, atol=1e-7
+        )
+    assert all(layer.trainable for layer in soup.layers)  # the first member's state
+
+
 @pytest.mark.parametrize(
     "other",
     [

@@ -51,7 +51,19 @@ def average_weights(models: Sequence[keras.Model], name: str = "soup") -> keras.
 
 
 def _architecture(model: keras.Model) -> Any:
-    """Everything that defines the function but the weights' values (and the model's name)."""
+    """Everything that defines the function but the weights' values (and the model's name).
+
+    Which layers are trainable is left out: it is training state, not the function, and the
+    run a fine-tuning started from (its backbone frozen) must average with what it became.
+    """
     config = dict(model.get_config())
     config.pop("name", None)
-    return config, [tuple(w.shape) for w in model.weights]
+    return _without_trainable(config), [tuple(w.shape) for w in model.weights]
+
+
+def _without_trainable(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {k: _without_trainable(v) for k, v in config.items() if k != "trainable"}
+    if isinstance(config, list | tuple):
+        return [_without_trainable(v) for v in config]
+    return config
