@@ -634,6 +634,43 @@ def test_every_patch_flat_is_quoted_from_the_average_it_joined():
     assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
 
 
+def test_moving_back_toward_the_start_is_quoted_from_its_averages():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**Moving the weights back toward the start") :]
+    runs = run_record("fold-soup3-allflat")["members"]
+    assert run_record("fold-wise25-allflat")["members"] == [*runs, "fold-start"]
+    assert run_record("fold-wise50-allflat")["members"] == [*runs, *["fold-start"] * 3]
+    assert run_record("fold-start")["config"]["fine_tune_epochs"] == 0
+    start = proxies("fold-start@val")
+    assert all(  # "the least robust model measured"
+        start["mean_changed"]["top1"] < m["proxies"]["mean_changed"]["top1"]
+        for name, m in PROXIES.items()
+        if name != "fold-start@val"
+    )
+    for words, key in (
+        ("clean photos", "clean"),
+        ("covered ones", "occluded"),
+        ("grey ones", "grayscale"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert f"{words} {100 * start[key]['top1']:.1f}%" in text, key
+    was = proxies("fold-soup3-allflat@val")
+    quarter, half = proxies("fold-wise25-allflat@val"), proxies("fold-wise50-allflat@val")
+    part = text[text.index("A quarter of it") : text.index("; a half")]
+    for words, key in (
+        ("clean ones", "clean"),
+        ("zoomed-out photos", "wide"),
+        ("low resolution", "low_res"),
+        ("covered ones", "occluded"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, quarter, was, key) + ")" in part, key
+    part = text[text.index("; a half") :]
+    for words, key in (("clean ones", "clean"), ("changed versions", "mean_changed")):
+        assert quote(words, half, was, key) + ")" in part, key
+    assert all(m["mean_changed"]["top1"] < was["mean_changed"]["top1"] for m in (quarter, half))
+
+
 def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     from flowerdash.training.presets import PRESETS
 
