@@ -116,3 +116,25 @@ def test_a_sure_answer_is_given_alone(home, flower_paths):
     at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
     assert at.subheader[0].value.startswith("Most likely: ")
     assert not any("not sure" in m.value for m in at.markdown)
+
+
+def _bars(at: AppTest) -> list[float]:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["x"]
+
+
+def test_framing_the_flower_changes_what_the_model_sees_and_resets_for_a_new_photo(
+    home, flower_paths
+):
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    whole = _bars(at)
+    at.slider(key="home.zoom").set_value(2.5)
+    at.slider(key="home.frame_x").set_value(0)
+    at.run()
+    assert not at.exception and not at.error
+    assert _bars(at) != whole  # another square, another answer
+    at.button(key="home.frame_reset").click().run()
+    assert at.slider(key="home.zoom").value == 1.0 and _bars(at) == whole
+    at.slider(key="home.zoom").set_value(3.0).run()
+    at = upload(at, "other.jpg", Path(flower_paths[1]).read_bytes())
+    assert at.slider(key="home.zoom").value == 1.0  # a new photo starts whole
+    assert at.slider(key="home.frame_x").value == 50

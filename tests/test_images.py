@@ -16,6 +16,7 @@ from PIL import Image
 from flowerdash.data.images import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
+    frame,
     image_hash,
     load_image,
     prepare_for_model,
@@ -382,3 +383,36 @@ def test_image_hash():
     assert image_hash(a.reshape(64, 48, 3)) != h  # same bytes, other shape
     assert image_hash(a.astype(np.float32)) != h
     assert image_hash(a[:, ::-1]) == image_hash(np.ascontiguousarray(a[:, ::-1]))
+
+
+def _grid(h: int, w: int) -> np.ndarray:
+    """A photo whose every pixel says where it is: (row, column, 0)."""
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    return np.stack([rows, cols, np.zeros_like(rows)], axis=-1).astype(np.uint8)
+
+
+def test_framing_at_the_defaults_is_the_photo_the_model_crops_anyway():
+    photo = _grid(100, 240)
+    assert frame(photo) is photo
+
+
+@pytest.mark.parametrize(
+    ("zoom", "x", "y", "top", "left", "side"),
+    [
+        (1.0, 0.0, 0.5, 0, 0, 100),  # a wide photo: the square at its left edge
+        (1.0, 1.0, 0.5, 0, 140, 100),  # ... at its right edge
+        (2.0, 0.5, 0.5, 25, 95, 50),  # zoomed in on the centre
+        (2.0, 0.0, 1.0, 50, 0, 50),  # zoomed in on the bottom-left corner
+        (4.0, 1.0, 0.0, 0, 215, 25),  # ... on the top-right corner
+    ],
+)
+def test_framing_picks_the_square_asked_for(zoom, x, y, top, left, side):
+    square = frame(_grid(100, 240), zoom, x, y)
+    assert square.shape == (side, side, 3)
+    assert (int(square[0, 0, 0]), int(square[0, 0, 1])) == (top, left)
+
+
+@pytest.mark.parametrize(("zoom", "x", "y"), [(0.5, 0.5, 0.5), (2.0, 1.5, 0.5), (2.0, 0.5, -0.1)])
+def test_framing_outside_the_photo_is_refused(zoom, x, y):
+    with pytest.raises(ConfigError, match="Zoom must be at least 1"):
+        frame(_grid(10, 10), zoom, x, y)

@@ -222,6 +222,27 @@ def load_image(
     return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
 
 
+def frame(image: np.ndarray, zoom: float = 1.0, x: float = 0.5, y: float = 0.5) -> np.ndarray:
+    """The square of a photo a person framed for the model: its side the shorter side / ``zoom``.
+
+    ``x`` and ``y`` (0..1) place the square from the left/top edge to the right/bottom one, so
+    a small or off-centre flower in a wide photo can be what the model sees. At the defaults the
+    photo is returned as it is: ``prepare_for_model`` takes that same centre square.
+    """
+    if not zoom >= 1.0 or not 0.0 <= x <= 1.0 or not 0.0 <= y <= 1.0:
+        raise ConfigError(
+            _("Zoom must be at least 1 and the position between 0 and 1, not {value}.").format(
+                value=(zoom, x, y)
+            )
+        )
+    if (zoom, x, y) == (1.0, 0.5, 0.5):
+        return image
+    h, w = image.shape[:2]
+    side = max(1, round(min(h, w) / zoom))
+    left, top = round(x * (w - side)), round(y * (h - side))
+    return np.ascontiguousarray(image[top : top + side, left : left + side])
+
+
 def prepare_for_model(image: np.ndarray, size: int) -> np.ndarray:
     """Resize so the shorter side equals ``size`` (bilinear, antialiased), then centre-crop."""
     if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
