@@ -260,7 +260,7 @@ def framing_controls(image: np.ndarray) -> tuple[float, float, float]:
         )
         zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key="home.zoom")
         x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key="home.frame_x")
-        y = st.slider(_("Top ↔ bottom"), 0, 100, step=5, format="%d%%", key="home.frame_y")
+        y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key="home.frame_y")
         st.button(_("Whole photo again"), key="home.frame_reset", on_click=_reset_framing)
     return zoom, x / 100, y / 100
 
