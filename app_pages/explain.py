@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import UPLOAD_TYPES, load_image
+from flowerdash.data.images import UPLOAD_TYPES, frame, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
@@ -268,9 +268,11 @@ def main() -> None:
             )
             if upload is not None:
                 try:
-                    picked = (load_image(upload), upload.name)
+                    photo = load_image(upload)
                 except FlowerdashError as exc:
                     state.show_error(exc, _("We could not use that file"))
+                else:
+                    picked = (frame(photo, *widgets.framing(photo, "explain")), upload.name)
 
         modes = ["predicted", "true", "other"] if true_label is not None else ["predicted", "other"]
         if st.session_state.get("explain.target_mode") not in modes:

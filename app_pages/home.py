@@ -238,33 +238,6 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
     return found, False, (found[1] if found else None)
 
 
-FRAMING = {"home.zoom": 1.0, "home.frame_x": 50, "home.frame_y": 50}
-
-
-def _reset_framing() -> None:
-    st.session_state.update(FRAMING)
-
-
-def framing_controls(image: np.ndarray) -> tuple[float, float, float]:
-    """Zoom and position of the square the model sees; back to the centre for each new photo."""
-    photo = state.image_key(image)
-    if st.session_state.get("home.framed_photo") != photo:
-        st.session_state["home.framed_photo"] = photo
-        _reset_framing()
-    with st.expander(_("Frame the flower"), icon="🔍"):
-        st.caption(
-            _(
-                "The model sees one square of the photo. If the flower is small or not in the "
-                "middle, zoom in and move the square onto it."
-            )
-        )
-        zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key="home.zoom")
-        x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key="home.frame_x")
-        y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key="home.frame_y")
-        st.button(_("Whole photo again"), key="home.frame_reset", on_click=_reset_framing)
-    return zoom, x / 100, y / 100
-
-
 def expert_controls(path: str) -> tuple[tuple[str, ...] | None, float, str]:
     """Grad-CAM layers (None = the default), overlay strength and colours (expert view)."""
     c1, c2, c3 = st.columns(3)
@@ -314,7 +287,7 @@ def main() -> None:
         return
     image, label = picked
     with left:
-        image = frame(image, *framing_controls(image))
+        image = frame(image, *widgets.framing(image, "home"))
     layers, alpha, cmap = None, 0.45, "jet"
     if expert:
         with right:

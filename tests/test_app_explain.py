@@ -139,3 +139,21 @@ def test_an_ensemble_is_explained_with_every_members_layer(monkeypatch, data_dir
     assert layer.value == ("m1_relu3", "m2_relu3")
     assert layer.format_func(layer.value) == "All 2 members"
     assert calls and not at.error
+
+
+def test_an_uploaded_photo_can_be_framed_and_each_square_is_explained_once(
+    monkeypatch, tiny_checkpoint, data_dir, calls, flower_paths
+):
+    from pathlib import Path
+
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {})
+    at.radio(key="explain.source").set_value("upload").run()
+    photo = Path(flower_paths[0]).read_bytes()
+    at.file_uploader(key="explain.upload").set_value(("f.jpg", photo, "image/jpeg")).run()
+    assert not at.exception
+    before = len(calls)
+    at.slider(key="explain.zoom").set_value(2.0).run()
+    assert not at.exception and len(calls) == before + 1  # another square, explained anew
+    at.button(key="explain.frame_reset").click().run()
+    assert at.slider(key="explain.zoom").value == 1.0
+    assert len(calls) == before + 1  # the whole photo again: its maps are cached

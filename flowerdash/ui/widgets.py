@@ -1,4 +1,5 @@
-"""Streamlit widget helpers shared by the pages: a dataset photo picker and the overlay controls.
+"""Streamlit widget helpers shared by the pages: a dataset photo picker, the framing of a photo
+and the overlay controls.
 
 No TensorFlow here: callers pass in what the model side knows (for instance the Grad-CAM layers).
 ``container`` is where a widget goes: ``st`` itself (the current place) or a column.
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from flowerdash.data.images import image_hash
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
 
@@ -77,6 +79,40 @@ def _layer_label(layers: tuple[str, ...]) -> str:
     if len(layers) == 1:
         return layers[0]
     return _("All {n} members").format(n=len(layers))
+
+
+def _reset_framing(prefix: str) -> None:
+    st.session_state.update(
+        {f"{prefix}.zoom": 1.0, f"{prefix}.frame_x": 50, f"{prefix}.frame_y": 50}
+    )
+
+
+def framing(image: np.ndarray, prefix: str) -> tuple[float, float, float]:
+    """Zoom and position (0..1) of the square the model sees, for ``images.frame``.
+
+    Each new photo starts whole: the sliders go back to the centre when the pixels change.
+    """
+    photo = image_hash(image)
+    if st.session_state.get(f"{prefix}.framed_photo") != photo:
+        st.session_state[f"{prefix}.framed_photo"] = photo
+        _reset_framing(prefix)
+    with st.expander(_("Frame the flower"), icon="🔍"):
+        st.caption(
+            _(
+                "The model sees one square of the photo. If the flower is small or not in the "
+                "middle, zoom in and move the square onto it."
+            )
+        )
+        zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key=f"{prefix}.zoom")
+        x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_x")
+        y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_y")
+        st.button(
+            _("Whole photo again"),
+            key=f"{prefix}.frame_reset",
+            on_click=_reset_framing,
+            args=(prefix,),
+        )
+    return zoom, x / 100, y / 100
 
 
 def alpha_slider(key: str, default: float, container: Any = st) -> float:
