@@ -287,7 +287,8 @@ def main() -> None:
         return
     image, label = picked
     with left:
-        image = frame(image, *widgets.framing(image, "home"))
+        framing = widgets.framing(image, "home")
+    image = frame(image, *framing)
     layers, alpha, cmap = None, 0.45, "jet"
     if expert:
         with right:
@@ -376,7 +377,7 @@ def main() -> None:
                 "steps": str(defaults.STEPS),
                 "baseline": defaults.BASELINE,
             }
-            if test_file:
+            if test_file and framing == widgets.WHOLE_PHOTO:  # Explain shows test photos whole
                 params |= {"split": "test", "file": test_file}
             if "lang" in st.query_params:
                 params["lang"] = st.query_params["lang"]

@@ -138,3 +138,20 @@ def test_framing_the_flower_changes_what_the_model_sees_and_resets_for_a_new_pho
     at = upload(at, "other.jpg", Path(flower_paths[1]).read_bytes())
     assert at.slider(key="home.zoom").value == 1.0  # a new photo starts whole
     assert at.slider(key="home.frame_x").value == 50
+
+
+def test_the_explain_link_names_a_test_photo_only_while_it_is_whole(home):
+    from urllib.parse import parse_qs
+
+    home.session_state["app.view"] = "expert"
+    home.radio(key="home.source").set_value("test").run()
+    at = home.selectbox(key="home.test_class").select_index(3).run()
+
+    def link_query() -> dict:
+        (link,) = at.get("page_link")
+        assert link.proto.page == "explain"
+        return parse_qs(link.proto.query_string)
+
+    assert link_query()["file"][0].startswith("image_")
+    at.slider(key="home.zoom").set_value(2.0).run()
+    assert not at.exception and "file" not in link_query()  # Explain would show it whole

@@ -81,6 +81,9 @@ def _layer_label(layers: tuple[str, ...]) -> str:
     return _("All {n} members").format(n=len(layers))
 
 
+WHOLE_PHOTO = (1.0, 0.5, 0.5)  # what ``framing`` returns untouched: the model's own centre crop
+
+
 def _reset_framing(prefix: str) -> None:
     st.session_state.update(
         {f"{prefix}.zoom": 1.0, f"{prefix}.frame_x": 50, f"{prefix}.frame_y": 50}
