@@ -333,7 +333,8 @@ for r in "${runs[@]}"; do case $r in
   #      The refits (65-68) follow, and (68) replaces soup3-final, only by (61-64)'s own rule
   #      above: averaged over both folds, (60) and (64) at least 0.5 points ahead of (47, 48) on
   #      the mean of the changed versions and at most 0.5 behind on clean photos
-  #      Passed: +0.8 on the changed versions and +0.1 on clean photos over both folds
+  #      Passed: +0.8 on the changed versions and +0.1 on clean photos over both folds, so
+  #      (65-68) were trained
   swap-grey-zoom-erase-flat) train swap-grey-zoom-erase-flat --augment basic --grayscale 0.2 \
             --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" --train-on val --no-test ;;
   swap-grey-zoom5-erase-flat) train swap-grey-zoom5-erase-flat --augment basic \
