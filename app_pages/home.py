@@ -10,7 +10,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import UPLOAD_TYPES, frame, load_image, prepare_for_model
+from flowerdash.data.images import (
+    UPLOAD_TYPES,
+    WHOLE_PHOTO,
+    frame,
+    load_image,
+    prepare_for_model,
+)
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.examples import EXAMPLES, class_photo
@@ -377,7 +383,7 @@ def main() -> None:
                 "steps": str(defaults.STEPS),
                 "baseline": defaults.BASELINE,
             }
-            if test_file and framing == widgets.WHOLE_PHOTO:  # Explain shows test photos whole
+            if test_file and framing == WHOLE_PHOTO:  # Explain shows test photos whole
                 params |= {"split": "test", "file": test_file}
             if "lang" in st.query_params:
                 params["lang"] = st.query_params["lang"]

@@ -222,6 +222,10 @@ def load_image(
     return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
 
 
+# (zoom, x, y) of ``frame`` that leave the photo as it is: the model's own centre square
+WHOLE_PHOTO = (1.0, 0.5, 0.5)
+
+
 def frame(image: np.ndarray, zoom: float = 1.0, x: float = 0.5, y: float = 0.5) -> np.ndarray:
     """The square of a photo a person framed for the model: its side the shorter side / ``zoom``.
 
@@ -235,7 +239,7 @@ def frame(image: np.ndarray, zoom: float = 1.0, x: float = 0.5, y: float = 0.5) 
                 value=(zoom, x, y)
             )
         )
-    if (zoom, x, y) == (1.0, 0.5, 0.5):
+    if (zoom, x, y) == WHOLE_PHOTO:
         return image
     h, w = image.shape[:2]
     side = max(1, round(min(h, w) / zoom))

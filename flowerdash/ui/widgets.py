@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from flowerdash.data.images import image_hash
+from flowerdash.data.images import WHOLE_PHOTO, image_hash
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
 
@@ -81,12 +81,14 @@ def _layer_label(layers: tuple[str, ...]) -> str:
     return _("All {n} members").format(n=len(layers))
 
 
-WHOLE_PHOTO = (1.0, 0.5, 0.5)  # what ``framing`` returns untouched: the model's own centre crop
-
-
 def _reset_framing(prefix: str) -> None:
+    zoom, x, y = WHOLE_PHOTO
     st.session_state.update(
-        {f"{prefix}.zoom": 1.0, f"{prefix}.frame_x": 50, f"{prefix}.frame_y": 50}
+        {
+            f"{prefix}.zoom": zoom,
+            f"{prefix}.frame_x": round(100 * x),
+            f"{prefix}.frame_y": round(100 * y),
+        }
     )
 
 
