@@ -118,6 +118,27 @@ def flower_paths() -> list[Path]:
     return sorted(EXAMPLES.glob("*.jpg"))[:5]
 
 
+# Where the sunflower of `sunflower_field` is, as the framing asks for it: zoom, then the
+# square's place from left to right and from top to bottom (0..1).
+SUNFLOWER_FRAMING = (2.5, 1.0, 0.15)
+
+
+@pytest.fixture(scope="session")
+def sunflower_field(tmp_path_factory) -> Path:
+    """A wide field (1200x800 JPEG) with a small sunflower near its top-right corner, as web
+    photos frame flowers: whole, the model sees mostly grass; `SUNFLOWER_FRAMING` finds it."""
+    from PIL import Image
+
+    with Image.open(EXAMPLES / "sunflower.jpg") as im:
+        flower = im.convert("RGB").resize((round(im.width * 260 / im.height), 260))
+    grass = np.random.default_rng(0).normal((70, 110, 50), 18, (800, 1200, 3))
+    field = Image.fromarray(np.clip(grass, 0, 255).astype(np.uint8))
+    field.paste(flower, (880, 60))
+    path = tmp_path_factory.mktemp("field") / "field.jpg"
+    field.save(path, quality=90)
+    return path
+
+
 @pytest.fixture(scope="session")
 def flower_images(flower_paths: list[Path]) -> np.ndarray:
     """The five example photos as uint8 RGB arrays, centre-cropped and resized to 64x64."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REAL_DATA, ROOT
+from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING
 
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 from benchmarks.server import free_port, stop_server, streamlit_args, wait_until_healthy
@@ -275,32 +275,24 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     _shot(page, "try-it-unsure.png")
 
 
-def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, tmp_path):
+def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, sunflower_field):
     """A wide field with a small sunflower near a corner: zoomed onto it, the model names it."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(EXAMPLES / "sunflower.jpg") as im:
-        flower = im.convert("RGB").resize((round(im.width * 260 / im.height), 260))
-    grass = np.random.default_rng(0).normal((70, 110, 50), 18, (800, 1200, 3))
-    field = Image.fromarray(np.clip(grass, 0, 255).astype(np.uint8))
-    field.paste(flower, (880, 60))
-    field.save(tmp_path / "field.jpg", quality=90)
     _open(page, app.url)
-    _upload(page, "home-upload", tmp_path / "field.jpg")
+    _upload(page, "home-upload", sunflower_field)
     page.get_by_text("Where it looked (Grad-CAM)").wait_for()
     _settled(page)
     page.locator("summary").filter(has_text="Frame the flower").click()
-    # zoom 2.5x, the square at the right edge, 15% from the top: steps of 0.25 and 5%
-    for key, arrow, presses in (
-        ("zoom", "Right", 6),
-        ("frame_x", "Right", 10),
-        ("frame_y", "Left", 7),
+    # the sliders start at 1x and the centre and move in steps of 0.25x and 5%
+    zoom, x, y = SUNFLOWER_FRAMING
+    for key, steps in (
+        ("zoom", round((zoom - 1) / 0.25)),
+        ("frame_x", round((x - 0.5) / 0.05)),
+        ("frame_y", round((y - 0.5) / 0.05)),
     ):
         slider = page.locator(f".st-key-home-{key}").get_by_role("slider")
         slider.focus()
-        for _ in range(presses):
-            slider.press(f"Arrow{arrow}")
+        for _ in range(abs(steps)):
+            slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
         _settled(page)
     page.get_by_text("Most likely: Sunflower").wait_for()
     _settled(page)

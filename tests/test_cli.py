@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SUNFLOWER_FRAMING
 
 from flowerdash.cli.main import main
 
@@ -52,6 +52,31 @@ def test_predict_json(tiny_checkpoint, flower_paths, capsys):
     probs = [t["probability"] for t in out["top"]]
     assert len(out["top"]) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
     assert all(isinstance(t["name"], str) for t in out["top"])
+
+
+def test_predict_frames_a_small_flower_as_the_app_does(sunflower_field, capsys):
+    """The shipped model on a wide field with a small sunflower: the framing flags find it."""
+
+    def sunflower(*framing: str) -> tuple[str, float, dict]:
+        assert main(["predict", str(sunflower_field), "--json", "--top", "102", *framing]) == 0
+        out = json.loads(capsys.readouterr().out)
+        chance = next(t["probability"] for t in out["top"] if t["name"] == "sunflower")
+        return out["top"][0]["name"], chance, out["framing"]
+
+    zoom, x, y = SUNFLOWER_FRAMING
+    whole = sunflower()
+    framed = sunflower("--zoom", str(zoom), "--x", str(x), "--y", str(y))
+    assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5}
+    assert framed[0] == "sunflower" and framed[2] == {"zoom": zoom, "x": x, "y": y}
+    assert framed[1] > 0.9 > whole[1], (whole, framed)
+
+
+def test_framing_outside_the_photo_is_one_clear_line(flower_paths):
+    result = run_cli("predict", str(flower_paths[0]), "--zoom", "0.5")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: Zoom must be at least 1 and the position between 0 and 1, not (0.5, 0.5, 0.5)."
+    ]
 
 
 def test_predict_rejects_a_corrupt_checkpoint(tiny_checkpoint, flower_paths, tmp_path, capsys):
@@ -170,10 +195,15 @@ def test_explain_writes_a_panel_and_reports_timings(
             "--out",
             str(out),
             "--json",
+            "--zoom",
+            "2",
+            "--x",
+            "0",
         ]
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
+    assert result["framing"] == {"zoom": 2.0, "x": 0.0, "y": 0.5}
     methods = result["methods"]
     assert set(methods) == {"gradcam", "ig"}
     assert all(m["seconds"] > 0 for m in methods.values())

@@ -7,7 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flowerdash.cli.common import checkpoint_and_image, load_checkpoint
+from flowerdash.cli.common import (
+    add_framing_arguments,
+    checkpoint_and_image,
+    framed_image,
+    framing_json,
+    load_checkpoint,
+)
 from flowerdash.explain import defaults
 
 
@@ -37,6 +43,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     x.add_argument("--colormap", default="jet")
     x.add_argument("--out", default="panel.png", help="where to write the PNG panel")
     x.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    add_framing_arguments(x)
 
     x.set_defaults(func=run)
     return x
@@ -44,14 +51,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Write a GradCAM / IG panel for an image."""
-    from flowerdash.data.images import load_image, prepare_for_model
+    from flowerdash.data.images import prepare_for_model
     from flowerdash.explain.explanations import explain_image, result_to_json
     from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
     from flowerdash.i18n import _
     from flowerdash.models.backbones import input_size
 
     ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
-    image = load_image(Path(image_path))
+    image = framed_image(image_path, args)
     model, meta, folder = load_checkpoint(ckpt)
     x = prepare_for_model(image, input_size(model)).astype("uint8")
     methods = ("gradcam", "ig") if args.method == "both" else (args.method,)
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "checkpoint": str(folder),
                     "image": image_path,
+                    "framing": framing_json(args),
                     "out": args.out,
                     "predicted": pred,
                     "predicted_name": names[pred],

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from flowerdash.cli.common import checkpoint_and_image, load_checkpoint
+from flowerdash.cli.common import (
+    add_framing_arguments,
+    checkpoint_and_image,
+    framed_image,
+    framing_json,
+    load_checkpoint,
+)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -20,6 +25,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="[CHECKPOINT] IMAGE")
     p.add_argument("--top", type=int, default=5)
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    add_framing_arguments(p)
 
     p.set_defaults(func=run)
     return p
@@ -27,11 +33,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the top-k flower names for an image."""
-    from flowerdash.data.images import load_image
     from flowerdash.inference.predict import predict_image
 
     ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
-    image = load_image(Path(image_path))
+    image = framed_image(image_path, args)
     model, meta, folder = load_checkpoint(ckpt)
     top = predict_image(model, image, meta["class_names"], top=args.top)
     if args.json:
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "checkpoint": str(folder),
                     "image": image_path,
+                    "framing": framing_json(args),
                     "top": [{"label": k, "name": n, "probability": p} for k, n, p in top],
                 }
             )
