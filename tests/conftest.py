@@ -15,6 +15,7 @@ folder for the same reason.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -116,6 +117,22 @@ def corrupt_inside(data_dir: Path, name: str) -> bytes:
 def flower_paths() -> list[Path]:
     """Five real flower photos: the example photos the repository ships."""
     return sorted(EXAMPLES.glob("*.jpg"))[:5]
+
+
+def best_preset_run() -> str:
+    """The member of the shipped weight average whose recipe the Train page's best preset is
+    (its record is in benchmarks/results/runs/)."""
+    from flowerdash.training.presets import preset_fields
+
+    meta = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
+    fields = preset_fields("best")
+    matching = [
+        m["name"]
+        for m in meta["members"]
+        if all(m["config"].get(field) == value for field, value in fields.items())
+    ]
+    assert len(matching) == 1, matching
+    return matching[0]
 
 
 # Where the sunflower of `sunflower_field` is, as the framing asks for it: zoom, then the
