@@ -117,8 +117,10 @@ def proxy_images(image: np.ndarray, index: int, size: int, seed: int = 0) -> dic
     return out
 
 
-def measure(checkpoint: Path, source: Any, split: str, limit: int | None) -> dict[str, Any]:
-    """Top-1/top-5 of one checkpoint on every proxy of the split's photos."""
+def proxy_probabilities(
+    checkpoint: Path, source: Any, split: str, limit: int | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One checkpoint's probabilities for every proxy of the split's photos, and their labels."""
     from flowerdash.data.pipelines import select_indices
     from flowerdash.inference.litert import batch_predictor
     from flowerdash.models.backbones import input_size
@@ -130,19 +132,23 @@ def measure(checkpoint: Path, source: Any, split: str, limit: int | None) -> dic
     index = source.split(split)
     chosen = select_indices(len(index), limit, seed=0)
     batches: dict[str, list[np.ndarray]] = {name: [] for name in PROXIES}
-    top5: dict[str, list[np.ndarray]] = {name: [] for name in PROXIES}
-    labels = index.labels[chosen]
+    probs: dict[str, list[np.ndarray]] = {name: [] for name in PROXIES}
     for start in range(0, len(chosen), 32):
         for i in chosen[start : start + 32]:
             for name, x in proxy_images(source.read_image(split, int(i)), int(i), size).items():
                 batches[name].append(x)
         for name in PROXIES:
-            probs = predict(np.stack(batches[name]).astype(np.float32))
-            top5[name].append(np.argsort(-probs, axis=1)[:, :5])
+            probs[name].append(predict(np.stack(batches[name]).astype(np.float32)))
             batches[name] = []
+    return {name: np.concatenate(p) for name, p in probs.items()}, index.labels[chosen]
+
+
+def measure(checkpoint: Path, source: Any, split: str, limit: int | None) -> dict[str, Any]:
+    """Top-1/top-5 of one checkpoint on every proxy of the split's photos."""
+    probs, labels = proxy_probabilities(checkpoint, source, split, limit)
     result = {}
     for name in PROXIES:
-        ranks = np.concatenate(top5[name])
+        ranks = np.argsort(-probs[name], axis=1)[:, :5]
         result[name] = {
             "top1": float((ranks[:, 0] == labels).mean()),
             "top5": float((ranks == labels[:, None]).any(axis=1).mean()),
@@ -151,7 +157,7 @@ def measure(checkpoint: Path, source: Any, split: str, limit: int | None) -> dic
     result["mean_changed"] = {
         m: float(np.mean([result[k][m] for k in changed])) for m in ("top1", "top5")
     }
-    return {"n": int(len(chosen)), "proxies": result}
+    return {"n": int(len(labels)), "proxies": result}
 
 
 def main(argv: list[str] | None = None) -> int:

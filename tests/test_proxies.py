@@ -40,3 +40,30 @@ def test_proxies_change_what_their_names_say():
         return float(np.abs(np.diff(g, axis=1)).mean())
 
     assert detail(v["low_res"]) < detail(v["clean"])
+
+
+def test_proxy_calibration_scores_each_version_and_applies_its_rule():
+    from benchmarks.proxy_calibration import choose, scores
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 400)
+    # clean photos: the top answer says 80% and is right 80% of the time; a changed version: it
+    # still says 80%, but is right half as often
+    sure = np.full((400, 5), 0.05)
+    right = rng.random(400) < 0.8
+    answer = np.where(right, labels, (labels + 1) % 5)
+    sure[np.arange(400), answer] = 0.8
+    probs = {"clean": sure, "grayscale": sure.copy()}
+    worse = rng.random(400) < 0.5
+    probs["grayscale"][np.arange(400), answer] = 0.05
+    wrong = np.where(worse, answer, (answer + 2) % 5)
+    probs["grayscale"][np.arange(400), wrong] = 0.8
+    out = scores(probs, labels, 1.0)
+    assert abs(out["clean"]["ece"] - abs(out["clean"]["top1"] - 0.8)) < 1e-6
+    assert out["grayscale"]["top1"] < 0.6 and out["grayscale"]["ece"] > 0.2
+    assert out["mean_changed"] == out["grayscale"]  # the one changed version
+    better = {"clean": {"ece": 0.02}, "mean_changed": {"ece": out["grayscale"]["ece"] - 0.05}}
+    assert choose(out, better) == "pooled"
+    assert choose(out, {**better, "clean": {"ece": 0.05}}) == "clean"  # clean must stay honest
+    less = {**better, "mean_changed": {"ece": out["grayscale"]["ece"] - 0.01}}
+    assert choose(out, less) == "clean"  # too small a gain
