@@ -1,0 +1,55 @@
+"""The square of a photo where the model is surest: what "Find the flower" frames.
+
+The model sees one square of a photo (``images.frame``), by default the centre one, so a small or
+off-centre flower in a wide photo may be cut away or tiny. This tries a fixed set of squares in
+one batch (the whole photo's centre and, for an oblong photo, its two ends; a 3×3 grid of
+squares at 1.5× and at 2×) and keeps the one whose top answer is most probable.
+
+That answer's probability is the best of many tries, so it overstates how sure the model is;
+``benchmarks/find_flower.py`` measures how often the square helps (docs/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from flowerdash.data.images import WHOLE_PHOTO, frame, prepare_for_model
+
+ZOOMS = (1.5, 2.0)
+POSITIONS = (0.0, 0.5, 1.0)
+
+Framing = tuple[float, float, float]  # zoom, x, y as images.frame takes them
+
+
+def candidate_framings(height: int, width: int) -> list[Framing]:
+    """The squares tried, the whole photo first (it wins ties)."""
+    out = [WHOLE_PHOTO]
+    if height != width:  # the two ends of the long side
+        out += [(1.0, 0.0, 0.0), (1.0, 1.0, 1.0)]
+    out += [(zoom, x, y) for zoom in ZOOMS for y in POSITIONS for x in POSITIONS]
+    return out
+
+
+@dataclass(frozen=True)
+class FoundSquare:
+    """The square chosen and the model's probabilities for it."""
+
+    framing: Framing
+    probabilities: np.ndarray
+
+
+def find_flower(
+    predict: Callable[[np.ndarray], np.ndarray], image: np.ndarray, size: int
+) -> FoundSquare:
+    """The candidate square whose top answer is most probable.
+
+    ``predict`` maps a float32 batch [N, size, size, 3] (0..255) to probabilities [N, classes].
+    """
+    framings = candidate_framings(*image.shape[:2])
+    batch = np.stack([prepare_for_model(frame(image, *f), size) for f in framings])
+    probs = np.asarray(predict(batch.astype(np.float32)), dtype=np.float64)
+    best = int(probs.max(axis=1).argmax())  # the first of equals: the whole photo if it ties
+    return FoundSquare(framings[best], probs[best])

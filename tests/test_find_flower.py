@@ -1,0 +1,47 @@
+"""Find the flower (flowerdash.inference.framing): the square where the model is surest."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowerdash.data.images import WHOLE_PHOTO
+from flowerdash.inference.framing import candidate_framings, find_flower
+
+
+def red_share(batch: np.ndarray) -> np.ndarray:
+    """A stand-in model of ten flowers: the first as likely as the crop is red, the rest sharing
+    what is left, so it is unsure of a crop without red, as a real model is of grass."""
+    red = ((batch[..., 0] > 200) & (batch[..., 1] < 60)).mean(axis=(1, 2))
+    return np.concatenate([red[:, None], np.repeat((1.0 - red[:, None]) / 9, 9, axis=1)], axis=1)
+
+
+def test_the_whole_photo_comes_first_and_an_oblong_photo_adds_its_ends():
+    square, oblong = candidate_framings(300, 300), candidate_framings(300, 500)
+    assert square[0] == oblong[0] == WHOLE_PHOTO
+    assert len(set(square)) == len(square) == 19
+    assert len(set(oblong)) == len(oblong) == 21
+    assert all(zoom >= 1 and 0 <= x <= 1 and 0 <= y <= 1 for zoom, x, y in oblong)
+
+
+def test_a_small_flower_in_a_corner_is_found():
+    field = np.full((300, 450, 3), (60, 120, 50), np.uint8)
+    field[20:110, 350:440] = (230, 30, 40)  # a small red flower near the top-right corner
+    found = find_flower(red_share, field, 32)
+    zoom, x, y = found.framing
+    assert zoom == 2.0 and x == 1.0 and y == 0.0
+    assert found.probabilities.argmax() == 0 and found.probabilities[0] > 0.3
+    # where the whole photo is as sure as any square, it stays whole
+    assert find_flower(red_share, np.full((200, 200, 3), 90, np.uint8), 32).framing == WHOLE_PHOTO
+
+
+def test_the_benchmark_summary_scores_the_square_against_the_whole_photo():
+    from benchmarks.find_flower import summary
+
+    rows = [
+        {"label": 3, "whole": 1, "found": 3, "found_p": 0.9, "framing": [2.0, 1.0, 0.0]},
+        {"label": 2, "whole": 2, "found": 4, "found_p": 0.7, "framing": [1.5, 0.0, 0.5]},
+        {"label": 5, "whole": 0, "found": 0, "found_p": 0.3, "framing": [1.0, 0.5, 0.5]},
+    ]
+    out = summary(rows, 0.6)
+    assert out["n"] == 3 and out["whole_top1"] == 1 / 3 and out["found_top1"] == 1 / 3
+    assert out["found_is_whole"] == 1 / 3 and out["found_sure_and_wrong"] == 1 / 3
