@@ -272,7 +272,8 @@ def main() -> None:
                 except FlowerdashError as exc:
                     state.show_error(exc, _("We could not use that file"))
                 else:
-                    picked = (frame(photo, *widgets.framing(photo, "explain")), upload.name)
+                    framing = widgets.framing(photo, "explain", state.flower_finder(path))
+                    picked = (frame(photo, *framing), upload.name)
 
         modes = ["predicted", "true", "other"] if true_label is not None else ["predicted", "other"]
         if st.session_state.get("explain.target_mode") not in modes:

@@ -293,7 +293,7 @@ def main() -> None:
         return
     image, label = picked
     with left:
-        framing = widgets.framing(image, "home")
+        framing = widgets.framing(image, "home", find=state.flower_finder(path))
     image = frame(image, *framing)
     layers, alpha, cmap = None, 0.45, "jet"
     if expert:

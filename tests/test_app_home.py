@@ -155,3 +155,22 @@ def test_the_explain_link_names_a_test_photo_only_while_it_is_whole(home):
     assert link_query()["file"][0].startswith("image_")
     at.slider(key="home.zoom").set_value(2.0).run()
     assert not at.exception and "file" not in link_query()  # Explain would show it whole
+
+
+def test_find_the_flower_frames_a_small_flower_for_the_shipped_model(
+    monkeypatch, tmp_path, sunflower_field
+):
+    """The shipped model is unsure of a wide field; the button frames the sunflower in it."""
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))  # the shipped model alone
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = upload(at, "field.jpg", sunflower_field.read_bytes())
+    assert not at.exception and at.subheader[0].value == "Not sure: it may be one of these"
+    at.button(key="home.frame_find").click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Most likely: Sunflower")
+    assert at.slider(key="home.zoom").value > 1.0 and at.slider(key="home.frame_x").value > 50
+    tries = "the best of about twenty tries"
+    assert any(tries in c.value for c in at.caption)
+    at.slider(key="home.frame_x").set_value(0).run()  # moved by hand: no longer the square found
+    assert not any(tries in c.value for c in at.caption)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,24 @@ def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
 
     model, _meta = load_checkpoint(checkpoint)
     return prepare_for_model(image, input_size(model)).round().astype(np.uint8)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> tuple[float, float, float]:
+    """The square of a photo where the model is surest (``framing.find_flower``), cached by
+    checkpoint and photo key."""
+    from flowerdash.inference.framing import find_flower
+    from flowerdash.inference.predict import predict_batch
+    from flowerdash.models.backbones import input_size
+
+    model, _meta = load_checkpoint(checkpoint)
+    found = find_flower(lambda x: predict_batch(model, x), _image, input_size(model))
+    return found.framing
+
+
+def flower_finder(checkpoint: str) -> Callable[[np.ndarray], tuple[float, float, float]]:
+    """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint."""
+    return lambda image: found_framing(checkpoint, image_key(image), image)
 
 
 class WarmupSlot:

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from flowerdash.data.images import WHOLE_PHOTO, image_hash
+from flowerdash.errors import FlowerdashError
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
 
@@ -81,8 +82,8 @@ def _layer_label(layers: tuple[str, ...]) -> str:
     return _("All {n} members").format(n=len(layers))
 
 
-def _reset_framing(prefix: str) -> None:
-    zoom, x, y = WHOLE_PHOTO
+def _set_framing(prefix: str, framing: tuple[float, float, float]) -> None:
+    zoom, x, y = framing
     st.session_state.update(
         {
             f"{prefix}.zoom": zoom,
@@ -92,15 +93,32 @@ def _reset_framing(prefix: str) -> None:
     )
 
 
-def framing(image: np.ndarray, prefix: str) -> tuple[float, float, float]:
+def _find(prefix: str, find: Callable[[np.ndarray], tuple[float, float, float]], image) -> None:
+    try:
+        found = find(image)
+    except FlowerdashError as exc:  # shown under the buttons: a callback's error would be raw
+        st.session_state[f"{prefix}.found"] = exc
+        return
+    _set_framing(prefix, found)
+    st.session_state[f"{prefix}.found"] = found
+
+
+def framing(
+    image: np.ndarray,
+    prefix: str,
+    find: Callable[[np.ndarray], tuple[float, float, float]] | None = None,
+) -> tuple[float, float, float]:
     """Zoom and position (0..1) of the square the model sees, for ``images.frame``.
 
     Each new photo starts whole: the sliders go back to the centre when the pixels change.
+    ``find`` (the page's model call, ``state.found_framing``) adds a button that moves the square
+    to where the model is surest.
     """
     photo = image_hash(image)
     if st.session_state.get(f"{prefix}.framed_photo") != photo:
         st.session_state[f"{prefix}.framed_photo"] = photo
-        _reset_framing(prefix)
+        _set_framing(prefix, WHOLE_PHOTO)
+        st.session_state[f"{prefix}.found"] = None
     with st.expander(_("Frame the flower"), icon="🔍"):
         st.caption(
             _(
@@ -111,12 +129,36 @@ def framing(image: np.ndarray, prefix: str) -> tuple[float, float, float]:
         zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key=f"{prefix}.zoom")
         x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_x")
         y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_y")
-        st.button(
+        left, right = st.columns(2)
+        if find is not None:
+            left.button(
+                _("Find the flower for me"),
+                key=f"{prefix}.frame_find",
+                on_click=_find,
+                args=(prefix, find, image),
+                help=_(
+                    "Tries a few squares of the photo and keeps the one the model is surest of."
+                ),
+            )
+        right.button(
             _("Whole photo again"),
             key=f"{prefix}.frame_reset",
-            on_click=_reset_framing,
-            args=(prefix,),
+            on_click=_set_framing,
+            args=(prefix, WHOLE_PHOTO),
         )
+        found = st.session_state[f"{prefix}.found"]
+        if isinstance(found, FlowerdashError):
+            st.warning(_("The model could not look for the flower: {error}").format(error=found))
+        elif found == WHOLE_PHOTO and (zoom, x / 100, y / 100) == WHOLE_PHOTO:
+            st.caption(_("The model is surest of the whole photo: no square it tried did better."))
+        elif found is not None and found == (zoom, x / 100, y / 100):
+            st.caption(
+                _(
+                    "Framed where the model is surest: the best of about twenty tries, so its "
+                    "percentage reads higher than it should and the answer is often wrong. Check "
+                    "that the square shows the flower."
+                )
+            )
     return zoom, x / 100, y / 100
 
 
