@@ -830,3 +830,49 @@ def test_the_ig_rules_table_and_the_speed_check_are_the_committed_runs():
         f"took {now:.2f} s for 64 steps with the current code and {before:.2f} s with the code of "
         f"2026-12-02, against {idle:.2f} s on 2026-12-01" in flat(text)
     )
+
+
+def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
+    run = result("find-flower.json")
+    text = section('## Does "Find the flower" help?')
+    pooled = run["pooled"]
+    for label, scores in (
+        ("clean", run["versions"]["clean"]),
+        ("zoomed out, off-centre", run["versions"]["wide"]),
+        ("four crops in a 2×2 grid", run["versions"]["several"]),
+        ("pooled", pooled),
+    ):
+        assert table_line(label, text) == [
+            str(scores["n"]),
+            f"{scores['whole_top1']:.1%}",
+            f"{scores['found_top1']:.1%}",
+            f"{scores['found_sure_and_wrong']:.1%}",
+        ], label
+    gain = pooled["found_top1"] - pooled["whole_top1"]
+    assert run["offer"] and gain >= run["rule_gain"]
+    assert f"It passes ({100 * gain:+.1f} points)" in text
+    assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos get a square" in flat(text)
+    assert (
+        f"that square was right {pooled['found_top1']:.0%} of the time, the whole photo "
+        f"{pooled['whole_top1']:.0%}" in flat(README)
+    )
+
+
+def test_the_calibration_on_changed_photos_is_quoted_from_its_run():
+    run = result("proxy-calibration.json")
+    text = flat(section("## Can its percentages be read as chances?"))
+    clean, pooled = run["clean"], run["pooled"]
+    assert run["choice"] == "clean"
+    for quoted in (
+        f"fitted on its clean answers ({run['temperatures']['clean']:.3f};",
+        f"ECE {clean['clean']['ece']:.3f} on clean photos and {clean['mean_changed']['ece']:.3f} "
+        "on average over the eight changed versions",
+        f"({clean['several']['mean_confidence']:.1%} mean confidence at "
+        f"{clean['several']['top1']:.1%} right, ECE {clean['several']['ece']:.3f})",
+        f"({clean['occluded']['mean_confidence']:.1%} at {clean['occluded']['top1']:.1%}, ECE "
+        f"{clean['occluded']['ece']:.3f})",
+        f"({run['temperatures']['pooled']:.3f}) lowers that average only to "
+        f"{pooled['mean_changed']['ece']:.3f} and raises the clean ECE to "
+        f"{pooled['clean']['ece']:.3f}",
+    ):
+        assert quoted in text, quoted
