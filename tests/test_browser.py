@@ -276,7 +276,8 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
 
 
 def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, sunflower_field):
-    """A wide field with a small sunflower near a corner: zoomed onto it, the model names it."""
+    """A wide field with a small sunflower near a corner: zoomed onto it, by hand or by "Find the
+    flower for me", the model names it."""
     _open(page, app.url)
     _upload(page, "home-upload", sunflower_field)
     page.get_by_text("Where it looked (Grad-CAM)").wait_for()
@@ -295,6 +296,15 @@ def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, sun
             slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
         _settled(page)
     page.get_by_text("Most likely: Sunflower").wait_for()
+    _settled(page)
+    _no_errors(page)
+    # the same square, found by the model: whole again, then the button
+    page.get_by_role("button", name="Whole photo again").click()
+    page.get_by_text("Not sure: it may be one of these").wait_for()
+    _settled(page)
+    page.get_by_role("button", name="Find the flower for me").click()
+    page.get_by_text("Most likely: Sunflower").wait_for()
+    page.get_by_text("Framed where the model is surest").wait_for()
     _settled(page)
     _no_errors(page)
     _shot(page, "try-it-framed.png")

@@ -123,28 +123,27 @@ def framing(
         st.caption(
             _(
                 "The model sees one square of the photo. If the flower is small or not in the "
-                "middle, zoom in and move the square onto it."
+                "middle, zoom in and move the square onto it, or let the model try a few squares "
+                "and keep the one it is surest of."
             )
         )
         zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key=f"{prefix}.zoom")
         x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_x")
         y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_y")
-        left, right = st.columns(2)
         if find is not None:
-            left.button(
+            st.button(
                 _("Find the flower for me"),
                 key=f"{prefix}.frame_find",
                 on_click=_find,
                 args=(prefix, find, image),
-                help=_(
-                    "Tries a few squares of the photo and keeps the one the model is surest of."
-                ),
+                width="stretch",
             )
-        right.button(
+        st.button(
             _("Whole photo again"),
             key=f"{prefix}.frame_reset",
             on_click=_set_framing,
             args=(prefix, WHOLE_PHOTO),
+            width="stretch",
         )
         found = st.session_state[f"{prefix}.found"]
         if isinstance(found, FlowerdashError):
