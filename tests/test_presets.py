@@ -58,10 +58,15 @@ def test_cli_preset_fills_every_field_whose_flag_is_not_given():
     # a flag given with its default value still wins over the preset
     best = fields_of(["train", "--preset", "best", "--train-on", "train", "--lr=0.001"])
     assert best["train_on"] == "train" and best["fine_tune_epochs"] == 24
-    assert best["augment_overrides"] == {"zoom": 0.5, "grayscale": 0.2, "erase": 0.5}
+    assert best["augment_overrides"] == {
+        "zoom": 0.5,
+        "grayscale": 0.2,
+        "erase": 0.5,
+        "erase_flat": 0.5,
+    }
     # one augmentation flag overrides its own key and keeps the preset's others
     zoom = fields_of(["train", "--preset", "best", "--zoom", "0.1"])["augment_overrides"]
-    assert zoom == {"zoom": 0.1, "grayscale": 0.2, "erase": 0.5}
+    assert zoom == {"zoom": 0.1, "grayscale": 0.2, "erase": 0.5, "erase_flat": 0.5}
     assert fields_of(["train", "--zoom", "0.1"])["augment_overrides"] == {"zoom": 0.1}
     assert fields_of(["train", "--preset", "quick", "--no-test"])["evaluate_test"] is False
     with pytest.raises(SystemExit):
