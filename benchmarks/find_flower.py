@@ -25,21 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from flowerdash.data.images import WHOLE_PHOTO
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "find-flower.json"
 VERSIONS = ("clean", "wide", "several")
 GAIN = 0.05  # the rule's bar, in top-1 on the unsure photos
-
-
-def versions(image: np.ndarray, index: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """The photo changed as ``benchmarks.proxies`` changes it (same seeds), not yet cropped."""
-    from benchmarks.proxies import PROXIES
-
-    out = {}
-    for k, (name, change) in enumerate(PROXIES.items()):
-        if name in VERSIONS:
-            out[name] = change(image, np.random.default_rng([seed, index, k]))
-    return out
 
 
 def summary(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
@@ -53,7 +44,7 @@ def summary(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         "n": n,
         "whole_top1": share(lambda r: r["whole"] == r["label"]),
         "found_top1": share(lambda r: r["found"] == r["label"]),
-        "found_is_whole": share(lambda r: r["framing"] == [1.0, 0.5, 0.5]),
+        "found_is_whole": share(lambda r: tuple(r["framing"]) == WHOLE_PHOTO),
         "found_sure_and_wrong": share(
             lambda r: r["found_p"] >= threshold and r["found"] != r["label"]
         ),
@@ -68,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.machine import describe
+    from benchmarks.proxies import proxy_versions
     from flowerdash.data.images import prepare_for_model
     from flowerdash.data.pipelines import select_indices
     from flowerdash.data.sources import get_source
@@ -87,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = index.labels[chosen]
 
     def photo(i: int) -> dict[str, np.ndarray]:
-        return versions(source.read_image("val", i), i)
+        return proxy_versions(source.read_image("val", i), i, names=VERSIONS)
 
     whole: dict[str, list[np.ndarray]] = {v: [] for v in VERSIONS}
     for start in range(0, len(chosen), 32):

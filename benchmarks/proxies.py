@@ -106,15 +106,25 @@ PROXIES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
 }
 
 
+def proxy_versions(
+    image: np.ndarray, index: int, seed: int = 0, names: tuple[str, ...] = tuple(PROXIES)
+) -> dict[str, np.ndarray]:
+    """The named proxy versions of one photo, changed but not yet cropped (each its own seed)."""
+    return {
+        name: change(image, np.random.default_rng([seed, index, k]))
+        for k, (name, change) in enumerate(PROXIES.items())
+        if name in names
+    }
+
+
 def proxy_images(image: np.ndarray, index: int, size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every proxy version of one photo, cropped for the model (each from its own seed)."""
+    """Every proxy version of one photo, cropped for the model."""
     from flowerdash.data.images import prepare_for_model
 
-    out = {}
-    for k, (name, change) in enumerate(PROXIES.items()):
-        rng = np.random.default_rng([seed, index, k])
-        out[name] = prepare_for_model(change(image, rng), size).round().astype(np.uint8)
-    return out
+    return {
+        name: prepare_for_model(x, size).round().astype(np.uint8)
+        for name, x in proxy_versions(image, index, seed).items()
+    }
 
 
 def proxy_probabilities(
