@@ -222,8 +222,9 @@ def load_image(
     return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
 
 
-# (zoom, x, y) of ``frame`` that leave the photo as it is: the model's own centre square
-WHOLE_PHOTO = (1.0, 0.5, 0.5)
+Framing = tuple[float, float, float]  # zoom, x, y as ``frame`` takes them
+# the framing that leaves the photo as it is: the model's own centre square
+WHOLE_PHOTO: Framing = (1.0, 0.5, 0.5)
 
 
 def frame(image: np.ndarray, zoom: float = 1.0, x: float = 0.5, y: float = 0.5) -> np.ndarray:

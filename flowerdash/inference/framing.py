@@ -16,12 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flowerdash.data.images import WHOLE_PHOTO, frame, prepare_for_model
+from flowerdash.data.images import WHOLE_PHOTO, Framing, frame, prepare_for_model
 
 ZOOMS = (1.5, 2.0)
 POSITIONS = (0.0, 0.5, 1.0)
-
-Framing = tuple[float, float, float]  # zoom, x, y as images.frame takes them
 
 
 def candidate_framings(height: int, width: int) -> list[Framing]:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from flowerdash.data.images import Framing
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
 from flowerdash.i18n import _, get_language
@@ -193,7 +194,7 @@ def model_image(checkpoint: str, image: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> tuple[float, float, float]:
+def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> Framing:
     """The square of a photo where the model is surest (``framing.find_flower``), cached by
     checkpoint and photo key."""
     from flowerdash.inference.framing import find_flower
@@ -205,7 +206,7 @@ def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> tuple[float,
     return found.framing
 
 
-def flower_finder(checkpoint: str) -> Callable[[np.ndarray], tuple[float, float, float]]:
+def flower_finder(checkpoint: str) -> Callable[[np.ndarray], Framing]:
     """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint."""
     return lambda image: found_framing(checkpoint, image_key(image), image)
 

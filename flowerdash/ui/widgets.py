@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from flowerdash.data.images import WHOLE_PHOTO, image_hash
+from flowerdash.data.images import WHOLE_PHOTO, Framing, image_hash
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
@@ -82,7 +82,7 @@ def _layer_label(layers: tuple[str, ...]) -> str:
     return _("All {n} members").format(n=len(layers))
 
 
-def _set_framing(prefix: str, framing: tuple[float, float, float]) -> None:
+def _set_framing(prefix: str, framing: Framing) -> None:
     zoom, x, y = framing
     st.session_state.update(
         {
@@ -93,7 +93,7 @@ def _set_framing(prefix: str, framing: tuple[float, float, float]) -> None:
     )
 
 
-def _find(prefix: str, find: Callable[[np.ndarray], tuple[float, float, float]], image) -> None:
+def _find(prefix: str, find: Callable[[np.ndarray], Framing], image: np.ndarray) -> None:
     try:
         found = find(image)
     except FlowerdashError as exc:  # shown under the buttons: a callback's error would be raw
@@ -106,8 +106,8 @@ def _find(prefix: str, find: Callable[[np.ndarray], tuple[float, float, float]],
 def framing(
     image: np.ndarray,
     prefix: str,
-    find: Callable[[np.ndarray], tuple[float, float, float]] | None = None,
-) -> tuple[float, float, float]:
+    find: Callable[[np.ndarray], Framing] | None = None,
+) -> Framing:
     """Zoom and position (0..1) of the square the model sees, for ``images.frame``.
 
     Each new photo starts whole: the sliders go back to the centre when the pixels change.
@@ -145,12 +145,13 @@ def framing(
             args=(prefix, WHOLE_PHOTO),
             width="stretch",
         )
+        chosen = (zoom, x / 100, y / 100)
         found = st.session_state[f"{prefix}.found"]
         if isinstance(found, FlowerdashError):
             st.warning(_("The model could not look for the flower: {error}").format(error=found))
-        elif found == WHOLE_PHOTO and (zoom, x / 100, y / 100) == WHOLE_PHOTO:
+        elif found == chosen == WHOLE_PHOTO:
             st.caption(_("The model is surest of the whole photo: no square it tried did better."))
-        elif found is not None and found == (zoom, x / 100, y / 100):
+        elif found == chosen:
             st.caption(
                 _(
                     "Framed where the model is surest: the best of about twenty tries, so its "
@@ -158,7 +159,7 @@ def framing(
                     "that the square shows the flower."
                 )
             )
-    return zoom, x / 100, y / 100
+    return chosen
 
 
 def alpha_slider(key: str, default: float, container: Any = st) -> float:
