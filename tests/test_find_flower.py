@@ -38,10 +38,40 @@ def test_the_benchmark_summary_scores_the_square_against_the_whole_photo():
     from benchmarks.find_flower import summary
 
     rows = [
-        {"label": 3, "whole": 1, "found": 3, "found_p": 0.9, "framing": [2.0, 1.0, 0.0]},
-        {"label": 2, "whole": 2, "found": 4, "found_p": 0.7, "framing": [1.5, 0.0, 0.5]},
-        {"label": 5, "whole": 0, "found": 0, "found_p": 0.3, "framing": [1.0, 0.5, 0.5]},
+        {"label": 3, "whole": 1, "found": 3, "found_p": 0.9, "found_p_tempered": 0.7},
+        {"label": 2, "whole": 2, "found": 4, "found_p": 0.7, "found_p_tempered": 0.5},
+        {"label": 5, "whole": 0, "found": 0, "found_p": 0.3, "found_p_tempered": 0.3},
     ]
+    for row, framing in zip(rows, ([2.0, 1.0, 0.0], [1.5, 0.0, 0.5], [1.0, 0.5, 0.5]), strict=True):
+        row["framing"] = framing
     out = summary(rows, 0.6)
     assert out["n"] == 3 and out["whole_top1"] == 1 / 3 and out["found_top1"] == 1 / 3
     assert out["found_is_whole"] == 1 / 3 and out["found_sure_and_wrong"] == 1 / 3
+    # the tempered percentage takes the second row below the threshold, keeps the first above
+    assert out["found_sure_and_wrong_tempered"] == 0.0
+    assert out["found_sure_and_right_tempered"] == 1 / 3
+
+
+def test_the_found_temperature_is_fitted_on_moved_squares_and_judged_on_the_other_half():
+    from benchmarks.find_flower import VERSIONS, temper
+    from flowerdash.inference.framing import FoundSquare
+
+    rng = np.random.default_rng(0)
+    n, classes = 40, 5
+    labels = rng.integers(0, classes, n)
+
+    def square(label: int, moved: bool) -> FoundSquare:
+        # over-sure: 97% on the top answer, which is right only half of the time
+        top = label if rng.random() < 0.5 else (label + 1) % classes
+        p = np.full(classes, 0.03 / (classes - 1))
+        p[top] = 0.97
+        return FoundSquare((2.0, 0.0, 0.0) if moved else WHOLE_PHOTO, p)
+
+    found = {v: [square(y, moved=j % 4 != 0) for j, y in enumerate(labels)] for v in VERSIONS}
+    fit, top = temper(found, labels)
+    assert fit["n"] == len(VERSIONS) * 30  # every fourth photo kept the whole photo
+    assert fit["temperature"] > 1.0  # softer
+    assert fit["before"]["ece"] > 0.4 and fit["crossfitted"]["ece"] < 0.25 and fit["temper"]
+    assert fit["before"]["top1"] == fit["crossfitted"]["top1"]
+    for v in VERSIONS:
+        assert top[v][0] == 0.97 and np.all(top[v][1:4] < 0.9)  # the whole photo stays as it was
