@@ -10,13 +10,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import UPLOAD_TYPES, frame, load_image
+from flowerdash.data.images import UPLOAD_TYPES, WHOLE_PHOTO, frame, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import more_faithful
 from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
 from flowerdash.i18n import _
+from flowerdash.inference.framing import shown_probabilities
 from flowerdash.ui import demo, state, widgets
 
 SPLIT = "test"
@@ -253,6 +254,7 @@ def main() -> None:
                 )
             )
         picked = None
+        framing = WHOLE_PHOTO
         true_label: int | None = None
         if origin == "test":
             found = browse_test_set(source, names)
@@ -342,7 +344,7 @@ def main() -> None:
             state.show_error(exc, _("The explanation failed"))
         return
 
-    probs = result.probabilities
+    probs = shown_probabilities(result.probabilities, framing, widgets.found_square("explain"))
     predicted = int(np.argmax(probs))
     overlays = {m: overlay(shown, result.maps[m], alpha=alpha, cmap=cmap) for m in METHODS}
     ig = result.extras["ig"]

@@ -25,6 +25,7 @@ from flowerdash.explain.faithfulness import focus_score
 from flowerdash.explain.overlays import overlay
 from flowerdash.explain.reading import confidence_words, describe_map, is_unsure
 from flowerdash.i18n import _
+from flowerdash.inference.framing import shown_probabilities
 from flowerdash.inference.predict import top_k
 from flowerdash.ui import demo, state, widgets
 
@@ -308,7 +309,8 @@ def main() -> None:
         with right:
             state.show_error(exc, _("The model could not look at this photo"))
         return
-    rows = top_k(result.probabilities, names, 5)
+    found = widgets.found_square("home")
+    rows = top_k(shown_probabilities(result.probabilities, framing, found), names, 5)
     best = rows[0]
     shown = prepare_for_model(image, DISPLAY_SIZE).round().astype(np.uint8)
     cam = result.maps["gradcam"]

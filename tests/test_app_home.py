@@ -172,5 +172,28 @@ def test_find_the_flower_frames_a_small_flower_for_the_shipped_model(
     assert at.slider(key="home.zoom").value > 1.0 and at.slider(key="home.frame_x").value > 50
     tries = "the best of about twenty tries"
     assert any(tries in c.value for c in at.caption)
+    found = [at.slider(key=f"home.{k}").value for k in ("zoom", "frame_x", "frame_y")]
+    found_p = answer_percentage(at)
     at.slider(key="home.frame_x").set_value(0).run()  # moved by hand: no longer the square found
     assert not any(tries in c.value for c in at.caption)
+
+    # the same square chosen by hand in a new session: the model's own, higher percentage
+    st.cache_data.clear()
+    at = upload(
+        AppTest.from_file(APP, default_timeout=120).run(), "f.jpg", sunflower_field.read_bytes()
+    )
+    for key, value in zip(("zoom", "frame_x", "frame_y"), found, strict=True):
+        at = at.slider(key=f"home.{key}").set_value(value).run()
+    assert at.subheader[0].value.startswith("Most likely: Sunflower")
+    assert not any(tries in c.value for c in at.caption)
+    assert answer_percentage(at) > found_p  # the button's answer is tempered
+
+
+def answer_percentage(at: AppTest) -> int:
+    """The percentage of Try it's sure answer, as the page words it."""
+    (p,) = (
+        int(m.group(1))
+        for md in at.markdown
+        if (m := re.search(r"about this answer \((\d+)%\)", md.value))
+    )
+    return p

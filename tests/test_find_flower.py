@@ -75,3 +75,17 @@ def test_the_found_temperature_is_fitted_on_moved_squares_and_judged_on_the_othe
     assert fit["before"]["top1"] == fit["crossfitted"]["top1"]
     for v in VERSIONS:
         assert top[v][0] == 0.97 and np.all(top[v][1:4] < 0.9)  # the whole photo stays as it was
+
+
+def test_only_the_square_the_finder_picked_is_tempered():
+    from flowerdash.inference.framing import FOUND_TEMPERATURE, shown_probabilities
+
+    p = np.array([0.9, 0.06, 0.04])
+    square = (2.0, 1.0, 0.0)
+    tempered = shown_probabilities(p, square, square)
+    assert tempered.argmax() == 0 and 0.5 < tempered[0] < 0.9 and np.isclose(tempered.sum(), 1)
+    # softmax(log p / T): the log-odds between any two flowers shrink by T
+    assert np.isclose(np.log(tempered[0] / tempered[1]), np.log(15) / FOUND_TEMPERATURE)
+    assert shown_probabilities(p, (1.5, 0.0, 0.0), square) is p  # moved by hand since
+    assert shown_probabilities(p, square, None) is p  # never searched
+    assert shown_probabilities(p, WHOLE_PHOTO, WHOLE_PHOTO) is p  # the answer given before

@@ -887,11 +887,42 @@ def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
     gain = pooled["found_top1"] - pooled["whole_top1"]
     assert run["offer"] and gain >= run["rule_gain"]
     assert f"It passes ({100 * gain:+.1f} points)" in text
-    assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos get a square" in flat(text)
+    assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
     assert (
         f"that square was right {pooled['found_top1']:.0%} of the time, the whole photo "
         f"{pooled['whole_top1']:.0%}" in flat(README)
     )
+
+
+def test_the_found_squares_temperature_is_the_one_its_rule_fitted():
+    from flowerdash.inference.framing import FOUND_TEMPERATURE
+
+    run = result("find-flower.json")
+    fit, pooled = run["found_temperature"], run["pooled"]
+    text = section('## Does "Find the flower" help?')
+    assert (
+        fit["temper"] and fit["before"]["ece"] - fit["crossfitted"]["ece"] >= fit["rule_ece_gain"]
+    )
+    assert round(fit["temperature"], 3) == FOUND_TEMPERATURE
+    for label, scores in (
+        ("the model's percentage", fit["before"]),
+        ("with their own temperature (cross-fitted)", fit["crossfitted"]),
+    ):
+        assert table_line(label, text) == [
+            f"{scores['top1']:.1%}",
+            f"{scores['mean_confidence']:.1%}",
+            f"{scores['ece']:.3f}",
+        ], label
+    photos = len(run["versions"]) * run["n"]
+    for quoted in (
+        f"is not the whole photo ({fit['n']:,} of {photos:,};",
+        f"by T = {FOUND_TEMPERATURE:.3f} (`framing.FOUND_TEMPERATURE`, fitted on all {fit['n']:,})",
+        f"falls from {pooled['found_sure_and_wrong']:.1%} to "
+        f"{pooled['found_sure_and_wrong_tempered']:.1%}, and "
+        f"{pooled['found_sure_and_right_tempered']:.1%} keep a right answer at 60% or more (of "
+        f"the {pooled['found_top1']:.1%} right)",
+    ):
+        assert quoted in flat(text), quoted
 
 
 def test_the_calibration_on_changed_photos_is_quoted_from_its_run():

@@ -5,8 +5,10 @@ off-centre flower in a wide photo may be cut away or tiny. This tries a fixed se
 one batch (the whole photo's centre and, for an oblong photo, its two ends; a 3×3 grid of
 squares at 1.5× and at 2×) and keeps the one whose top answer is most probable.
 
-That answer's probability is the best of many tries, so it overstates how sure the model is;
-``benchmarks/find_flower.py`` measures how often the square helps (docs/RESULTS.md).
+That answer's probability is the best of many tries, so it overstates how sure the model is:
+``shown_probabilities`` tempers it with a temperature of its own, on top of the model's.
+``benchmarks/find_flower.py`` measures how often the square helps and fits that temperature
+(docs/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowerdash.data.images import WHOLE_PHOTO, Framing, frame, prepare_for_model
+from flowerdash.inference.calibration import apply_temperature
 
 ZOOMS = (1.5, 2.0)
 POSITIONS = (0.0, 0.5, 1.0)
+#: Softens the answer for a square ``find_flower`` picked, on top of the model's own temperature:
+#: fitted on validation photos by ``benchmarks/find_flower.py`` under its second rule
+#: (``found_temperature`` in benchmarks/results/find-flower.json).
+FOUND_TEMPERATURE = 1.655
 
 
 def candidate_framings(height: int, width: int) -> list[Framing]:
@@ -51,3 +58,17 @@ def find_flower(
     probs = np.asarray(predict(batch.astype(np.float32)), dtype=np.float64)
     best = int(probs.max(axis=1).argmax())  # the first of equals: the whole photo if it ties
     return FoundSquare(framings[best], probs[best])
+
+
+def shown_probabilities(
+    probabilities: np.ndarray, framing: Framing, found: Framing | None
+) -> np.ndarray:
+    """The probabilities to show for the square ``framing``.
+
+    Tempered with ``FOUND_TEMPERATURE`` when it is the square ``find_flower`` picked (``found``),
+    unless that is the whole photo, whose answer the page gave before the search; unchanged for
+    a square chosen by hand, which was not picked for its confidence.
+    """
+    if found is None or tuple(framing) != tuple(found) or tuple(found) == WHOLE_PHOTO:
+        return probabilities
+    return apply_temperature(probabilities, FOUND_TEMPERATURE)

@@ -103,6 +103,12 @@ def _find(prefix: str, find: Callable[[np.ndarray], Framing], image: np.ndarray)
     st.session_state[f"{prefix}.found"] = found
 
 
+def found_square(prefix: str) -> Framing | None:
+    """The square "Find the flower" picked for the photo ``framing`` shows, if it picked one."""
+    found = st.session_state.get(f"{prefix}.found")
+    return found if isinstance(found, tuple) else None
+
+
 def framing(
     image: np.ndarray,
     prefix: str,
@@ -154,9 +160,9 @@ def framing(
         elif found == chosen:
             st.caption(
                 _(
-                    "Framed where the model is surest: the best of about twenty tries, so its "
-                    "percentage reads higher than it should and the answer is often wrong. Check "
-                    "that the square shows the flower."
+                    "Framed where the model is surest: the best of about twenty tries. Its "
+                    "percentage is lowered to allow for that, but the answer is still often "
+                    "wrong: check that the square shows the flower."
                 )
             )
     return chosen
