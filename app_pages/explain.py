@@ -365,7 +365,9 @@ def main() -> None:
             ).format(target=display_name(names[result.target]), p=probs[result.target])
         )
         c0, c1, c2 = st.columns(3)
-        c0.image(shown, caption=_("Original: {name}").format(name=label), width="stretch")
+        c0.image(
+            shown, caption=_("What the model sees: {name}").format(name=label), width="stretch"
+        )
         for column, m in zip((c1, c2), METHODS, strict=True):
             column.image(overlays[m], caption=method_name(m), width="stretch")
 

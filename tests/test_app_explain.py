@@ -63,7 +63,7 @@ def test_query_params_load_the_image_and_settings(monkeypatch, tiny_checkpoint, 
     name = true_name(data_dir, FILE)
     assert any(f"The true flower is **{name}**" in m.value for m in at.markdown)
     assert any(f"Explaining **{name}**" in c.value for c in at.caption)
-    assert at.image[0].captions == [f"Original: {FILE}"]
+    assert at.image[0].captions == [f"What the model sees: {FILE}"]
     assert [c for img in at.image[1:] for c in img.captions] == ["Grad-CAM", "Integrated Gradients"]
     assert len(calls) == 1
     assert calls[0]["steps"] == 8 and calls[0]["baseline"] == "blur"

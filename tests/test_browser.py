@@ -386,7 +386,7 @@ def test_explain_shows_both_maps_and_reblends_without_recomputing(page, app):
     _settled(page)
     calls = app.explain_calls()
     _upload(page, "explain-upload", EXPLAIN_PHOTO)
-    caption = f"Original: {EXPLAIN_PHOTO.name}"
+    caption = f"What the model sees: {EXPLAIN_PHOTO.name}"
     page.locator('[data-testid="stImageCaption"]', has_text=caption).wait_for()
     _settled(page)
     assert app.explain_calls() == calls + 1
