@@ -66,9 +66,24 @@ def test_predict_frames_a_small_flower_as_the_app_does(sunflower_field, capsys):
     zoom, x, y = SUNFLOWER_FRAMING
     whole = sunflower()
     framed = sunflower("--zoom", str(zoom), "--x", str(x), "--y", str(y))
-    assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5}
-    assert framed[0] == "sunflower" and framed[2] == {"zoom": zoom, "x": x, "y": y}
+    assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5, "found": False}
+    assert framed[0] == "sunflower" and framed[2] == {"zoom": zoom, "x": x, "y": y, "found": False}
     assert framed[1] > 0.9 > whole[1], (whole, framed)
+
+    # --find picks a square itself, as the app's button; the same square by hand reads higher
+    found = sunflower("--find")
+    assert found[0] == "sunflower" and found[2]["found"] and found[2]["zoom"] > 1.0
+    by_hand = sunflower(*(f"--{k}={found[2][k]}" for k in ("zoom", "x", "y")))
+    assert by_hand[0] == "sunflower" and whole[1] < found[1] < by_hand[1], (found, by_hand)
+    assert main(["predict", str(sunflower_field), "--find", "--top", "1"]) == 0
+    square, answer = capsys.readouterr().out.splitlines()
+    assert square.startswith("Framed where the model is surest: zoom ") and "sunflower" in answer
+
+
+def test_find_and_a_framing_together_are_one_clear_line(flower_paths):
+    result = run_cli("predict", str(flower_paths[0]), "--find", "--zoom", "2")
+    assert result.returncode == 2 and "not both" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_framing_outside_the_photo_is_one_clear_line(flower_paths):
@@ -203,7 +218,7 @@ def test_explain_writes_a_panel_and_reports_timings(
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["framing"] == {"zoom": 2.0, "x": 0.0, "y": 0.5}
+    assert result["framing"] == {"zoom": 2.0, "x": 0.0, "y": 0.5, "found": False}
     methods = result["methods"]
     assert set(methods) == {"gradcam", "ig"}
     assert all(m["seconds"] > 0 for m in methods.values())

@@ -4,12 +4,13 @@ framing of the photo."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from flowerdash.data.images import WHOLE_PHOTO
+from flowerdash.data.images import WHOLE_PHOTO, Framing
 
 
 def checkpoint_and_image(
@@ -48,15 +49,70 @@ def add_framing_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--x", type=float, default=x, help="the square from left (0) to right (1)")
     group.add_argument("--y", type=float, default=y, help="the square from top (0) to bottom (1)")
+    group.add_argument(
+        "--find",
+        action="store_true",
+        help="let the model try about twenty squares and keep the one it is surest of (the "
+        'app\'s "Find the flower for me"); its percentage is lowered for the best of many tries',
+    )
 
 
-def framed_image(path: str, args: argparse.Namespace) -> np.ndarray:
-    """The photo at ``path``, decoded safely and framed as the framing arguments ask."""
+@dataclass(frozen=True)
+class FramedPhoto:
+    """A decoded photo and the square of it the model sees (``images.frame``)."""
+
+    photo: np.ndarray
+    framing: Framing
+    find: bool = False  # --find: ``for_model`` lets the model pick the square
+    found: Framing | None = None  # the square it picked
+
+    @property
+    def image(self) -> np.ndarray:
+        from flowerdash.data.images import frame
+
+        return frame(self.photo, *self.framing)
+
+    def for_model(self, model: Any) -> FramedPhoto:
+        """With ``--find``, framed where ``model`` is surest (``framing.find_flower``)."""
+        if not self.find:
+            return self
+        from flowerdash.inference.framing import find_flower
+        from flowerdash.inference.predict import predict_batch
+        from flowerdash.models.backbones import input_size
+
+        found = find_flower(lambda x: predict_batch(model, x), self.photo, input_size(model))
+        return replace(self, framing=found.framing, found=found.framing)
+
+    def probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities to report for this framing (``framing.shown_probabilities``)."""
+        from flowerdash.inference.framing import shown_probabilities
+
+        return shown_probabilities(probabilities, self.framing, self.found)
+
+    def describe(self) -> str | None:
+        """A line for the plain-text output when ``--find`` moved the square, else None."""
+        if self.found is None:
+            return None
+        zoom, x, y = self.found
+        return (
+            f"Framed where the model is surest: zoom {zoom:g}, x {x:g}, y {y:g} (the best of "
+            "about twenty squares; its percentages are lowered to allow for that)"
+        )
+
+    def json(self) -> dict[str, Any]:
+        """The framing as the JSON output records it, so an answer can be reproduced."""
+        zoom, x, y = self.framing
+        return {"zoom": zoom, "x": x, "y": y, "found": self.found is not None}
+
+
+def read_photo(path: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> FramedPhoto:
+    """The photo at ``path``, decoded safely and framed as the framing arguments ask; checked
+    before any model loads, so a bad photo or framing fails in a second, in one line."""
     from flowerdash.data.images import frame, load_image
 
-    return frame(load_image(Path(path)), args.zoom, args.x, args.y)
-
-
-def framing_json(args: argparse.Namespace) -> dict[str, float]:
-    """The framing arguments as the JSON output records them, so an answer can be reproduced."""
-    return {"zoom": args.zoom, "x": args.x, "y": args.y}
+    asked = (args.zoom, args.x, args.y)
+    if args.find and asked != WHOLE_PHOTO:
+        parser.error("--find chooses the square itself: give it or --zoom/--x/--y, not both")
+    photo = load_image(Path(path))
+    frame(photo, *asked)  # raises for a framing outside the photo
+    return FramedPhoto(photo, asked, find=args.find)

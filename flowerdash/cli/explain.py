@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from flowerdash.cli.common import (
     add_framing_arguments,
     checkpoint_and_image,
-    framed_image,
-    framing_json,
     load_checkpoint,
+    read_photo,
 )
 from flowerdash.explain import defaults
 
@@ -58,13 +58,15 @@ def run(args: argparse.Namespace) -> int:
     from flowerdash.models.backbones import input_size
 
     ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
-    image = framed_image(image_path, args)
+    photo = read_photo(image_path, args, args._parser)
     model, meta, folder = load_checkpoint(ckpt)
-    x = prepare_for_model(image, input_size(model)).astype("uint8")
+    photo = photo.for_model(model)
+    x = prepare_for_model(photo.image, input_size(model)).astype("uint8")
     methods = ("gradcam", "ig") if args.method == "both" else (args.method,)
     result = explain_image(
         model, x, methods, target=args.target, steps=args.steps, baseline=args.baseline
     )
+    result = replace(result, probabilities=photo.probabilities(result.probabilities))
     names = meta["class_names"]
     overlays = {
         _(defaults.METHOD_LABELS[m]): overlay(
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "checkpoint": str(folder),
                     "image": image_path,
-                    "framing": framing_json(args),
+                    "framing": photo.json(),
                     "out": args.out,
                     "predicted": pred,
                     "predicted_name": names[pred],
@@ -97,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
+        if photo.describe():
+            print(photo.describe())
         print(
             f"Predicted {names[pred]} ({result.probabilities[pred]:.1%}); panel written to {args.out}"
         )

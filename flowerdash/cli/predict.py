@@ -9,9 +9,8 @@ from typing import Any
 from flowerdash.cli.common import (
     add_framing_arguments,
     checkpoint_and_image,
-    framed_image,
-    framing_json,
     load_checkpoint,
+    read_photo,
 )
 
 
@@ -33,24 +32,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the top-k flower names for an image."""
-    from flowerdash.inference.predict import predict_image
+    from flowerdash.inference.predict import predict_probabilities, top_k
 
     ckpt, image_path = checkpoint_and_image(args.paths, args._parser)
-    image = framed_image(image_path, args)
+    photo = read_photo(image_path, args, args._parser)
     model, meta, folder = load_checkpoint(ckpt)
-    top = predict_image(model, image, meta["class_names"], top=args.top)
+    photo = photo.for_model(model)
+    probabilities = photo.probabilities(predict_probabilities(model, photo.image))
+    top = top_k(probabilities, meta["class_names"], args.top)
     if args.json:
         print(
             json.dumps(
                 {
                     "checkpoint": str(folder),
                     "image": image_path,
-                    "framing": framing_json(args),
+                    "framing": photo.json(),
                     "top": [{"label": k, "name": n, "probability": p} for k, n, p in top],
                 }
             )
         )
     else:
+        if photo.describe():
+            print(photo.describe())
         for k, name, p in top:
             print(f"{p:7.2%}  {name} (label {k})")
     return 0

@@ -60,10 +60,3 @@ def top_k(
     """The k most probable classes as (label, name, probability), best first."""
     order = np.argsort(-probs)[:k]
     return [(int(i), str(class_names[i]), float(probs[i])) for i in order]
-
-
-def predict_image(
-    model: keras.Model, image: np.ndarray, class_names: Sequence[str], top: int = 5
-) -> list[tuple[int, str, float]]:
-    """Top-k (label, name, probability) for one image."""
-    return top_k(predict_probabilities(model, image), class_names, top)
