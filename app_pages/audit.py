@@ -14,6 +14,7 @@ from flowerdash.data.images import prepare_for_model
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
+from flowerdash.explain.reading import percent
 from flowerdash.i18n import _
 from flowerdash.inference.calibration import reliability
 from flowerdash.inference.evaluation import most_confused_with
@@ -228,10 +229,10 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
                 st.warning(str(exc))
                 continue
             st.markdown(
-                _("**True:** {true}  \n**Model:** {pred} ({p:.0%})").format(
+                _("**True:** {true}  \n**Model:** {pred} ({p})").format(
                     true=display_name(names[true]),
                     pred=display_name(names[pred]),
-                    p=preds.confidence[i],
+                    p=percent(preds.confidence[i]),
                 )
             )
             if with_focus:

@@ -16,6 +16,7 @@ from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import more_faithful
 from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
+from flowerdash.explain.reading import percent
 from flowerdash.i18n import _
 from flowerdash.inference.framing import shown_probabilities
 from flowerdash.ui import demo, state, widgets
@@ -350,8 +351,8 @@ def main() -> None:
     ig = result.extras["ig"]
     with view:
         demo.colour_help(on_explain_page=True)
-        head = _("The model says **{pred}** ({p:.0%}).").format(
-            pred=display_name(names[predicted]), p=probs[predicted]
+        head = _("The model says **{pred}** ({p}).").format(
+            pred=display_name(names[predicted]), p=percent(probs[predicted])
         )
         if true_label is not None:
             head += " " + _("The true flower is **{true}**.").format(
@@ -396,10 +397,10 @@ def main() -> None:
         )
 
         lines = [
-            _("Model: {backbone} | predicted {pred} ({p:.0%}) | explaining {target}").format(
+            _("Model: {backbone} | predicted {pred} ({p}) | explaining {target}").format(
                 backbone=meta.get("backbone", "?"),
                 pred=display_name(names[predicted]),
-                p=probs[predicted],
+                p=percent(probs[predicted]),
                 target=display_name(names[result.target]),
             ),
             _("IG: {steps} steps, {baseline} baseline").format(

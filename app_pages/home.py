@@ -23,7 +23,7 @@ from flowerdash.examples import EXAMPLES, class_photo
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import focus_score
 from flowerdash.explain.overlays import overlay
-from flowerdash.explain.reading import confidence_words, describe_map, is_unsure
+from flowerdash.explain.reading import confidence_words, describe_map, is_unsure, percent
 from flowerdash.i18n import _
 from flowerdash.inference.framing import shown_probabilities
 from flowerdash.inference.predict import top_k
@@ -43,13 +43,13 @@ def unsure_answer(guesses: list[tuple[int, str, float]]) -> None:
     st.subheader(_("Not sure: it may be one of these"))
     st.markdown(
         _(
-            "The model is **not sure** about this photo: its best guess gets only {p:.0%}. Here "
+            "The model is **not sure** about this photo: its best guess gets only {p}. Here "
             "are its three best guesses, each with a photo of that flower from the training set. "
             "Compare them with your photo."
-        ).format(p=guesses[0][2])
+        ).format(p=percent(guesses[0][2]))
     )
     for col, (_label, name, p) in zip(st.columns(len(guesses)), guesses, strict=True):
-        caption = _("{name}: {p:.0%}").format(name=display_name(name), p=p)
+        caption = _("{name}: {p}").format(name=display_name(name), p=percent(p))
         photo = class_photo(name)
         if photo is None:
             col.markdown(f"**{caption}**")
@@ -321,13 +321,15 @@ def main() -> None:
             unsure_answer(rows[:3])
         elif expert:
             st.subheader(
-                _("Most likely: {name} ({p:.0%})").format(name=display_name(best[1]), p=best[2])
+                _("Most likely: {name} ({p})").format(
+                    name=display_name(best[1]), p=percent(best[2])
+                )
             )
         else:
             st.subheader(_("Most likely: {name}").format(name=display_name(best[1])))
             st.markdown(
-                _("The model is **{confidence}** about this answer ({p:.0%}).").format(
-                    confidence=confidence_words(best[2]), p=best[2]
+                _("The model is **{confidence}** about this answer ({p}).").format(
+                    confidence=confidence_words(best[2]), p=percent(best[2])
                 )
             )
         photo, heat = st.columns(2)

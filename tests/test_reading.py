@@ -12,6 +12,7 @@ from flowerdash.explain.reading import (
     confidence_level,
     confidence_words,
     describe_map,
+    percent,
     reading_sentence,
     where_it_looked,
 )
@@ -75,3 +76,11 @@ def test_sentence_and_errors():
         reading_sentence("sideways")
     with pytest.raises(ExplainError):
         where_it_looked(np.zeros((2, 3, 3)))
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [(1.0, ">99%"), (0.996, ">99%"), (0.994, "99%"), (0.87, "87%"), (0.006, "1%"), (0.004, "<1%")],
+)
+def test_a_percentage_never_claims_certainty(p, shown):
+    assert percent(p) == shown

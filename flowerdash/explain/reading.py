@@ -35,6 +35,16 @@ def is_unsure(p: float) -> bool:
     return p < UNSURE_BELOW
 
 
+def percent(p: float) -> str:
+    """A probability as a person reads it, in whole percents, but never "100%" or "0%": a
+    calibrated model is never certain, and 99.6% rounded up would say it is."""
+    if p >= 0.995:
+        return ">99%"
+    if p < 0.005:
+        return "<1%"
+    return f"{p:.0%}"
+
+
 def confidence_words(p: float) -> str:
     """How sure the model is, in words, in the current language."""
     return {
