@@ -966,6 +966,30 @@ def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
     )
 
 
+def test_the_button_on_sure_answers_is_quoted_from_its_run_and_its_rule():
+    run = result("find-flower.json")
+    sure = run["sure"]
+    text = section('## Does "Find the flower" help?')
+    table = text[text.index("**On answers the model is already sure of.**") :]
+    for label, scores in (
+        ("clean", sure["versions"]["clean"]),
+        ("zoomed out, off-centre", sure["versions"]["wide"]),
+        ("four crops in a 2×2 grid", sure["versions"]["several"]),
+        ("pooled", sure["pooled"]),
+    ):
+        assert table_line(label, table) == [
+            f"{scores['n']:,}",
+            f"{scores['whole_top1']:.1%}",
+            f"{scores['found_top1']:.1%}",
+        ], label
+    gain = sure["pooled"]["found_top1"] - sure["pooled"]["whole_top1"]
+    assert sure["offer"] and -gain < sure["rule_loss"]
+    clean = sure["versions"]["clean"]
+    loss = clean["whole_top1"] - clean["found_top1"]
+    assert f"the square is {100 * gain:.1f} points ahead" in flat(table)
+    assert f"it costs {100 * loss:.1f} points" in flat(table)
+
+
 def test_the_found_squares_temperature_is_the_one_its_rule_fitted():
     from flowerdash.inference.framing import FOUND_TEMPERATURE
 
