@@ -398,6 +398,26 @@ for r in "${runs[@]}"; do case $r in
   fold-wise50-allflat) soup fold-wise50-allflat fold-grey-zoom-erase-flat \
             fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat fold-start fold-start \
             fold-start ;;
+  # (77) the teacher of (78): (60) fold-soup3-allflat with its own temperature inside, fitted
+  #      on the validation photos (benchmarks.calibrate; one number fitted on val reaches the
+  #      student, which sees no validation photo). (45) distilled from an uncalibrated, far too
+  #      modest teacher, so half of every target was a nearly flat spread, flattest on covered
+  #      photos; RESULTS named a calibrated teacher as the next distillation to try.
+  # (78) recipe (53) (fold-grey-zoom5-erase-big-flat) distilled from (77), half of every
+  #      fine-tuning target from the teacher's answer on the same augmented photo
+  #      (--distill 0.5). (79) is (60) with (78) in place of (53). Rule, set before the runs:
+  #      the second fold only if (79) is at least 0.5 points ahead of (60) fold-soup3-allflat on
+  #      the mean of the changed versions and at most 0.5 behind on clean photos
+  fold-soup3-allflat-cal) echo "== fold-soup3-allflat-cal"; rm -rf "$OUT/fold-soup3-allflat-cal"
+            cp -r "$OUT/fold-soup3-allflat" "$OUT/fold-soup3-allflat-cal"
+            "$PY" -m benchmarks.calibrate --fold "$OUT/fold-soup3-allflat" \
+              --target "$OUT/fold-soup3-allflat-cal" --out "$OUT/fold-soup3-allflat-cal.json" ;;
+  fold-grey-zoom5-erase-big-flat-kd) train fold-grey-zoom5-erase-big-flat-kd --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 --erase-flat 0.5 \
+            --teacher "$OUT/fold-soup3-allflat-cal" --distill 0.5 "${LONG[@]}" \
+            --train-on train --no-test ;;
+  fold-soup3-allflat-kd) soup fold-soup3-allflat-kd fold-grey-zoom-erase-flat \
+            fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat-kd ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
