@@ -157,3 +157,42 @@ def test_an_uploaded_photo_can_be_framed_and_each_square_is_explained_once(
     at.button(key="explain.frame_reset").click().run()
     assert at.slider(key="explain.zoom").value == 1.0
     assert len(calls) == before + 1  # the whole photo again: its maps are cached
+
+
+def test_the_square_found_for_an_upload_gets_the_tempered_percentage(
+    monkeypatch, tmp_path, sunflower_field
+):
+    """As on Try it: the button's square reads lower than the same square picked by hand."""
+    import re
+
+    monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))  # the shipped model alone
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(tmp_path / "no-dataset"))
+    square = ("zoom", "frame_x", "frame_y")
+
+    def uploaded() -> AppTest:
+        st.cache_data.clear()
+        state.dataset_source.clear()
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.switch_page("app_pages/explain.py").run()
+        at.radio(key="explain.source").set_value("upload").run()
+        photo = ("field.jpg", sunflower_field.read_bytes(), "image/jpeg")
+        return at.file_uploader(key="explain.upload").set_value(photo).run()
+
+    def explaining(at: AppTest) -> float:
+        (p,) = (
+            float(m.group(1))
+            for c in at.caption
+            if (m := re.search(r"Explaining \*\*Sunflower\*\* \(probability ([\d.]+)%\)", c.value))
+        )
+        return p
+
+    at = uploaded().button(key="explain.frame_find").click().run()
+    assert not at.exception and not at.error
+    found = [at.slider(key=f"explain.{k}").value for k in square]
+    assert found[0] > 1.0 and any("the best of about twenty" in c.value for c in at.caption)
+    found_p = explaining(at)
+
+    at = uploaded()
+    for key, value in zip(square, found, strict=True):
+        at = at.slider(key=f"explain.{key}").set_value(value).run()
+    assert not at.exception and explaining(at) > found_p
