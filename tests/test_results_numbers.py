@@ -688,6 +688,47 @@ def test_every_patch_flat_is_quoted_from_the_average_it_joined():
     assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
 
 
+def test_the_calibrated_teacher_is_quoted_from_its_runs_and_falls_short():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**A calibrated teacher does not rescue distillation**") :]
+    config = run_record("fold-grey-zoom5-erase-big-flat-kd")["config"]
+    twin = run_record("fold-grey-zoom5-erase-big-flat")["config"]
+    assert config["teacher"].endswith("/fold-soup3-allflat-cal") and config["distill"] == 0.5
+    own = ("teacher", "distill", "name")
+    same = {k: v for k, v in config.items() if k not in own}
+    assert same == {k: v for k, v in twin.items() if k not in own}  # the recipe but the teacher
+    *others, twin_name = run_record("fold-soup3-allflat")["members"]
+    assert run_record("fold-soup3-allflat-kd")["members"] == [
+        *others,
+        "fold-grey-zoom5-erase-big-flat-kd",
+    ]
+    assert f"T = {result('calibration.json')['temperature']:.3f}, the shipped model's" in text
+    alone, was = proxies("fold-grey-zoom5-erase-big-flat-kd@val"), proxies(f"{twin_name}@val")
+    part = text[text.index("Alone, against") : text.index("In the average")]
+    for words, key in (
+        ("covered ones", "occluded"),
+        ("JPEG", "jpeg"),
+        ("four flowers in a grid", "several"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, alone, was, key) + ")" in part, key
+    own = [
+        100 * run_record(r)["val"]["top1"] for r in ("fold-grey-zoom5-erase-big-flat-kd", twin_name)
+    ]
+    assert f"its own validation score {own[0]:.1f}% ({points(*own)})" in part
+    soup, was = proxies("fold-soup3-allflat-kd@val"), proxies("fold-soup3-allflat@val")
+    part = text[text.index("In the average") :]
+    for words, key in (
+        ("covered photos", "occluded"),
+        ("JPEG", "jpeg"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, soup, was, key) + ")" in part, key
+    assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
+
+
 def test_moving_back_toward_the_start_is_quoted_from_its_averages():
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("**Moving the weights back toward the start") :]
