@@ -1053,7 +1053,7 @@ def test_the_found_squares_temperature_is_the_one_its_rule_fitted():
     photos = len(run["versions"]) * run["n"]
     for quoted in (
         f"is not the whole photo ({fit['n']:,} of {photos:,};",
-        f"by T = {FOUND_TEMPERATURE:.3f} (`framing.FOUND_TEMPERATURE`, fitted on all {fit['n']:,})",
+        f"by T = {FOUND_TEMPERATURE:.3f} (`framing.FOUND_TEMPERATURE`, fitted on all {fit['n']:,}, for the shipped recipe;",
         f"falls from {pooled['found_sure_and_wrong']:.1%} to "
         f"{pooled['found_sure_and_wrong_tempered']:.1%}, and "
         f"{pooled['found_sure_and_right_tempered']:.1%} keep a right answer at 60% or more (of "
