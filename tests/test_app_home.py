@@ -12,6 +12,7 @@ from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
 from flowerdash.explain.reading import UNSURE_BELOW
+from flowerdash.ui import state
 
 APP = str(ROOT / "streamlit_app.py")
 
@@ -26,6 +27,7 @@ def home(monkeypatch, tiny_checkpoint, data_dir) -> AppTest:
     # the tiny model's random answers are all unsure; most tests look at a plain answer
     monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", 0.0)
     st.cache_data.clear()
+    state.dataset_source.clear()  # another test may have looked for the dataset elsewhere
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     return at
