@@ -361,9 +361,9 @@ def main() -> None:
         st.markdown(head)
         st.caption(
             _(
-                "Explaining **{target}** (probability {p:.1%}). Warm colours mark what pushed the "
+                "Explaining **{target}** (probability {p}). Warm colours mark what pushed the "
                 "model towards this class."
-            ).format(target=display_name(names[result.target]), p=probs[result.target])
+            ).format(target=display_name(names[result.target]), p=percent(probs[result.target], 1))
         )
         c0, c1, c2 = st.columns(3)
         c0.image(

@@ -165,13 +165,13 @@ def top5_chart(rows: list[tuple[int, str, float]]) -> go.Figure:
             x=probs,
             y=names,
             orientation="h",
-            text=[f"{p:.1%}" for p in probs],
+            text=[percent(p, 1) for p in probs],
             # Inside long bars, beside short ones: never squeezed or turned on its side.
             textposition=["inside" if p >= 0.15 else "outside" for p in probs],
             textangle=0,
             cliponaxis=False,
             marker_color=["#D9B8CC"] * (len(rows) - 1) + ["#B83B7E"],
-            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            hovertemplate="%{y}: %{text}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -352,7 +352,7 @@ def main() -> None:
             m1, m2, m3 = st.columns(3)
             m1.metric(
                 _("Confidence"),
-                f"{best[2]:.1%}",
+                percent(best[2], 1),
                 help=_("The probability the model gives its top answer."),
             )
             m2.metric(

@@ -79,8 +79,20 @@ def test_sentence_and_errors():
 
 
 @pytest.mark.parametrize(
-    ("p", "shown"),
-    [(1.0, ">99%"), (0.996, ">99%"), (0.994, "99%"), (0.87, "87%"), (0.006, "1%"), (0.004, "<1%")],
+    ("p", "decimals", "shown"),
+    [
+        (1.0, 0, ">99%"),
+        (0.996, 0, ">99%"),
+        (0.994, 0, "99%"),
+        (0.87, 0, "87%"),
+        (0.006, 0, "1%"),
+        (0.004, 0, "<1%"),
+        (1.0, 1, ">99.9%"),
+        (0.9996, 1, ">99.9%"),
+        (0.9994, 1, "99.9%"),
+        (0.0004, 1, "<0.1%"),
+        (0.0, 1, "<0.1%"),
+    ],
 )
-def test_a_percentage_never_claims_certainty(p, shown):
-    assert percent(p) == shown
+def test_a_percentage_never_claims_certainty(p, decimals, shown):
+    assert percent(p, decimals) == shown

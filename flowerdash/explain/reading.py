@@ -35,14 +35,15 @@ def is_unsure(p: float) -> bool:
     return p < UNSURE_BELOW
 
 
-def percent(p: float) -> str:
-    """A probability as a person reads it, in whole percents, but never "100%" or "0%": a
-    calibrated model is never certain, and 99.6% rounded up would say it is."""
-    if p >= 0.995:
-        return ">99%"
-    if p < 0.005:
-        return "<1%"
-    return f"{p:.0%}"
+def percent(p: float, decimals: int = 0) -> str:
+    """A probability as a person reads it, but never "100%" or "0%": a calibrated model is never
+    certain, and 99.6% rounded up would say it is. ``decimals`` after the point (0 or 1)."""
+    step = 10.0 ** -(decimals + 2)  # the smallest change the text shows, as a probability
+    if p >= 1 - step / 2:
+        return f">{1 - step:.{decimals}%}"
+    if p < step / 2:
+        return f"<{step:.{decimals}%}"
+    return f"{p:.{decimals}%}"
 
 
 def confidence_words(p: float) -> str:
