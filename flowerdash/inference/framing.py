@@ -60,15 +60,19 @@ def find_flower(
     return FoundSquare(framings[best], probs[best])
 
 
+def is_found_square(framing: Framing, found: Framing | None) -> bool:
+    """Whether ``framing`` is the square ``find_flower`` picked (``found``) and not the whole
+    photo, whose answer the page gave before the search: the one case whose percentage is
+    tempered, and which the page says so about."""
+    return found is not None and tuple(framing) == tuple(found) != WHOLE_PHOTO
+
+
 def shown_probabilities(
     probabilities: np.ndarray, framing: Framing, found: Framing | None
 ) -> np.ndarray:
-    """The probabilities to show for the square ``framing``.
-
-    Tempered with ``FOUND_TEMPERATURE`` when it is the square ``find_flower`` picked (``found``),
-    unless that is the whole photo, whose answer the page gave before the search; unchanged for
-    a square chosen by hand, which was not picked for its confidence.
-    """
-    if found is None or tuple(framing) != tuple(found) or tuple(found) == WHOLE_PHOTO:
+    """The probabilities to show for the square ``framing``: tempered with
+    ``FOUND_TEMPERATURE`` where ``is_found_square``; unchanged for a square chosen by hand,
+    which was not picked for its confidence."""
+    if not is_found_square(framing, found):
         return probabilities
     return apply_temperature(probabilities, FOUND_TEMPERATURE)

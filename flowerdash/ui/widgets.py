@@ -17,6 +17,7 @@ from flowerdash.data.images import WHOLE_PHOTO, Framing, image_hash
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain.overlays import COLORMAPS
 from flowerdash.i18n import _
+from flowerdash.inference.framing import is_found_square
 
 
 def classes_present(labels: np.ndarray, names: Sequence[str]) -> list[int]:
@@ -157,7 +158,7 @@ def framing(
             st.warning(_("The model could not look for the flower: {error}").format(error=found))
         elif found == chosen == WHOLE_PHOTO:
             st.caption(_("The model is surest of the whole photo: no square it tried did better."))
-        elif found == chosen:
+        elif is_found_square(chosen, found):
             st.caption(
                 _(
                     "Framed where the model is surest: the best of about twenty tries. Its "
