@@ -430,8 +430,14 @@ for r in "${runs[@]}"; do case $r in
   fold-grey-zoom5-erase-big-flat-long) train fold-grey-zoom5-erase-big-flat-long \
             --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
             --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 36 --train-on train --no-test ;;
+  # (82) (60)'s three runs and (80) averaged, four members: set with (80) still training, before
+  #      any of its numbers was seen, for the doubt above (it keeps the shorter twin too). Same
+  #      rule as (81); if both pass, the one with the higher mean of the changed versions goes on
   fold-soup3-allflat-long) soup fold-soup3-allflat-long fold-grey-zoom-erase-flat \
             fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat-long ;;
+  fold-soup4-allflat-long) soup fold-soup4-allflat-long fold-grey-zoom-erase-flat \
+            fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat \
+            fold-grey-zoom5-erase-big-flat-long ;;
   # (9) recipe (8) refit on train+val; 8 fine-tuning epochs (its val accuracy reaches 88.7% by the
   #     7th epoch of 12), inside the 20-minute training budget
   fullft-lr3-final) train fullft-lr3-final --augment basic --no-head-augment --epochs 30 \
