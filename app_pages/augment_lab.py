@@ -234,6 +234,8 @@ def summary(config: augment_config.AugmentConfig) -> str:
             parts.append(
                 _("the patch one flat colour {p:.0%} of the time").format(p=config.erase_flat)
             )
+    if config.jpeg:
+        parts.append(_("saved as a low-quality JPEG {p:.0%} of the time").format(p=config.jpeg))
     if config.rand_augment:
         parts.append(
             _("two random RandAugment operations at strength {s:.2f}").format(s=config.rand_augment)

@@ -150,3 +150,14 @@ def test_covered_patch_sliders_reach_the_grid_summary_and_code(lab):
     lab.slider(key="augment.erase_size").set_value(0.0).run()  # no patch at all: nothing covered
     assert not any("covered" in c.value or "flat" in c.value for c in lab.caption)
     assert "RandomErasing" not in lab.code[0].value
+
+
+def test_jpeg_slider_reaches_the_grid_summary_and_code(lab):
+    before = sample_urls(lab)
+    lab.slider(key="augment.jpeg").set_value(1.0).run()
+    assert sample_urls(lab) != before
+    assert any("saved as a low-quality JPEG 100% of the time" in c.value for c in lab.caption)
+    assert "images = compress(images)" in lab.code[0].value
+    lab.slider(key="augment.jpeg").set_value(0.0).run()
+    assert sample_urls(lab) == before
+    assert "compress" not in lab.code[0].value

@@ -345,12 +345,26 @@ def test_augmenter_call_works_inside_dataset_map(batch):
         AugmentConfig(flip="horizontal_and_vertical", cutmix_alpha=0.5),
         AugmentConfig(flip="vertical", zoom=0, mixup_alpha=0.4),
         AugmentConfig(rand_augment=0.1),
+        AugmentConfig(
+            flip="none",
+            rotation=0,
+            zoom=0,
+            translation=0,
+            brightness=0,
+            contrast=0,
+            mixup_alpha=0.2,
+        ),
     ],
 )
 def test_keras_code_is_valid_python_naming_the_layers(cfg):
     code = keras_code(cfg)
     compile(code, "<keras_code>", "exec")
-    assert "keras.Sequential" in code
+    per_photo = set(Augmenter(cfg).layers) - {"jpeg"}  # JPEG is a function, not a Keras layer
+    assert ("keras.Sequential" in code) == bool(per_photo)
+    ns: dict = {}  # and it runs, also with no per-photo layer (Keras cannot call an empty one)
+    exec(compile(code, "<keras_code>", "exec"), ns)
+    images, _labels = ns["augment_batch"](_colour_batch(4), np.eye(4, 102, dtype=np.float32))
+    assert tuple(images.shape) == (4, 16, 16, 3)
     assert ("RandomRotation" in code) == (cfg.rotation > 0)
     assert ("MixUp" in code) == (cfg.mixup_alpha > 0)
     assert ("RandAugment" in code) == (cfg.rand_augment > 0)
@@ -464,6 +478,7 @@ def test_a_new_augmentation_knob_reaches_every_control():
     from flowerdash.training import form
 
     assert config_of(["train", "--grayscale", "0.2"]).augment_config().grayscale == 0.2
+    assert config_of(["train", "--jpeg", "0.5"]).augment_config().jpeg == 0.5
     assert [row[0] for row in form.AUGMENT_SLIDERS] == list(knobs())
     assert knobs()["grayscale"].upper == 1.0
     with pytest.raises(ConfigError, match="grayscale must be between 0 and 1"):
@@ -562,6 +577,52 @@ def test_erase_flat_fills_that_share_of_patches_with_one_colour_and_keeps_keras_
     assert alone.is_identity  # without covered patches it changes nothing
     assert "flat colour" in keras_code(AugmentConfig(erase=0.5, erase_flat=0.5))
     assert "flat colour" not in keras_code(AugmentConfig(erase=0.5))
+
+
+def test_jpeg_compresses_that_share_of_photos_at_their_drawn_quality(batch):
+    """`jpeg` saves a share of the photos as JPEG (a pure function of the seed, applied last),
+    lower qualities change a photo more, and the exported Keras code does the same."""
+    from flowerdash.data.augment import RandomJPEG
+    from flowerdash.data.augment_config import JPEG_QUALITY, knobs
+
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    rng = np.random.default_rng(0)
+    # Smooth colour gradients with texture: what JPEG's blocks visibly change.
+    ramp = np.linspace(0, 255, 32, dtype=np.float32)
+    photos = np.stack(
+        [np.stack([ramp[None, :] + 0 * ramp[:, None]] * 3, -1) for _ in range(200)]
+    ) + rng.normal(0, 20, (200, 32, 32, 3)).astype(np.float32)
+    photos = np.clip(photos, 0, 255)
+    aug = Augmenter(AugmentConfig(**still, jpeg=0.5))
+    assert list(aug.layers) == ["jpeg"]
+    params = aug.sample(photos, seed=3)
+    out = aug.apply(photos, params).numpy()
+    np.testing.assert_array_equal(out, aug.apply(photos, aug.sample(photos, seed=3)).numpy())
+    changed = np.abs(out - photos).mean(axis=(1, 2, 3)) > 0.5
+    np.testing.assert_array_equal(changed, params["jpeg"]["apply"].numpy())
+    assert 0.4 < changed.mean() < 0.6 and out.min() >= 0 and out.max() <= 255
+    quality = params["jpeg"]["quality"].numpy()
+    assert quality.min() >= JPEG_QUALITY[0] and quality.max() <= JPEG_QUALITY[1]
+    assert len(set(quality)) > 20  # a quality of its own for each photo
+    layer = RandomJPEG(1.0)
+    errors = []
+    for q in (15, 90):  # on the real photos
+        fixed = {"apply": tf.ones([len(batch)], bool), "quality": tf.fill([len(batch)], q)}
+        errors.append(np.abs(layer.transform_images(batch, fixed).numpy() - batch).mean())
+    assert errors[0] > 1.5 * errors[1] > 0
+    # Last in the chain: a covered patch is compressed with the rest of the scene.
+    assert list(Augmenter(AugmentConfig(erase=0.5, jpeg=0.5)).layers)[-2:] == ["erase", "jpeg"]
+    assert AugmentConfig(**still, jpeg=0.0).is_identity
+    assert "jpeg" not in Augmenter(AugmentConfig()).layers  # runs before the setting unchanged
+    low, high = JPEG_QUALITY
+    assert f"between {low} and {high}" in knobs()["jpeg"].explain
+    code = keras_code(AugmentConfig(**still, jpeg=1.0))
+    assert f"quality=({low}, {high})" in code and "compress(images)" in code
+    ns: dict = {}
+    exec(compile(code, "<keras_code>", "exec"), ns)
+    images, _labels = ns["augment_batch"](photos[:4], np.eye(4, dtype=np.float32))
+    assert np.abs(np.asarray(images) - photos[:4]).mean(axis=(1, 2, 3)).min() > 0.5
+    assert "compress" not in keras_code(AugmentConfig())
 
 
 def test_every_knob_default_and_limit_lie_on_its_slider_grid():

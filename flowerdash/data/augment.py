@@ -17,6 +17,8 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
   Keras, it picks the operations once per batch. It leaves out posterization and solarization,
   whose strength Keras maps backwards (a factor of 0.2 keeps 1 bit per channel and inverts
   every pixel above a threshold of at most 51, harsher than 0.5 does).
+- Keras has no JPEG layer; `RandomJPEG` saves a share of the photos with
+  `tf.image.adjust_jpeg_quality`, split into sampling and application like the others.
 """
 
 from __future__ import annotations
@@ -27,9 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.data.augment_config import (
-    AugmentConfig,
-)
+from flowerdash.data.augment_config import JPEG_QUALITY, AugmentConfig
 from flowerdash.data.mixing import mix_layer, mix_with_layer, to_images
 from flowerdash.data.seeds import child_seed, fold_seed
 from flowerdash.errors import ConfigError, ImageError
@@ -67,6 +67,70 @@ class PatchErasing(keras.layers.RandomErasing):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "flat": self.flat}
+
+
+class RandomJPEG(keras.layers.Layer):
+    """A share ``factor`` of the photos saved as JPEG at a quality drawn from ``quality`` and read
+    back (Keras has no such layer): web photos carry compression's blocks and ringing edges.
+
+    Sampling and application are split like Keras' image layers: ``get_random_transformation``
+    draws {"apply": [B] bool, "quality": [B] int32}; ``transform_images`` only encodes.
+    """
+
+    def __init__(
+        self,
+        factor: float,
+        quality: tuple[int, int] = JPEG_QUALITY,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.factor, self.quality, self.seed = float(factor), tuple(map(int, quality)), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
+        if not training:
+            return None
+        seed = self.generator if seed is None else seed
+        batch = tf.shape(data)[0]
+        apply = keras.random.uniform((batch,), seed=seed) < self.factor
+        low, high = self.quality
+        quality = keras.random.randint((batch,), low, high + 1, seed=seed, dtype="int32")
+        return {"apply": apply, "quality": quality}
+
+    def transform_images(self, images: Any, transformation: Any, training: bool = True):
+        images = tf.cast(images, tf.float32)
+        if not training or transformation is None:
+            return images
+
+        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+            image, apply, quality = args
+            # Encoding is the cost, so photos that are not compressed skip it.
+            return tf.cond(
+                apply,
+                lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, quality),
+                lambda: image,
+            )
+
+        out = tf.map_fn(
+            one,
+            (images, transformation["apply"], transformation["quality"]),
+            fn_output_signature=tf.TensorSpec(images.shape[1:], tf.float32),
+        )
+        return tf.ensure_shape(out, images.shape)
+
+    def call(self, images: Any, training: bool = True) -> Any:
+        return self.transform_images(
+            images, self.get_random_transformation(images, training=training), training=training
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "quality": self.quality,
+            "seed": self.seed,
+        }
 
 
 class SeededRandAugment(keras.layers.RandAugment):
@@ -166,6 +230,9 @@ class Augmenter:
                 value_range=VALUE_RANGE,
                 seed=s + 11,
             )
+        if c.jpeg > 0:
+            # Last: a camera compresses the whole scene, whatever covers the flower included.
+            self.layers["jpeg"] = RandomJPEG(c.jpeg, seed=s + 12)
         self.mixers: dict[str, keras.layers.Layer] = {
             m: mix_layer(m, getattr(c, f"{m}_alpha"), seed=s + 7 + i)
             for i, m in enumerate(c.mixing_methods)
@@ -333,15 +400,19 @@ def keras_code(config: AugmentConfig) -> str:
         )
     lines = [
         "import keras",
+        *(["import tensorflow as tf"] if c.jpeg > 0 else []),
         "",
         "# Images: float32 [batch, height, width, 3] in 0..255; labels: one-hot float32.",
-        "augment = keras.Sequential(",
-        "    [",
-        *(f"        {line}" for line in layers),
-        "    ],",
-        '    name="augment",',
-        ")",
     ]
+    if layers:  # Keras cannot call an empty Sequential
+        lines += [
+            "augment = keras.Sequential(",
+            "    [",
+            *(f"        {line}" for line in layers),
+            "    ],",
+            '    name="augment",',
+            ")",
+        ]
     if c.mixup_alpha > 0:
         lines.append(f"mix_up = keras.layers.MixUp(alpha={c.mixup_alpha!r})")
     if c.cutmix_alpha > 0:
@@ -349,11 +420,30 @@ def keras_code(config: AugmentConfig) -> str:
             "# factor=(a, a) samples the box from Beta(a, a), as in the CutMix paper.",
             f"cut_mix = keras.layers.CutMix(factor=({c.cutmix_alpha!r}, {c.cutmix_alpha!r}))",
         ]
+    if c.jpeg > 0:
+        low, high = JPEG_QUALITY
+        lines += [
+            "",
+            "",
+            f"def compress(images, share={c.jpeg!r}, quality=({low}, {high})):",
+            '    """Save a share of the photos as JPEG at a random quality (Keras has no layer)."""',
+            "",
+            "    def one(image):",
+            "        q = tf.random.uniform((), quality[0], quality[1] + 1, dtype=tf.int32)",
+            "        return tf.cond(",
+            "            tf.random.uniform(()) < share,",
+            "            lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, q),",
+            "            lambda: image,",
+            "        )",
+            "",
+            "    return tf.map_fn(one, tf.cast(images, tf.float32))",
+        ]
     lines += [
         "",
         "",
         "def augment_batch(images, labels):",
-        "    images = augment(images, training=True)",
+        *(["    images = augment(images, training=True)"] if layers else []),
+        *(["    images = compress(images)"] if c.jpeg > 0 else []),
     ]
     if c.mixup_alpha > 0 and c.cutmix_alpha > 0:
         lines += [

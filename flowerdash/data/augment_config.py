@@ -19,6 +19,9 @@ from flowerdash.i18n import N_, _
 FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
 # Keras RandomErasing's own default for the largest patch; also what runs before the setting had.
 ERASE_SIZE = 0.33
+# The JPEG qualities a compressed training photo is saved at: a heavily compressed web thumbnail
+# to a phone's ordinary save (web photos are seldom saved better, and nothing lower is common).
+JPEG_QUALITY = (15, 90)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,19 @@ class AugmentConfig:
             "The share of covered patches filled with one flat colour of a random shade instead of noise: most things that hide a flower in a real photo (a hand, a leaf, a label) are smooth, not speckled. It only matters when covered patches are on."
         ),
         shapes="erase",
+    )
+    jpeg: float = knob(
+        0.0,
+        label=N_("JPEG-compressed photos"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_(
+            "the share of photos saved as JPEG at a random quality, e.g. 0.5 means one in two"
+        ),
+        help=N_("The share of photos saved as JPEG at a random low-to-ordinary quality."),
+        explain=N_(
+            "The share of photos saved as JPEG at a random quality between 15 and 90, from a heavily compressed web thumbnail to an ordinary phone save: the blocks and smudged edges of compression stop looking like part of a flower. 0 turns it off."
+        ),
     )
     rand_augment: float = knob(
         0.0,
