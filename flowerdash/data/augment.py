@@ -17,6 +17,8 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
   Keras, it picks the operations once per batch. It leaves out posterization and solarization,
   whose strength Keras maps backwards (a factor of 0.2 keeps 1 bit per channel and inverts
   every pixel above a threshold of at most 51, harsher than 0.5 does).
+- `RandomErasing` fills its patches with noise only; `PatchErasing` fills a share of them with
+  one flat colour, as hands, leaves and labels are.
 - Keras has no JPEG layer; `RandomJPEG` saves a share of the photos with
   `tf.image.adjust_jpeg_quality`, split into sampling and application like the others.
 """
