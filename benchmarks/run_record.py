@@ -2,8 +2,8 @@
 [NAME]`` writes ``benchmarks/results/runs/NAME.json`` (NAME: the run's name).
 
 The run's recipe, its validation accuracy after each epoch (the last one, and the mean of the
-last six fine-tuning epochs that RESULTS compares recipes by), its test scores and how long it
-took, from the checkpoint's ``meta.json``. ``accuracy_runs.sh`` writes one after every run, so the
+last six fine-tuning epochs that RESULTS compares recipes by), its training accuracy in the last
+epoch, its test scores and how long it took, from the checkpoint's ``meta.json``. ``accuracy_runs.sh`` writes one after every run, so the
 numbers of docs/RESULTS.md outlive the checkpoints, which are not committed.
 """
 
@@ -51,6 +51,9 @@ def record(meta: dict[str, Any], name: str) -> dict[str, Any]:
         "test": metrics.get("test"),
         "calibration": meta.get("calibration"),
     }
+    if history and history[-1].get("accuracy") is not None:
+        # On the augmented training photos: how far the run fits what it trains on.
+        out["train"] = {"top1_last_epoch": round(history[-1]["accuracy"], 4)}
     if meta.get("members"):  # an ensemble or a weight average of trained runs
         out["averages"] = meta.get("averages", "scores")
         out["members"] = [m.get("name") for m in meta["members"]]

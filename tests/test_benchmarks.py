@@ -345,3 +345,14 @@ def test_a_greedy_soup_keeps_the_runs_that_help_and_records_every_step(tmp_path,
     ]
     assert [m["name"] for m in read_meta(tmp_path / "soup")["members"]] == ["a", "b"]
     assert sorted(p.name for p in tmp_path.iterdir() if not p.suffix) == [*"abcd", "soup"]
+
+
+def test_a_run_record_keeps_the_last_epochs_training_accuracy():
+    from benchmarks.run_record import record
+
+    history = [
+        {"stage": "head", "accuracy": 0.5, "val_accuracy": 0.4},
+        {"stage": "fine_tune", "accuracy": 0.94123, "val_accuracy": 0.8},
+    ]
+    assert record({"history": history}, "r")["train"] == {"top1_last_epoch": 0.9412}
+    assert "train" not in record({"history": []}, "soup")  # an average trained nothing itself

@@ -729,6 +729,63 @@ def test_the_calibrated_teacher_is_quoted_from_its_runs_and_falls_short():
     assert soup["mean_changed"]["top1"] - was["mean_changed"]["top1"] < 0.005  # short of 0.5
 
 
+def test_the_longer_trained_member_is_quoted_from_its_runs_and_its_averages():
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**A longer-trained member lifts the average of four**") :]
+    text = text[: text.index("so the average of four went on to the second fold")]
+    *others, twin_name = run_record("fold-soup3-allflat")["members"]
+    long = "fold-grey-zoom5-erase-big-flat-long"
+    config, twin = run_record(long)["config"], run_record(twin_name)["config"]
+    assert (config["fine_tune_epochs"], twin["fine_tune_epochs"]) == (36, 24)
+    own = ("fine_tune_epochs", "name")
+    assert {k: v for k, v in config.items() if k not in own} == {
+        k: v for k, v in twin.items() if k not in own
+    }
+    fits = [100 * run_record(r)["train"]["top1_last_epoch"] for r in (twin_name, *others, long)]
+    assert fits[0] == min(fits[:3])  # the member that fits its own photos least
+    assert (
+        f"{fits[0]:.1f}% in its last epoch against {min(fits[1:3]):.1f}% and "
+        f"{max(fits[1:3]):.1f}% ({fits[3]:.1f}% after 36 epochs)" in text
+    )
+    assert run_record("fold-soup3-allflat-long")["members"] == [*others, long]
+    assert run_record("fold-soup4-allflat-long")["members"] == [*others, twin_name, long]
+    alone, was = proxies(f"{long}@val"), proxies(f"{twin_name}@val")
+    part = text[text.index("Alone, against") : text.index("In place of its")]
+    for words, key in (
+        ("four flowers in a grid", "several"),
+        ("grey ones", "grayscale"),
+        ("covered ones", "occluded"),
+        ("JPEG", "jpeg"),
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, alone, was, key) + ")" in part, key
+    vals = [100 * run_record(r)["val"]["top1"] for r in (long, twin_name)]
+    assert f"its own validation score {vals[0]:.1f}% ({points(*vals)})" in part
+    base = proxies("fold-soup3-allflat@val")
+    three = proxies("fold-soup3-allflat-long@val")
+    part = text[text.index("In place of its") : text.index("Beside it")]
+    for words, key in (
+        ("clean ones", "clean"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, three, base, key) + ")" in part, key
+    assert three["mean_changed"]["top1"] - base["mean_changed"]["top1"] < 0.005  # short of 0.5
+    four = proxies("fold-soup4-allflat-long@val")
+    part = text[text.index("Beside it") :]
+    for words, key in (
+        ("covered photos", "occluded"),
+        ("four flowers in a grid", "several"),
+        ("low resolution", "low_res"),
+        ("clean ones", "clean"),
+    ):
+        assert quote(words, four, base, key) + ")" in part, key
+    gain = 100 * (four["mean_changed"]["top1"] - base["mean_changed"]["top1"])
+    assert quote("the mean of the changed versions", four, base, "mean_changed") in part
+    assert f"{gain:.2f} points before rounding), which passes" in part and gain >= 0.5
+    assert 100 * (four["clean"]["top1"] - base["clean"]["top1"]) >= -0.5
+
+
 def test_moving_back_toward_the_start_is_quoted_from_its_averages():
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("**Moving the weights back toward the start") :]
