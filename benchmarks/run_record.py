@@ -3,8 +3,9 @@
 
 The run's recipe, its validation accuracy after each epoch (the last one, and the mean of the
 last six fine-tuning epochs that RESULTS compares recipes by), its training accuracy in the last
-epoch, its test scores and how long it took, from the checkpoint's ``meta.json``. ``accuracy_runs.sh`` writes one after every run, so the
-numbers of docs/RESULTS.md outlive the checkpoints, which are not committed.
+epoch, its test scores and how long it took, from the checkpoint's ``meta.json``.
+``accuracy_runs.sh`` writes one after every run, so the numbers of docs/RESULTS.md outlive the
+checkpoints, which are not committed.
 """
 
 from __future__ import annotations
