@@ -40,7 +40,8 @@ def test_the_shipped_model_names_the_example_photos(shipped, explained):
 def test_integrated_gradients_on_the_real_backbone_is_complete(explained):
     """At the default steps, the attributions add up to the score change within 5% on most
     photos (not all: docs/RESULTS.md measures the share on 100 test photos) and never far off.
-    The shipped model leaves two of these six just above 5% (5.0% and 7.7%)."""
+    Two of the six may pass 5%, as on the model shipped before: how far a photo's gap goes
+    depends on the checkpoint, not only on the integration rule."""
     gaps = {true: result.extras["ig"]["completeness_gap"] for true, result in explained}
     assert all(gap is not None and gap < 0.10 for gap in gaps.values()), gaps
     assert sum(gap < 0.05 for gap in gaps.values()) >= len(gaps) - 2, gaps

@@ -58,7 +58,7 @@ PRESETS: dict[str, Preset] = {
     "best": Preset(
         N_("Best accuracy: about 25 minutes"),
         N_(
-            "The recipe of one of the three runs whose average ships with flowerdash: "
+            "The recipe of one of the four runs whose average ships with flowerdash: "
             "MobileNetV2, a new last layer first, then the whole network fine-tuned with "
             "augmented photos, on the training and validation photos together. The accuracy is "
             "measured on all 6,149 test photos."
