@@ -489,6 +489,28 @@ for r in "${runs[@]}"; do case $r in
             fold-grey-zoom5-erase-flat fold-grey-zoom5-erase-big-flat \
             fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
             fold-grey-zoom5-erase-big-flat-long ;;
+  # (96-98) the second fold of (94), which passed its rule (+0.55 on the changed versions, +0.2
+  #      on clean photos): (93) and (91) trained on val, and their average with (87). Rule, set
+  #      before these runs: (99, 100), the refits of (93) and (91) on train+val, and (101), their
+  #      average with (89), replace the shipped soup4-allflat-long-final only if, averaged over
+  #      both folds, (94) and (98) are at least 0.5 points ahead of (82) and (88) on the mean of
+  #      the changed versions and at most 0.5 behind on clean photos
+  swap-grey-zoom-erase-flat-long) train swap-grey-zoom-erase-flat-long --augment basic \
+            --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --fine-tune-epochs 36 --train-on val --no-test ;;
+  swap-grey-zoom5-erase-flat-long) train swap-grey-zoom5-erase-flat-long --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --fine-tune-epochs 36 --train-on val --no-test ;;
+  swap-soup3-alllong) soup swap-soup3-alllong swap-grey-zoom-erase-flat-long \
+            swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-long ;;
+  grey-zoom-erase-flat-long-final) train grey-zoom-erase-flat-long-final --augment basic \
+            --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --fine-tune-epochs 36 --train-on train+val ;;
+  grey-zoom5-erase-flat-long-final) train grey-zoom5-erase-flat-long-final --augment basic \
+            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+            --fine-tune-epochs 36 --train-on train+val ;;
+  soup3-alllong-final) soup soup3-alllong-final grey-zoom-erase-flat-long-final \
+            grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-long-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
