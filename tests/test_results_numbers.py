@@ -26,6 +26,7 @@ def flat(text: str) -> str:
 
 
 SHIPPED_RUN = "soup4-allflat-long-final"
+BEFORE = "soup3-allflat-final"  # the model shipped before, whose fits and studies are kept
 SHIPPED_META = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
 PROXIES = result("proxies.json")["models"]
 # RESULTS' robustness table, column by column
@@ -331,7 +332,7 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
         f"gave {temperatures} and {last['temperature']:.3f} the same way, from {folds} and "
         f"`{last['fold']['name']}`" in text
     )
-    old = result("unsure-soup3-allflat-final.json")["unsure_below"]
+    old = result(f"unsure-{BEFORE}.json")["unsure_below"]
     now = result("unsure.json")
     assert old == now["unsure_below"]  # the rule picks the same threshold again
     below = next(r for r in now["val"] if abs(r["threshold"] - (old - 0.05)) < 1e-9)
@@ -685,7 +686,7 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
     assert gain < 0.5 and f"{gain:.2f} points before rounding, short of the rule's 0.5" in text
     summary = flat(section("## Photos unlike the benchmark's"))
     summary = summary[summary.index("The issue's targets are not all met") :]
-    before = run_record("soup3-allflat-final")["test"]["top1"]
+    before = run_record(BEFORE)["test"]["top1"]
     assert (
         f"The model shipped before scored {before:.2%} on test, with "
         f"{100 * soup['occluded']['top1']:.1f}% of covered photos and "
@@ -1030,9 +1031,6 @@ def test_the_explanation_figures_are_the_committed_studies():
     )
 
 
-BEFORE = "soup3-allflat-final"  # the model shipped before, whose explanation runs are kept
-
-
 def test_the_explanation_study_compares_with_the_model_shipped_before():
     """The earlier model's figures quoted beside the shipped one's come from its archived run."""
     study, before = result("explanation-study.json"), result(f"explanation-study-{BEFORE}.json")
@@ -1226,7 +1224,7 @@ def test_the_found_squares_temperature_is_the_one_its_rule_fitted():
             f"{scores['ece']:.3f}",
         ], label
     photos = len(run["versions"]) * run["n"]
-    was = result("find-flower-soup3-allflat-final.json")["found_temperature"]["temperature"]
+    was = result(f"find-flower-{BEFORE}.json")["found_temperature"]["temperature"]
     assert f"; {was:.3f} for the model shipped before)" in flat(text)
     for quoted in (
         f"is not the whole photo ({fit['n']:,} of {photos:,};",
@@ -1267,7 +1265,7 @@ def test_the_calibration_on_changed_photos_is_quoted_from_its_run():
     )
     assert worst == "occluded"
     assert run["fold"] == calibration_fold()  # the shipped recipe's fold
-    was = result("proxy-calibration-soup3-allflat-final.json")
+    was = result(f"proxy-calibration-{BEFORE}.json")
     assert (
         f"measured the same way from `{was['fold']}`: {was['clean']['clean']['ece']:.3f} on clean "
         f"photos, {was['clean']['mean_changed']['ece']:.3f} on average)" in text
@@ -1277,7 +1275,7 @@ def test_the_calibration_on_changed_photos_is_quoted_from_its_run():
 def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
     text = text[text.index("- The shipped model (those three runs") :]
-    new, old = SHIPPED_RUN, "soup3-allflat-final"
+    new, old = SHIPPED_RUN, BEFORE
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     a, b = overall_mean(new), overall_mean(old)
