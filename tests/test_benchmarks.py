@@ -356,3 +356,34 @@ def test_a_run_record_keeps_the_last_epochs_training_accuracy():
     ]
     assert record({"history": history}, "r")["train"] == {"top1_last_epoch": 0.9412}
     assert "train" not in record({"history": []}, "soup")  # an average trained nothing itself
+
+
+def test_paired_explanations_compare_two_models_on_the_same_photos(
+    tiny_checkpoint, data_dir, monkeypatch, tmp_path
+):
+    import numpy as np
+
+    from benchmarks.explanation_paired import main, paired, share_away
+    from flowerdash.data.sources import get_source
+
+    assert share_away(np.array([0.1, 0.29, 0.3, 0.8])) == 0.5 and share_away(np.zeros(0)) == 0.0
+    assert paired(np.array([0.5, 0.2]), np.array([0.6, 0.4])) == pytest.approx(
+        {"mean": 0.15, "se": 0.05, "n": 2}
+    )
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    out = tmp_path / "paired.json"
+    code = main([str(tiny_checkpoint), str(tiny_checkpoint), "--every", "4", "--ig-every", "8",
+                 "--split", "val", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    r = json.loads(out.read_text())
+    n_val = len(get_source(data_dir).split("val"))
+    assert (r["photos"], r["ig_photos"]) == (len(range(0, n_val, 4)), len(range(0, n_val, 8)))
+    before, after = r["models"]["before"], r["models"]["after"]
+    # The same model twice: the same answers, maps and gaps, so every change is zero.
+    assert before == after
+    assert r["focus_both_right_change"]["mean"] == 0.0 and r["ig_gap_change"]["mean"] == 0.0
+    n = before["focus_right"]["n"] + before["focus_wrong"]["n"]
+    assert n == r["photos"] and r["both_right"] == before["focus_right"]["n"]
+    means = [before[k]["mean"] for k in ("focus_right", "focus_wrong")]
+    assert all(m is None or 0.0 <= m <= 1.0 for m in means) and means != [None, None]
+    assert before["ig_gap"]["n"] == r["ig_photos"]
