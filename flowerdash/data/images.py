@@ -6,8 +6,9 @@ Every image that enters the product goes through :func:`load_image`, which
 * reads only the header first and refuses (or, for JPEG, decodes at a reduced scale) images whose
   pixel count exceeds ``max_pixels``, so a decompression bomb never gets decoded;
 * refuses truncated files instead of returning a half-grey picture;
-* honours the EXIF orientation, takes the first frame of animations, composites transparency over
-  white and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
+* honours the EXIF orientation, takes the first frame of animations, converts colours tagged with
+  a profile (Display P3 from phones, Adobe RGB, CMYK) to sRGB, composites transparency over white
+  and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
 
 There is deliberately no minimum size: a tiny image (say 8x8 pixels, an icon or a thumbnail) is a
 legitimate, if blurry, input. :func:`prepare_for_model` upscales it to the model's size, and the
@@ -16,6 +17,7 @@ prediction shows what the model makes of it; refusing it would only hide that fr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -25,7 +27,7 @@ import warnings
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
@@ -144,6 +146,33 @@ def _reduce_jpeg(im: Image.Image, max_pixels: int) -> None:
             return
 
 
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """The image's colours in sRGB, as a browser shows them, given its embedded ICC profile.
+
+    Phones tag photos Display P3; read as plain numbers, a P3 red is a duller red, and the
+    training photos (Flowers102 carries no profiles) are sRGB. Untagged and sRGB-tagged images
+    are returned as they are, so their pixels stay bit-identical.
+    """
+    if not icc or im.mode not in ("RGB", "RGBA", "CMYK"):
+        return im
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if ImageCms.getProfileDescription(profile).strip().startswith("sRGB"):
+            return im
+        return ImageCms.profileToProfile(
+            im, profile, _srgb(), outputMode="RGBA" if im.mode == "RGBA" else "RGB"
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        # A broken profile, or one that does not fit the pixels (a CMYK profile on an RGB
+        # image), is no reason to refuse the picture: its numbers are used as they are.
+        return im
+
+
 def _to_rgb(im: Image.Image) -> np.ndarray:
     """Convert a loaded image of any mode to a uint8 RGB array, alpha composited over white."""
     mode = im.mode
@@ -216,7 +245,8 @@ def load_image(
             upright = ImageOps.exif_transpose(im)
         except Exception:  # a broken EXIF block is no reason to refuse the picture itself
             upright = im
-        rgb = _to_rgb(upright if upright is not None else im)
+        upright = upright if upright is not None else im
+        rgb = _to_rgb(_to_srgb(upright, im.info.get("icc_profile")))
     finally:
         im.close()
     return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
