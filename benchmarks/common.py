@@ -5,6 +5,7 @@ It imports no other benchmark module, so suite, app and load can all use it with
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +34,9 @@ def find_checkpoint() -> Path | None:
         if (p.parent / "model.keras").is_file()
     ]
     return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Save a study's JSON (its folder made if need be), one line per value as the others are."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

@@ -16,13 +16,14 @@ Writes ``benchmarks/results/explanation-paired.json`` and prints a markdown summ
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks.common import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "explanation-paired.json"
@@ -183,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     result = run(args.before, args.after, args.every, args.ig_every, args.split)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+    write_result(args.out, result)
     print(markdown(result))
     return 0
 
