@@ -387,3 +387,26 @@ def test_paired_explanations_compare_two_models_on_the_same_photos(
     means = [before[k]["mean"] for k in ("focus_right", "focus_wrong")]
     assert all(m is None or 0.0 <= m <= 1.0 for m in means) and means != [None, None]
     assert before["ig_gap"]["n"] == r["ig_photos"]
+
+
+def test_the_colour_profile_benchmark_scores_three_versions_of_each_photo(
+    tiny_checkpoint, data_dir, monkeypatch, tmp_path
+):
+    import numpy as np
+
+    from benchmarks.colour_profile import main, versions
+    from benchmarks.icc import rgb_profile
+
+    photo = np.zeros((8, 8, 3), np.uint8)
+    photo[:] = (220, 30, 40)
+    v = versions(photo, rgb_profile())
+    assert v["srgb"] is photo
+    assert np.abs(v["p3_numbers_as_srgb"].astype(int) - photo).max() > 20  # duller numbers
+    assert np.abs(v["p3_file_read"].astype(int) - photo).max() <= 2  # read back as shown
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
+    out = tmp_path / "colour.json"
+    assert main([str(tiny_checkpoint), "--limit", "5", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["photos"] == 5 and r["split"] == "val"
+    assert set(r["top1"]) == {"srgb", "p3_numbers_as_srgb", "p3_file_read"}
+    assert all(0.0 <= t <= 1.0 for t in r["top1"].values())

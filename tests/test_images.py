@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from icc import rgb_profile
 from PIL import Image, ImageCms
 
+from benchmarks.icc import rgb_profile
 from flowerdash.data.images import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
