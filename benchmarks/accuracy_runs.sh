@@ -4,6 +4,7 @@
 #        bash benchmarks/accuracy_runs.sh robustness [RUN ...]: robustness of trained runs on a
 #        fixed 200-image test subset, into benchmarks/results/robustness/RUN.json.
 #        bash benchmarks/accuracy_runs.sh ship RUN: make runs/RUN the shipped checkpoints/default.
+#        bash benchmarks/accuracy_runs.sh studies RUN FOLD BEFORE: then every fit and study of it.
 set -euo pipefail
 # The whole script is one block, read before it starts: bash otherwise reads a script as it runs,
 # and committing the next run's rule here while a run trains broke the running script's end.
@@ -39,6 +40,27 @@ dataset["description"] = "folder ../shared/datasets/oxford_flowers102"
 update_meta(folder, name="default", trained_as=sys.argv[1], dataset=dataset)
 PYEOF
   rm -rf checkpoints/default && mv checkpoints/.default.new checkpoints/default
+  exit 0
+fi
+if [ "${1:-}" = studies ]; then
+  # After `ship RUN`: fit and measure again all RESULTS says of the shipped model, from FOLD (the
+  # train-only fold of its recipe), keeping the figures of BEFORE (the model shipped before, a
+  # run in $OUT) as *-BEFORE.json. The thresholds they print (the
+  # unsure answer, FOUND_TEMPERATURE) are then set in the code by hand, where tests check them.
+  run=${2:?usage: accuracy_runs.sh studies RUN FOLD BEFORE}; fold=$3; before=${4:?}
+  R=benchmarks/results
+  for f in calibration unsure proxy-calibration find-flower explanation-study ig-rules; do
+    cp "$R/$f.json" "$R/$f-$before.json"
+  done
+  "$PY" -m benchmarks.calibrate --fold "$OUT/$fold" --target checkpoints/default
+  "$PY" -m benchmarks.unsure --fold "$OUT/$fold"
+  "$PY" -m benchmarks.proxy_calibration --fold "$OUT/$fold"
+  "$PY" -m benchmarks.find_flower --fold "$OUT/$fold"
+  "$PY" -m benchmarks.colour_profile "$OUT/$fold"
+  "$PY" -m flowerdash robustness "$OUT/$run" --limit 200 --json > "$R/robustness/$run.json"
+  "$PY" -m benchmarks.explanation_study
+  "$PY" -m benchmarks.explanation_paired "$OUT/$before" checkpoints/default
+  "$PY" -m benchmarks.ig_rules
   exit 0
 fi
 if [ "${1:-}" = robustness ]; then
