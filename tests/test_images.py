@@ -320,14 +320,17 @@ def test_a_display_p3_photo_is_read_in_the_colours_it_is_shown_in(fmt):
     assert (a[0, 0, 0] - a[0, 0, 1]) > (raw[0, 0, 0] - raw[0, 0, 1]) + 30
 
 
-def test_srgb_tagged_untagged_and_broken_profiles_keep_the_stored_numbers():
+def test_srgb_tagged_untagged_and_broken_profiles_keep_the_stored_numbers(caplog):
     src = _rgb()
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     for profile in (srgb, b"not an ICC profile", rgb_profile()[:100], None):
         extra = {} if profile is None else {"icc_profile": profile}
-        np.testing.assert_array_equal(
-            load_image(_encode(Image.fromarray(src), "PNG", **extra)), src
-        )
+        with caplog.at_level("INFO", logger="flowerdash.data.images"):
+            caplog.clear()
+            a = load_image(_encode(Image.fromarray(src), "PNG", **extra))
+        np.testing.assert_array_equal(a, src)
+        broken = profile not in (srgb, None)
+        assert ("Colour profile ignored" in caplog.text) == broken, profile
 
 
 def test_a_rgba_display_p3_png_keeps_its_transparency():

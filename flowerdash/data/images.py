@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import pathlib
 import re
@@ -31,6 +32,8 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # What an upload field offers; every one decodes with Pillow.
@@ -167,9 +170,10 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         return ImageCms.profileToProfile(
             im, profile, _srgb(), outputMode="RGBA" if im.mode == "RGBA" else "RGB"
         )
-    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         # A broken profile, or one that does not fit the pixels (a CMYK profile on an RGB
         # image), is no reason to refuse the picture: its numbers are used as they are.
+        log.info("Colour profile ignored (%s); the image's numbers are read as sRGB.", exc)
         return im
 
 
