@@ -706,13 +706,22 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
 BOTH_FLAT_FOLDS = ("fold-soup3-allflat@val", "swap-soup3-allflat@train")
 
 
+def both_folds(runs: tuple[str, str], key: str) -> float:
+    """A proxy's top-1 in points averaged over a recipe's two folds (``fold-…@val``,
+    ``swap-…@train``), as the both-folds rules compare them."""
+    return float(np.mean([100 * proxies(r)[key]["top1"] for r in runs]))
+
+
+def second_fold_of(average: str) -> list[str]:
+    """The members a ``fold-`` weight average has on the second fold, where it is ``swap-``."""
+    return [m.replace("fold-", "swap-") for m in run_record(average)["members"]]
+
+
 def test_the_flat_colour_second_fold_is_quoted_from_its_runs_and_passes_its_rule():
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("The same three recipes trained on the validation photos") :]
     members = run_record("swap-soup3-allflat")["members"]
-    assert members == [
-        r.replace("fold-", "swap-") for r in run_record("fold-soup3-allflat")["members"]
-    ]
+    assert members == second_fold_of("fold-soup3-allflat")
     for run in members:
         new, was = proxies(f"{run}@train"), proxies(f"{run.removesuffix('-flat')}@train")
         part = text[text.index(f"`{run}` ") :]
@@ -725,11 +734,8 @@ def test_the_flat_colour_second_fold_is_quoted_from_its_runs_and_passes_its_rule
     # the rule: over both folds +0.5 on the changed versions, at most 0.5 behind on clean
     shipped = ("fold-soup3@val", "swap-soup3@train")
 
-    def both(runs: tuple[str, str], key: str) -> float:
-        return float(np.mean([100 * proxies(r)[key]["top1"] for r in runs]))
-
-    assert both(BOTH_FLAT_FOLDS, "mean_changed") - both(shipped, "mean_changed") >= 0.5
-    assert both(BOTH_FLAT_FOLDS, "clean") - both(shipped, "clean") >= -0.5
+    assert both_folds(BOTH_FLAT_FOLDS, "mean_changed") - both_folds(shipped, "mean_changed") >= 0.5
+    assert both_folds(BOTH_FLAT_FOLDS, "clean") - both_folds(shipped, "clean") >= -0.5
 
 
 def test_the_greedy_soup_with_flat_colour_runs_is_quoted_from_its_record():
@@ -892,19 +898,16 @@ def test_the_longer_trained_member_on_the_second_fold_passes_the_ship_rule():
     vals = [100 * run_record(r)["val"]["top1"] for r in (long, twin)]
     assert f"its own validation score {vals[0]:.1f}% ({points(*vals)})" in text
 
-    def both(runs: tuple[str, str], key: str) -> float:
-        return float(np.mean([100 * proxies(r)[key]["top1"] for r in runs]))
-
     before = ("fold-soup3-allflat@val", "swap-soup3-allflat@train")
     after = ("fold-soup4-allflat-long@val", "swap-soup4-allflat-long@train")
-    gain = both(after, "mean_changed") - both(before, "mean_changed")
-    clean = both(after, "clean") - both(before, "clean")
+    gain = both_folds(after, "mean_changed") - both_folds(before, "mean_changed")
+    clean = both_folds(after, "clean") - both_folds(before, "clean")
     assert gain >= 0.5 and clean >= -0.5  # the rule, so the refits replace the shipped model
     decision = flat(section("## Photos unlike the benchmark's"))
     decision = decision[decision.index("four flowers in a grid do not (") :]
     assert f"({gain:.2f} before rounding) and {clean:.1f} ahead" in decision
-    assert f"the changed versions {both(after, 'mean_changed'):.1f}% against 88" in decision
-    assert f"covered photos {both(after, 'occluded'):.1f}% against 82" in decision
+    assert f"the changed versions {both_folds(after, 'mean_changed'):.1f}% against 88" in decision
+    assert f"covered photos {both_folds(after, 'occluded'):.1f}% against 82" in decision
     assert run_record(SHIPPED_RUN)["members"] == [
         m.replace("fold-", "") + "-final" for m in run_record("fold-soup4-allflat-long")["members"]
     ]  # so the refits were shipped
@@ -1482,9 +1485,7 @@ def test_every_member_trained_longer_passes_the_second_fold():
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("closest any fold average has come to the issue's 82. There") :]
     longer = run_record("swap-soup3-alllong")["members"]
-    assert longer == [
-        m.replace("fold-", "swap-") for m in run_record("fold-soup3-alllong")["members"]
-    ]
+    assert longer == second_fold_of("fold-soup3-alllong")
     for run in longer:
         assert run_record(run)["config"]["train_on"] == "val"
         assert run_record(run)["config"]["fine_tune_epochs"] == 36
@@ -1515,20 +1516,17 @@ def test_every_member_trained_longer_passes_the_second_fold():
         vals = [100 * run_record(r)["val"]["top1"] for r in (run, twin)]
         assert f"its own validation score {vals[0]:.1f}% ({points(*vals)})" in part, run
 
-    def both(runs: tuple[str, str], key: str) -> float:
-        return float(np.mean([100 * proxies(r)[key]["top1"] for r in runs]))
-
     before = ("fold-soup4-allflat-long@val", "swap-soup4-allflat-long@train")
     after = ("fold-soup3-alllong@val", "swap-soup3-alllong@train")
-    gain = both(after, "mean_changed") - both(before, "mean_changed")
-    clean = both(after, "clean") - both(before, "clean")
+    gain = both_folds(after, "mean_changed") - both_folds(before, "mean_changed")
+    clean = both_folds(after, "clean") - both_folds(before, "clean")
     assert gain >= 0.5 and clean >= -0.5  # the rule: the refits replace the shipped model
     decision = text[text.index("colour casts lose a little (") :]
     assert f"{gain:.2f} points ahead on the changed versions and {clean:.2f} ahead on clean" in (
         decision
     )
-    assert f"the changed versions {both(after, 'mean_changed'):.1f}% against 88" in decision
-    assert f"covered photos {both(after, 'occluded'):.1f}% against 82" in decision
+    assert f"the changed versions {both_folds(after, 'mean_changed'):.1f}% against 88" in decision
+    assert f"covered photos {both_folds(after, 'occluded'):.1f}% against 82" in decision
     # not shipped yet: the refits were still training when this was written
     assert f"the shipped model, and every figure of it in this document, is `{SHIPPED_RUN}`" in (
         decision
