@@ -1471,7 +1471,7 @@ def test_the_colour_profile_figures_are_the_committed_run():
         "left is 8-bit rounding in P3" in text
     )
     assert (
-        f"on validation photos stored that way the shipped recipe recognises "
+        f"on validation photos stored that way the shipped recipe, trained without them, recognises "
         f"{top1['p3_file_read']:.1%} through the profile and {top1['p3_numbers_as_srgb']:.1%} "
         "without it" in flat(README)
     )
