@@ -1527,6 +1527,19 @@ def test_every_member_trained_longer_passes_the_second_fold():
     )
     assert f"the changed versions {both_folds(after, 'mean_changed'):.1f}% against 88" in decision
     assert f"covered photos {both_folds(after, 'occluded'):.1f}% against 82" in decision
+    # its refits: each trained longer on train + val, with its own row in the runs table
+    refits = [m.replace("swap-", "") + "-final" for m in longer]
+    recorded = [
+        r for r in refits if (ROOT / "benchmarks" / "results" / "runs" / f"{r}.json").exists()
+    ]
+    assert "grey-zoom-erase-flat-long-final" in recorded
+    for refit in recorded:
+        own = run_record(refit)
+        assert own["config"]["train_on"] == "train+val", refit
+        assert own["config"]["fine_tune_epochs"] == 36, refit
+        row = table_line(f"`{refit}`")
+        assert row[2:4] == [f"{own['test']['top1']:.1%}", f"{own['test']['top5']:.1%}"], refit
+        assert row[4].startswith(f"{round(own['seconds'] / 60)} min"), refit
     # not shipped yet: the refits were still training when this was written
     assert f"the shipped model, and every figure of it in this document, is `{SHIPPED_RUN}`" in (
         decision
