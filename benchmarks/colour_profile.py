@@ -11,7 +11,6 @@ numbers read as if they were sRGB (what ignoring the profile gives), and the fil
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import os
 from pathlib import Path
@@ -26,22 +25,12 @@ OUT = ROOT / "benchmarks" / "results" / "colour-profile.json"
 VERSIONS = ("srgb", "p3_numbers_as_srgb", "p3_file_read")
 
 
-@functools.cache
-def _to_p3(p3: bytes):
-    from PIL import ImageCms
-
-    return ImageCms.buildTransform(
-        ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(p3)), "RGB", "RGB"
-    )
-
-
-def versions(image: np.ndarray, p3: bytes) -> dict[str, np.ndarray]:
+def versions(image: np.ndarray) -> dict[str, np.ndarray]:
     """The photo, its Display P3 numbers, and what ``load_image`` reads from the tagged file."""
-    from PIL import Image, ImageCms
-
+    from benchmarks.icc import as_display_p3
     from flowerdash.data.images import load_image
 
-    stored = ImageCms.applyTransform(Image.fromarray(image), _to_p3(p3))
+    stored, p3 = as_display_p3(image)
     buf = io.BytesIO()
     stored.save(buf, "PNG", icc_profile=p3)
     return {
@@ -53,7 +42,6 @@ def versions(image: np.ndarray, p3: bytes) -> dict[str, np.ndarray]:
 
 def run(checkpoint: str, split: str = "val", limit: int | None = None) -> dict[str, Any]:
     """Top-1 of the checkpoint on each version of every photo of the split."""
-    from benchmarks.icc import rgb_profile
     from flowerdash.data.images import prepare_for_model
     from flowerdash.data.sources import get_source
     from flowerdash.inference.evaluation import file_hash
@@ -65,7 +53,6 @@ def run(checkpoint: str, split: str = "val", limit: int | None = None) -> dict[s
     size, predict = input_size(model), batch_predictor(model)
     source = get_source()
     labels = source.split(split).labels[:limit]
-    p3 = rgb_profile()
     right = {v: 0 for v in VERSIONS}
     batch: dict[str, list[np.ndarray]] = {v: [] for v in VERSIONS}
 
@@ -77,7 +64,7 @@ def run(checkpoint: str, split: str = "val", limit: int | None = None) -> dict[s
                 batch[v].clear()
 
     for i in range(len(labels)):
-        for v, image in versions(source.read_image(split, i), p3).items():
+        for v, image in versions(source.read_image(split, i)).items():
             batch[v].append(prepare_for_model(image, size))
         if len(batch["srgb"]) == 64:
             score(i + 1)

@@ -3,6 +3,8 @@ photos Display P3, and no profile file ships with the repo (tests and benchmarks
 
 from __future__ import annotations
 
+import functools
+import io
 import struct
 
 import numpy as np
@@ -43,12 +45,21 @@ def _text_desc(text: str) -> bytes:
             + b"\0" * 8 + b"\0\0" + b"\0" + b"\0" * 67)  # fmt: skip
 
 
-def rgb_profile(
-    primaries=P3_PRIMARIES, gamma: float = 2.2, name: str = "Display P3 (test)"
-) -> bytes:
-    """The bytes of an ICC v2 monitor profile: these primaries, a D65 white, one gamma curve."""
+def srgb_curve(points: int = 1024) -> bytes:
+    """The sRGB tone curve (Display P3 uses it too) as an ICC v2 ``curv`` table."""
+    v = np.linspace(0.0, 1.0, points)
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return (
+        b"curv\0\0\0\0"
+        + struct.pack(">I", points)
+        + np.round(linear * 65535).astype(">u2").tobytes()
+    )
+
+
+def rgb_profile(primaries=P3_PRIMARIES, name: str = "Display P3 (flowerdash)") -> bytes:
+    """The bytes of an ICC v2 monitor profile: these primaries, a D65 white, the sRGB curve."""
     m = rgb_to_xyz_d50(primaries)
-    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    curve = srgb_curve()
     tags = [
         (b"desc", _text_desc(name)),
         (b"wtpt", _xyz_tag(D50)),
@@ -73,3 +84,19 @@ def rgb_profile(
     )  # fmt: skip
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+@functools.cache
+def _srgb_to_p3():
+    from PIL import ImageCms
+
+    p3 = ImageCms.ImageCmsProfile(io.BytesIO(rgb_profile()))
+    return ImageCms.buildTransform(ImageCms.createProfile("sRGB"), p3, "RGB", "RGB")
+
+
+def as_display_p3(image: np.ndarray):
+    """An sRGB photo [H, W, 3] uint8 stored as a phone stores it: its Display P3 numbers (a PIL
+    image) and the profile bytes to embed with them."""
+    from PIL import Image, ImageCms
+
+    return ImageCms.applyTransform(Image.fromarray(image), _srgb_to_p3()), rgb_profile()

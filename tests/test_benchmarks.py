@@ -395,11 +395,10 @@ def test_the_colour_profile_benchmark_scores_three_versions_of_each_photo(
     import numpy as np
 
     from benchmarks.colour_profile import main, versions
-    from benchmarks.icc import rgb_profile
 
     photo = np.zeros((8, 8, 3), np.uint8)
     photo[:] = (220, 30, 40)
-    v = versions(photo, rgb_profile())
+    v = versions(photo)
     assert v["srgb"] is photo
     assert np.abs(v["p3_numbers_as_srgb"].astype(int) - photo).max() > 20  # duller numbers
     assert np.abs(v["p3_file_read"].astype(int) - photo).max() <= 2  # read back as shown

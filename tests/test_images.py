@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from benchmarks.icc import rgb_profile
+from benchmarks.icc import as_display_p3, rgb_profile
 from flowerdash.data.images import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
@@ -292,23 +292,13 @@ def test_webp():
     assert lossy.shape == src.shape and np.abs(lossy.astype(int) - src).mean() < 8
 
 
-def _as_display_p3(src: np.ndarray) -> tuple[Image.Image, bytes]:
-    """An sRGB picture stored the way a phone stores it: Display P3 numbers and their profile."""
-    p3 = rgb_profile()
-    srgb = ImageCms.createProfile("sRGB")
-    stored = ImageCms.profileToProfile(
-        Image.fromarray(src), srgb, ImageCms.ImageCmsProfile(io.BytesIO(p3)), outputMode="RGB"
-    )
-    return stored, p3
-
-
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 def test_a_display_p3_photo_is_read_in_the_colours_it_is_shown_in(fmt):
     src = np.zeros((16, 24, 3), np.uint8)
     src[:, :8] = (220, 30, 40)  # a saturated red, a green and a purple: flower colours that
     src[:, 8:16] = (40, 160, 60)  # look duller when P3 numbers are read as sRGB
     src[:, 16:] = (150, 40, 170)
-    stored, p3 = _as_display_p3(src)
+    stored, p3 = as_display_p3(src)
     lossless = {"PNG": {}, "JPEG": {"quality": 100, "subsampling": 0}, "WEBP": {"lossless": True}}
     data = _encode(stored, fmt, icc_profile=p3, **lossless[fmt])
     assert Image.open(io.BytesIO(data)).info["icc_profile"] == p3
@@ -337,7 +327,7 @@ def test_a_rgba_display_p3_png_keeps_its_transparency():
     src = np.zeros((8, 8, 4), np.uint8)
     src[..., :3] = (220, 30, 40)
     src[:, 4:, 3] = 255  # left half transparent: composited over white
-    stored, p3 = _as_display_p3(src[..., :3])
+    stored, p3 = as_display_p3(src[..., :3])
     rgba = np.dstack([np.asarray(stored), src[..., 3]])
     a = load_image(_encode(Image.fromarray(rgba, "RGBA"), "PNG", icc_profile=p3)).astype(int)
     np.testing.assert_array_equal(a[:, :4], 255)
