@@ -49,11 +49,23 @@ if [ "${1:-}" = studies ]; then
   # unsure answer, FOUND_TEMPERATURE) are then set in the code by hand, where tests check them.
   run=${2:?usage: accuracy_runs.sh studies RUN FOLD BEFORE}; fold=$3; before=${4:?}
   R=benchmarks/results
-  for f in calibration unsure proxy-calibration find-flower explanation-study ig-rules; do
-    cp "$R/$f.json" "$R/$f-$before.json"
+  for f in calibration unsure proxy-calibration find-flower colour-profile explanation-study \
+    ig-rules; do
+    # kept from the first call only: a second call (below) must not archive the new figures
+    [ -e "$R/$f-$before.json" ] || cp "$R/$f.json" "$R/$f-$before.json"
   done
   "$PY" -m benchmarks.calibrate --fold "$OUT/$fold" --target checkpoints/default
   "$PY" -m benchmarks.unsure --fold "$OUT/$fold"
+  # Find the flower scores the unsure photos by the threshold in the code, so that must be the
+  # one just picked before it runs.
+  "$PY" - <<'PYEOF'
+import json, sys
+from flowerdash.explain.reading import UNSURE_BELOW
+picked = json.load(open("benchmarks/results/unsure.json"))["unsure_below"]
+if abs(picked - UNSURE_BELOW) > 1e-9:
+    sys.exit(f"Set UNSURE_BELOW = {picked:.2f} in flowerdash/explain/reading.py (now "
+             f"{UNSURE_BELOW:.2f}), then run this again.")
+PYEOF
   "$PY" -m benchmarks.proxy_calibration --fold "$OUT/$fold"
   "$PY" -m benchmarks.find_flower --fold "$OUT/$fold"
   "$PY" -m benchmarks.colour_profile "$OUT/$fold"
