@@ -57,7 +57,7 @@ def test_cli_preset_fills_every_field_whose_flag_is_not_given():
     assert TrainConfig(**fields) == preset_config("quick", epochs=7, name="x")
     # a flag given with its default value still wins over the preset
     best = fields_of(["train", "--preset", "best", "--train-on", "train", "--lr=0.001"])
-    assert best["train_on"] == "train" and best["fine_tune_epochs"] == 24
+    assert best["train_on"] == "train" and best["fine_tune_epochs"] == 36
     assert best["augment_overrides"] == {
         "zoom": 0.5,
         "grayscale": 0.2,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, ROOT
 
 from flowerdash.data.images import load_image, prepare_for_model
+from flowerdash.explain import defaults
 from flowerdash.explain.explanations import explain_image
 from flowerdash.models.backbones import input_size
 from flowerdash.models.checkpoints import SHIPPED_DEFAULT, load_model, read_meta
@@ -37,14 +38,21 @@ def test_the_shipped_model_names_the_example_photos(shipped, explained):
     assert len(right) >= 5, [(t, names[r.target]) for t, r in explained]
 
 
-def test_integrated_gradients_on_the_real_backbone_is_complete(explained):
+def test_integrated_gradients_on_the_real_backbone_is_complete(shipped, explained):
     """At the default steps, the attributions add up to the score change within 5% on most
-    photos (not all: docs/RESULTS.md measures the share on 100 test photos) and never far off.
-    Two of the six may pass 5%, as on the model shipped before: how far a photo's gap goes
-    depends on the checkpoint, not only on the integration rule."""
+    photos (not all: docs/RESULTS.md measures the share on 100 test photos, a few of which stay
+    above 10%), and the Explain page's advice holds: more steps bring the worst one within 5%."""
     gaps = {true: result.extras["ig"]["completeness_gap"] for true, result in explained}
-    assert all(gap is not None and gap < 0.10 for gap in gaps.values()), gaps
+    assert all(gap is not None for gap in gaps.values()), gaps
     assert sum(gap < 0.05 for gap in gaps.values()) >= len(gaps) - 2, gaps
+    worst = max(gaps, key=gaps.get)
+    model, _names = shipped
+    path = EXAMPLES / f"{worst.replace(' ', '_')}.jpg"
+    image = prepare_for_model(load_image(path), input_size(model)).round().astype(np.uint8)
+    again = explain_image(model, image, methods=("ig",), steps=4 * defaults.STEPS)
+    assert again.extras["ig"]["completeness_gap"] < 0.05, (worst, gaps[worst])
+    results = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+    assert f"the {worst} is the furthest off at the default steps ({gaps[worst]:.1%})" in results
     for _true, result in explained:
         for method in ("gradcam", "ig"):
             heat = result.maps[method]

@@ -12,7 +12,7 @@ VERY_SURE = 0.9
 # Below this the top answer is called unsure and Try it shows the three best guesses instead.
 # Chosen on validation photos by benchmarks/unsure.py (results/unsure.json; a test keeps the two
 # equal): the smallest threshold above which answers are right at least 95% of the time.
-UNSURE_BELOW = 0.60
+UNSURE_BELOW = 0.50
 FAIRLY_SURE = UNSURE_BELOW
 CENTRE_FOCUS = 0.5  # Grad-CAM mass in the central box (a uniform map has 0.25)
 # The hottest pixels holding half of the weight cover more than this (uniform: 0.5).
