@@ -204,6 +204,8 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
     )
     alone = [f"{run_record(m)['test']['top1']:.1%}" for m in shipped["members"]]
     assert f"the members alone score {', '.join(alone[:-1])} and {alone[-1]}." in flat(RESULTS)
+    # "the average scores more on test than each of its members"
+    assert shipped["test"]["top1"] > max(run_record(m)["test"]["top1"] for m in shipped["members"])
     for member in shipped["members"]:  # each with its own row
         own = run_record(member)
         row = table_line(f"`{member}`")
