@@ -557,6 +557,22 @@ for r in "${runs[@]}"; do case $r in
             --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on train --no-test ;;
   fold-soup3-alllong-x) soup fold-soup3-alllong-x fold-grey-zoom-erase-flat-long \
             fold-grey-zoom5-erase-flat-long fold-grey-zoom5-erase-big-flat-xlong ;;
+  # (104, 105) the second fold of (103), run only if (103) passes its rule: (102) trained on
+  #      val, and its average with (96) and (97). Rule, set before (102) finished: (106), the
+  #      refit of (102) on train+val, and (107), its average with (99) and (100), replace the
+  #      shipped soup3-alllong-final only if, averaged over both folds, (103) and (105) are at
+  #      least 0.5 points ahead of (94) and (98) on the mean of the changed versions and at most
+  #      0.5 behind on clean photos
+  swap-grey-zoom5-erase-big-flat-xlong) train swap-grey-zoom5-erase-big-flat-xlong \
+            --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
+            --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on val --no-test ;;
+  swap-soup3-alllong-x) soup swap-soup3-alllong-x swap-grey-zoom-erase-flat-long \
+            swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-xlong ;;
+  grey-zoom5-erase-big-flat-xlong-final) train grey-zoom5-erase-big-flat-xlong-final \
+            --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
+            --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on train+val ;;
+  soup3-alllong-x-final) soup soup3-alllong-x-final grey-zoom-erase-flat-long-final \
+            grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-xlong-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
