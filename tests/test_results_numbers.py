@@ -478,6 +478,51 @@ LATER_FOLDS = {
 }
 
 
+def test_the_48_epoch_member_is_quoted_from_its_runs_and_fails_its_rule():
+    """Rule (102)-(103): the big-patch member fine-tuned 48 epochs, alone and in the average."""
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**The big-patch member fine-tuned 48 epochs**") :]
+    xlong, long = "fold-grey-zoom5-erase-big-flat-xlong", "fold-grey-zoom5-erase-big-flat-long"
+    assert run_record(xlong)["config"]["fine_tune_epochs"] == 48
+    alone, twin = proxies(f"{xlong}@val"), proxies(f"{long}@val")
+    for words, key in (
+        ("grey ones", "grayscale"),
+        ("zoomed-out photos", "wide"),
+        ("resolution", "low_res"),
+        ("covered ones", "occluded"),
+        ("clean ones", "clean"),
+        ("changed versions", "mean_changed"),
+    ):
+        assert quote(words, alone, twin, key) + ")" in text, key
+    val, was = (100 * run_record(r)["val"]["top1"] for r in (xlong, long))
+    assert f"its own validation score {val:.1f}% ({points(val, was)})" in text
+    *others, _ = run_record("fold-soup3-alllong")["members"]
+    assert run_record("fold-soup3-alllong-x")["members"] == [*others, xlong]
+    soup, shipped = proxies("fold-soup3-alllong-x@val"), proxies("fold-soup3-alllong@val")
+    part = text[text.index("against `fold-soup3-alllong`") :]
+    for words, key in (
+        ("resolution", "low_res"),
+        ("zoomed-out photos", "wide"),
+        ("covered ones", "occluded"),
+        ("clean ones", "clean"),
+        ("changed versions", "mean_changed"),
+    ):
+        assert quote(words, soup, shipped, key) in part, key
+    gain = 100 * (soup["mean_changed"]["top1"] - shipped["mean_changed"]["top1"])
+    assert gain < 0.5 and f"{gain:.2f} points before rounding), short of the rule's 0.5" in part
+    assert not (ROOT / "benchmarks" / "results" / "runs" / "swap-soup3-alllong-x.json").exists()
+    # "the closest any fold average has come to 82": every weight average of the first fold
+    averages = [
+        key.removesuffix("@val")
+        for key in PROXIES
+        if key.endswith("@val")
+        and (ROOT / "benchmarks" / "results" / "runs" / f"{key.removesuffix('@val')}.json").exists()
+        and run_record(key.removesuffix("@val")).get("averages") == "weights"
+    ]
+    best = max(averages, key=lambda n: proxies(f"{n}@val")["occluded"]["top1"])
+    assert best == "fold-soup3-alllong-x" and soup["occluded"]["top1"] < 0.82
+
+
 @pytest.mark.parametrize("fold", LATER_FOLDS)
 def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fold):
     """Each bullet's figures and its changes from the chosen recipe's fold, in points."""
@@ -1469,7 +1514,7 @@ def test_every_member_trained_longer_passes_the_first_fold():
         ("the mean of the changed versions", "mean_changed"),
     ):
         assert quote(words, six, four, key) in six_text, key
-    assert f"Covered photos at {100 * three['occluded']['top1']:.1f}% are the closest" in text
+    assert f"Covered photos at {100 * three['occluded']['top1']:.1f}% were then the closest" in text
     runs = ROOT / "benchmarks" / "results" / "runs"
     averages = [  # every weight average measured on the first fold
         name
@@ -1477,9 +1522,8 @@ def test_every_member_trained_longer_passes_the_first_fold():
         if (runs / f"{name}.json").exists() and run_record(name).get("averages") == "weights"
     ]
     assert "fold-soup3-alllong" in averages and len(averages) > 10
-    assert (
-        max(proxies(f"{n}@val")["occluded"]["top1"] for n in averages) == three["occluded"]["top1"]
-    )
+    then = [n for n in averages if n != "fold-soup3-alllong-x"]  # the one measured after it
+    assert max(proxies(f"{n}@val")["occluded"]["top1"] for n in then) == three["occluded"]["top1"]
 
 
 def test_the_colour_profile_figures_are_the_committed_run():
@@ -1515,7 +1559,7 @@ def test_the_colour_profile_figures_are_the_committed_run():
 def test_every_member_trained_longer_passes_the_second_fold():
     """Rule (96)-(101): the second-fold runs, their average, and the verdict drawn from both."""
     text = flat(section("## Photos unlike the benchmark's"))
-    text = text[text.index("closest any fold average has come to the issue's 82. There") :]
+    text = text[text.index("closest any fold average had come to the issue's 82. There") :]
     longer = run_record("swap-soup3-alllong")["members"]
     assert longer == second_fold_of("fold-soup3-alllong")
     for run in longer:
