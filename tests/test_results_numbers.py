@@ -1292,6 +1292,14 @@ def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
     assert run["offer"] and gain >= run["rule_gain"]
     assert f"It passes ({100 * gain:+.1f} points)" in text
     assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
+    was = result(f"find-flower-{BEFORE}.json")
+    then = was["pooled"]
+    assert (
+        f"passed by {100 * (then['found_top1'] - then['whole_top1']):+.1f} points, on {then['n']} "
+        f"photos unsure at its {was['unsure_below']:.0%}" in flat(text)
+    )
+    # "fewer photos unsure, and on those the whole photo is right less often"
+    assert pooled["n"] < then["n"] and pooled["whole_top1"] < then["whole_top1"]
     assert (
         f"that square was right {pooled['found_top1']:.0%} of the time, the whole photo "
         f"{pooled['whole_top1']:.0%}" in flat(README)
