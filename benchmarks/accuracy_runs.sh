@@ -573,6 +573,18 @@ for r in "${runs[@]}"; do case $r in
             --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on train+val ;;
   soup3-alllong-x-final) soup soup3-alllong-x-final grey-zoom-erase-flat-long-final \
             grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-xlong-final ;;
+  # (108) (94)'s three runs and (102) averaged, four members: (103) replaced (80) by (102) and
+  #      fell short (+0.42 on the changed versions); (82) added (80) beside its twin where
+  #      replacing had not passed, so the same is tried here, set after (103)'s numbers and
+  #      before (108)'s. The same rule as (103): the second fold only if (108) is at least 0.5
+  #      points ahead of (94) on the mean of the changed versions and at most 0.5 behind on
+  #      clean photos; if it passes, (109) is (104) and (110) its average with (96), (97), (87)
+  fold-soup4-alllong-x) soup fold-soup4-alllong-x fold-grey-zoom-erase-flat-long \
+            fold-grey-zoom5-erase-flat-long fold-grey-zoom5-erase-big-flat-long \
+            fold-grey-zoom5-erase-big-flat-xlong ;;
+  swap-soup4-alllong-x) soup swap-soup4-alllong-x swap-grey-zoom-erase-flat-long \
+            swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-long \
+            swap-grey-zoom5-erase-big-flat-xlong ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
