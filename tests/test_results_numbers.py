@@ -521,6 +521,26 @@ def test_the_48_epoch_member_is_quoted_from_its_runs_and_fails_its_rule():
     ]
     best = max(averages, key=lambda n: proxies(f"{n}@val")["occluded"]["top1"])
     assert best == "fold-soup3-alllong-x" and soup["occluded"]["top1"] < 0.82
+    # rule (108): the same run beside its twin, four members
+    assert run_record("fold-soup4-alllong-x")["members"] == [
+        *run_record("fold-soup3-alllong")["members"],
+        xlong,
+    ]
+    four = proxies("fold-soup4-alllong-x@val")
+    part = text[text.index("Beside its twin instead of in its place") :]
+    for words, key in (
+        ("zoomed-out photos", "wide"),
+        ("four flowers in a grid", "several"),
+        ("JPEG", "jpeg"),
+        ("low resolution", "low_res"),
+        ("covered ones", "occluded"),
+        ("clean ones", "clean"),
+        ("changed versions", "mean_changed"),
+    ):
+        assert quote(words, four, shipped, key) in part, key
+    gain = 100 * (four["mean_changed"]["top1"] - shipped["mean_changed"]["top1"])
+    assert gain < 0.5 and f"; {gain:.2f} points before rounding), again short" in part
+    assert not (ROOT / "benchmarks" / "results" / "runs" / "swap-soup4-alllong-x.json").exists()
 
 
 @pytest.mark.parametrize("fold", LATER_FOLDS)
@@ -1530,7 +1550,8 @@ def test_every_member_trained_longer_passes_the_first_fold():
         if (runs / f"{name}.json").exists() and run_record(name).get("averages") == "weights"
     ]
     assert "fold-soup3-alllong" in averages and len(averages) > 10
-    then = [n for n in averages if n != "fold-soup3-alllong-x"]  # the one measured after it
+    later = ("fold-soup3-alllong-x", "fold-soup4-alllong-x")  # measured after it
+    then = [n for n in averages if n not in later]
     assert max(proxies(f"{n}@val")["occluded"]["top1"] for n in then) == three["occluded"]["top1"]
 
 
