@@ -87,6 +87,11 @@ fi
 # epochs on cached features, then every layer fine-tuned 24 epochs, cosine from 3e-4.
 LONG=(--no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 1000
       --fine-tune-lr 3e-4 --label-smoothing 0.1)
+# The three flat-colour recipes of the shipped members, (58), (59) and (53) with flat patches:
+# zoom up to 30% or 50%, and the big-patch one; the runs from (102) on name them so.
+FLAT3=(--augment basic --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}")
+FLAT5=(--augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}")
+FLAT5BIG=("${FLAT5[@]}" --erase-size 0.5)
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2 fullft-lr3-long-ls2-final fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final ensemble4-final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
@@ -553,8 +558,7 @@ for r in "${runs[@]}"; do case $r in
   #      at least 0.5 points ahead of (94) fold-soup3-alllong on the mean of the changed versions
   #      and at most 0.5 behind on clean photos
   fold-grey-zoom5-erase-big-flat-xlong) train fold-grey-zoom5-erase-big-flat-xlong \
-            --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
-            --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on train --no-test ;;
+            "${FLAT5BIG[@]}" --fine-tune-epochs 48 --train-on train --no-test ;;
   fold-soup3-alllong-x) soup fold-soup3-alllong-x fold-grey-zoom-erase-flat-long \
             fold-grey-zoom5-erase-flat-long fold-grey-zoom5-erase-big-flat-xlong ;;
   # (104, 105) the second fold of (103), run only if (103) passes its rule: (102) trained on
@@ -564,13 +568,11 @@ for r in "${runs[@]}"; do case $r in
   #      least 0.5 points ahead of (94) and (98) on the mean of the changed versions and at most
   #      0.5 behind on clean photos
   swap-grey-zoom5-erase-big-flat-xlong) train swap-grey-zoom5-erase-big-flat-xlong \
-            --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
-            --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on val --no-test ;;
+            "${FLAT5BIG[@]}" --fine-tune-epochs 48 --train-on val --no-test ;;
   swap-soup3-alllong-x) soup swap-soup3-alllong-x swap-grey-zoom-erase-flat-long \
             swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-xlong ;;
   grey-zoom5-erase-big-flat-xlong-final) train grey-zoom5-erase-big-flat-xlong-final \
-            --augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-size 0.5 \
-            --erase-flat 0.5 "${LONG[@]}" --fine-tune-epochs 48 --train-on train+val ;;
+            "${FLAT5BIG[@]}" --fine-tune-epochs 48 --train-on train+val ;;
   soup3-alllong-x-final) soup soup3-alllong-x-final grey-zoom-erase-flat-long-final \
             grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-xlong-final ;;
   # (108) (94)'s three runs and (102) averaged, four members: (103) replaced (80) by (102) and
@@ -591,11 +593,9 @@ for r in "${runs[@]}"; do case $r in
   #      (102). Rule, set before any of them ran: the second fold only if (113) is at least 0.5
   #      points ahead of (94) fold-soup3-alllong on the mean of the changed versions and at most
   #      0.5 behind on clean photos
-  fold-grey-zoom-erase-flat-xlong) train fold-grey-zoom-erase-flat-xlong --augment basic \
-            --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+  fold-grey-zoom-erase-flat-xlong) train fold-grey-zoom-erase-flat-xlong "${FLAT3[@]}" \
             --fine-tune-epochs 48 --train-on train --no-test ;;
-  fold-grey-zoom5-erase-flat-xlong) train fold-grey-zoom5-erase-flat-xlong --augment basic \
-            --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}" \
+  fold-grey-zoom5-erase-flat-xlong) train fold-grey-zoom5-erase-flat-xlong "${FLAT5[@]}" \
             --fine-tune-epochs 48 --train-on train --no-test ;;
   fold-soup3-allxlong) soup fold-soup3-allxlong fold-grey-zoom-erase-flat-xlong \
             fold-grey-zoom5-erase-flat-xlong fold-grey-zoom5-erase-big-flat-xlong ;;
