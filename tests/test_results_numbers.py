@@ -357,6 +357,16 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
 
 # folds measured after a choice: the fold of the recipe chosen then, and each bullet's figures
 LATER_FOLDS = {
+    "fold-grey-zoom-erase-flat-xlong": (
+        "fold-grey-zoom-erase-flat-long",
+        (
+            ("four flowers in a grid", "several"),
+            ("covered ones", "occluded"),
+            ("clean ones", "clean"),
+            ("grey ones", "grayscale"),
+            ("the mean of the changed versions", "mean_changed"),
+        ),
+    ),
     "fold-grey-zoom-erase-flat-long": (
         "fold-grey-zoom-erase-flat",
         (
