@@ -56,6 +56,7 @@ def srgb_curve(points: int = 1024) -> bytes:
     )
 
 
+@functools.cache  # as_display_p3 embeds it in every photo: built once
 def rgb_profile(primaries=P3_PRIMARIES, name: str = "Display P3 (flowerdash)") -> bytes:
     """The bytes of an ICC v2 monitor profile: these primaries, a D65 white, the sRGB curve."""
     m = rgb_to_xyz_d50(primaries)
