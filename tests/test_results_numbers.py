@@ -16,6 +16,7 @@ from flowerdash.inference.evaluation import file_hash
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 RESULTS = (ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8")
 ARTEFACTS = ROOT / "benchmarks" / "results"
+RUNS = ARTEFACTS / "runs"  # one record per run (benchmarks.run_record)
 
 
 def result(name: str) -> dict:
@@ -173,6 +174,16 @@ def test_readme_and_results_quote_the_shipped_models_test_scores():
 
 def run_record(name: str) -> dict:
     return result(f"runs/{name}.json")
+
+
+def first_fold_averages() -> list[str]:
+    """Every weight average measured by the proxies on the first fold (validation photos)."""
+    names = (key.removesuffix("@val") for key in PROXIES if key.endswith("@val"))
+    return [
+        n
+        for n in names
+        if (RUNS / f"{n}.json").exists() and run_record(n).get("averages") == "weights"
+    ]
 
 
 def test_readme_quotes_each_model_shipped_before_from_its_record():
@@ -520,15 +531,9 @@ def test_the_48_epoch_member_is_quoted_from_its_runs_and_fails_its_rule():
         assert quote(words, soup, shipped, key) in part, key
     gain = 100 * (soup["mean_changed"]["top1"] - shipped["mean_changed"]["top1"])
     assert gain < 0.5 and f"{gain:.2f} points before rounding), short of the rule's 0.5" in part
-    assert not (ROOT / "benchmarks" / "results" / "runs" / "swap-soup3-alllong-x.json").exists()
+    assert not (RUNS / "swap-soup3-alllong-x.json").exists()
     # "the closest any fold average has come to 82": every weight average of the first fold
-    averages = [
-        key.removesuffix("@val")
-        for key in PROXIES
-        if key.endswith("@val")
-        and (ROOT / "benchmarks" / "results" / "runs" / f"{key.removesuffix('@val')}.json").exists()
-        and run_record(key.removesuffix("@val")).get("averages") == "weights"
-    ]
+    averages = first_fold_averages()
     best = max(averages, key=lambda n: proxies(f"{n}@val")["occluded"]["top1"])
     assert best == "fold-soup3-alllong-x" and soup["occluded"]["top1"] < 0.82
     # rule (108): the same run beside its twin, four members
@@ -550,7 +555,7 @@ def test_the_48_epoch_member_is_quoted_from_its_runs_and_fails_its_rule():
         assert quote(words, four, shipped, key) in part, key
     gain = 100 * (four["mean_changed"]["top1"] - shipped["mean_changed"]["top1"])
     assert gain < 0.5 and f"; {gain:.2f} points before rounding), again short" in part
-    assert not (ROOT / "benchmarks" / "results" / "runs" / "swap-soup4-alllong-x.json").exists()
+    assert not (RUNS / "swap-soup4-alllong-x.json").exists()
 
 
 @pytest.mark.parametrize("fold", LATER_FOLDS)
@@ -1486,7 +1491,7 @@ def test_the_jpeg_screen_falls_short_of_its_rule():
 
 def test_every_run_record_is_named_in_results():
     text = RESULTS[RESULTS.index("**Records.**") : RESULTS.index("All runs: `bash")]
-    names = sorted(f.stem for f in (ROOT / "benchmarks" / "results" / "runs").glob("*.json"))
+    names = sorted(f.stem for f in RUNS.glob("*.json"))
     assert [n for n in names if f"`{n}`" not in text] == []
 
 
@@ -1553,12 +1558,7 @@ def test_every_member_trained_longer_passes_the_first_fold():
     ):
         assert quote(words, six, four, key) in six_text, key
     assert f"Covered photos at {100 * three['occluded']['top1']:.1f}% were then the closest" in text
-    runs = ROOT / "benchmarks" / "results" / "runs"
-    averages = [  # every weight average measured on the first fold
-        name
-        for name in (key.removesuffix("@val") for key in PROXIES if key.endswith("@val"))
-        if (runs / f"{name}.json").exists() and run_record(name).get("averages") == "weights"
-    ]
+    averages = first_fold_averages()
     assert "fold-soup3-alllong" in averages and len(averages) > 10
     later = ("fold-soup3-alllong-x", "fold-soup4-alllong-x")  # measured after it
     then = [n for n in averages if n not in later]
@@ -1644,9 +1644,7 @@ def test_every_member_trained_longer_passes_the_second_fold():
     assert f"covered photos {both_folds(after, 'occluded'):.1f}% against 82" in decision
     # its refits: each trained longer on train + val, with its own row in the runs table
     refits = [m.replace("swap-", "") + "-final" for m in longer]
-    recorded = [
-        r for r in refits if (ROOT / "benchmarks" / "results" / "runs" / f"{r}.json").exists()
-    ]
+    recorded = [r for r in refits if (RUNS / f"{r}.json").exists()]
     assert {"grey-zoom-erase-flat-long-final", "grey-zoom5-erase-flat-long-final"} <= set(recorded)
     for refit in recorded:
         own = run_record(refit)
