@@ -599,6 +599,24 @@ for r in "${runs[@]}"; do case $r in
             --fine-tune-epochs 48 --train-on train --no-test ;;
   fold-soup3-allxlong) soup fold-soup3-allxlong fold-grey-zoom-erase-flat-xlong \
             fold-grey-zoom5-erase-flat-xlong fold-grey-zoom5-erase-big-flat-xlong ;;
+  # (114-116) the second fold of (113), run only if (113) passes its rule: (111) and (112)
+  #      trained on val, and their average with (104). Rule, set before (112) finished: (117,
+  #      118), the refits of (111) and (112) on train+val, and (119), their average with (106),
+  #      replace the shipped soup3-alllong-final only if, averaged over both folds, (113) and
+  #      (116) are at least 0.5 points ahead of (94) and (98) on the mean of the changed
+  #      versions and at most 0.5 behind on clean photos
+  swap-grey-zoom-erase-flat-xlong) train swap-grey-zoom-erase-flat-xlong "${FLAT3[@]}" \
+            --fine-tune-epochs 48 --train-on val --no-test ;;
+  swap-grey-zoom5-erase-flat-xlong) train swap-grey-zoom5-erase-flat-xlong "${FLAT5[@]}" \
+            --fine-tune-epochs 48 --train-on val --no-test ;;
+  swap-soup3-allxlong) soup swap-soup3-allxlong swap-grey-zoom-erase-flat-xlong \
+            swap-grey-zoom5-erase-flat-xlong swap-grey-zoom5-erase-big-flat-xlong ;;
+  grey-zoom-erase-flat-xlong-final) train grey-zoom-erase-flat-xlong-final "${FLAT3[@]}" \
+            --fine-tune-epochs 48 --train-on train+val ;;
+  grey-zoom5-erase-flat-xlong-final) train grey-zoom5-erase-flat-xlong-final "${FLAT5[@]}" \
+            --fine-tune-epochs 48 --train-on train+val ;;
+  soup3-allxlong-final) soup soup3-allxlong-final grey-zoom-erase-flat-xlong-final \
+            grey-zoom5-erase-flat-xlong-final grey-zoom5-erase-big-flat-xlong-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
