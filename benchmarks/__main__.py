@@ -11,8 +11,8 @@ import time
 import traceback
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks.common import RESULTS, ROOT
+
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 
 

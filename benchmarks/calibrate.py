@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "calibration.json"
+from benchmarks.common import RESULTS, ROOT
+
+OUT = RESULTS / "calibration.json"
 
 
 def split_probabilities(model: Any, source: Any, split: str) -> tuple[np.ndarray, np.ndarray]:

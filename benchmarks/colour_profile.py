@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import RESULTS, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "colour-profile.json"
+OUT = RESULTS / "colour-profile.json"
 VERSIONS = ("srgb", "p3_numbers_as_srgb", "p3_file_read")
 
 

@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import RESULTS, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "explanation-paired.json"
+OUT = RESULTS / "explanation-paired.json"
 #: Below this focus score a map is said to look away from the centre (as in the Audit page).
 AWAY = 0.3
 

@@ -25,10 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import write_result
+from benchmarks.common import RESULTS, write_result
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "results" / "explanation-study.json"
+OUT = RESULTS / "explanation-study.json"
 
 
 def centre_prior(size: int) -> np.ndarray:

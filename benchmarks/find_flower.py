@@ -40,10 +40,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import RESULTS
 from flowerdash.data.images import WHOLE_PHOTO
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "find-flower.json"
+OUT = RESULTS / "find-flower.json"
 VERSIONS = ("clean", "wide", "several")
 GAIN = 0.05  # the rule's bar, in top-1 on the unsure photos
 ECE_GAIN = 0.02  # the second rule's bar, as in benchmarks/proxy_calibration.py

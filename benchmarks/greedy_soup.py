@@ -20,8 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks.common import RESULTS
 
 
 def keeps(with_it: dict[str, Any], without: dict[str, Any], clean_tolerance: float) -> bool:

@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "multiworker.json"
+from benchmarks.common import RESULTS, ROOT
+
+OUT = RESULTS / "multiworker.json"
 BATCH, IMAGES, SIZE, FT_EPOCHS = 32, 128, 224, 4
 RUN = [
     "train",

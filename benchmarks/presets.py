@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "presets.json"
+from benchmarks.common import RESULTS
+
+OUT = RESULTS / "presets.json"
 
 
 def quick_run(checkpoint_dir: str, name: str) -> dict[str, Any]:

@@ -29,8 +29,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "proxies.json"
+from benchmarks.common import RESULTS
+
+OUT = RESULTS / "proxies.json"
 GREY = 128
 
 

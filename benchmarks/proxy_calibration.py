@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "proxy-calibration.json"
+from benchmarks.common import RESULTS
+
+OUT = RESULTS / "proxy-calibration.json"
 RULE = {"changed_ece_gain": 0.02, "clean_ece_at_most": 0.03}
 
 

@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "runs"
+from benchmarks.common import RESULTS
+
+OUT = RESULTS / "runs"
 LAST = 6  # fine-tuning epochs averaged when recipes are compared on val
 
 

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "unsure.json"
-CALIBRATION = ROOT / "benchmarks" / "results" / "calibration.json"
+from benchmarks.common import RESULTS, ROOT
+
+OUT = RESULTS / "unsure.json"
+CALIBRATION = RESULTS / "calibration.json"
 GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))
 SURE_ACCURACY = 0.95  # the rule's bar for the answers shown alone
 
