@@ -617,6 +617,20 @@ for r in "${runs[@]}"; do case $r in
             --fine-tune-epochs 48 --train-on train+val ;;
   soup3-allxlong-final) soup soup3-allxlong-final grey-zoom-erase-flat-xlong-final \
             grey-zoom5-erase-flat-xlong-final grey-zoom5-erase-big-flat-xlong-final ;;
+  # (120) (94)'s three runs and (113)'s three averaged, six members: with the 48-epoch members
+  #      in place of their twins (103, 113) or one beside its twin (108), each average fell
+  #      short by 0.01 to 0.10 points, and beside came closest; set after (113)'s numbers and
+  #      before (120)'s. The same rule: the second fold only if (120) is at least 0.5 points
+  #      ahead of (94) on the mean of the changed versions and at most 0.5 behind on clean
+  #      photos; if it passes, (121) averages (98)'s three runs with (104), (114) and (115)
+  fold-soup6-alllong-xlong) soup fold-soup6-alllong-xlong fold-grey-zoom-erase-flat-long \
+            fold-grey-zoom5-erase-flat-long fold-grey-zoom5-erase-big-flat-long \
+            fold-grey-zoom-erase-flat-xlong fold-grey-zoom5-erase-flat-xlong \
+            fold-grey-zoom5-erase-big-flat-xlong ;;
+  swap-soup6-alllong-xlong) soup swap-soup6-alllong-xlong swap-grey-zoom-erase-flat-long \
+            swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-long \
+            swap-grey-zoom-erase-flat-xlong swap-grey-zoom5-erase-flat-xlong \
+            swap-grey-zoom5-erase-big-flat-xlong ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
