@@ -631,6 +631,16 @@ for r in "${runs[@]}"; do case $r in
             swap-grey-zoom5-erase-flat-long swap-grey-zoom5-erase-big-flat-long \
             swap-grey-zoom-erase-flat-xlong swap-grey-zoom5-erase-flat-xlong \
             swap-grey-zoom5-erase-big-flat-xlong ;;
+  # (122) the refit of (120): (120) passed its rule (+0.70 on the changed versions, +0.49 on
+  #      clean photos), so (121) is run. Rule, set before any run of (121) finished: (122), the
+  #      average of the three shipped refits of (94)'s runs with (106), (117) and (118), the
+  #      refits of (102), (111) and (112) on train+val, replaces the shipped soup3-alllong-final
+  #      only if, averaged over both folds, (120) and (121) are at least 0.5 points ahead of
+  #      (94) and (98) on the mean of the changed versions and at most 0.5 behind on clean photos
+  soup6-alllong-xlong-final) soup soup6-alllong-xlong-final grey-zoom-erase-flat-long-final \
+            grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-long-final \
+            grey-zoom-erase-flat-xlong-final grey-zoom5-erase-flat-xlong-final \
+            grey-zoom5-erase-big-flat-xlong-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
