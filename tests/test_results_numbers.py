@@ -630,6 +630,38 @@ def test_the_36_and_48_epoch_members_averaged_pass_the_first_fold():
     assert "the closest any fold average has come to the issue's 82" in text
 
 
+def test_the_six_member_average_on_the_second_fold_is_quoted_from_its_runs():
+    """Rule (121)-(122): the second fold of the six-member average, and the verdict."""
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("So its second fold was trained (`swap-soup6-alllong-xlong`") :]
+    members = run_record("swap-soup6-alllong-xlong")["members"]
+    assert members == second_fold_of("fold-soup6-alllong-xlong")
+    for run in members[3:]:
+        assert run_record(run)["config"]["train_on"] == "val"
+        assert run_record(run)["config"]["fine_tune_epochs"] == 48
+        vals = [100 * run_record(r)["val"]["top1"] for r in (run, run.replace("-xlong", "-long"))]
+        assert f"`{run}` {vals[0]:.1f}% ({points(*vals)})" in text, run
+    six, three = proxies("swap-soup6-alllong-xlong@train"), proxies("swap-soup3-alllong@train")
+    for words, key in (
+        ("clean ones", "clean"),
+        ("covered ones", "occluded"),
+        ("grey ones", "grayscale"),
+        ("the mean of the changed versions", "mean_changed"),
+    ):
+        assert quote(words, six, three, key) + ")" in text, key
+    after = ("fold-soup6-alllong-xlong@val", "swap-soup6-alllong-xlong@train")
+    before = ("fold-soup3-alllong@val", "swap-soup3-alllong@train")
+    gain = both_folds(after, "mean_changed") - both_folds(before, "mean_changed")
+    clean = both_folds(after, "clean") - both_folds(before, "clean")
+    signed = (f"{v:+.3f}".replace("-", "−") for v in (gain, clean))
+    assert "{} points on the changed versions and {} on clean photos".format(*signed) in text
+    for key, target in (("mean_changed", 88), ("occluded", 82)):
+        assert f"{both_folds(after, key):.1f}%" in text and both_folds(after, key) < target
+    passes = gain >= 0.5 and clean >= -0.5
+    assert ("so by the rule the refits are trained next" in text) == passes
+    assert ("short of the rule's 0.5, so the shipped model stays" in text) == (not passes)
+
+
 @pytest.mark.parametrize("fold", LATER_FOLDS)
 def test_the_folds_measured_after_the_choice_are_quoted_from_their_artefacts(fold):
     """Each bullet's figures and its changes from the chosen recipe's fold, in points."""
