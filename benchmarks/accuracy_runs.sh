@@ -641,6 +641,18 @@ for r in "${runs[@]}"; do case $r in
             grey-zoom5-erase-flat-long-final grey-zoom5-erase-big-flat-long-final \
             grey-zoom-erase-flat-xlong-final grey-zoom5-erase-flat-xlong-final \
             grey-zoom5-erase-big-flat-xlong-final ;;
+  # (123, 124) (94) fold-soup3-alllong with its BatchNorm statistics recomputed on the fold's
+  #      training photos, as SWA does after averaging: every run kept BatchNorm frozen at its
+  #      ImageNet statistics, so no layer's statistics describe the fine-tuned weights it
+  #      follows, let alone the average. (123) from the plain photos (one pass), (124) from
+  #      them augmented as the members were (two passes). Set after a pooling probe failed and
+  #      before either's numbers. Rule: the better of the two on the mean of the changed
+  #      versions goes to the second fold, (125) the same done to (98) swap-soup3-alllong with
+  #      the val photos, only if it is at least 0.5 points ahead of (94) on the mean of the
+  #      changed versions and at most 0.5 behind on clean photos; (126), the same done to the
+  #      shipped soup3-alllong-final with train+val photos, replaces it only if, averaged over
+  #      both folds, (123 or 124) and (125) are at least 0.5 points ahead of (94) and (98) on
+  #      the mean of the changed versions and at most 0.5 behind on clean photos
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
