@@ -652,7 +652,23 @@ for r in "${runs[@]}"; do case $r in
   #      changed versions and at most 0.5 behind on clean photos; (126), the same done to the
   #      shipped soup3-alllong-final with train+val photos, replaces it only if, averaged over
   #      both folds, (123 or 124) and (125) are at least 0.5 points ahead of (94) and (98) on
-  #      the mean of the changed versions and at most 0.5 behind on clean photos
+  #      the mean of the changed versions and at most 0.5 behind on clean photos.
+  #      Withdrawn before any run was recorded: the offline weights' BatchNorm layers hold
+  #      folded biases over identity statistics (gamma 1, mean 0, var 1-eps; see the weights
+  #      folder's README), so there are no statistics to bring up to date; recomputing them
+  #      whitens every channel and drops the scales folded into the convolutions (a probe of
+  #      (123) answered at chance)
+  # (127, 128) (94) answering every photo enlarged inside the model to 256 px (127) or 288 px
+  #      (128) before the backbone, without training: the runs train on random zooms of up to
+  #      50% but answer a centre crop, so at test a flower looks smaller than the ones trained
+  #      on, most of all in zoomed-out photos and four flowers in a grid (the train/test
+  #      resolution discrepancy, Touvron et al. 2019). Set before either's numbers. Rule: the
+  #      better of the two on the mean of the changed versions goes to the second fold, (129)
+  #      the same done to (98), only if it is at least 0.5 points ahead of (94) on the mean of
+  #      the changed versions and at most 0.5 behind on clean photos; (130), the same done to
+  #      soup3-alllong-final, replaces it only if, averaged over both folds, it and (129) are at
+  #      least 0.5 points ahead of (94) and (98) on the mean of the changed versions and at
+  #      most 0.5 behind on clean photos
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
