@@ -19,10 +19,12 @@ train() { local name=$1; shift; echo "== $name"; /usr/bin/time -f "$name wall %e
   "$PY" -m benchmarks.run_record "$OUT/$name" "$name"; }
 # A weight average of trained runs (flowerdash.models.soup), recorded like a trained run; the
 # refit on train+val (no val photos left) is measured on test, a fold's on val by the proxies.
-soup() { local name=$1; shift; echo "== $name"; local test=(--no-test)
+# Options (--flag=value) pass through; every other argument names a run in $OUT.
+soup() { local name=$1; shift; echo "== $name"; local test=(--no-test) args=() a
   case $name in *-final) test=() ;; esac
+  for a in "$@"; do case $a in --*) args+=("$a") ;; *) args+=("$OUT/$a") ;; esac; done
   "$PY" -m flowerdash ensemble --average weights --name "$name" --checkpoint-dir "$OUT" \
-    "${test[@]}" "${@/#/$OUT/}" 2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" \
+    "${test[@]}" "${args[@]}" 2>&1 | grep -v "^I0000\|^E0000\|^WARNING\|absl\|cuda" \
     | tee "$OUT/$name.log"
   "$PY" -m benchmarks.run_record "$OUT/$name" "$name"; }
 if [ "${1:-}" = ship ]; then
@@ -669,6 +671,18 @@ for r in "${runs[@]}"; do case $r in
   #      soup3-alllong-final, replaces it only if, averaged over both folds, it and (129) are at
   #      least 0.5 points ahead of (94) and (98) on the mean of the changed versions and at
   #      most 0.5 behind on clean photos
+  fold-soup3-alllong-up256) soup fold-soup3-alllong-up256 --backbone-size=256 \
+            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
+            fold-grey-zoom5-erase-big-flat-long ;;
+  fold-soup3-alllong-up288) soup fold-soup3-alllong-up288 --backbone-size=288 \
+            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
+            fold-grey-zoom5-erase-big-flat-long ;;
+  swap-soup3-alllong-up288) soup swap-soup3-alllong-up288 --backbone-size=288 \
+            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
+            swap-grey-zoom5-erase-big-flat-long ;;
+  soup3-alllong-up288-final) soup soup3-alllong-up288-final --backbone-size=288 \
+            grey-zoom-erase-flat-long-final grey-zoom5-erase-flat-long-final \
+            grey-zoom5-erase-big-flat-long-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%

@@ -114,3 +114,50 @@ def test_backbone_size_upsamples_inside_the_model_and_keeps_the_input_size():
     assert "upsample" not in [layer.name for layer in same.layers]
     with pytest.raises(ConfigError, match="cannot be smaller"):
         build_model("tiny", weights=None, image_size=32, backbone_size=24)
+
+
+def test_a_bare_call_of_an_upsampling_model_answers_in_inference_mode():
+    # Resizing defaults to training=True; a bare model(x) must still leave dropout off.
+    model = backbones.build_model(
+        "tiny", weights=None, image_size=32, backbone_size=48, dropout=0.5, num_classes=4
+    )
+    x = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    before = [w.copy() for w in model.get_weights()]
+    inference = np.asarray(model(x, training=False))
+    np.testing.assert_array_equal(np.asarray(model(x)), inference)
+    for weight, was in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(weight, was)  # no BatchNorm statistic moved
+    assert not np.allclose(np.asarray(model(x, training=True)), inference)  # training still trains
+
+
+def test_with_backbone_size_copies_the_model_and_enlarges_what_the_backbone_sees():
+    build_model, with_size = backbones.build_model, backbones.with_backbone_size
+    model = build_model("tiny", weights=None, image_size=32, num_classes=4)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    answers = np.asarray(model(x, training=False))
+    enlarged = with_size(model, 48)
+    assert enlarged is not model and "upsample" not in [layer.name for layer in model.layers]
+    assert backbones.input_size(enlarged) == 32
+    assert enlarged.get_layer("conv3").output.shape[1:3] == (12, 12)
+    # The same function as a model built at that backbone size with these weights.
+    reference = build_model("tiny", weights=None, image_size=32, backbone_size=48, num_classes=4)
+    reference.set_weights(model.get_weights())
+    np.testing.assert_allclose(enlarged(x), reference(x, training=False), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(model(x, training=False)), answers)  # untouched
+    # At the model's own size the copy answers as the original; sizes replace each other.
+    np.testing.assert_array_equal(np.asarray(with_size(model, 32)(x)), answers)
+    assert with_size(enlarged, 64).get_layer("upsample").output.shape[1:3] == (64, 64)
+    back = with_size(enlarged, 32)
+    assert "upsample" not in [layer.name for layer in back.layers]
+    np.testing.assert_array_equal(np.asarray(back(x)), answers)
+    with pytest.raises(ConfigError, match="cannot be smaller"):
+        with_size(model, 24)
+
+
+def test_with_backbone_size_refuses_a_model_it_did_not_build():
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    other = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    with pytest.raises(ConfigError, match="flowerdash's own classifiers"):
+        backbones.with_backbone_size(other, 48)

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_tiny_cnn, save_tiny_checkpoint
 
 from flowerdash.cli.main import main
-from flowerdash.errors import CheckpointError
+from flowerdash.errors import CheckpointError, ConfigError
 from flowerdash.models.checkpoints import load_model, read_meta
 from flowerdash.models.ensemble import ensemble_checkpoint
 from flowerdash.models.soup import average_weights
@@ -89,6 +89,25 @@ def test_a_weight_average_checkpoint_is_one_members_size_and_says_what_it_averag
     assert read_meta(scores)["averages"] == "scores"
 
 
+def test_a_weight_average_can_enlarge_what_its_backbone_sees(tmp_path):
+    from flowerdash.models.backbones import input_size, with_backbone_size
+
+    a = save_tiny_checkpoint(tmp_path, "a", seed=1)
+    b = save_tiny_checkpoint(tmp_path, "b", seed=2)
+    plain = ensemble_checkpoint([a, b], name="ab", root=tmp_path, average="weights")
+    folder = ensemble_checkpoint(
+        [a, b], name="ab96", root=tmp_path, average="weights", backbone_size=96
+    )
+    assert read_meta(folder)["backbone_size"] == 96 and "backbone_size" not in read_meta(plain)
+    model = load_model(folder)
+    assert input_size(model) == 64 and model.get_layer("upsample").output.shape[1:3] == (96, 96)
+    x = _images()
+    expected = with_backbone_size(load_model(plain), 96)(x, training=False)
+    np.testing.assert_allclose(model(x), expected, atol=1e-6)
+    with pytest.raises(ConfigError, match="Only a weight average"):
+        ensemble_checkpoint([a, b], name="s96", root=tmp_path, backbone_size=96)
+
+
 def test_an_unknown_average_or_one_model_is_refused_before_anything_is_written(tmp_path):
     a = save_tiny_checkpoint(tmp_path, "a", seed=1)
     b = save_tiny_checkpoint(tmp_path, "b", seed=2)
@@ -107,6 +126,9 @@ def test_cli_averages_weights_on_request(tmp_path, capsys):
     assert code == 0
     assert json.loads(capsys.readouterr().out)["checkpoint"] == str(tmp_path / "ab")
     assert read_meta(tmp_path / "ab")["backbone"] == "tiny"
+    args = ["ensemble", "a", "b", "--average", "weights", "--backbone-size", "80"]
+    assert main([*args, "--name", "ab80", "--checkpoint-dir", str(tmp_path), "--no-test"]) == 0
+    assert read_meta(tmp_path / "ab80")["backbone_size"] == 80
     with pytest.raises(SystemExit) as bad:
         main(["ensemble", "a", "b", "--average", "median"])
     assert bad.value.code == 2

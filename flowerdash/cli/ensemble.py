@@ -29,6 +29,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "member's size with the mean of their weights, for runs fine-tuned from the same start "
         "(the same backbone and head)",
     )
+    n.add_argument(
+        "--backbone-size",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="weights only: enlarge every photo to this side before the backbone, for runs "
+        "trained on random zooms (their flowers look larger than in a centre crop)",
+    )
     n.add_argument("--name", default=None, help="name of the new checkpoint")
     n.add_argument("--checkpoint-dir", default=None)
     n.add_argument("--no-test", action="store_true", help="do not evaluate on the test split")
@@ -53,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
         source = get_source(args.data_dir)
     folder = ensemble_checkpoint(
-        members, name=args.name, root=args.checkpoint_dir, average=args.average
+        members,
+        name=args.name,
+        root=args.checkpoint_dir,
+        average=args.average,
+        backbone_size=args.backbone_size,
     )
     result: dict[str, Any] = {"checkpoint": str(folder), "members": [str(m) for m in members]}
     if source is not None:

@@ -155,6 +155,15 @@ def _weights_help(spec: BackboneSpec) -> str:
     )
 
 
+def _upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
+    import keras
+
+    # Resizing's call defaults to training=True, and Keras hands a layer's default on to every
+    # later layer of a call that names none: a bare model(x) would then run dropout. Saying
+    # training=False here keeps model(x) in inference; model(x, training=True) still trains.
+    return keras.layers.Resizing(side, side, name="upsample")(x, training=False)
+
+
 def build_model(
     backbone: str = DEFAULT_BACKBONE,
     weights: str | Path | None = "auto",
@@ -186,7 +195,7 @@ def build_model(
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
     if backbone_size is not None and backbone_size > size:
-        x = keras.layers.Resizing(backbone_size, backbone_size, name="upsample")(x)
+        x = _upsample(x, backbone_size)
     x = spec.preprocess()(x)
     try:
         features = spec.build(x, resolved)
@@ -205,6 +214,42 @@ def build_model(
     logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(x)
     probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
     return keras.Model(inputs, probs, name=f"flowerdash_{spec.name}")
+
+
+def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
+    """A copy of a :func:`build_model` model that enlarges each photo to ``backbone_size`` first.
+
+    The copy has the same weights and takes the same input; only the side the backbone sees
+    changes (an ``upsample`` layer before ``preprocess``, replaced if the model has one). It
+    computes the same function as the original at the original's own backbone size. Runs that
+    train on random zooms answer a centre crop in which the flower looks smaller than in
+    training; enlarging at test closes that gap (Touvron et al. 2019, "FixRes").
+    """
+    import keras
+
+    size = input_size(model)
+    if backbone_size < size:
+        raise ConfigError(
+            _(
+                "The backbone size ({backbone}) cannot be smaller than the image size ({image})."
+            ).format(backbone=backbone_size, image=size)
+        )
+    names = [layer.name for layer in model.layers]
+    if "preprocess" not in names:
+        raise ConfigError(_("Only flowerdash's own classifiers can change their backbone size."))
+    has_upsample = "upsample" in names
+
+    def call(layer, *args, **kwargs):
+        if layer.name == "upsample":
+            # no resizing at all at the input size, not a resize to the same size
+            return args[0] if backbone_size == size else _upsample(args[0], backbone_size)
+        if layer.name == "preprocess" and not has_upsample and backbone_size > size:
+            args = (_upsample(args[0], backbone_size),)
+        return layer(*args, **kwargs)
+
+    copy = keras.models.clone_model(model, call_function=call)
+    copy.set_weights(model.get_weights())  # resizing has no weights: the order is unchanged
+    return copy
 
 
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowerdash.errors import CheckpointError
+from flowerdash.errors import CheckpointError, ConfigError
 from flowerdash.i18n import _
+from flowerdash.models.backbones import with_backbone_size
 from flowerdash.models.checkpoints import (
     check_new_name,
     load_model,
@@ -101,11 +102,14 @@ def ensemble_checkpoint(
     name: str | None = None,
     root: str | Path | None = None,
     average: str = "scores",
+    backbone_size: int | None = None,
 ) -> Path:
     """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically).
 
     ``average`` is "scores" (one model running every member) or "weights" (one model of a
     member's size whose weights are the members' mean: see ``flowerdash.models.soup``).
+    ``backbone_size`` (weights only): the average enlarges every photo to this side before its
+    backbone (``flowerdash.models.backbones.with_backbone_size``).
     """
     if average not in AVERAGES:
         raise CheckpointError(
@@ -113,6 +117,8 @@ def ensemble_checkpoint(
                 choices=" or ".join(AVERAGES), average=average
             )
         )
+    if backbone_size is not None and average != "weights":
+        raise ConfigError(_("Only a weight average can change its backbone size."))
     check_member_count(len(members))
     if name is not None:
         check_new_name(name, root)
@@ -129,6 +135,8 @@ def ensemble_checkpoint(
         from flowerdash.models.soup import average_weights
 
         model = average_weights(models)
+        if backbone_size is not None:
+            model = with_backbone_size(model, backbone_size)
         backbone = backbones[0]  # one architecture, checked by average_weights
     else:
         model = build_ensemble(models)
@@ -149,6 +157,8 @@ def ensemble_checkpoint(
         "started": started,
         "finished": now_iso(),
     }
+    if backbone_size is not None:
+        meta["backbone_size"] = backbone_size
     kind = "ensemble" if average == "scores" else "soup"
     name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
