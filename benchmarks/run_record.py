@@ -59,6 +59,8 @@ def record(meta: dict[str, Any], name: str) -> dict[str, Any]:
     if meta.get("members"):  # an ensemble or a weight average of trained runs
         out["averages"] = meta.get("averages", "scores")
         out["members"] = [m.get("name") for m in meta["members"]]
+    if meta.get("backbone_size"):  # photos enlarged inside the model before the backbone
+        out["backbone_size"] = meta["backbone_size"]
     return out
 
 

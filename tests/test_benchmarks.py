@@ -303,9 +303,14 @@ def test_a_run_record_names_what_an_ensemble_averages_and_its_members(tmp_path):
     assert record_main([str(soup), "ab", "--out", str(tmp_path / "runs")]) == 0
     record = json.loads((tmp_path / "runs" / "ab.json").read_text())
     assert record["averages"] == "weights" and record["members"] == ["a", "b"]
-    assert record["config"] == read_meta(soup).get("config")
+    assert record["config"] == read_meta(soup).get("config") and "backbone_size" not in record
     assert record_main([str(a), "a", "--out", str(tmp_path / "runs")]) == 0
     assert "members" not in json.loads((tmp_path / "runs" / "a.json").read_text())
+    big = ensemble_checkpoint(
+        [a, b], name="ab96", root=tmp_path, average="weights", backbone_size=96
+    )
+    assert record_main([str(big), "ab96", "--out", str(tmp_path / "runs")]) == 0
+    assert json.loads((tmp_path / "runs" / "ab96.json").read_text())["backbone_size"] == 96
 
 
 def test_a_calibration_fold_of_averaged_runs_learnt_from_what_its_members_did():
