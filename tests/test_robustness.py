@@ -207,6 +207,30 @@ def test_cache_hit_and_invalidation_when_the_model_changes(tmp_path, setting, mo
     assert calls and changed.model_hash != first.model_hash
 
 
+def test_the_photos_a_model_is_chosen_on_are_measured_apart_from_test(tmp_path, data_dir):
+    source = FolderSource(data_dir)
+    folder = save_tiny_checkpoint(tmp_path, "split")
+    model = load_model(folder)
+    kwargs = dict(source=source, corruptions=["blur"], severities=(1,), use_cache=True)
+    test = evaluate_robustness(folder, **kwargs)
+    val = evaluate_robustness(folder, split="val", **kwargs)
+    assert (test.extra["split"], val.extra["split"]) == ("test", "val")
+    assert val.n == len(source.split("val").labels) != test.n
+    images, labels = [], []
+    for x, y in make_pipeline(source, "val", image_size=64, batch_size=64, one_hot=False):
+        images.append(x.numpy())
+        labels.append(y.numpy())
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    clean = np.mean(model.predict(images, verbose=0).argmax(axis=1) == labels)
+    assert val.clean == pytest.approx(clean)
+    assert val.accuracy["blur"][1] == pytest.approx(
+        direct_accuracy(model, images, labels, "blur", 1)
+    )
+    assert len(list((folder / "robustness").glob("*.json"))) == 2  # cached apart
+    with pytest.raises(ConfigError, match="train, val or test"):
+        evaluate_robustness(folder, split="holdout", **kwargs)
+
+
 def test_bad_choices_are_plain_errors(checkpoint, setting):
     _model, source, _images, _labels = setting
     with pytest.raises(ConfigError, match="Unknown corruption 'fog'"):

@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument(
         "--severities", default="1,2,3", help="comma-separated severities 1..3 (default: 1,2,3)"
     )
+    r.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "val", "train"),
+        help="test reports; val (or train, for a model trained on val) is for choosing models",
+    )
     r.add_argument("--batch-size", type=int, default=64)
     r.add_argument("--seed", type=int, default=0, help="seed of the subset and of the noise")
     r.add_argument("--no-cache", action="store_true", help="recompute even if cached")
@@ -107,12 +113,13 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=progress,
         use_cache=not args.no_cache,
+        split=args.split,
     )
     if tty:
         print(file=sys.stderr)
     if args.json:
         print(json.dumps({"checkpoint": str(folder), **result.to_dict()}))
     else:
-        title = f"{folder.name}: top-1 accuracy on {result.n} test images ({result.seconds:.0f}s)"
+        title = f"{folder.name}: top-1 accuracy on {result.n} {args.split} images ({result.seconds:.0f}s)"
         print(format_table(result, title))
     return 0

@@ -189,10 +189,11 @@ def cache_key(
     severities: Sequence[int],
     seed: int,
     source_kind: str,
+    split: str = SPLIT,
 ) -> str:
-    """Key of a cached result: model content, subset, corruptions, severities, seed, source."""
+    """Key of a cached result: model content, split, subset, corruptions, severities, seed, source."""
     text = (
-        f"v{CACHE_VERSION}|{model_hash}|{SPLIT}|{limit}|{','.join(corruptions)}|"
+        f"v{CACHE_VERSION}|{model_hash}|{split}|{limit}|{','.join(corruptions)}|"
         f"{','.join(map(str, severities))}|{seed}|{source_kind}"
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -290,8 +291,13 @@ def evaluate_robustness(
     seed: int = 0,
     progress: ProgressFn | None = None,
     use_cache: bool = True,
+    split: str = SPLIT,
 ) -> RobustnessResult:
-    """Top-1 accuracy on the test split (or a seeded subset), clean and under each corruption."""
+    """Top-1 accuracy on the test split (or a seeded subset), clean and under each corruption.
+
+    ``split="val"`` (or "train", for a model trained on val) measures photos a model may be
+    chosen on; the test split only reports.
+    """
     folder = Path(checkpoint_path)
     read_meta(folder)
     names, sev = _check_choice(corruptions, severities)
@@ -301,7 +307,11 @@ def evaluate_robustness(
         raise ConfigError(_("Batch size must be at least 1."))
     source = source or get_source()
     model_hash = file_hash(folder / MODEL_FILE)
-    path = cache_path(folder, cache_key(model_hash, limit, names, sev, seed, source.kind))
+    if split not in ("train", "val", "test"):
+        raise ConfigError(
+            _("Robustness is measured on train, val or test; got {split!r}.").format(split=split)
+        )
+    path = cache_path(folder, cache_key(model_hash, limit, names, sev, seed, source.kind, split))
     if use_cache and path.is_file():
         cached = _read_cache(path, model_hash)
         if cached is not None:
@@ -312,11 +322,11 @@ def evaluate_robustness(
     start = time.perf_counter()
     model = model if model is not None else load_model(folder)
     predict = _predictor(model)
-    n = len(select_indices(len(source.split(SPLIT)), limit, seed))
+    n = len(select_indices(len(source.split(split)), limit, seed))
     variants = [(name, s) for name in names for s in sev]
     total = n * (1 + len(variants))
     ds = scan_pipeline(
-        source, SPLIT, image_size=input_size(model), batch_size=batch_size, limit=limit, seed=seed
+        source, split, image_size=input_size(model), batch_size=batch_size, limit=limit, seed=seed
     )
     clean_correct = 0
     correct = {v: 0 for v in variants}
@@ -349,7 +359,7 @@ def evaluate_robustness(
         seed=seed,
         checkpoint=str(folder),
         model_hash=model_hash,
-        extra={"source": source.kind},
+        extra={"source": source.kind, "split": split},
     )
     _write_cache(path, result)
     return result
