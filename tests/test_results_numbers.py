@@ -633,9 +633,10 @@ def test_the_36_and_48_epoch_members_averaged_pass_the_first_fold():
     clean = ahead(soup, shipped, "clean")
     assert gain >= 0.5 and clean >= -0.5 and "past the rule's 0.5" in text
     # "the closest any fold average has come to the issue's 82"
-    best = max(first_fold_averages(), key=lambda n: proxies(f"{n}@val")["occluded"]["top1"])
+    then = first_fold_averages(until="fold-soup6-alllong-xlong")
+    best = max(then, key=lambda n: proxies(f"{n}@val")["occluded"]["top1"])
     assert best == "fold-soup6-alllong-xlong" and soup["occluded"]["top1"] < 0.82
-    assert "the closest any fold average has come to the issue's 82" in text
+    assert "the closest any fold average had then come to the issue's 82" in text
 
 
 def test_the_six_member_average_on_the_second_fold_is_quoted_from_its_runs():
@@ -1764,3 +1765,114 @@ def test_every_member_trained_longer_passes_the_second_fold():
     assert run_record(SHIPPED_RUN)["members"] == [
         m.replace("fold-", "") + "-final" for m in run_record("fold-soup3-alllong")["members"]
     ]  # so the refits were shipped
+
+
+def robustness_mean(name: str) -> float:
+    """Mean top-1 over every variation and severity of a robustness run, in points."""
+    return float(np.mean([mean_of(name, c) for c in robustness(name)["accuracy"]]))
+
+
+def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rules():
+    """Rules (127)-(134): averages enlarging every photo before the backbone."""
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**Enlarging the photo before the backbone: 256 px passes") :]
+    for run, average, size in (
+        ("fold-soup3-alllong-up256", "fold-soup3-alllong", 256),
+        ("fold-soup3-alllong-up288", "fold-soup3-alllong", 288),
+        ("swap-soup3-alllong-up288", "swap-soup3-alllong", 288),
+        ("swap-soup3-alllong-up256", "swap-soup3-alllong", 256),
+        ("soup3-alllong-up288-final", SHIPPED_RUN, 288),
+        ("soup3-alllong-up256-final", SHIPPED_RUN, 256),
+    ):
+        record = run_record(run)
+        assert record["members"] == run_record(average)["members"], run
+        assert record["backbone_size"] == size and "backbone_size" not in run_record(average)
+    was, up256, up288 = (proxies(f"fold-soup3-alllong{s}@val") for s in ("", "-up256", "-up288"))
+    swap_was, swap256, swap288 = (
+        proxies(f"swap-soup3-alllong{s}@train") for s in ("", "-up256", "-up288")
+    )
+    quoted = (
+        ("(`fold-soup3-alllong-up256`)", up256, was, ("clean photos", "clean")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("four flowers in a grid", "several")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("zoomed-out photos", "wide")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("covered ones", "occluded")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("grey ones", "grayscale")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("colour casts", "colour_cast")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("clean ones", "clean")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("low resolution", "low_res")),
+        ("(`fold-soup3-alllong-up288`)", up288, was, ("JPEG", "jpeg")),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was, ("zoomed-out photos", "wide")),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was, ("covered ones", "occluded")),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was, ("clean ones", "clean")),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was, ("low resolution", "low_res")),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was, ("JPEG", "jpeg")),
+        ("the second fold: clean ones", swap256, swap_was, ("clean ones", "clean")),
+        ("the second fold: clean ones", swap256, swap_was, ("covered ones", "occluded")),
+    )
+    for start, new, old, (words, key) in quoted:
+        assert quote(words, new, old, key) + ")" in text[text.index(start) :], (start, key)
+    for start, new, old in (
+        ("(`fold-soup3-alllong-up256`)", up256, was),
+        ("(`fold-soup3-alllong-up288`)", up288, was),
+        ("(`swap-soup3-alllong-up288`)", swap288, swap_was),
+        ("the second fold: clean ones", swap256, swap_was),
+    ):
+        part = text[text.index(start) :]
+        assert quote("the mean of the changed versions", new, old, "mean_changed") + ")" in part
+    assert ahead(up288, up256) > 0  # "the better of the two on the changed versions"
+    before = ("fold-soup3-alllong@val", "swap-soup3-alllong@train")
+    after = {
+        s: (f"fold-soup3-alllong-up{s}@val", f"swap-soup3-alllong-up{s}@train") for s in (256, 288)
+    }
+    unindented = "\n".join(line.strip() for line in RESULTS.splitlines())
+    table = unindented[unindented.index("| top-1 | as trained (the shipped recipe)") :]
+    for key, words in (*COMMON_ROWS, ("occluded", "covered")):
+        a, b = (round(both_folds(runs, key), 1) for runs in (before, after[288]))
+        assert table_line(f"both folds: {words}", table) == [f"{a:.1f}%", f"{b:.1f}%", points(b, a)]
+    gain = {
+        s: both_folds(after[s], "mean_changed") - both_folds(before, "mean_changed") for s in after
+    }
+    clean = {s: both_folds(after[s], "clean") - both_folds(before, "clean") for s in after}
+    assert f"{gain[288]:+.2f} points on the changed versions and {clean[288]:+.2f} on clean" in text
+    assert gain[288] >= 0.5 and clean[288] >= -0.5  # rule (130)
+    # the refit it chose, and its test robustness, both read after the choice
+    for run in ("soup3-alllong-up288-final", "soup3-alllong-up256-final"):
+        final = run_record(run)["test"]
+        assert f"{final['top1']:.1%} top-1 and {final['top5']:.1%} top-5 on test" in text, run
+        row = table_line(f"`{run}`")
+        assert row[2:4] == [f"{final['top1']:.1%}", f"{final['top5']:.1%}"], run
+    new, old = "soup3-alllong-up288-final", SHIPPED_RUN
+    assert (
+        f"{robustness_mean(new):.1f}% over the 33 conditions against {robustness_mean(old):.1f}%"
+        in text
+    )
+    for words, key in (
+        ("blur", "blur"),
+        ("noise", "noise"),
+        ("JPEG", "jpeg"),
+        ("zooming in", "zoom"),
+        ("grey photos", "grayscale"),
+        ("with the centre covered", "occlusion"),
+    ):
+        pair = f"{words} ({mean_of(new, key):.1f}% against {mean_of(old, key):.1f}%)"
+        assert pair in text, key
+    # rule (131): the same conditions on the photos each fold may be chosen on
+    table = unindented[unindented.index("| mean over the 33 conditions | as trained") :]
+    runs = {
+        "first fold (val photos)": [f"fold-soup3-alllong{s}@val" for s in ("", "-up256", "-up288")],
+        "second fold (train photos)": [
+            f"swap-soup3-alllong{s}@train" for s in ("", "-up256", "-up288")
+        ],
+    }
+    for label, names in runs.items():
+        assert table_line(label, table) == [f"{robustness_mean(n):.1f}%" for n in names], label
+    both = [np.mean([robustness_mean(runs[f][i]) for f in runs]) for i in range(3)]
+    assert table_line("both folds", table) == [f"{v:.1f}%" for v in both]
+    behind = {256: both[0] - both[1], 288: both[0] - both[2]}
+    assert behind[288] > 0.5 and f"{behind[288]:.1f} points behind over both folds" in text
+    assert behind[256] <= 0.5 and f"At 256 px it is {behind[256]:.2f} behind" in text
+    assert gain[256] >= 0.5 and clean[256] >= -0.5  # rule (134): 256 px replaces the shipped model
+    assert f"{gain[256]:+.2f} points on the changed versions and {clean[256]:+.2f} on clean" in text
+    for key, target, met in (("occluded", 82, True), ("mean_changed", 88, False)):
+        value = both_folds(after[256], key)
+        assert f"{value:.1f}%" in text and (value >= target) == met, key
