@@ -155,6 +155,15 @@ def _weights_help(spec: BackboneSpec) -> str:
     )
 
 
+def _check_backbone_size(backbone_size: int, size: int) -> None:
+    if backbone_size < size:
+        raise ConfigError(
+            _(
+                "The backbone size ({backbone}) cannot be smaller than the image size ({image})."
+            ).format(backbone=backbone_size, image=size)
+        )
+
+
 def _upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
     import keras
 
@@ -185,12 +194,8 @@ def build_model(
         raise ConfigError(_("Image size must be at least 32 pixels."))
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(_("Dropout must be in [0, 1)."))
-    if backbone_size is not None and backbone_size < size:
-        raise ConfigError(
-            _(
-                "The backbone size ({backbone}) cannot be smaller than the image size ({image})."
-            ).format(backbone=backbone_size, image=size)
-        )
+    if backbone_size is not None:
+        _check_backbone_size(backbone_size, size)
     resolved = resolve_weights(spec.name, weights)
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
@@ -228,12 +233,7 @@ def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
     import keras
 
     size = input_size(model)
-    if backbone_size < size:
-        raise ConfigError(
-            _(
-                "The backbone size ({backbone}) cannot be smaller than the image size ({image})."
-            ).format(backbone=backbone_size, image=size)
-        )
+    _check_backbone_size(backbone_size, size)
     names = [layer.name for layer in model.layers]
     if "preprocess" not in names:
         raise ConfigError(_("Only flowerdash's own classifiers can change their backbone size."))
