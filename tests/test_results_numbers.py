@@ -1767,11 +1767,6 @@ def test_every_member_trained_longer_passes_the_second_fold():
     ]  # so the refits were shipped
 
 
-def robustness_mean(name: str) -> float:
-    """Mean top-1 over every variation and severity of a robustness run, in points."""
-    return float(np.mean([mean_of(name, c) for c in robustness(name)["accuracy"]]))
-
-
 def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rules():
     """Rules (127)-(134): averages enlarging every photo before the backbone."""
     text = flat(section("## Photos unlike the benchmark's"))
@@ -1843,8 +1838,7 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
         assert row[2:4] == [f"{final['top1']:.1%}", f"{final['top5']:.1%}"], run
     new, old = "soup3-alllong-up288-final", SHIPPED_RUN
     assert (
-        f"{robustness_mean(new):.1f}% over the 33 conditions against {robustness_mean(old):.1f}%"
-        in text
+        f"{overall_mean(new):.1f}% over the 33 conditions against {overall_mean(old):.1f}%" in text
     )
     for words, key in (
         ("blur", "blur"),
@@ -1865,8 +1859,8 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
         ],
     }
     for label, names in runs.items():
-        assert table_line(label, table) == [f"{robustness_mean(n):.1f}%" for n in names], label
-    both = [np.mean([robustness_mean(runs[f][i]) for f in runs]) for i in range(3)]
+        assert table_line(label, table) == [f"{overall_mean(n):.1f}%" for n in names], label
+    both = [np.mean([overall_mean(runs[f][i]) for f in runs]) for i in range(3)]
     assert table_line("both folds", table) == [f"{v:.1f}%" for v in both]
     behind = {256: both[0] - both[1], 288: both[0] - both[2]}
     assert behind[288] > 0.5 and f"{behind[288]:.1f} points behind over both folds" in text
