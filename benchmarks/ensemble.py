@@ -7,9 +7,10 @@ probabilities are kept in its ``eval/`` folder, keyed by a hash of the model fil
 Example: ``python -m benchmarks.ensemble --split val runs/fullft-lr3-long runs/fullft-lr3-long-ema``
 (choose on val, or on train for runs trained on val; report on test).
 
-``--timing N``: instead, the per-image time of Grad-CAM and Integrated Gradients (the app's
-defaults) for each run on N test photos, the runs alternating on every photo, after one warm-up
-call each; into ``benchmarks/results/ensemble-timing.json``.
+``--timing N``: instead, the per-image time of an answer (the LiteRT predictor Try it uses),
+Grad-CAM and Integrated Gradients (the app's defaults) for each run on N test photos, the runs
+alternating on every photo, after one warm-up call each; into
+``benchmarks/results/ensemble-timing.json``, or ``--out FILE``.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ TIMING_OUT = Path(__file__).resolve().parent / "results" / "ensemble-timing.json
 
 
 def explanation_timing(runs: list[str], n_images: int) -> dict[str, dict[str, dict]]:
-    """Seconds per image of Grad-CAM and IG for each run, the runs alternating on each photo."""
+    """Seconds per image of an answer, Grad-CAM and IG for each run, the runs alternating on
+    each photo."""
     from benchmarks.stats import summarize
     from flowerdash.data.images import load_image, prepare_for_model
     from flowerdash.explain.gradcam import GradCAM
@@ -87,9 +89,12 @@ def explanation_timing(runs: list[str], n_images: int) -> dict[str, dict[str, di
     files = source.split("test").files[:n_images]
     models = {run: load_model(run) for run in runs}
     explainers = {
-        run: {"gradcam": GradCAM(m), "ig": IntegratedGradients(m)} for run, m in models.items()
+        run: {"predict": batch_predictor(m), "gradcam": GradCAM(m), "ig": IntegratedGradients(m)}
+        for run, m in models.items()
     }
-    samples: dict[str, dict[str, list[float]]] = {r: {"gradcam": [], "ig": []} for r in runs}
+    samples: dict[str, dict[str, list[float]]] = {
+        r: {m: [] for m in ("predict", "gradcam", "ig")} for r in runs
+    }
     for i, name in enumerate(files):
         for run, methods in explainers.items():
             image = prepare_for_model(load_image(source.image_path(name)), input_size(models[run]))
@@ -107,21 +112,27 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--timing", type=int, default=0, metavar="N")
+    parser.add_argument("--out", type=Path, default=TIMING_OUT, help="where --timing writes")
     parser.add_argument("runs", nargs="+")
     args = parser.parse_args(argv)
     if args.timing:
         from benchmarks.machine import describe
 
         timing = explanation_timing(args.runs, args.timing)
-        TIMING_OUT.write_text(json.dumps({"machine": describe(), "runs": timing}, indent=1))
+        args.out.write_text(json.dumps({"machine": describe(), "runs": timing}, indent=1))
         from flowerdash.explain.defaults import STEPS as DEFAULT_STEPS
 
-        print(f"| run | Grad-CAM, ms per image | IG ({DEFAULT_STEPS} steps), s per image |")
-        print("|---|---|---|")
+        print(
+            "| run | answer, ms per image | Grad-CAM, ms per image "
+            f"| IG ({DEFAULT_STEPS} steps), s per image |"
+        )
+        print("|---|---|---|---|")
         for run, t in timing.items():
-            cam, ig = t["gradcam"], t["ig"]
+            answer, cam, ig = t["predict"], t["gradcam"], t["ig"]
             print(
-                f"| `{Path(run).name}` | {1000 * cam['median']:.0f} "
+                f"| `{Path(run).name}` | {1000 * answer['median']:.1f} "
+                f"({1000 * answer['min']:.1f}–{1000 * answer['max']:.1f}) "
+                f"| {1000 * cam['median']:.0f} "
                 f"({1000 * cam['min']:.0f}–{1000 * cam['max']:.0f}) "
                 f"| {ig['median']:.2f} ({ig['min']:.2f}–{ig['max']:.2f}) |"
             )

@@ -259,14 +259,20 @@ def test_ensemble_benchmark_caches_probabilities_per_model_file(
     np.testing.assert_array_equal(probs, again)
 
 
-def test_ensemble_timing_measures_both_methods_for_each_run(tiny_checkpoint, data_dir, monkeypatch):
-    from benchmarks.ensemble import explanation_timing
+def test_ensemble_timing_measures_the_answer_and_both_methods_for_each_run(
+    tiny_checkpoint, data_dir, monkeypatch, tmp_path, capsys
+):
+    from benchmarks.ensemble import explanation_timing, main
 
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     timing = explanation_timing([str(tiny_checkpoint)], 2)
-    for method in ("gradcam", "ig"):
+    for method in ("predict", "gradcam", "ig"):
         stat = timing[str(tiny_checkpoint)][method]
         assert stat["n"] == 2 and 0 < stat["min"] <= stat["median"] <= stat["max"]
+    out = tmp_path / "timing.json"
+    main(["--timing", "1", "--out", str(out), str(tiny_checkpoint)])
+    assert json.loads(out.read_text())["runs"][str(tiny_checkpoint)]["predict"]["n"] == 1
+    assert f"| `{tiny_checkpoint.name}` |" in capsys.readouterr().out
 
 
 def test_streamlit_server_serves_until_the_block_ends_and_skips_when_it_cannot_start(tmp_path):
