@@ -156,6 +156,24 @@ def sunflower_field(tmp_path_factory) -> Path:
     return path
 
 
+def surest_square(photo) -> tuple[list[float], str]:
+    """The square `find_flower` picks in ``photo`` for the shipped model, as the page's sliders
+    show it (zoom, then the position in percent), and the class it names."""
+    from flowerdash.data.images import WHOLE_PHOTO, load_image
+    from flowerdash.inference.framing import find_flower
+    from flowerdash.inference.litert import batch_predictor
+    from flowerdash.models.backbones import input_size
+    from flowerdash.models.checkpoints import load_model, read_meta
+
+    shipped = ROOT / "checkpoints" / "default"
+    model = load_model(shipped)
+    found = find_flower(batch_predictor(model), load_image(photo), input_size(model))
+    assert tuple(found.framing) != tuple(WHOLE_PHOTO)  # not the whole photo: the button moves
+    zoom, x, y = found.framing
+    name = read_meta(shipped)["class_names"][int(found.probabilities.argmax())]
+    return [zoom, round(100 * x), round(100 * y)], name
+
+
 @pytest.fixture(scope="session")
 def flower_images(flower_paths: list[Path]) -> np.ndarray:
     """The five example photos as uint8 RGB arrays, centre-cropped and resized to 64x64."""

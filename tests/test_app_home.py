@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import ROOT
+from conftest import ROOT, surest_square
 from streamlit.testing.v1 import AppTest
 
+from flowerdash.data.names_es import display_name
 from flowerdash.explain.reading import UNSURE_BELOW
 from flowerdash.ui import state
 
@@ -159,22 +160,26 @@ def test_the_explain_link_names_a_test_photo_only_while_it_is_whole(home):
     assert not at.exception and "file" not in link_query()  # Explain would show it whole
 
 
-def test_find_the_flower_frames_a_small_flower_for_the_shipped_model(
+def test_find_the_flower_answers_the_surest_square_for_the_shipped_model(
     monkeypatch, tmp_path, sunflower_field
 ):
-    """The shipped model is unsure of a wide field; the button frames the sunflower in it."""
+    """The shipped model is unsure of a wide field; the button moves the square to the one
+    `find_flower` picks and answers it, tempered. (Which flower that square shows is the
+    model's: docs/RESULTS.md measures how often it is right.)"""
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))  # the shipped model alone
+    expected, name = surest_square(sunflower_field)
+    flower = display_name(name, "en")
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=120).run()
     at = upload(at, "field.jpg", sunflower_field.read_bytes())
     assert not at.exception and at.subheader[0].value == "Not sure: it may be one of these"
     at.button(key="home.frame_find").click().run()
     assert not at.exception and not at.error
-    assert at.subheader[0].value.startswith("Most likely: Sunflower")
-    assert at.slider(key="home.zoom").value > 1.0 and at.slider(key="home.frame_x").value > 50
+    assert at.subheader[0].value.startswith(f"Most likely: {flower}")
+    found = [at.slider(key=f"home.{k}").value for k in ("zoom", "frame_x", "frame_y")]
+    assert found == pytest.approx(expected)
     tries = "the best of about twenty tries"
     assert any(tries in c.value for c in at.caption)
-    found = [at.slider(key=f"home.{k}").value for k in ("zoom", "frame_x", "frame_y")]
     found_p = answer_percentage(at)
     at.slider(key="home.frame_x").set_value(0).run()  # moved by hand: no longer the square found
     assert not any(tries in c.value for c in at.caption)
@@ -186,7 +191,7 @@ def test_find_the_flower_frames_a_small_flower_for_the_shipped_model(
     )
     for key, value in zip(("zoom", "frame_x", "frame_y"), found, strict=True):
         at = at.slider(key=f"home.{key}").set_value(value).run()
-    assert at.subheader[0].value.startswith("Most likely: Sunflower")
+    assert at.subheader[0].value.startswith(f"Most likely: {flower}")
     assert not any(tries in c.value for c in at.caption)
     assert answer_percentage(at) > found_p  # the button's answer is tempered
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, SUNFLOWER_FRAMING
+from conftest import ROOT, SUNFLOWER_FRAMING, surest_square
 
 from flowerdash.cli.main import main
 
@@ -57,27 +57,30 @@ def test_predict_json(tiny_checkpoint, flower_paths, capsys):
 def test_predict_frames_a_small_flower_as_the_app_does(sunflower_field, capsys):
     """The shipped model on a wide field with a small sunflower: the framing flags find it."""
 
-    def sunflower(*framing: str) -> tuple[str, float, dict]:
+    def answer(*framing: str, flower: str = "sunflower") -> tuple[str, float, dict]:
         assert main(["predict", str(sunflower_field), "--json", "--top", "102", *framing]) == 0
         out = json.loads(capsys.readouterr().out)
-        chance = next(t["probability"] for t in out["top"] if t["name"] == "sunflower")
+        chance = next(t["probability"] for t in out["top"] if t["name"] == flower)
         return out["top"][0]["name"], chance, out["framing"]
 
     zoom, x, y = SUNFLOWER_FRAMING
-    whole = sunflower()
-    framed = sunflower("--zoom", str(zoom), "--x", str(x), "--y", str(y))
+    whole = answer()
+    framed = answer("--zoom", str(zoom), "--x", str(x), "--y", str(y))
     assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5, "found": False}
     assert framed[0] == "sunflower" and framed[2] == {"zoom": zoom, "x": x, "y": y, "found": False}
     assert framed[1] > 0.9 > whole[1], (whole, framed)
 
-    # --find picks a square itself, as the app's button; the same square by hand reads higher
-    found = sunflower("--find")
-    assert found[0] == "sunflower" and found[2]["found"] and found[2]["zoom"] > 1.0
-    by_hand = sunflower(*(f"--{k}={found[2][k]}" for k in ("zoom", "x", "y")))
-    assert by_hand[0] == "sunflower" and whole[1] < found[1] < by_hand[1], (found, by_hand)
+    # --find picks the square the app's button picks; the same square by hand reads higher
+    expected, flower = surest_square(sunflower_field)
+    found = answer("--find", flower=flower)
+    assert found[0] == flower and found[2]["found"]
+    square = [found[2]["zoom"], round(100 * found[2]["x"]), round(100 * found[2]["y"])]
+    assert square == pytest.approx(expected)
+    by_hand = answer(*(f"--{k}={found[2][k]}" for k in ("zoom", "x", "y")), flower=flower)
+    assert by_hand[0] == flower and found[1] < by_hand[1], (found, by_hand)
     assert main(["predict", str(sunflower_field), "--find", "--top", "1"]) == 0
-    square, answer = capsys.readouterr().out.splitlines()
-    assert square.startswith("Framed where the model is surest: zoom ") and "sunflower" in answer
+    square, answer_line = capsys.readouterr().out.splitlines()
+    assert square.startswith("Framed where the model is surest: zoom ") and flower in answer_line
 
 
 def test_find_and_a_framing_together_are_one_clear_line(flower_paths):
