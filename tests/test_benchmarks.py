@@ -420,3 +420,27 @@ def test_the_colour_profile_benchmark_scores_three_versions_of_each_photo(
     assert r["photos"] == 5 and r["split"] == "val"
     assert set(r["top1"]) == {"srgb", "p3_numbers_as_srgb", "p3_file_read"}
     assert all(0.0 <= t <= 1.0 for t in r["top1"].values())
+
+
+def test_the_flowerless_benchmark_scores_each_kind_of_image_for_each_model(
+    tiny_checkpoint, tmp_path
+):
+    import numpy as np
+
+    from benchmarks.flowerless import KINDS, images, main
+
+    for kind in KINDS:
+        batch = images(kind, 3)
+        assert batch.shape == (3, 224, 224, 3) and batch.dtype == np.uint8, kind
+        np.testing.assert_array_equal(batch, images(kind, 3))  # the same for every model
+    assert images("noise", 2)[0].std(axis=(0, 1)).min() > 5  # grain, not a flat colour
+    flat, gradient = images("flat", 1)[0], images("gradient", 1)[0]
+    assert (flat == flat[0, 0]).all() and (gradient[:, 0] != gradient[:, -1]).any()
+    out = tmp_path / "flowerless.json"
+    assert main([str(tiny_checkpoint), "--per-kind", "4", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    (model,) = r["models"].values()
+    assert r["per_kind"] == 4 and set(model["kinds"]) == set(KINDS)
+    for figures in model["kinds"].values():
+        assert 0 < figures["mean_top"] <= 1 and figures["sure"] in (0, 0.25, 0.5, 0.75, 1)
+    assert model["sure"] == np.mean([k["sure"] for k in model["kinds"].values()])

@@ -1919,6 +1919,29 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
     assert f"({now:.1f}% against {was:.1f}%)" in text
 
 
+def test_the_flowerless_images_are_quoted_from_their_run():
+    """How sure the shipped model and the one before are of images with no flower."""
+    run = result("flowerless.json")
+    now, before = (
+        next(m for name, m in run["models"].items() if Path(name).name == wanted)
+        for wanted in ("default", BEFORE)
+    )
+    assert now["model_hash"] == file_hash(ROOT / "checkpoints" / "default" / "model.keras")
+    text = flat(section("## Can its percentages be read as chances?"))
+    for kind in ("flat", "gradient"):  # "no sure answer from either model"
+        assert now["kinds"][kind]["sure"] == before["kinds"][kind]["sure"] == 0, kind
+    noise, blurred = (
+        [m["kinds"][k]["sure"] for m in (now, before)] for k in ("noise", "blurred_noise")
+    )
+    assert (
+        f"pixel noise gets one {noise[0]:.0%} of the time from the shipped model "
+        f"({noise[1]:.0%} from the model shipped before), and blurred noise {blurred[0]:.0%} "
+        f"({blurred[1]:.0%})" in text
+    )
+    assert f"is sure of one for {noise[0]:.0%} of pixel-noise images" in flat(README)
+    assert run["unsure_below"] == 0.5 and run["per_kind"] == 64
+
+
 def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
     """docs/PERFORMANCE.md's before/after of enlarging photos to 256 px, one alternating run."""
     runs = result("backbone-size-timing.json")["runs"]
