@@ -15,7 +15,7 @@ from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
 from flowerdash.explain.reading import percent
-from flowerdash.i18n import _
+from flowerdash.i18n import _, ngettext
 from flowerdash.inference.calibration import reliability
 from flowerdash.inference.evaluation import most_confused_with
 from flowerdash.models.checkpoints import MODEL_FILE
@@ -209,12 +209,17 @@ def gallery(path: str, source, preds, names: list[str]) -> None:
         if order == "focus"
         else _("the ones the model was most sure about first")
     )
+    count = ngettext("{n} mistake", "{n} mistakes", len(wrong)).format(n=len(wrong))
+    # one mistake has no order to speak of
+    listed = (
+        count if len(wrong) == 1 else _("{mistakes}, {order}").format(mistakes=count, order=first)
+    )
     st.caption(
         _(
-            "{n} mistakes, {order}. The focus score is the share of the model's attention in "
-            "the central quarter of the photo: flowers are usually centred, so a low score "
-            "(below about 30%) suggests it looked at the background."
-        ).format(n=len(wrong), order=first)
+            "{listed}. The focus score is the share of the model's attention in the central "
+            "quarter of the photo: flowers are usually centred, so a low score (below about 30%) "
+            "suggests it looked at the background."
+        ).format(listed=listed)
     )
     shown = wrong[(page - 1) * PER_PAGE : page * PER_PAGE]
     cols = st.columns(COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs
 
 import pytest
@@ -56,6 +57,10 @@ def check_results(at: AppTest) -> None:
     cards = [m.value for m in at.markdown if m.value.startswith("**True:**")]
     assert len(cards) == len(links)
     assert sum(c.value.startswith("Focus on the centre: ") for c in at.caption) == len(links)
+    # "1 mistake." or "n mistakes, the ones ... first."
+    (count,) = (c.value for c in at.caption if re.match(r"\d+ mistakes?[.,] ", c.value))
+    n = int(count.split()[0])
+    assert count.startswith(f"{n} mistake. " if n == 1 else f"{n} mistakes, the ones the model")
     # highest-confidence mistakes first
     confidences = reading_order([int(c.rsplit("(", 1)[1].rstrip("%)")) for c in cards])
     assert confidences == sorted(confidences, reverse=True)
