@@ -85,6 +85,17 @@ def test_a_download_with_no_registered_checksum_is_refused(tmp_path):
     assert not download.is_prepared(tmp_path / "data")
 
 
+def test_a_served_downloads_checksums_are_forgotten_when_it_stops(tmp_path):
+    """A later server on the same port (the OS reuses them) must not be checked against them:
+    that made the test above fail now and then with NonMatchingChecksumError."""
+    from tensorflow_datasets.core.download import checksums
+
+    with local_tfds(tmp_path / "srv") as server:
+        url = f"{server.base_url}setid.mat"
+        assert url in checksums.get_all_url_infos()
+    assert url not in checksums.get_all_url_infos()
+
+
 def test_download_size_is_what_tfds_registers(tfds_server):  # noqa: F811
     expected = sum((tfds_server.download_dir / n).stat().st_size for n in download.FILES)
     assert download.download_size() == expected

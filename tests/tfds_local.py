@@ -126,13 +126,25 @@ def local_tfds(root: Path, seed: int = 0, register: bool = True) -> Iterator[Loc
     with serve(download) as server:
         url = base_url(server)
         (root / "checksums").mkdir(parents=True, exist_ok=True)
-        if register:
-            write_checksums(download, url, root / "checksums")
+        registered = write_checksums(download, url, root / "checksums") if register else None
         before = point_tfds_at(url, root / "checksums")
         try:
             yield LocalTfds(url, download, root / "checksums", server)
         finally:
             restore_tfds(before)
+            if registered is not None:
+                forget_checksums(registered)
+
+
+def forget_checksums(path: Path) -> None:
+    """Unregister a :func:`write_checksums` file. TFDS keeps every checksums folder it was given
+    for the life of the process; a later server on the same port (the OS reuses free ports)
+    would otherwise be checked against this one's files."""
+    from tensorflow_datasets.core.download import checksums
+
+    path.unlink(missing_ok=True)
+    checksums._checksum_paths.cache_clear()
+    checksums.get_all_url_infos.cache_clear()
 
 
 @pytest.fixture(scope="session")
