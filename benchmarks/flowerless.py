@@ -7,6 +7,11 @@ the same for every model): pixel noise around a random colour, the same noise bl
 blotches rather than grain), one flat colour, and a gradient between two colours. Per checkpoint
 and kind: the mean top probability, and the share answered at ``UNSURE_BELOW`` or more, which
 Try it would give as a plain answer. Writes ``benchmarks/results/flowerless.json``.
+
+Beside them, the top raw logit (before the temperature and the softmax): a candidate "no flower
+here" signal (MaxLogit, Hendrycks et al. 2022), since the softmax hides how weak every class's
+score is. ``--flowers SPLIT`` adds its percentiles on that split's photos of the configured
+dataset, to set a threshold against (use a train-only fold on ``val``).
 """
 
 from __future__ import annotations
@@ -47,33 +52,60 @@ def images(kind: str, n: int = PER_KIND, seed: int = 0) -> np.ndarray:
     return np.stack(out)
 
 
-def run(checkpoints: list[str], per_kind: int = PER_KIND) -> dict[str, Any]:
-    """The figures of every checkpoint on every kind."""
+def _top_logits(scores, x: np.ndarray) -> np.ndarray:
+    """The highest raw class score of each image of a prepared batch."""
+    return np.asarray(scores.predict(x, batch_size=32, verbose=0)).max(axis=1)
+
+
+def run(
+    checkpoints: list[str],
+    per_kind: int = PER_KIND,
+    flowers: str | None = None,
+    flowers_limit: int | None = None,
+) -> dict[str, Any]:
+    """The figures of every checkpoint on every kind (and on ``flowers``, a split, if given)."""
     from flowerdash.data.images import prepare_for_model
     from flowerdash.explain.reading import UNSURE_BELOW
     from flowerdash.inference.evaluation import file_hash
     from flowerdash.inference.litert import batch_predictor
     from flowerdash.models.backbones import input_size
     from flowerdash.models.checkpoints import MODEL_FILE, load_model
+    from flowerdash.models.logits import logits_model
 
     batches = {kind: images(kind, per_kind) for kind in KINDS}
+    if flowers:
+        from flowerdash.data.sources import get_source
+
+        source = get_source()
+        n = len(source.split(flowers).files[:flowers_limit])
+        photos = [source.read_image(flowers, i) for i in range(n)]
     models = {}
     for checkpoint in checkpoints:
         model = load_model(checkpoint)
-        size, predict = input_size(model), batch_predictor(model)
-        kinds = {}
+        size, predict, scores = input_size(model), batch_predictor(model), logits_model(model)
+        kinds, logits = {}, {}
         for kind, batch in batches.items():
             x = np.stack([prepare_for_model(image, size) for image in batch])
             top = np.asarray(predict(x)).max(axis=1)
+            logit = logits[kind] = _top_logits(scores, x)
             kinds[kind] = {
                 "mean_top": float(top.mean()),
                 "sure": float(np.mean(top >= UNSURE_BELOW)),
+                "top_logit": {"median": float(np.median(logit)), "max": float(logit.max())},
             }
         models[checkpoint] = {
             "model_hash": file_hash(Path(checkpoint) / MODEL_FILE),
             "kinds": kinds,
             "sure": float(np.mean([k["sure"] for k in kinds.values()])),
         }
+        if flowers:
+            logit = _top_logits(scores, np.stack([prepare_for_model(p, size) for p in photos]))
+            percentiles = {f"p{q}": float(np.percentile(logit, q)) for q in (1, 5, 50)}
+            models[checkpoint]["flowers"] = {"split": flowers, "n": n, "top_logit": percentiles}
+            for kind, figures in kinds.items():  # what a threshold there would catch
+                figures["below_flowers"] = {
+                    q: float(np.mean(logits[kind] < percentiles[q])) for q in ("p1", "p5")
+                }
     return {"per_kind": per_kind, "unsure_below": UNSURE_BELOW, "models": models}
 
 
@@ -83,15 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flowerless")
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--per-kind", type=int, default=PER_KIND)
+    parser.add_argument("--flowers", choices=("train", "val", "test"), help="a split's photos too")
+    parser.add_argument("--flowers-limit", type=int, default=None)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    result = run(args.checkpoints, args.per_kind)
+    result = run(args.checkpoints, args.per_kind, args.flowers, args.flowers_limit)
     write_result(args.out, result)
     print("| checkpoint | " + " | ".join(KINDS) + " | all |")
     print("|---|" + "---|" * (len(KINDS) + 1))
     for checkpoint, m in result["models"].items():
         cells = [f"{k['sure']:.0%} ({k['mean_top']:.0%})" for k in m["kinds"].values()]
         print(f"| `{checkpoint}` | " + " | ".join(cells) + f" | {m['sure']:.0%} |")
+    for checkpoint, m in result["models"].items():
+        logits = ", ".join(f"{k} {v['top_logit']['max']:.2f}" for k, v in m["kinds"].items())
+        line = f"{checkpoint}: highest top logit per kind: {logits}"
+        if "flowers" in m:
+            p = m["flowers"]["top_logit"]
+            line += f"; {m['flowers']['split']} photos: p1 {p['p1']:.2f}, p5 {p['p5']:.2f}"
+        print(line)
     return 0
 
 

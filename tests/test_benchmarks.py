@@ -423,7 +423,7 @@ def test_the_colour_profile_benchmark_scores_three_versions_of_each_photo(
 
 
 def test_the_flowerless_benchmark_scores_each_kind_of_image_for_each_model(
-    tiny_checkpoint, tmp_path
+    tiny_checkpoint, data_dir, monkeypatch, tmp_path
 ):
     import numpy as np
 
@@ -436,11 +436,20 @@ def test_the_flowerless_benchmark_scores_each_kind_of_image_for_each_model(
     assert images("noise", 2)[0].std(axis=(0, 1)).min() > 5  # grain, not a flat colour
     flat, gradient = images("flat", 1)[0], images("gradient", 1)[0]
     assert (flat == flat[0, 0]).all() and (gradient[:, 0] != gradient[:, -1]).any()
+    monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(data_dir))
     out = tmp_path / "flowerless.json"
-    assert main([str(tiny_checkpoint), "--per-kind", "4", "--out", str(out)]) == 0
+    args = [str(tiny_checkpoint), "--per-kind", "4", "--flowers", "val", "--flowers-limit", "6"]
+    assert main([*args, "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     (model,) = r["models"].values()
     assert r["per_kind"] == 4 and set(model["kinds"]) == set(KINDS)
     for figures in model["kinds"].values():
         assert 0 < figures["mean_top"] <= 1 and figures["sure"] in (0, 0.25, 0.5, 0.75, 1)
+        assert figures["top_logit"]["median"] <= figures["top_logit"]["max"]
     assert model["sure"] == np.mean([k["sure"] for k in model["kinds"].values()])
+    flowers = model["flowers"]
+    assert flowers["split"] == "val" and flowers["n"] == 6
+    assert flowers["top_logit"]["p1"] <= flowers["top_logit"]["p5"] <= flowers["top_logit"]["p50"]
+    for figures in model["kinds"].values():
+        below = figures["below_flowers"]
+        assert 0 <= below["p1"] <= below["p5"] <= 1

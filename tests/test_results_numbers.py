@@ -1940,6 +1940,23 @@ def test_the_flowerless_images_are_quoted_from_their_run():
     )
     assert f"is sure of one for {noise[0]:.0%} of pixel-noise images" in flat(README)
     assert run["unsure_below"] == 0.5 and run["per_kind"] == 64
+    # the top raw logit: held-out flowers on the fold, against the flowerless images
+    fold = next(m for name, m in run["models"].items() if Path(name).name == calibration_fold())
+    p5 = fold["flowers"]["top_logit"]["p5"]
+    assert fold["flowers"]["split"] == "val" and fold["flowers"]["n"] == 1020
+    p1 = fold["flowers"]["top_logit"]["p1"]
+    below = {q: [k["below_flowers"][q] for k in fold["kinds"].values()] for q in ("p1", "p5")}
+    assert list(fold["kinds"]) == ["noise", "blurred_noise", "flat", "gradient"]
+    assert (
+        f"5% of the validation photos score below {p5:.2f}, and so do {below['p5'][0]:.0%}" in text
+    )
+    assert (
+        f"{below['p5'][1]:.0%} of the blurred noise, {below['p5'][2]:.0%} of the flat colours and "
+        f"{below['p5'][3]:.0%} of the gradients (below the 1st percentile, {p1:.2f}: "
+        f"{', '.join(f'{v:.0%}' for v in below['p1'][:3])} and {below['p1'][3]:.0%})" in text
+    )
+    medians = [m["kinds"]["noise"]["top_logit"]["median"] for m in (now, fold)]
+    assert f"(median {medians[0]:.2f} on noise, against {medians[1]:.2f} on the" in text
 
 
 def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
