@@ -231,6 +231,21 @@ def test_the_photos_a_model_is_chosen_on_are_measured_apart_from_test(tmp_path, 
         evaluate_robustness(folder, split="holdout", **kwargs)
 
 
+def test_an_empty_split_is_named_in_the_error(tmp_path, data_dir, monkeypatch):
+    import flowerdash.inference.robustness as robustness
+
+    monkeypatch.setattr(robustness, "scan_pipeline", lambda *args, **kwargs: [])
+    folder = save_tiny_checkpoint(tmp_path, "empty")
+    with pytest.raises(ConfigError, match="^The val split has no images to evaluate"):
+        evaluate_robustness(
+            folder,
+            source=FolderSource(data_dir),
+            split="val",
+            corruptions=["blur"],
+            severities=(1,),
+        )
+
+
 def test_bad_choices_are_plain_errors(checkpoint, setting):
     _model, source, _images, _labels = setting
     with pytest.raises(ConfigError, match="Unknown corruption 'fog'"):

@@ -346,7 +346,7 @@ def evaluate_robustness(
                 progress(done, total)
         seen += len(y)
     if seen == 0:
-        raise ConfigError(_("The test split has no images to evaluate."))
+        raise ConfigError(_("The {split} split has no images to evaluate.").format(split=split))
     accuracy: dict[str, dict[int, float]] = {name: {} for name in names}
     for (name, s), c in correct.items():
         accuracy[name][s] = c / seen
