@@ -93,7 +93,7 @@ def explanation_timing(runs: list[str], n_images: int) -> dict[str, dict[str, di
         for run, m in models.items()
     }
     samples: dict[str, dict[str, list[float]]] = {
-        r: {m: [] for m in ("predict", "gradcam", "ig")} for r in runs
+        r: {m: [] for m in methods} for r, methods in explainers.items()
     }
     for i, name in enumerate(files):
         for run, methods in explainers.items():

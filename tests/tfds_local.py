@@ -69,15 +69,12 @@ def write_checksums(download_dir: Path, base_url: str, checksums_dir: Path) -> P
 def point_tfds_at(base_url: str, checksums_dir: Path) -> str:
     """Make the builder download from ``base_url``; returns the URL it used before."""
     import tensorflow_datasets as tfds
-    from tensorflow_datasets.core.download import checksums
     from tensorflow_datasets.datasets.oxford_flowers102 import (
         oxford_flowers102_dataset_builder as module,
     )
 
     tfds.download.add_checksums_dir(str(checksums_dir))
-    # The registry is read once and memoised; read it again so it includes the new folder.
-    checksums._checksum_paths.cache_clear()
-    checksums.get_all_url_infos.cache_clear()
+    _reread_checksums()  # so the registry includes the new folder
     before = module._BASE_URL
     module._BASE_URL = base_url
     return before
@@ -140,9 +137,14 @@ def forget_checksums(path: Path) -> None:
     """Unregister a :func:`write_checksums` file. TFDS keeps every checksums folder it was given
     for the life of the process; a later server on the same port (the OS reuses free ports)
     would otherwise be checked against this one's files."""
+    path.unlink(missing_ok=True)
+    _reread_checksums()
+
+
+def _reread_checksums() -> None:
+    """TFDS reads its checksum registry once and memoises it; make it read the folders again."""
     from tensorflow_datasets.core.download import checksums
 
-    path.unlink(missing_ok=True)
     checksums._checksum_paths.cache_clear()
     checksums.get_all_url_infos.cache_clear()
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from flowerdash.data.pipelines import scan_pipeline, select_indices
-from flowerdash.data.sources import DatasetSource, get_source
+from flowerdash.data.sources import SPLITS, DatasetSource, get_source
 from flowerdash.errors import ConfigError
 from flowerdash.i18n import N_, _
 from flowerdash.inference.corruptions import CORRUPTIONS, SEVERITIES, apply_corruption
@@ -307,7 +307,7 @@ def evaluate_robustness(
         raise ConfigError(_("Batch size must be at least 1."))
     source = source or get_source()
     model_hash = file_hash(folder / MODEL_FILE)
-    if split not in ("train", "val", "test"):
+    if split not in SPLITS:
         raise ConfigError(
             _("Robustness is measured on train, val or test; got {split!r}.").format(split=split)
         )
