@@ -1919,13 +1919,15 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
     assert f"({now:.1f}% against {was:.1f}%)" in text
 
 
+def by_folder(entries: dict[str, dict], folder: str) -> dict:
+    """The entry of a result keyed by checkpoint path whose folder is named ``folder``."""
+    return next(entry for path, entry in entries.items() if Path(path).name == folder)
+
+
 def test_the_flowerless_images_are_quoted_from_their_run():
     """How sure the shipped model and the one before are of images with no flower."""
     run = result("flowerless.json")
-    now, before = (
-        next(m for name, m in run["models"].items() if Path(name).name == wanted)
-        for wanted in ("default", BEFORE)
-    )
+    now, before = (by_folder(run["models"], wanted) for wanted in ("default", BEFORE))
     assert now["model_hash"] == file_hash(ROOT / "checkpoints" / "default" / "model.keras")
     text = flat(section("## Can its percentages be read as chances?"))
     for kind in ("flat", "gradient"):  # "no sure answer from either model"
@@ -1941,7 +1943,7 @@ def test_the_flowerless_images_are_quoted_from_their_run():
     assert f"is sure of one for {noise[0]:.0%} of pixel-noise images" in flat(README)
     assert run["unsure_below"] == 0.5 and run["per_kind"] == 64
     # the top raw logit: held-out flowers on the fold, against the flowerless images
-    fold = next(m for name, m in run["models"].items() if Path(name).name == calibration_fold())
+    fold = by_folder(run["models"], calibration_fold())
     p5 = fold["flowers"]["top_logit"]["p5"]
     assert fold["flowers"]["split"] == "val" and fold["flowers"]["n"] == 1020
     p1 = fold["flowers"]["top_logit"]["p1"]
@@ -1962,10 +1964,7 @@ def test_the_flowerless_images_are_quoted_from_their_run():
 def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
     """docs/PERFORMANCE.md's before/after of enlarging photos to 256 px, one alternating run."""
     runs = result("backbone-size-timing.json")["runs"]
-    before, after = (
-        next(t for name, t in runs.items() if Path(name).name == wanted)
-        for wanted in (BEFORE, "default")
-    )
+    before, after = (by_folder(runs, wanted) for wanted in (BEFORE, "default"))
     text = flat((ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8"))
     answer, cam = (
         (1000 * before[m]["median"], 1000 * after[m]["median"]) for m in ("predict", "gradcam")
