@@ -15,6 +15,7 @@ folder for the same reason.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -156,7 +157,8 @@ def sunflower_field(tmp_path_factory) -> Path:
     return path
 
 
-def surest_square(photo) -> tuple[list[float], str]:
+@functools.cache  # one conversion of the shipped model for the callers' one field photo
+def surest_square(photo) -> tuple[tuple[float, int, int], str]:
     """The square `find_flower` picks in ``photo`` for the shipped model, as the page's sliders
     show it (zoom, then the position in percent), and the class it names."""
     from flowerdash.data.images import WHOLE_PHOTO, load_image
@@ -171,7 +173,7 @@ def surest_square(photo) -> tuple[list[float], str]:
     assert tuple(found.framing) != tuple(WHOLE_PHOTO)  # not the whole photo: the button moves
     zoom, x, y = found.framing
     name = read_meta(shipped)["class_names"][int(found.probabilities.argmax())]
-    return [zoom, round(100 * x), round(100 * y)], name
+    return (zoom, round(100 * x), round(100 * y)), name
 
 
 @pytest.fixture(scope="session")
