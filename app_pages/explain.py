@@ -16,7 +16,7 @@ from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import more_faithful
 from flowerdash.explain.overlays import make_panel, overlay, to_png_bytes
-from flowerdash.explain.reading import percent
+from flowerdash.explain.reading import is_small_photo, percent, small_photo_note
 from flowerdash.i18n import _
 from flowerdash.inference.framing import shown_probabilities
 from flowerdash.ui import demo, state, widgets
@@ -345,7 +345,10 @@ def main() -> None:
             state.show_error(exc, _("The explanation failed"))
         return
 
-    probs = shown_probabilities(result.probabilities, framing, widgets.found_square("explain"))
+    side = min(image.shape[:2])
+    probs = shown_probabilities(
+        result.probabilities, framing, widgets.found_square("explain"), side
+    )
     predicted = int(np.argmax(probs))
     overlays = {m: overlay(shown, result.maps[m], alpha=alpha, cmap=cmap) for m in METHODS}
     ig = result.extras["ig"]
@@ -359,6 +362,8 @@ def main() -> None:
                 true=display_name(names[true_label])
             )
         st.markdown(head)
+        if is_small_photo(side):
+            st.caption("📏 " + small_photo_note(side))
         st.caption(
             _(
                 "Explaining **{target}** (probability {p}). Warm colours mark what pushed the "

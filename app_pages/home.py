@@ -23,7 +23,14 @@ from flowerdash.examples import EXAMPLES, class_photo
 from flowerdash.explain import defaults
 from flowerdash.explain.faithfulness import focus_score
 from flowerdash.explain.overlays import overlay
-from flowerdash.explain.reading import confidence_words, describe_map, is_unsure, percent
+from flowerdash.explain.reading import (
+    confidence_words,
+    describe_map,
+    is_small_photo,
+    is_unsure,
+    percent,
+    small_photo_note,
+)
 from flowerdash.i18n import _
 from flowerdash.inference.framing import shown_probabilities
 from flowerdash.inference.predict import top_k
@@ -310,7 +317,8 @@ def main() -> None:
             state.show_error(exc, _("The model could not look at this photo"))
         return
     found = widgets.found_square("home")
-    rows = top_k(shown_probabilities(result.probabilities, framing, found), names, 5)
+    side = min(image.shape[:2])
+    rows = top_k(shown_probabilities(result.probabilities, framing, found, side), names, 5)
     best = rows[0]
     shown = prepare_for_model(image, DISPLAY_SIZE).round().astype(np.uint8)
     cam = result.maps["gradcam"]
@@ -332,6 +340,8 @@ def main() -> None:
                     confidence=confidence_words(best[2]), p=percent(best[2])
                 )
             )
+        if is_small_photo(side):
+            st.caption("📏 " + small_photo_note(side))
         photo, heat = st.columns(2)
         photo.image(
             shown, caption=_("What the model sees: {name}").format(name=label), width="stretch"

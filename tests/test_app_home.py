@@ -204,3 +204,25 @@ def answer_percentage(at: AppTest) -> int:
         if (m := re.search(r"about this answer \((>?\d+)%\)", md.value))
     )
     return 100 if p == ">99" else int(p)
+
+
+def test_a_small_photo_is_answered_less_surely_and_the_page_says_why(home, flower_paths):
+    """A 40-px thumbnail: the note under the answer, and the percentage the size temperature
+    gives; an ordinary photo gets neither."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from flowerdash.explain.reading import small_photo_note
+
+    with Image.open(flower_paths[0]) as im:
+        im = im.convert("RGB")
+        im.thumbnail((40 * im.width // min(im.size), 40 * im.height // min(im.size)))
+        side = min(im.size)
+        buf = BytesIO()
+        im.save(buf, "JPEG", quality=95)
+    at = upload(home, "small.jpg", buf.getvalue())
+    assert not at.exception and not at.error
+    assert any(c.value == "📏 " + small_photo_note(side) for c in at.caption)
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not any(c.value.startswith("📏") for c in at.caption)

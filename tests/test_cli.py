@@ -66,8 +66,15 @@ def test_predict_frames_a_small_flower_as_the_app_does(sunflower_field, capsys):
     zoom, x, y = SUNFLOWER_FRAMING
     whole = answer()
     framed = answer("--zoom", str(zoom), "--x", str(x), "--y", str(y))
-    assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5, "found": False}
-    assert framed[0] == "sunflower" and framed[2] == {"zoom": zoom, "x": x, "y": y, "found": False}
+    assert whole[2] == {"zoom": 1.0, "x": 0.5, "y": 0.5, "found": False, "shorter_side": 800}
+    assert framed[0] == "sunflower"
+    assert framed[2] == {
+        "zoom": zoom,
+        "x": x,
+        "y": y,
+        "found": False,
+        "shorter_side": round(800 / zoom),  # the square's side in the 1200x800 field
+    }
     assert framed[1] > 0.9 > whole[1], (whole, framed)
 
     # --find picks the square the app's button picks; the same square by hand reads higher
@@ -221,7 +228,15 @@ def test_explain_writes_a_panel_and_reports_timings(
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["framing"] == {"zoom": 2.0, "x": 0.0, "y": 0.5, "found": False}
+    with Image.open(flower_paths[1]) as im:
+        side = round(min(im.size) / 2)
+    assert result["framing"] == {
+        "zoom": 2.0,
+        "x": 0.0,
+        "y": 0.5,
+        "found": False,
+        "shorter_side": side,
+    }
     methods = result["methods"]
     assert set(methods) == {"gradcam", "ig"}
     assert all(m["seconds"] > 0 for m in methods.values())

@@ -82,10 +82,27 @@ def test_only_the_square_the_finder_picked_is_tempered():
 
     p = np.array([0.9, 0.06, 0.04])
     square = (2.0, 1.0, 0.0)
-    tempered = shown_probabilities(p, square, square)
+    tempered = shown_probabilities(p, square, square, 400)
     assert tempered.argmax() == 0 and 0.5 < tempered[0] < 0.9 and np.isclose(tempered.sum(), 1)
     # softmax(log p / T): the log-odds between any two flowers shrink by T
     assert np.isclose(np.log(tempered[0] / tempered[1]), np.log(15) / FOUND_TEMPERATURE)
-    assert shown_probabilities(p, (1.5, 0.0, 0.0), square) is p  # moved by hand since
-    assert shown_probabilities(p, square, None) is p  # never searched
-    assert shown_probabilities(p, WHOLE_PHOTO, WHOLE_PHOTO) is p  # the answer given before
+    assert shown_probabilities(p, (1.5, 0.0, 0.0), square, 400) is p  # moved by hand since
+    assert shown_probabilities(p, square, None, 400) is p  # never searched
+    assert shown_probabilities(p, WHOLE_PHOTO, WHOLE_PHOTO, 400) is p  # the answer given before
+
+
+def test_a_small_square_is_tempered_for_its_size_and_then_for_being_found(monkeypatch):
+    from flowerdash.inference.framing import FOUND_TEMPERATURE, shown_probabilities
+
+    monkeypatch.setattr(
+        "flowerdash.inference.calibration.SIZE_TEMPERATURES", ((32, 4.0), (64, 2.0), (256, 1.0))
+    )
+    p = np.array([0.9, 0.06, 0.04])
+    square = (2.0, 1.0, 0.0)
+
+    def shrink(q: np.ndarray) -> float:  # by how much the log-odds of the top two shrank
+        return float(np.log(15) / np.log(q[0] / q[1]))
+
+    assert np.isclose(shrink(shown_probabilities(p, WHOLE_PHOTO, None, 64)), 2.0)
+    assert np.isclose(shrink(shown_probabilities(p, square, square, 64)), 2.0 * FOUND_TEMPERATURE)
+    assert shown_probabilities(p, WHOLE_PHOTO, None, 256) is p

@@ -83,26 +83,43 @@ class FramedPhoto:
         found = find_flower(lambda x: predict_batch(model, x), self.photo, input_size(model))
         return replace(self, framing=found.framing, found=found.framing)
 
+    @property
+    def shorter_side(self) -> int:
+        """How many pixels across the square the model sees is, in the photo."""
+        return min(self.image.shape[:2])
+
     def probabilities(self, probabilities: np.ndarray) -> np.ndarray:
         """The probabilities to report for this framing (``framing.shown_probabilities``)."""
         from flowerdash.inference.framing import shown_probabilities
 
-        return shown_probabilities(probabilities, self.framing, self.found)
+        return shown_probabilities(probabilities, self.framing, self.found, self.shorter_side)
 
     def describe(self) -> str | None:
-        """A line for the plain-text output when ``--find`` moved the square, else None."""
-        if self.found is None:
-            return None
-        zoom, x, y = self.found
-        return (
-            f"Framed where the model is surest: zoom {zoom:g}, x {x:g}, y {y:g} (the best of "
-            "about twenty squares; its percentages are lowered to allow for that)"
-        )
+        """Lines for the plain-text output when ``--find`` moved the square or the square is
+        small (``reading.is_small_photo``), else None."""
+        from flowerdash.explain.reading import is_small_photo, small_photo_note
+
+        lines = []
+        if self.found is not None:
+            zoom, x, y = self.found
+            lines.append(
+                f"Framed where the model is surest: zoom {zoom:g}, x {x:g}, y {y:g} (the best of "
+                "about twenty squares; its percentages are lowered to allow for that)"
+            )
+        if is_small_photo(self.shorter_side):
+            lines.append(small_photo_note(self.shorter_side))
+        return "\n".join(lines) or None
 
     def json(self) -> dict[str, Any]:
         """The framing as the JSON output records it, so an answer can be reproduced."""
         zoom, x, y = self.framing
-        return {"zoom": zoom, "x": x, "y": y, "found": self.found is not None}
+        return {
+            "zoom": zoom,
+            "x": x,
+            "y": y,
+            "found": self.found is not None,
+            "shorter_side": self.shorter_side,
+        }
 
 
 def read_photo(path: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> FramedPhoto:

@@ -12,7 +12,8 @@ Every image that enters the product goes through :func:`load_image`, which
 
 There is deliberately no minimum size: a tiny image (say 8x8 pixels, an icon or a thumbnail) is a
 legitimate, if blurry, input. :func:`prepare_for_model` upscales it to the model's size, and the
-prediction shows what the model makes of it; refusing it would only hide that from the user.
+prediction shows what the model makes of it; refusing it would only hide that from the user. Its
+percentages are lowered for its size (``calibration.size_temperature``), and the pages say so.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ VERY_SURE = 0.9
 # equal): the smallest threshold above which answers are right at least 95% of the time.
 UNSURE_BELOW = 0.50
 FAIRLY_SURE = UNSURE_BELOW
+# Below this shorter side (pixels) Try it says the photo is small: chosen on shrunk validation
+# photos by benchmarks/small_photos.py (results/small-photos.json; a test keeps the two equal),
+# the smallest size from which on sure answers are right at least 90% of the time.
+SMALL_PHOTO_BELOW = 96
 CENTRE_FOCUS = 0.5  # Grad-CAM mass in the central box (a uniform map has 0.25)
 # The hottest pixels holding half of the weight cover more than this (uniform: 0.5).
 SPREAD_AREA = 0.25
@@ -33,6 +37,20 @@ def confidence_level(p: float) -> str:
 def is_unsure(p: float) -> bool:
     """Whether a top answer of probability ``p`` is too unsure to be given alone."""
     return p < UNSURE_BELOW
+
+
+def is_small_photo(shorter_side: int) -> bool:
+    """Whether the model sees a photo (or the square of it) at too few pixels to be trusted."""
+    return shorter_side < SMALL_PHOTO_BELOW
+
+
+def small_photo_note(shorter_side: int) -> str:
+    """Why the answer for a small photo is less sure, in the current language."""
+    return _(
+        "The model sees this flower in only {side} × {side} pixels. On photos this small it is "
+        "right less often, and its percentages here are lowered to say so. A larger photo, or "
+        "one closer to the flower, gives a better answer."
+    ).format(side=shorter_side)
 
 
 def percent(p: float, decimals: int = 0) -> str:

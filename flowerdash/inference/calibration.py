@@ -5,7 +5,9 @@ holds when, among answers given with about 70%, about 70% are right. ``reliabili
 top-1 answers into equal-width confidence bins and compares, per bin, the mean confidence with the
 share of right answers; the expected calibration error (ECE) is the gap averaged over answers.
 ``fit_temperature`` finds the temperature that makes a model's probabilities honest on photos it
-did not train on, and ``with_temperature`` puts it inside the model. NumPy only, but for
+did not train on, and ``with_temperature`` puts it inside the model. That fit is made on photos
+of the benchmark's size; ``size_temperature`` lowers the percentages of smaller photos, which the
+model enlarges and is right about less often. NumPy only, but for
 ``with_temperature`` (Keras), so the Audit page reads saved predictions without TensorFlow.
 """
 
@@ -24,12 +26,29 @@ __all__ = [
     "apply_temperature",
     "fit_temperature",
     "reliability",
+    "size_temperature",
     "with_temperature",
 ]
 
 BINS = 15  # the usual choice in the calibration literature, so the ECE compares with others
 #: Mean confidence within this much of the accuracy reads as "about right".
 TOLERANCE = 0.03
+#: (shorter side in pixels, temperature) for photos smaller than those the model's own temperature
+#: was fitted on, applied on top of it: fitted on shrunk validation photos by
+#: ``benchmarks/small_photos.py`` under its rule (results/small-photos.json; a test keeps the two
+#: equal). The last size is the calibration photos' own, where the temperature is 1.
+SIZE_TEMPERATURES: tuple[tuple[int, float], ...] = (
+    (16, 8.632),
+    (24, 4.528),
+    (32, 2.853),
+    (48, 1.761),
+    (64, 1.452),
+    (96, 1.183),
+    (128, 1.097),
+    (160, 1.04),
+    (192, 1.015),
+    (256, 1.0),
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,18 @@ def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
             b = lo + ratio * (hi - lo)
             fb = nll(b)
     return float(1.0 / np.exp((lo + hi) / 2.0))
+
+
+def size_temperature(
+    shorter_side: int, table: tuple[tuple[int, float], ...] | None = None
+) -> float:
+    """The temperature for a photo whose shorter side is ``shorter_side`` pixels:
+    ``table``'s (``SIZE_TEMPERATURES`` by default), interpolated on log size between its sizes;
+    its smallest size's below them, 1 above them."""
+    table = SIZE_TEMPERATURES if table is None else table
+    sizes = np.log([size for size, _t in table])
+    temperatures = [t for _size, t in table]
+    return float(np.interp(np.log(max(int(shorter_side), 1)), sizes, temperatures, right=1.0))
 
 
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flowerdash.data.images import WHOLE_PHOTO, Framing, frame, prepare_for_model
-from flowerdash.inference.calibration import apply_temperature
+from flowerdash.inference.calibration import apply_temperature, size_temperature
 
 ZOOMS = (1.5, 2.0)
 POSITIONS = (0.0, 0.5, 1.0)
@@ -68,11 +68,15 @@ def is_found_square(framing: Framing, found: Framing | None) -> bool:
 
 
 def shown_probabilities(
-    probabilities: np.ndarray, framing: Framing, found: Framing | None
+    probabilities: np.ndarray, framing: Framing, found: Framing | None, shorter_side: int
 ) -> np.ndarray:
-    """The probabilities to show for the square ``framing``: tempered with
-    ``FOUND_TEMPERATURE`` where ``is_found_square``; unchanged for a square chosen by hand,
-    which was not picked for its confidence."""
-    if not is_found_square(framing, found):
+    """The probabilities to show for the square ``framing`` of a photo, ``shorter_side`` pixels
+    across: lowered for a small square (``calibration.size_temperature``), and further with
+    ``FOUND_TEMPERATURE`` where ``is_found_square``; a square chosen by hand was not picked for
+    its confidence."""
+    temperature = size_temperature(shorter_side)
+    if is_found_square(framing, found):
+        temperature *= FOUND_TEMPERATURE  # tempering twice is tempering once by the product
+    if temperature == 1.0:
         return probabilities
-    return apply_temperature(probabilities, FOUND_TEMPERATURE)
+    return apply_temperature(probabilities, temperature)

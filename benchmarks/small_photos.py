@@ -1,0 +1,202 @@
+"""How small may a photo be before the model's percentages stop meaning what they say, and what
+they should say below that: ``python -m benchmarks.small_photos --fold FOLD [--test MODEL]``.
+
+People upload thumbnails too. Every photo is enlarged to the model's size, so a 24-pixel icon
+gets an answer, and an enlarged blur can look to the model like a flower it is sure of. Each
+validation photo is shrunk the way a thumbnail is made (Pillow's ``thumbnail``: bicubic,
+antialiased) until its shorter side is one of ``SIZES``, then answered as Try it answers it
+(enlarged and centre-cropped to the model's size by ``prepare_for_model``). ``FOLD`` is the
+shipped recipe trained on the training photos only, with the shipped temperature
+(``results/calibration.json``), as for ``benchmarks.unsure``. Two rules, fixed before the table
+was computed:
+
+* **the notice** ("this photo is small") shows below the smallest size from which on, at every
+  larger size too, the sure answers (at or above ``reading.UNSURE_BELOW``) are right at least
+  90% of the time: one sure answer in ten may be wrong, not more;
+* **the size temperatures**: at each size, the temperature that fits the answers best (least log
+  loss) on top of the shipped one; then, from the largest size down, each at least 1 and at least
+  the next larger size's, so a smaller photo is never answered more surely than a larger one nor
+  than the full-size calibration says. Between two sizes the temperature is interpolated on log
+  size; from the largest size up it is 1.
+
+Writes ``benchmarks/results/small-photos.json``; ``reading.SMALL_PHOTO_BELOW`` and
+``calibration.SIZE_TEMPERATURES`` must equal the choices (a test checks them). ``--test`` also
+reports the shipped model on the test photos, before and after (report only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import RESULTS, ROOT, write_result
+
+OUT = RESULTS / "small-photos.json"
+CALIBRATION = RESULTS / "calibration.json"
+SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 192, 256)
+SURE_ACCURACY = 0.90  # the rule's bar for sure answers on small photos
+
+
+def shrink(image: np.ndarray, shorter: int) -> np.ndarray:
+    """The photo as a thumbnail whose shorter side is ``shorter`` pixels (never enlarged)."""
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    scale = shorter / min(h, w)
+    if scale >= 1:
+        return image
+    im = Image.fromarray(image)
+    im.thumbnail((max(1, round(w * scale)), max(1, round(h * scale))))
+    return np.asarray(im)
+
+
+def size_probabilities(
+    checkpoint: Path, source: Any, split: str, limit: int | None
+) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """The checkpoint's probabilities for every photo of ``split`` at every size, and labels."""
+    from flowerdash.data.images import prepare_for_model
+    from flowerdash.data.pipelines import select_indices
+    from flowerdash.inference.litert import batch_predictor
+    from flowerdash.models.backbones import input_size
+    from flowerdash.models.checkpoints import load_model
+
+    model = load_model(checkpoint)
+    predict = batch_predictor(model)
+    size = input_size(model)
+    index = source.split(split)
+    chosen = select_indices(len(index), limit, seed=0)
+    probs: dict[int, list[np.ndarray]] = {s: [] for s in SIZES}
+    for start in range(0, len(chosen), 64):
+        photos = [source.read_image(split, int(i)) for i in chosen[start : start + 64]]
+        for s in SIZES:
+            batch = np.stack([prepare_for_model(shrink(p, s), size) for p in photos])
+            probs[s].append(predict(batch.astype(np.float32)))
+    return (
+        {s: np.concatenate(p).astype(np.float64) for s, p in probs.items()},
+        index.labels[chosen].astype(np.int64),
+    )
+
+
+def table(probs: dict[int, np.ndarray], labels: np.ndarray) -> list[dict[str, Any]]:
+    """Per size: accuracy, mean confidence, ECE, and how often sure answers are given and right."""
+    from flowerdash.explain.reading import is_unsure
+    from flowerdash.inference.calibration import reliability
+
+    rows = []
+    for s, p in probs.items():
+        top = p.max(axis=1)
+        right = p.argmax(axis=1) == labels
+        sure = ~np.vectorize(is_unsure)(top)
+        rel = reliability(top, right)
+        rows.append(
+            {
+                "shorter_side": s,
+                "top1": float(right.mean()),
+                "mean_confidence": float(top.mean()),
+                "ece": rel.ece,
+                "sure_share": float(sure.mean()),
+                "sure_accuracy": float(right[sure].mean()) if sure.any() else None,
+            }
+        )
+    return rows
+
+
+def choose(rows: list[dict[str, Any]]) -> int:
+    """The rule: the smallest size from which on sure answers are right ``SURE_ACCURACY``."""
+    chosen = rows[-1]["shorter_side"]
+    for row in reversed(rows):
+        accuracy = row["sure_accuracy"]
+        if accuracy is not None and accuracy < SURE_ACCURACY:
+            break
+        chosen = row["shorter_side"]
+    return chosen
+
+
+def size_temperatures(
+    probs: dict[int, np.ndarray], labels: np.ndarray
+) -> tuple[dict[int, float], tuple[tuple[int, float], ...]]:
+    """The rule: each size's best temperature, and the table made from them (at least 1, never
+    below a larger size's; 1 at the largest size, the calibration photos' own)."""
+    from flowerdash.inference.calibration import fit_temperature
+
+    sizes = sorted(probs)
+    fitted = {s: fit_temperature(probs[s], labels) for s in sizes[:-1]}
+    table = [(sizes[-1], 1.0)]
+    for s in reversed(sizes[:-1]):
+        table.append((s, max(1.0, fitted[s], table[-1][1])))
+    return fitted, tuple(reversed(table))
+
+
+def tempered(
+    probs: dict[int, np.ndarray], table: tuple[tuple[int, float], ...]
+) -> dict[int, np.ndarray]:
+    """Each size's probabilities as the product shows them with ``table``."""
+    from flowerdash.inference.calibration import apply_temperature, size_temperature
+
+    return {s: apply_temperature(p, size_temperature(s, table)) for s, p in probs.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.small_photos", description=__doc__)
+    parser.add_argument("--fold", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=None, help="validation photos (default all)")
+    parser.add_argument("--test", type=Path, default=None, help="also report this model on test")
+    parser.add_argument("--test-limit", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    from benchmarks.machine import describe
+    from flowerdash.data.sources import get_source
+    from flowerdash.explain.reading import UNSURE_BELOW
+    from flowerdash.inference.calibration import apply_temperature
+
+    source = get_source()
+    temperature = json.loads(CALIBRATION.read_text())["temperature"]
+    probs, labels = size_probabilities(args.fold, source, "val", args.limit)
+    probs = {s: apply_temperature(p, temperature) for s, p in probs.items()}
+    val_rows = table(probs, labels)
+    chosen = choose(val_rows)
+    fitted, temperatures = size_temperatures(probs, labels)
+    result: dict[str, Any] = {
+        "machine": describe(),
+        "rule": f"the smallest shorter side on {list(SIZES)} from which on, at every larger size "
+        f"too, sure answers (at or above {UNSURE_BELOW:.0%}) are right at least "
+        f"{SURE_ACCURACY:.0%} of the time on validation",
+        "fold": args.fold.name,
+        "temperature": temperature,
+        "val_n": int(len(labels)),
+        "val": val_rows,
+        "small_photo_below": chosen,
+        "fitted_temperatures": {str(s): t for s, t in fitted.items()},
+        "size_temperatures": [[s, round(t, 3)] for s, t in temperatures],
+        "val_after": table(tempered(probs, temperatures), labels),
+    }
+    for row, (_s, t), after in zip(val_rows, temperatures, result["val_after"], strict=True):
+        print(
+            f"{row['shorter_side']:>4} px: {row['top1']:.1%} right, mean confidence "
+            f"{row['mean_confidence']:.1%}, sure {row['sure_share']:.1%} of the time, "
+            f"sure answers right {row['sure_accuracy'] or 0:.1%}, ECE {row['ece']:.3f}; "
+            f"T {t:.3f}: mean confidence {after['mean_confidence']:.1%}, ECE {after['ece']:.3f}"
+        )
+    print(f"notice below {chosen} px (val)")
+    if args.test is not None:
+        # The shipped model holds its temperature: its probabilities are taken as they are.
+        test_probs, test_labels = size_probabilities(args.test, source, "test", args.test_limit)
+        result |= {
+            "test_model": str(
+                args.test.relative_to(ROOT) if args.test.is_absolute() else args.test
+            ),
+            "test_n": int(len(test_labels)),
+            "test": table(test_probs, test_labels),
+            "test_after": table(tempered(test_probs, temperatures), test_labels),
+        }
+    write_result(args.out, result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Small photos: their percentages are lowered for their size, and the pages say why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES, ROOT
+from PIL import Image
+
+from benchmarks.small_photos import SIZES, choose, shrink, size_temperatures, table, tempered
+from flowerdash.cli.main import main
+from flowerdash.explain import reading
+from flowerdash.inference import calibration
+
+RESULT = ROOT / "benchmarks" / "results" / "small-photos.json"
+
+
+def test_a_size_temperature_is_interpolated_on_log_size_and_is_1_above_the_table():
+    table_ = ((16, 8.0), (64, 2.0), (256, 1.0))
+    t = calibration.size_temperature
+    assert t(16, table_) == t(8, table_) == t(1, table_) == t(0, table_) == 8.0
+    assert t(32, table_) == pytest.approx(5.0)  # halfway between 16 and 64 on log size
+    assert t(64, table_) == 2.0 and t(128, table_) == pytest.approx(1.5)
+    assert t(256, table_) == t(4000, table_) == 1.0
+
+
+def test_the_shipped_table_is_the_one_fitted_on_validation():
+    result = json.loads(RESULT.read_text())
+    fitted = {int(s): t for s, t in result["fitted_temperatures"].items()}
+    assert result["val_n"] == 1020  # every validation photo, answered by the train-only fold
+    assert [list(row) for row in calibration.SIZE_TEMPERATURES] == result["size_temperatures"]
+    sizes = [s for s, _t in calibration.SIZE_TEMPERATURES]
+    temperatures = [t for _s, t in calibration.SIZE_TEMPERATURES]
+    assert sizes == sorted(sizes) == list(SIZES)
+    # the rule: at least each size's fit and 1, never below a larger size's, 1 at full size
+    assert temperatures[-1] == 1.0
+    assert all(a >= b >= 1.0 for a, b in zip(temperatures, temperatures[1:], strict=False))
+    assert all(t >= round(fitted[s], 3) for s, t in calibration.SIZE_TEMPERATURES[:-1])
+    assert reading.SMALL_PHOTO_BELOW == result["small_photo_below"] == choose(result["val"])
+
+
+def test_the_note_says_percentages_are_lowered_only_where_they_are():
+    # "its percentages here are lowered": true at every size the note is shown for
+    for side in range(1, reading.SMALL_PHOTO_BELOW):
+        assert reading.is_small_photo(side)
+        assert calibration.size_temperature(side) > 1.0, side
+    assert not reading.is_small_photo(reading.SMALL_PHOTO_BELOW)
+    assert f"{40} × {40} pixels" in reading.small_photo_note(40)
+
+
+def test_the_rules_on_a_made_up_table():
+    labels = np.zeros(10, dtype=np.int64)
+    sure_right = np.tile([0.9, 0.1], (10, 1))
+    sure_wrong = np.tile([0.1, 0.9], (10, 1))
+    half = np.concatenate([sure_right[:5], sure_wrong[:5]])
+    probs = {16: sure_wrong, 32: half, 64: sure_right, 256: sure_right}
+    rows = table(probs, labels)
+    assert [r["sure_accuracy"] for r in rows] == [0.0, 0.5, 1.0, 1.0]
+    assert choose(rows) == 64
+    # a size that dips below 90% above a good one moves the notice up to it
+    assert choose(table({16: sure_right, 32: half, 256: sure_right}, labels)) == 256
+
+    fitted, temperatures = size_temperatures(probs, labels)
+    assert set(fitted) == {16, 32, 64}
+    assert temperatures[-1] == (256, 1.0)
+    t = dict(temperatures)
+    assert t[16] >= t[32] >= t[64] >= 1.0
+    assert t[64] == 1.0  # right and sure: its fit sharpens (below 1), so it stays at 1
+    after = tempered(probs, temperatures)
+    assert after[32][:, 0].max() < half[:, 0].max()  # the half-wrong size is answered less surely
+    np.testing.assert_allclose(after[256], sure_right, rtol=1e-6)
+
+
+def test_a_thumbnail_is_shrunk_to_its_shorter_side_and_never_enlarged():
+    photo = np.zeros((300, 500, 3), np.uint8)
+    assert shrink(photo, 60).shape == (60, 100, 3)
+    assert shrink(photo, 300) is photo and shrink(photo, 400) is photo
+
+
+def _thumbnail(tmp_path: Path, side: int) -> Path:
+    with Image.open(EXAMPLES / "sunflower.jpg") as im:
+        im = im.convert("RGB")
+        im.thumbnail((side * im.width // min(im.size), side * im.height // min(im.size)))
+        path = tmp_path / f"sunflower-{side}.jpg"
+        im.save(path, quality=95)
+    return path
+
+
+def test_predict_says_a_thumbnail_is_small_and_lowers_its_percentages(tmp_path, capsys):
+    """The shipped model on the sunflower example shrunk to 32 px: a note, and the top
+    percentage the size temperature gives, not the model's own."""
+    path = _thumbnail(tmp_path, 32)
+    assert main(["predict", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert reading.small_photo_note(32) in out
+    assert main(["predict", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["framing"]["shorter_side"] == 32
+
+    from flowerdash.data.images import load_image
+    from flowerdash.inference.predict import predict_probabilities
+    from flowerdash.models.checkpoints import load_model
+
+    own = predict_probabilities(load_model(ROOT / "checkpoints" / "default"), load_image(path))
+    lowered = calibration.apply_temperature(own, calibration.size_temperature(32))
+    assert result["top"][0]["probability"] == pytest.approx(float(lowered.max()), abs=1e-5)
+    assert result["top"][0]["probability"] < float(own.max())
+
+    assert main(["predict", str(EXAMPLES / "sunflower.jpg")]) == 0
+    assert "pixels" not in capsys.readouterr().out  # a photo of ordinary size: no note
+
+
+def test_results_quote_the_committed_table():
+    result = json.loads(RESULT.read_text())
+    text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+    assert f"below **{result['small_photo_below']} pixels**" in text
+    temperatures = dict(calibration.SIZE_TEMPERATURES)
+    for row, after in zip(result["val"], result["val_after"], strict=True):
+        s = row["shorter_side"]
+        cells = (
+            f"| {s} px | {row['top1']:.1%} | {row['mean_confidence']:.1%} | "
+            f"{row['sure_share']:.1%} | {row['sure_accuracy']:.1%} | {row['ece']:.3f} | "
+            f"{temperatures[s]:.3f} | {after['mean_confidence']:.1%} | {after['ece']:.3f} |"
+        )
+        assert cells in text, cells
+    assert result["test_n"] == 6149 and result["test_model"] == "checkpoints/default"
+    quoted = 0
+    for row, after in zip(result["test"], result["test_after"], strict=True):
+        cells = (
+            f"| {row['shorter_side']} px | {row['top1']:.1%} | {row['mean_confidence']:.1%} | "
+            f"{row['ece']:.3f} | {row['sure_share']:.1%} | {after['mean_confidence']:.1%} | "
+            f"{after['ece']:.3f} | {after['sure_share']:.1%} |"
+        )
+        quoted += cells in text
+    assert quoted == 6  # the rows the test table shows
+
+
+def test_readme_quotes_the_32_pixel_test_row():
+    result = json.loads(RESULT.read_text())
+    row, after = (
+        next(r for r in rows if r["shorter_side"] == 32)
+        for rows in (result["test"], result["test_after"])
+    )
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        f"a 32-px one was given a sure answer {row['sure_share']:.0%} of the time and was right "
+        f"{row['top1']:.0%} of the time; now {after['sure_share']:.0%}," in readme
+    )
+    assert f"below {result['small_photo_below']} px the pages say the photo is small" in readme
