@@ -383,7 +383,7 @@ def main() -> None:
         else:
             st.markdown("**" + _("Other possibilities") + "**")
         st.plotly_chart(top5_chart(rows), key="home.top5", config={"displayModeBar": False})
-        if best[2] < 0.3:
+        if best[2] < 0.3 and not is_small_photo(side):  # zooming in would make it smaller
             st.caption(
                 _(
                     "The model is unsure: no flower gets more than {p:.0%}. It may not be one of the "

@@ -140,6 +140,20 @@ def tempered(
     return {s: apply_temperature(p, size_temperature(s, table)) for s, p in probs.items()}
 
 
+def crossfitted(probs: dict[int, np.ndarray], labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Each photo's probabilities tempered with the table fitted on the other half of the photos
+    (odd and even positions), so the ECE after is measured on photos the fit did not see."""
+    half = np.arange(len(labels)) % 2
+    out = {s: np.empty_like(p) for s, p in probs.items()}
+    for h in (0, 1):
+        _fitted, table_ = size_temperatures(
+            {s: p[half != h] for s, p in probs.items()}, labels[half != h]
+        )
+        for s, p in tempered({s: p[half == h] for s, p in probs.items()}, table_).items():
+            out[s][half == h] = p
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.small_photos", description=__doc__)
     parser.add_argument("--fold", type=Path, required=True)
@@ -174,13 +188,16 @@ def main(argv: list[str] | None = None) -> int:
         "fitted_temperatures": {str(s): t for s, t in fitted.items()},
         "size_temperatures": [[s, round(t, 3)] for s, t in temperatures],
         "val_after": table(tempered(probs, temperatures), labels),
+        "val_crossfitted": table(crossfitted(probs, labels), labels),
     }
-    for row, (_s, t), after in zip(val_rows, temperatures, result["val_after"], strict=True):
+    rows = zip(val_rows, temperatures, result["val_after"], result["val_crossfitted"], strict=True)
+    for row, (_s, t), after, crossed in rows:
         print(
             f"{row['shorter_side']:>4} px: {row['top1']:.1%} right, mean confidence "
             f"{row['mean_confidence']:.1%}, sure {row['sure_share']:.1%} of the time, "
             f"sure answers right {row['sure_accuracy'] or 0:.1%}, ECE {row['ece']:.3f}; "
-            f"T {t:.3f}: mean confidence {after['mean_confidence']:.1%}, ECE {after['ece']:.3f}"
+            f"T {t:.3f}: mean confidence {after['mean_confidence']:.1%}, ECE {after['ece']:.3f} "
+            f"(cross-fitted {crossed['ece']:.3f})"
         )
     print(f"notice below {chosen} px (val)")
     if args.test is not None:

@@ -224,5 +224,8 @@ def test_a_small_photo_is_answered_less_surely_and_the_page_says_why(home, flowe
     at = upload(home, "small.jpg", buf.getvalue())
     assert not at.exception and not at.error
     assert any(c.value == "📏 " + small_photo_note(side) for c in at.caption)
+    # the tiny model is unsure of everything, but zooming in would only make this photo smaller
+    assert not any("zoom in on it" in c.value for c in at.caption)
     at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
     assert not any(c.value.startswith("📏") for c in at.caption)
+    assert any("zoom in on it" in c.value for c in at.caption)

@@ -276,6 +276,25 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     _shot(page, "try-it-unsure.png")
 
 
+def test_try_it_says_a_thumbnail_is_small_and_answers_it_less_surely(page, app, tmp_path):
+    """A real 40-px thumbnail (not blown up): the note under the answer, and its percentages
+    lowered for its size, so the model's sure wrong answers become three guesses."""
+    from PIL import Image
+
+    with Image.open(EXPLAIN_PHOTO) as im:
+        im = im.convert("RGB")
+        im.thumbnail((40 * im.width // min(im.size), 40 * im.height // min(im.size)))
+        side = min(im.size)
+        im.save(tmp_path / "thumbnail.jpg", quality=95)
+    _open(page, app.url)
+    _upload(page, "home-upload", tmp_path / "thumbnail.jpg")
+    page.get_by_text(f"The model sees this flower in only {side} × {side} pixels").wait_for()
+    page.get_by_text("Where it looked (Grad-CAM)").wait_for()
+    _settled(page)
+    _no_errors(page)
+    _shot(page, "try-it-small.png")
+
+
 def test_framing_a_small_flower_at_the_side_lets_the_model_see_it(page, app, sunflower_field):
     """A wide field with a small sunflower near a corner: zoomed onto it, by hand or by "Find the
     flower for me", the model names it."""

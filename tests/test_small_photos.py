@@ -150,3 +150,25 @@ def test_readme_quotes_the_32_pixel_test_row():
         f"{row['top1']:.0%} of the time; now {after['sure_share']:.0%}," in readme
     )
     assert f"below {result['small_photo_below']} px the pages say the photo is small" in readme
+
+
+def test_the_cross_fitted_check_tempers_each_half_with_the_other_halfs_table():
+    from benchmarks.small_photos import crossfitted
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)) * 3
+    twice = np.repeat(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 2, axis=0)
+    labels = np.repeat(rng.integers(0, 4, 6), 2)  # both halves hold the same photos
+    probs = {32: twice, 256: twice}
+    _fitted, table_ = size_temperatures(probs, labels)
+    np.testing.assert_allclose(
+        crossfitted(probs, labels)[32], tempered(probs, table_)[32], rtol=1e-5
+    )
+
+
+def test_results_quote_the_cross_fitted_check():
+    result = json.loads(RESULT.read_text())
+    text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+    small = [r for r in result["val_crossfitted"] if r["shorter_side"] <= 96]
+    listed = ", ".join(f"{r['ece']:.3f}" for r in small[:-1]) + f" and {small[-1]['ece']:.3f}"
+    assert f"(`val_crossfitted`): {listed} from 16 to 96 px." in text
