@@ -128,10 +128,18 @@ def proxy_images(image: np.ndarray, index: int, size: int, seed: int = 0) -> dic
     }
 
 
-def proxy_probabilities(
-    checkpoint: Path, source: Any, split: str, limit: int | None
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """One checkpoint's probabilities for every proxy of the split's photos, and their labels."""
+def version_probabilities(
+    checkpoint: Path,
+    source: Any,
+    split: str,
+    limit: int | None,
+    versions: Callable[[np.ndarray, int, int], dict[Any, np.ndarray]],
+) -> tuple[dict[Any, np.ndarray], np.ndarray]:
+    """One checkpoint's probabilities for versions of the split's photos, and their labels.
+
+    ``versions(photo, index, size)`` gives each photo's named versions, cropped to the model's
+    ``size`` (pixel values 0..255); every photo must give the same names.
+    """
     from flowerdash.data.pipelines import select_indices
     from flowerdash.inference.litert import batch_predictor
     from flowerdash.models.backbones import input_size
@@ -142,16 +150,22 @@ def proxy_probabilities(
     size = input_size(model)
     index = source.split(split)
     chosen = select_indices(len(index), limit, seed=0)
-    batches: dict[str, list[np.ndarray]] = {name: [] for name in PROXIES}
-    probs: dict[str, list[np.ndarray]] = {name: [] for name in PROXIES}
+    probs: dict[Any, list[np.ndarray]] = {}
     for start in range(0, len(chosen), 32):
+        batches: dict[Any, list[np.ndarray]] = {}
         for i in chosen[start : start + 32]:
-            for name, x in proxy_images(source.read_image(split, int(i)), int(i), size).items():
-                batches[name].append(x)
-        for name in PROXIES:
-            probs[name].append(predict(np.stack(batches[name]).astype(np.float32)))
-            batches[name] = []
+            for name, x in versions(source.read_image(split, int(i)), int(i), size).items():
+                batches.setdefault(name, []).append(x)
+        for name, batch in batches.items():
+            probs.setdefault(name, []).append(predict(np.stack(batch).astype(np.float32)))
     return {name: np.concatenate(p) for name, p in probs.items()}, index.labels[chosen]
+
+
+def proxy_probabilities(
+    checkpoint: Path, source: Any, split: str, limit: int | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One checkpoint's probabilities for every proxy of the split's photos, and their labels."""
+    return version_probabilities(checkpoint, source, split, limit, proxy_images)
 
 
 def measure(checkpoint: Path, source: Any, split: str, limit: int | None) -> dict[str, Any]:

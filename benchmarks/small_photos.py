@@ -4,7 +4,7 @@ they should say below that: ``python -m benchmarks.small_photos --fold FOLD [--t
 People upload thumbnails too. Every photo is enlarged to the model's size, so a 24-pixel icon
 gets an answer, and an enlarged blur can look to the model like a flower it is sure of. Each
 validation photo is shrunk the way a thumbnail is made (Pillow's ``thumbnail``: bicubic,
-antialiased) until its shorter side is one of ``SIZES``, then answered as Try it answers it
+antialiased) until its shorter side is one of ``SIZES``, then answered as ``predict`` answers it
 (enlarged and centre-cropped to the model's size by ``prepare_for_model``). ``FOLD`` is the
 shipped recipe trained on the training photos only, with the shipped temperature
 (``results/calibration.json``), as for ``benchmarks.unsure``. Two rules, fixed before the table
@@ -63,27 +63,14 @@ def size_probabilities(
     checkpoint: Path, source: Any, split: str, limit: int | None
 ) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """The checkpoint's probabilities for every photo of ``split`` at every size, and labels."""
+    from benchmarks.proxies import version_probabilities
     from flowerdash.data.images import prepare_for_model
-    from flowerdash.data.pipelines import select_indices
-    from flowerdash.inference.litert import batch_predictor
-    from flowerdash.models.backbones import input_size
-    from flowerdash.models.checkpoints import load_model
 
-    model = load_model(checkpoint)
-    predict = batch_predictor(model)
-    size = input_size(model)
-    index = source.split(split)
-    chosen = select_indices(len(index), limit, seed=0)
-    probs: dict[int, list[np.ndarray]] = {s: [] for s in SIZES}
-    for start in range(0, len(chosen), 64):
-        photos = [source.read_image(split, int(i)) for i in chosen[start : start + 64]]
-        for s in SIZES:
-            batch = np.stack([prepare_for_model(shrink(p, s), size) for p in photos])
-            probs[s].append(predict(batch.astype(np.float32)))
-    return (
-        {s: np.concatenate(p).astype(np.float64) for s, p in probs.items()},
-        index.labels[chosen].astype(np.int64),
-    )
+    def thumbnails(photo: np.ndarray, _index: int, size: int) -> dict[int, np.ndarray]:
+        return {s: prepare_for_model(shrink(photo, s), size) for s in SIZES}
+
+    probs, labels = version_probabilities(checkpoint, source, split, limit, thumbnails)
+    return {s: p.astype(np.float64) for s, p in probs.items()}, labels.astype(np.int64)
 
 
 def table(probs: dict[int, np.ndarray], labels: np.ndarray) -> list[dict[str, Any]]:
