@@ -203,3 +203,15 @@ def test_the_square_found_for_an_upload_gets_the_tempered_percentage(
         at = at.slider(key=f"explain.{key}").set_value(value).run()
     assert not at.exception and explaining(at) > found_p
     state.dataset_source.clear()  # it found no dataset: later tests look again
+
+
+def test_a_small_test_photo_is_said_to_be_small(monkeypatch, tiny_checkpoint, data_dir, calls):
+    """The miniature's photos are 40 to 64 px: the note says how small the model sees them."""
+    from PIL import Image
+
+    from flowerdash.explain.reading import small_photo_note
+
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {"file": FILE, "steps": "4"})
+    with Image.open(data_dir / "jpg" / FILE) as im:
+        side = min(im.size)
+    assert any(c.value == "📏 " + small_photo_note(side) for c in at.caption)
