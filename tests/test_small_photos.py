@@ -172,3 +172,29 @@ def test_results_quote_the_cross_fitted_check():
     small = [r for r in result["val_crossfitted"] if r["shorter_side"] <= 96]
     listed = ", ".join(f"{r['ece']:.3f}" for r in small[:-1]) + f" and {small[-1]['ece']:.3f}"
     assert f"(`val_crossfitted`): {listed} from 16 to 96 px." in text
+
+
+def test_the_table_holds_on_the_second_fold_by_its_rule():
+    second = json.loads((ROOT / "benchmarks/results/small-photos-second-fold.json").read_text())
+    assert second["fold"] == "swap-soup3-alllong-up256" and second["train_n"] == 1020
+    before = {r["shorter_side"]: r["ece"] for r in second["train"]}
+    after = {r["shorter_side"]: r["ece"] for r in second["train_shipped_table"]}
+    small = [s for s in SIZES if s <= 96]
+    assert all(after[s] <= 0.05 for s in small)
+    assert all(after[s] < before[s] for s in small if s < 96)
+    assert second["small_photo_below"] == reading.SMALL_PHOTO_BELOW
+    text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+
+    def listed(values: list[float]) -> str:
+        return ", ".join(f"{v:.3f}" for v in values[:-1]) + f" and {values[-1]:.3f}"
+
+    quoted = (
+        f"the ECE goes from {listed([before[s] for s in small])} to "
+        f"{listed([after[s] for s in small])}."
+    )
+    assert quoted in text
+    own = dict(second["size_temperatures"])
+    assert (
+        f"({own[16]:.2f} at 16 px, {own[32]:.2f} at 32, {own[64]:.2f} at 64, {own[96]:.2f} at 96)"
+        in text
+    )
