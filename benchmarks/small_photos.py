@@ -117,19 +117,19 @@ def size_temperatures(
 
     sizes = sorted(probs)
     fitted = {s: fit_temperature(probs[s], labels) for s in sizes[:-1]}
-    table = [(sizes[-1], 1.0)]
+    made = [(sizes[-1], 1.0)]
     for s in reversed(sizes[:-1]):
-        table.append((s, max(1.0, fitted[s], table[-1][1])))
-    return fitted, tuple(reversed(table))
+        made.append((s, max(1.0, fitted[s], made[-1][1])))
+    return fitted, tuple(reversed(made))
 
 
 def tempered(
-    probs: dict[int, np.ndarray], table: tuple[tuple[int, float], ...]
+    probs: dict[int, np.ndarray], temperatures: tuple[tuple[int, float], ...]
 ) -> dict[int, np.ndarray]:
-    """Each size's probabilities as the product shows them with ``table``."""
+    """Each size's probabilities as the product shows them with the table ``temperatures``."""
     from flowerdash.inference.calibration import apply_temperature, size_temperature
 
-    return {s: apply_temperature(p, size_temperature(s, table)) for s, p in probs.items()}
+    return {s: apply_temperature(p, size_temperature(s, temperatures)) for s, p in probs.items()}
 
 
 def crossfitted(probs: dict[int, np.ndarray], labels: np.ndarray) -> dict[int, np.ndarray]:
@@ -138,10 +138,10 @@ def crossfitted(probs: dict[int, np.ndarray], labels: np.ndarray) -> dict[int, n
     half = np.arange(len(labels)) % 2
     out = {s: np.empty_like(p) for s, p in probs.items()}
     for h in (0, 1):
-        _fitted, table_ = size_temperatures(
+        _fitted, other_half = size_temperatures(
             {s: p[half != h] for s, p in probs.items()}, labels[half != h]
         )
-        for s, p in tempered({s: p[half == h] for s, p in probs.items()}, table_).items():
+        for s, p in tempered({s: p[half == h] for s, p in probs.items()}, other_half).items():
             out[s][half == h] = p
     return out
 
