@@ -157,6 +157,19 @@ def sunflower_field(tmp_path_factory) -> Path:
     return path
 
 
+def thumbnail(photo: Path, side: int, out: Path) -> tuple[Path, int]:
+    """``photo`` shrunk as a thumbnail (``benchmarks.small_photos.shrink``) to a shorter side of
+    ``side`` pixels, saved as the JPEG ``out``; returns it and the shorter side it has."""
+    from PIL import Image
+
+    from benchmarks.small_photos import shrink
+    from flowerdash.data.images import load_image
+
+    small = shrink(load_image(photo), side)
+    Image.fromarray(small).save(out, quality=95)
+    return out, min(small.shape[:2])
+
+
 @functools.cache  # one conversion of the shipped model for the callers' one field photo
 def surest_square(photo) -> tuple[tuple[float, int, int], str]:
     """The square `find_flower` picks in ``photo`` for the shipped model, as the page's sliders

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import ROOT, surest_square
+from conftest import ROOT, surest_square, thumbnail
 from streamlit.testing.v1 import AppTest
 
 from flowerdash.data.names_es import display_name
@@ -206,22 +206,13 @@ def answer_percentage(at: AppTest) -> int:
     return 100 if p == ">99" else int(p)
 
 
-def test_a_small_photo_is_answered_less_surely_and_the_page_says_why(home, flower_paths):
+def test_a_small_photo_is_answered_less_surely_and_the_page_says_why(home, flower_paths, tmp_path):
     """A 40-px thumbnail: the note under the answer, and the percentage the size temperature
     gives; an ordinary photo gets neither."""
-    from io import BytesIO
-
-    from PIL import Image
-
     from flowerdash.explain.reading import small_photo_note
 
-    with Image.open(flower_paths[0]) as im:
-        im = im.convert("RGB")
-        im.thumbnail((40 * im.width // min(im.size), 40 * im.height // min(im.size)))
-        side = min(im.size)
-        buf = BytesIO()
-        im.save(buf, "JPEG", quality=95)
-    at = upload(home, "small.jpg", buf.getvalue())
+    small, side = thumbnail(Path(flower_paths[0]), 40, tmp_path / "small.jpg")
+    at = upload(home, "small.jpg", small.read_bytes())
     assert not at.exception and not at.error
     assert any(c.value == "📏 " + small_photo_note(side) for c in at.caption)
     # the tiny model is unsure of everything, but zooming in would only make this photo smaller

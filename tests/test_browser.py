@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING, surest_square
+from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING, surest_square, thumbnail
 
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 from benchmarks.server import free_port, stop_server, streamlit_args, wait_until_healthy
@@ -279,15 +279,9 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
 def test_try_it_says_a_thumbnail_is_small_and_answers_it_less_surely(page, app, tmp_path):
     """A real 40-px thumbnail (not blown up): the note under the answer, and its percentages
     lowered for its size, so the model's sure wrong answers become three guesses."""
-    from PIL import Image
-
-    with Image.open(EXPLAIN_PHOTO) as im:
-        im = im.convert("RGB")
-        im.thumbnail((40 * im.width // min(im.size), 40 * im.height // min(im.size)))
-        side = min(im.size)
-        im.save(tmp_path / "thumbnail.jpg", quality=95)
+    small, side = thumbnail(EXPLAIN_PHOTO, 40, tmp_path / "thumbnail.jpg")
     _open(page, app.url)
-    _upload(page, "home-upload", tmp_path / "thumbnail.jpg")
+    _upload(page, "home-upload", small)
     page.get_by_text(f"The model sees this flower in only {side} × {side} pixels").wait_for()
     page.get_by_text("Where it looked (Grad-CAM)").wait_for()
     _settled(page)

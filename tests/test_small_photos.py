@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, ROOT
-from PIL import Image
+from conftest import EXAMPLES, ROOT, thumbnail
 
 from benchmarks.small_photos import SIZES, choose, shrink, size_temperatures, table, tempered
 from flowerdash.cli.main import main
@@ -80,19 +78,10 @@ def test_a_thumbnail_is_shrunk_to_its_shorter_side_and_never_enlarged():
     assert shrink(photo, 300) is photo and shrink(photo, 400) is photo
 
 
-def _thumbnail(tmp_path: Path, side: int) -> Path:
-    with Image.open(EXAMPLES / "sunflower.jpg") as im:
-        im = im.convert("RGB")
-        im.thumbnail((side * im.width // min(im.size), side * im.height // min(im.size)))
-        path = tmp_path / f"sunflower-{side}.jpg"
-        im.save(path, quality=95)
-    return path
-
-
 def test_predict_says_a_thumbnail_is_small_and_lowers_its_percentages(tmp_path, capsys):
     """The shipped model on the sunflower example shrunk to 32 px: a note, and the top
     percentage the size temperature gives, not the model's own."""
-    path = _thumbnail(tmp_path, 32)
+    path, _side = thumbnail(EXAMPLES / "sunflower.jpg", 32, tmp_path / "sunflower-32.jpg")
     assert main(["predict", str(path)]) == 0
     out = capsys.readouterr().out
     assert reading.small_photo_note(32) in out
