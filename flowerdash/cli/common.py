@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class FramedPhoto:
     find: bool = False  # --find: ``for_model`` lets the model pick the square
     found: Framing | None = None  # the square it picked
 
-    @property
+    @cached_property  # a framed square is a copy; the answer, note and JSON all read it
     def image(self) -> np.ndarray:
         from flowerdash.data.images import frame
 
