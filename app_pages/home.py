@@ -26,6 +26,7 @@ from flowerdash.explain.overlays import overlay
 from flowerdash.explain.reading import (
     confidence_words,
     describe_map,
+    framing_hint,
     is_small_photo,
     is_unsure,
     percent,
@@ -342,6 +343,8 @@ def main() -> None:
             )
         if is_small_photo(side):
             st.caption("📏 " + small_photo_note(side))
+        if hint := framing_hint(best[2], side, framing == WHOLE_PHOTO):
+            st.caption("💡 " + hint)
         photo, heat = st.columns(2)
         photo.image(
             shown, caption=_("What the model sees: {name}").format(name=label), width="stretch"
@@ -383,14 +386,6 @@ def main() -> None:
         else:
             st.markdown("**" + _("Other possibilities") + "**")
         st.plotly_chart(top5_chart(rows), key="home.top5", config={"displayModeBar": False})
-        if best[2] < 0.3 and not is_small_photo(side):  # zooming in would make it smaller
-            st.caption(
-                _(
-                    "The model is unsure: no flower gets more than {p:.0%}. It may not be one of the "
-                    "102 flowers it knows, or the flower may be small in the picture (zoom in on it "
-                    "under “Frame the flower”)."
-                ).format(p=best[2])
-            )
         if expert:
             params = {
                 "target": "predicted",

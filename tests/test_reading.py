@@ -8,10 +8,12 @@ import pytest
 from flowerdash import i18n
 from flowerdash.errors import ExplainError
 from flowerdash.explain.reading import (
+    SMALL_PHOTO_BELOW,
     UNSURE_BELOW,
     confidence_level,
     confidence_words,
     describe_map,
+    framing_hint,
     percent,
     reading_sentence,
     where_it_looked,
@@ -96,3 +98,11 @@ def test_sentence_and_errors():
 )
 def test_a_percentage_never_claims_certainty(p, decimals, shown):
     assert percent(p, decimals) == shown
+
+
+def test_framing_is_suggested_only_for_an_unsure_answer_of_a_whole_photo_large_enough():
+    unsure, sure, big = UNSURE_BELOW - 0.01, UNSURE_BELOW, SMALL_PHOTO_BELOW
+    assert "Find the flower for me" in framing_hint(unsure, big, whole_photo=True)
+    assert framing_hint(sure, big, whole_photo=True) is None
+    assert framing_hint(unsure, big - 1, whole_photo=True) is None  # zooming in shrinks it
+    assert framing_hint(unsure, big, whole_photo=False) is None  # already framed

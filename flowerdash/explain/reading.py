@@ -53,6 +53,23 @@ def small_photo_note(shorter_side: int) -> str:
     ).format(side=shorter_side)
 
 
+def framing_hint(p: float, shorter_side: int, whole_photo: bool) -> str | None:
+    """What to try next when the top answer ``p`` is unsure, or None.
+
+    Only for an unsure answer of a photo shown whole: on such validation photos the square
+    "Find the flower" picks is right more often than the whole photo (benchmarks/find_flower.py,
+    results/find-flower.json), and on sure ones it is not. Not for a small photo, which zooming
+    in makes smaller still, nor once the person has framed it.
+    """
+    if not is_unsure(p) or is_small_photo(shorter_side) or not whole_photo:
+        return None
+    return _(
+        "The flower may be small or off-centre in the picture, or not one of the 102 flowers "
+        "the model knows. Try “Find the flower for me” under “Frame the flower”, or zoom in on "
+        "it there yourself."
+    )
+
+
 def percent(p: float, decimals: int = 0) -> str:
     """A probability as a person reads it, but never "100%" or "0%": a calibrated model is never
     certain, and 99.6% rounded up would say it is. ``decimals`` after the point (0 or 1)."""
