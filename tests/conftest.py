@@ -15,6 +15,7 @@ folder for the same reason.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -34,7 +35,16 @@ REAL_WEIGHTS = os.environ.pop("FLOWERDASH_WEIGHTS_DIR", "")
 REQUIRE_DATA = os.environ.get("FLOWERDASH_REQUIRE_DATA", "") not in ("", "0")
 for _name in ("FLOWERDASH_CHECKPOINT_DIR", "FLOWERDASH_SETTINGS"):
     os.environ.pop(_name, None)
-os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="flowerdash-tfds-")
+# What a run leaves in the temp folder goes into one folder removed at exit: TFDS leaves an
+# empty folder each time it builds an unprepared dataset (hundreds per run), autograph its
+# generated sources, the servers and commands the tests start their own. pytest's tmp_path
+# folders stay where pytest keeps its last three runs.
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+SCRATCH = tempfile.mkdtemp(prefix="flowerdash-tests-")
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
+os.environ["TMPDIR"] = tempfile.tempdir = SCRATCH
+# An empty TFDS folder, so the core tier behaves the same on a machine that holds the dataset.
+os.environ["TFDS_DATA_DIR"] = tempfile.mkdtemp(prefix="tfds-")
 EXAMPLES = ROOT / "flowerdash" / "examples"
 
 
