@@ -127,7 +127,9 @@ def upload_picker(key: str, label: str, name: str) -> tuple[np.ndarray, str] | N
         label,
         type=UPLOAD_TYPES,
         key=key,
-        help=_("A JPEG, PNG, WebP, GIF or BMP photo; it is centre-cropped to a square."),
+        help=_(
+            "A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP photo; it is centre-cropped to a square."
+        ),
     )
     if upload is None:
         return None

@@ -267,7 +267,7 @@ def main() -> None:
                 _("Flower photo"),
                 type=UPLOAD_TYPES,
                 key="explain.upload",
-                help=_("A JPEG, PNG, WebP, GIF or BMP picture up to 20 MB."),
+                help=_("A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP picture up to 20 MB."),
             )
             if upload is not None:
                 try:

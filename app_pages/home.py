@@ -216,7 +216,8 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
                 type=UPLOAD_TYPES,
                 key="home.upload",
                 help=_(
-                    "A JPEG, PNG, WebP, GIF or BMP picture up to 20 MB; the flower works best centred."
+                    "A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP picture up to 20 MB; the flower "
+                    "works best centred."
                 ),
             )
             label = photo.name if photo is not None else ""

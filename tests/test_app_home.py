@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from conftest import ROOT, surest_square, thumbnail
@@ -79,6 +80,26 @@ def test_bad_upload_gives_a_friendly_error(home, data, words):
     assert message.startswith("We could not use that file:") and words in message
     assert not at.expander  # no "technical details": this is an expected, explained failure
     assert not at.main.subheader  # no prediction shown (the sidebar has "Model")
+
+
+def test_an_iphone_photo_is_answered_as_its_jpeg_is(home, flower_paths):
+    """HEIC, what iPhones save, is offered by the upload field and read like any photo."""
+    import io
+
+    import pillow_heif
+    from PIL import Image
+
+    from flowerdash.data.images import UPLOAD_TYPES
+
+    assert {"heic", "heif"} <= set(UPLOAD_TYPES)
+    jpeg = Path(flower_paths[0]).read_bytes()
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(Image.open(io.BytesIO(jpeg))).save(heic, quality=-1, chroma=444)
+    as_jpeg = _bars(upload(home, "flower.jpg", jpeg))
+    at = upload(home, "IMG_0001.HEIC", heic.getvalue(), "image/heic")
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Most likely: ")
+    np.testing.assert_allclose(_bars(at), as_jpeg, atol=0.01)
 
 
 def test_truncated_jpeg_is_refused(home, flower_paths):

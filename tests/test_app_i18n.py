@@ -260,7 +260,7 @@ def test_a_text_file_renamed_jpg_is_refused_in_spanish(app_env):
     box = at.error[0].value
     assert box == (
         "No pudimos usar ese archivo: Este archivo no es una imagen que podamos leer. "
-        "Usa una foto JPEG, PNG, GIF, WebP, BMP o TIFF."
+        "Usa una foto JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP o TIFF."
     )
     leaks = [piece for piece in english_fragments() if piece in box]
     assert not leaks, f"English left in the Spanish error box: {leaks}"

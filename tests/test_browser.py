@@ -254,6 +254,25 @@ def test_try_it_predicts_an_uploaded_photo(page, app):
     _shot(page, "try-it.png")
 
 
+def test_try_it_reads_an_iphone_photo(page, app, tmp_path):
+    """The upload field takes HEIC (what iPhones save), named as a phone names it, and the model
+    answers it as it answers the same photo as a JPEG."""
+    import pillow_heif
+    from PIL import Image
+
+    heic = tmp_path / "IMG_0001.HEIC"
+    pillow_heif.from_pillow(Image.open(TRY_PHOTO)).save(heic, quality=-1, chroma=444)
+    answers = []
+    for photo in (TRY_PHOTO, heic):
+        _open(page, app.url)
+        _upload(page, "home-upload", photo)
+        page.get_by_text("Where it looked (Grad-CAM)").wait_for()
+        _settled(page)
+        _no_errors(page)
+        answers.append(page.locator('[data-testid="stMain"] h3').first.inner_text())
+    assert answers[0].startswith("Most likely:") and answers[1] == answers[0]
+
+
 def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     """A blurry, low-resolution photo: three guesses, each with a training photo to compare."""
     from PIL import Image

@@ -158,8 +158,8 @@ def _upload_refusals(tmp_path) -> dict[str, str]:
 
 
 ENGLISH_UPLOAD_REFUSALS = {
-    "text": "This file is not an image we can read. Please use a JPEG, PNG, GIF, WebP, BMP or "
-    "TIFF photo.",
+    "text": "This file is not an image we can read. Please use a JPEG, PNG, HEIC, WebP, AVIF, "
+    "GIF, BMP or TIFF photo.",
     "empty": "The file is empty (0 bytes). Please choose a photo.",
     "pixels": "This image is 100 x 100 pixels (width x height, 10,000 pixels); the limit is "
     "9,999 pixels. Please use a smaller image.",

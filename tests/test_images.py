@@ -283,6 +283,16 @@ def test_animated_gif_gives_first_frame():
     np.testing.assert_array_equal(a, np.broadcast_to([255, 0, 0], (16, 20, 3)))
 
 
+def test_heic_and_avif():
+    """iPhones save HEIC; AVIF comes from the web. Both decode like any other photo."""
+    src = _rgb()
+    for fmt, options in (("HEIF", {"quality": 90}), ("AVIF", {"quality": 90})):
+        data = _encode(Image.fromarray(src), fmt, **options)
+        assert Image.open(io.BytesIO(data)).format == fmt
+        a = load_image(data)
+        assert a.shape == src.shape and np.abs(a.astype(int) - src).mean() < 8, fmt
+
+
 def test_webp():
     src = _rgb()
     np.testing.assert_array_equal(
@@ -292,14 +302,19 @@ def test_webp():
     assert lossy.shape == src.shape and np.abs(lossy.astype(int) - src).mean() < 8
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "HEIF"])
 def test_a_display_p3_photo_is_read_in_the_colours_it_is_shown_in(fmt):
     src = np.zeros((16, 24, 3), np.uint8)
     src[:, :8] = (220, 30, 40)  # a saturated red, a green and a purple: flower colours that
     src[:, 8:16] = (40, 160, 60)  # look duller when P3 numbers are read as sRGB
     src[:, 16:] = (150, 40, 170)
     stored, p3 = as_display_p3(src)
-    lossless = {"PNG": {}, "JPEG": {"quality": 100, "subsampling": 0}, "WEBP": {"lossless": True}}
+    lossless = {
+        "PNG": {},
+        "JPEG": {"quality": 100, "subsampling": 0},
+        "WEBP": {"lossless": True},
+        "HEIF": {"quality": -1, "chroma": 444},  # an iPhone photo's format, at its best
+    }
     data = _encode(stored, fmt, icc_profile=p3, **lossless[fmt])
     assert Image.open(io.BytesIO(data)).info["icc_profile"] == p3
     raw = np.asarray(stored).astype(int)
@@ -334,14 +349,19 @@ def test_a_rgba_display_p3_png_keeps_its_transparency():
     assert np.abs(a[:, 4:] - (220, 30, 40)).max() <= 3
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "HEIF"])
 def test_exif_orientation_is_honoured(fmt):
     src = np.zeros((30, 40, 3), np.uint8)
     src[:10, :10] = 255  # a white square in the stored top-left corner
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    # pillow-heif stores it as HEIF's own rotation, as iPhones do, and reads the photo upright
+    # with its EXIF orientation reset: turned once, not twice
+    options = {"JPEG": {"quality": 95}, "PNG": {}, "HEIF": {"quality": 95}}[fmt]
     a = load_image(
-        _encode(Image.fromarray(src), fmt, exif=exif, **({"quality": 95} if fmt == "JPEG" else {}))
+        _encode(
+            Image.fromarray(src), fmt, exif=exif.tobytes() if fmt == "HEIF" else exif, **options
+        )
     )
     assert a.shape == (40, 30, 3)
     # After a clockwise turn the stored top-left corner is displayed at the top-right.

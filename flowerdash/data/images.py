@@ -6,6 +6,7 @@ Every image that enters the product goes through :func:`load_image`, which
 * reads only the header first and refuses (or, for JPEG, decodes at a reduced scale) images whose
   pixel count exceeds ``max_pixels``, so a decompression bomb never gets decoded;
 * refuses truncated files instead of returning a half-grey picture;
+* reads iPhone photos (HEIC) as well as JPEG, PNG, WebP, AVIF, GIF, BMP and TIFF;
 * honours the EXIF orientation, takes the first frame of animations, converts colours tagged with
   a profile (Display P3 from phones, Adobe RGB, CMYK) to sRGB, composites transparency over white
   and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
@@ -30,15 +31,20 @@ from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
+# iPhones save their photos as HEIC. pillow-heif's plugin lets Pillow open them like any other
+# format; it turns them upright itself (their EXIF orientation then reads 1).
+register_heif_opener()
+
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-# What an upload field offers; every one decodes with Pillow.
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "gif", "bmp")
+# What an upload field offers; every one decodes with Pillow (HEIC and HEIF through pillow-heif).
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp")
 MAX_PIXELS = 40_000_000
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
@@ -46,7 +52,8 @@ ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 # Marked here, translated where raised (the language is only known then).
 _DAMAGED = N_("This image file is damaged and cannot be decoded. Please try another copy of it.")
 _NOT_AN_IMAGE = N_(
-    "This file is not an image we can read. Please use a JPEG, PNG, GIF, WebP, BMP or TIFF photo."
+    "This file is not an image we can read. Please use a JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP or "
+    "TIFF photo."
 )
 
 
