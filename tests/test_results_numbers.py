@@ -1977,3 +1977,26 @@ def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
         f"({ig[1] / ig[0]:.2f}×)" in text
     )
     assert f"about {ig[1] / ig[0]:.1f}× that for the shipped one" in flat(README)
+
+
+def test_the_views_study_is_quoted_from_its_run_and_fails_its_rule():
+    """Averaging the answers of a photo's views, over both folds of the shipped recipe."""
+    run = result("views.json")
+    both = run["both_folds"]
+    assert run["rule"] == {"changed_at_least": 0.88, "clean_behind_at_most": 0.005}
+    assert run["passing"] == [] and run["chosen"] is None
+    assert all(both[c]["mean_changed"] < 0.88 for c in both)
+    # the single view reproduces the proxies of both folds
+    for fold, row in run["folds"].items():
+        assert row["single"]["mean_changed"] == pytest.approx(
+            PROXIES[fold.replace("@", "-up256@")]["proxies"]["mean_changed"]["top1"]
+        )
+    changed, clean = (
+        [f"{both[c][key]:.1%}" for c in ("single", "mirror", "sizes", "both")]
+        for key in ("mean_changed", "clean")
+    )
+    assert (
+        f"the mean of the eight changed versions is {changed[0]} with one view, {changed[1]} "
+        f"with the mirror image, {changed[2]} with both sizes and {changed[3]} with all four "
+        f"views (clean photos {clean[0]}, {clean[1]}, {clean[2]} and {clean[3]})" in flat(RESULTS)
+    )
