@@ -69,7 +69,8 @@ def _write_bomb_png(path: Path, width: int, height: int) -> None:
 
 def test_constants():
     assert MAX_UPLOAD_BYTES == 20 * 1024 * 1024
-    assert MAX_PIXELS == 40_000_000
+    assert MAX_PIXELS == 50_000_000
+    assert MAX_PIXELS >= 8064 * 6048  # the largest photo a phone saves as HEIC (48 MP)
 
 
 def test_real_flower_from_path_str_bytes_and_filelike(flower_paths):
@@ -174,7 +175,7 @@ def test_decompression_bomb_png_is_refused_quickly(tmp_path):
         load_image(p)
     assert time.perf_counter() - start < 2.0  # nothing was decoded
     msg = str(info.value)
-    assert "400.0 megapixels" in msg and "40.0 megapixels" in msg
+    assert "400.0 megapixels" in msg and "50.0 megapixels" in msg
     assert info.value.__cause__ is not None  # chained from Pillow's own bomb error
 
 
@@ -188,7 +189,7 @@ def test_huge_png_under_pillows_limit_is_refused_by_ours(tmp_path):
         with pytest.raises(ImageError) as info:
             load_image(p)
     assert "10,000 x 10,000 pixels (width x height, 100.0 megapixels)" in str(info.value)
-    assert "the limit is 40.0 megapixels" in str(info.value)
+    assert "the limit is 50.0 megapixels" in str(info.value)
     assert time.perf_counter() - start < 2.0
     # A smaller limit is honoured the same way.
     with pytest.raises(ImageError, match="limit is 9,999 pixels"):

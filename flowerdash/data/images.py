@@ -45,7 +45,9 @@ register_heif_opener()
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # What an upload field offers; every one decodes with Pillow (HEIC and HEIF through pillow-heif).
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp")
-MAX_PIXELS = 40_000_000
+# A 48-megapixel phone photo (8064 x 6048, what iPhones save as HEIF Max) fits. Beyond it JPEGs
+# are decoded at a reduced scale, and other formats refused before decoding.
+MAX_PIXELS = 50_000_000
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
