@@ -6,6 +6,7 @@ Every job runs the real TFDS builder in a child process against the local server
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -59,6 +60,15 @@ def test_the_job_downloads_and_prepares_with_progress(tfds_server, tmp_path, dat
     assert (
         TfdsSource(str(tmp_path)).split("test").files == FolderSource(data_dir).split("test").files
     )
+
+
+def test_asking_whether_it_is_here_leaves_nothing_in_the_temp_folder(tmp_path):
+    """Pages and commands ask often; TFDS's builder would leave an empty folder each time."""
+    temp = Path(tempfile.gettempdir())
+    before = set(temp.iterdir())
+    for folder in (tmp_path, tmp_path / "nothing-yet"):
+        assert not download.is_prepared(folder)
+    assert set(temp.iterdir()) == before
 
 
 def test_cancel_stops_the_child_and_leaves_nothing_half_prepared(tfds_server, tmp_path):  # noqa: F811

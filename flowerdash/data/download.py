@@ -60,6 +60,14 @@ def builder(data_dir: str | Path | None = None):
 
 def is_prepared(data_dir: str | Path | None = None) -> bool:
     """Whether TFDS already holds the prepared dataset (DatasetError if TFDS cannot run)."""
+    _tfds()
+    from tensorflow_datasets.core.utils.file_utils import list_data_dirs
+
+    # A TFDS builder made for a dataset that is not prepared leaves an empty folder in the temp
+    # directory each time (DatasetInfo.initialize_from_bucket), and every page and command
+    # that needs the dataset asks: where TFDS would look holds nothing of it, none is made.
+    if not any((Path(root) / NAME).is_dir() for root in list_data_dirs(data_dir)):
+        return False
     found = builder(data_dir)
     try:
         return bool(found.is_prepared())
