@@ -52,7 +52,7 @@ if [ "${1:-}" = studies ]; then
   run=${2:?usage: accuracy_runs.sh studies RUN FOLD BEFORE}; fold=$3; before=${4:?}
   R=benchmarks/results
   for f in calibration unsure proxy-calibration find-flower colour-profile explanation-study \
-    ig-rules small-photos; do
+    ig-rules small-photos watermarks; do
     # kept from the first call only: a second call (below) must not archive the new figures
     [ -e "$R/$f-$before.json" ] || cp "$R/$f.json" "$R/$f-$before.json"
   done
@@ -73,6 +73,7 @@ PYEOF
   # Prints the notice size and size temperatures to set in the code (reading, calibration).
   "$PY" -m benchmarks.small_photos --fold "$OUT/$fold" --test checkpoints/default
   "$PY" -m benchmarks.colour_profile "$OUT/$fold"
+  "$PY" -m benchmarks.watermarks "$OUT/$fold"
   "$PY" -m flowerdash robustness "$OUT/$run" --limit 200 --json > "$R/robustness/$run.json"
   "$PY" -m benchmarks.explanation_study
   "$PY" -m benchmarks.explanation_paired "$OUT/$before" checkpoints/default

@@ -2000,3 +2000,29 @@ def test_the_views_study_is_quoted_from_its_run_and_fails_its_rule():
         f"with the mirror image, {changed[2]} with both sizes and {changed[3]} with all four "
         f"views (clean photos {clean[0]}, {clean[1]}, {clean[2]} and {clean[3]})" in flat(RESULTS)
     )
+
+
+def test_the_watermarks_are_quoted_from_both_folds_runs():
+    """What a date stamp and a watermark across the photo cost each fold of the shipped recipe."""
+    first, second = (result(f)["top1"] for f in ("watermarks.json", "watermarks-second-fold.json"))
+    assert result("watermarks.json")["fold"] == "fold-soup3-alllong-up256"
+    assert result("watermarks-second-fold.json")["split"] == "train"
+    text = flat(RESULTS)
+    assert (
+        f"first fold recognises {first['clean']:.1%} of the validation photos as they are, "
+        f"{first['corner']:.1%} with a corner stamp and {first['across']:.1%} with the watermark "
+        f"across; the second fold, on the training photos, {second['clean']:.1%}, "
+        f"{second['corner']:.1%} and {second['across']:.1%}" in text
+    )
+    cost = [100 * (f["clean"] - f["across"]) for f in (first, second)]
+    smaller = [
+        100 * (PROXIES[k]["proxies"]["clean"]["top1"] - PROXIES[k]["proxies"]["low_res"]["top1"])
+        for k in ("fold-soup3-alllong-up256@val", "swap-soup3-alllong-up256@train")
+    ]
+    assert all(c < s for c, s in zip(cost, smaller, strict=True))
+    assert (
+        f"a watermark across the flower {cost[0]:.1f} and {cost[1]:.1f} points, less than a "
+        f"smaller photo costs either fold ({smaller[0]:.1f} and {smaller[1]:.1f} points)" in text
+    )
+    # the clean photos agree with the proxies of the same folds
+    assert first["clean"] == PROXIES["fold-soup3-alllong-up256@val"]["proxies"]["clean"]["top1"]
