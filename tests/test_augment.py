@@ -635,3 +635,55 @@ def test_every_knob_default_and_limit_lie_on_its_slider_grid():
     for name, k in knobs().items():
         for value in (defaults[name], k.upper):
             assert abs(value / k.step - round(value / k.step)) < 1e-9, (name, value, k.step)
+
+
+def test_several_flowers_tile_that_share_of_photos_from_four_of_their_crops():
+    """`tiles` shows a share of the photos as a 2×2 grid of crops of themselves (a pure function
+    of the seed, first in the chain), each tile the crop its box names, and the exported Keras
+    code does the same."""
+    from flowerdash.cli.train import config_of
+    from flowerdash.data.augment import tile_images
+    from flowerdash.data.augment_config import TILE_SIDES
+
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    photos = np.random.default_rng(0).uniform(0, 255, (200, 32, 32, 3)).astype(np.float32)
+    aug = Augmenter(AugmentConfig(**still, tiles=0.5))
+    assert list(aug.layers) == ["tiles"]
+    params = aug.sample(photos, seed=3)
+    out = aug.apply(photos, params).numpy()
+    np.testing.assert_array_equal(out, aug.apply(photos, aug.sample(photos, seed=3)).numpy())
+    changed = np.any(out != photos, axis=(1, 2, 3))
+    np.testing.assert_array_equal(changed, params["tiles"]["apply"].numpy())
+    assert 0.4 < changed.mean() < 0.6
+    boxes = params["tiles"]["boxes"].numpy()
+    heights, widths = boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]
+    np.testing.assert_allclose(heights, widths, atol=1e-6)  # square crops of a square photo
+    assert TILE_SIDES[0] <= heights.min() and heights.max() <= TILE_SIDES[1]
+    assert boxes.min() >= 0 and boxes.max() <= 1 + 1e-6
+    # each tile is the crop its box names, in reading order
+    half = np.zeros((1, 32, 32, 3), np.float32)
+    half[:, :, :16] = (255, 0, 0)  # red left half, blue right half
+    half[:, :, 16:] = (0, 0, 255)
+    left, right = [0.0, 0.0, 1.0, 0.4], [0.0, 0.6, 1.0, 1.0]
+    grid = tile_images(half, tf.constant([[left, right, right, left]]), tf.constant([True]))
+    grid = grid.numpy()[0]
+    for (rows, cols), colour in (
+        ((slice(0, 16), slice(0, 16)), (255, 0, 0)),
+        ((slice(0, 16), slice(16, 32)), (0, 0, 255)),
+        ((slice(16, 32), slice(0, 16)), (0, 0, 255)),
+        ((slice(16, 32), slice(16, 32)), (255, 0, 0)),
+    ):
+        np.testing.assert_allclose(grid[rows, cols], np.broadcast_to(colour, (16, 16, 3)))
+    # one field, every control; first in the chain; off by default
+    assert config_of(["train", "--tiles", "0.2"]).augment_config().tiles == 0.2
+    assert list(Augmenter(AugmentConfig(tiles=0.2, erase=0.5)).layers)[0] == "tiles"
+    assert "tiles" not in Augmenter(AugmentConfig()).layers  # runs before the setting unchanged
+    assert AugmentConfig(**still, tiles=0.0).is_identity
+    code = keras_code(AugmentConfig(**still, tiles=1.0))
+    assert "images = tile(images)" in code and f"sides={TILE_SIDES!r}" in code
+    ns: dict = {}
+    exec(compile(code, "<keras_code>", "exec"), ns)
+    images, _labels = ns["augment_batch"](photos[:4], np.eye(4, dtype=np.float32))
+    assert tuple(images.shape) == (4, 32, 32, 3)
+    assert np.abs(np.asarray(images) - photos[:4]).mean(axis=(1, 2, 3)).min() > 10
+    assert "tile(" not in keras_code(AugmentConfig())

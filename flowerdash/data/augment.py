@@ -21,6 +21,8 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
   one flat colour, as hands, leaves and labels are.
 - Keras has no JPEG layer; `RandomJPEG` saves a share of the photos with
   `tf.image.adjust_jpeg_quality`, split into sampling and application like the others.
+- Nor one for several flowers in a picture; `RandomTiles` shows a share of the photos as a 2×2
+  grid of four crops of themselves (`tf.image.crop_and_resize`), the same way.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.data.augment_config import JPEG_QUALITY, AugmentConfig
+from flowerdash.data.augment_config import JPEG_QUALITY, TILE_SIDES, AugmentConfig
 from flowerdash.data.mixing import mix_layer, mix_with_layer, to_images
 from flowerdash.data.seeds import child_seed, fold_seed
 from flowerdash.errors import ConfigError, ImageError
@@ -135,6 +137,75 @@ class RandomJPEG(keras.layers.Layer):
         }
 
 
+def tile_images(images: tf.Tensor, boxes: tf.Tensor, apply: tf.Tensor) -> tf.Tensor:
+    """The images with ``apply`` [B] set replaced by a 2×2 grid of four of their crops.
+
+    ``boxes`` [B, 4, 4] are the crops' normalised (y1, x1, y2, x2), top-left tile first, in
+    reading order; each crop is resized to a quarter of the image. Height and width must be
+    known (the pipeline's are).
+    """
+    h, w = images.shape[1], images.shape[2]
+    batch = tf.shape(images)[0]
+    crops = tf.image.crop_and_resize(
+        images, tf.reshape(boxes, [-1, 4]), tf.repeat(tf.range(batch), 4), (h // 2, w // 2)
+    )
+    crops = tf.reshape(crops, [batch, 2, 2, h // 2, w // 2, 3])
+    grid = tf.reshape(tf.transpose(crops, [0, 1, 3, 2, 4, 5]), [batch, h // 2 * 2, w // 2 * 2, 3])
+    if (h % 2, w % 2) != (0, 0):
+        grid = tf.image.resize(grid, (h, w))
+    return tf.where(apply[:, None, None, None], grid, images)
+
+
+class RandomTiles(keras.layers.Layer):
+    """A share ``factor`` of the photos shown as a 2×2 grid of four crops of themselves, each
+    side a share of the photo's drawn from ``sides``: several smaller flowers in one picture, as
+    in a bed or a bouquet (Keras has no such layer).
+
+    Sampling and application are split like Keras' image layers: ``get_random_transformation``
+    draws {"apply": [B] bool, "boxes": [B, 4, 4]}; ``transform_images`` only crops and places.
+    """
+
+    def __init__(
+        self,
+        factor: float,
+        sides: tuple[float, float] = TILE_SIDES,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.factor, self.sides, self.seed = float(factor), tuple(map(float, sides)), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
+        if not training:
+            return None
+        seed = self.generator if seed is None else seed
+        batch = tf.shape(data)[0]
+        apply = keras.random.uniform((batch,), seed=seed) < self.factor
+        side = keras.random.uniform((batch, 4, 1), *self.sides, seed=seed)
+        corner = keras.random.uniform((batch, 4, 2), seed=seed) * (1.0 - side)
+        return {"apply": apply, "boxes": tf.concat([corner, corner + side], axis=-1)}
+
+    def transform_images(self, images: Any, transformation: Any, training: bool = True):
+        images = tf.cast(images, tf.float32)
+        if not training or transformation is None:
+            return images
+        return tile_images(images, transformation["boxes"], transformation["apply"])
+
+    def call(self, images: Any, training: bool = True) -> Any:
+        return self.transform_images(
+            images, self.get_random_transformation(images, training=training), training=training
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "sides": self.sides,
+            "seed": self.seed,
+        }
+
+
 class SeededRandAugment(keras.layers.RandAugment):
     """Keras' RandAugment that honours the sampling seed and runs only the operations it picked."""
 
@@ -197,6 +268,9 @@ class Augmenter:
         self.layers: dict[str, keras.layers.Layer] = {}
         c, s = config, self.seed
         L = keras.layers
+        if c.tiles > 0:
+            # First: the grid is one picture, which the other layers then turn, zoom and colour.
+            self.layers["tiles"] = RandomTiles(c.tiles, seed=s + 13)
         if c.flip in ("horizontal", "horizontal_and_vertical"):
             self.layers["flip"] = L.RandomFlip("horizontal", seed=s)
         if c.flip in ("vertical", "horizontal_and_vertical"):
@@ -402,7 +476,7 @@ def keras_code(config: AugmentConfig) -> str:
         )
     lines = [
         "import keras",
-        *(["import tensorflow as tf"] if c.jpeg > 0 else []),
+        *(["import tensorflow as tf"] if c.jpeg > 0 or c.tiles > 0 else []),
         "",
         "# Images: float32 [batch, height, width, 3] in 0..255; labels: one-hot float32.",
     ]
@@ -440,10 +514,31 @@ def keras_code(config: AugmentConfig) -> str:
             "",
             "    return tf.map_fn(one, tf.cast(images, tf.float32))",
         ]
+    if c.tiles > 0:
+        low, high = TILE_SIDES
+        lines += [
+            "",
+            "",
+            f"def tile(images, share={c.tiles!r}, sides=({low!r}, {high!r})):",
+            '    """Show a share of the photos as a 2 x 2 grid of four crops of themselves."""',
+            "    images = tf.cast(images, tf.float32)",
+            "    b, h, w = tf.shape(images)[0], images.shape[1], images.shape[2]",
+            "    side = tf.random.uniform((b, 4, 1), sides[0], sides[1])",
+            "    corner = tf.random.uniform((b, 4, 2)) * (1.0 - side)",
+            "    boxes = tf.reshape(tf.concat([corner, corner + side], -1), (-1, 4))",
+            "    crops = tf.image.crop_and_resize(",
+            "        images, boxes, tf.repeat(tf.range(b), 4), (h // 2, w // 2)",
+            "    )",
+            "    crops = tf.reshape(crops, (b, 2, 2, h // 2, w // 2, 3))",
+            "    grid = tf.reshape(tf.transpose(crops, (0, 1, 3, 2, 4, 5)), (b, h // 2 * 2, w // 2 * 2, 3))",
+            "    grid = tf.image.resize(grid, (h, w))",
+            "    return tf.where(tf.random.uniform((b, 1, 1, 1)) < share, grid, images)",
+        ]
     lines += [
         "",
         "",
         "def augment_batch(images, labels):",
+        *(["    images = tile(images)"] if c.tiles > 0 else []),
         *(["    images = augment(images, training=True)"] if layers else []),
         *(["    images = compress(images)"] if c.jpeg > 0 else []),
     ]

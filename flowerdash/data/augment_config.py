@@ -22,6 +22,9 @@ ERASE_SIZE = 0.33
 # The JPEG qualities a compressed training photo is saved at: a heavily compressed web thumbnail
 # to a phone's ordinary save (web photos are seldom saved better, and nothing lower is common).
 JPEG_QUALITY = (15, 90)
+# A tile's side as a share of the photo's, for photos shown as several flowers: crops large
+# enough to hold a flower, small enough that the four differ.
+TILE_SIDES = (0.6, 0.9)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,17 @@ class AugmentConfig:
         help=N_("How far photos may slide, as a fraction of their size."),
         explain=N_(
             "How far the photo may slide sideways and up or down: 0.1 means up to 10% of its size."
+        ),
+    )
+    tiles: float = knob(
+        0.0,
+        label=N_("Several flowers"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the share of photos shown as a 2 × 2 grid, e.g. 0.2 means one in five"),
+        help=N_("The share of photos shown as a 2 × 2 grid of four crops of themselves."),
+        explain=N_(
+            "The share of photos shown as a 2 × 2 grid of four crops of themselves, each 60% to 90% of the photo across: the model also meets several smaller flowers in one picture, as in a flower bed or a bouquet. 0 turns it off."
         ),
     )
     brightness: float = knob(
