@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from flowerdash.data.augment import (
-    Augmenter,
-    SeededRandAugment,
-    augment_dataset,
-    keras_code,
-    sample_grid,
-)
+from flowerdash.data.augment import Augmenter, augment_dataset, keras_code, sample_grid
 from flowerdash.data.augment_config import PRESETS, AugmentConfig, preset
+from flowerdash.data.augment_layers import SeededRandAugment
 from flowerdash.data.mixing import mix_batch, mix_pair
 from flowerdash.errors import ConfigError, ImageError
 
@@ -516,8 +511,8 @@ def test_erase_size_sets_the_largest_patch_and_alone_changes_nothing():
 
     import keras
 
-    from flowerdash.data.augment import SMALLEST_PATCH
     from flowerdash.data.augment_config import ERASE_SIZE
+    from flowerdash.data.augment_layers import SMALLEST_PATCH
 
     keras_scale = inspect.signature(keras.layers.RandomErasing).parameters["scale"].default
     assert keras_scale == (SMALLEST_PATCH, ERASE_SIZE)
@@ -582,8 +577,8 @@ def test_erase_flat_fills_that_share_of_patches_with_one_colour_and_keeps_keras_
 def test_jpeg_compresses_that_share_of_photos_at_their_drawn_quality(batch):
     """`jpeg` saves a share of the photos as JPEG (a pure function of the seed, applied last),
     lower qualities change a photo more, and the exported Keras code does the same."""
-    from flowerdash.data.augment import RandomJPEG
     from flowerdash.data.augment_config import JPEG_QUALITY, knobs
+    from flowerdash.data.augment_layers import RandomJPEG
 
     still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
     rng = np.random.default_rng(0)
@@ -642,8 +637,8 @@ def test_several_flowers_tile_that_share_of_photos_from_four_of_their_crops():
     of the seed, first in the chain), each tile the crop its box names, and the exported Keras
     code does the same."""
     from flowerdash.cli.train import config_of
-    from flowerdash.data.augment import tile_images
     from flowerdash.data.augment_config import TILE_SIDES
+    from flowerdash.data.augment_layers import tile_images
 
     still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
     photos = np.random.default_rng(0).uniform(0, 255, (200, 32, 32, 3)).astype(np.float32)

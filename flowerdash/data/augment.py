@@ -5,24 +5,8 @@ Pixel space is float32 RGB in 0..255, [B, H, W, 3]. Every transform is a Keras 3
 layer; we call its `get_random_transformation` (random sampling) and `transform_images`
 (deterministic application) separately, so the dashboard can show or fix the parameters and the
 tf.data pipeline can seed each batch statelessly. MixUp and CutMix live in
-:mod:`flowerdash.data.mixing`.
-
-Where Keras' behaviour did not fit, the minimal fix and its reason:
-- `RandomFlip("horizontal_and_vertical")` draws ONE decision per image and applies it to both
-  axes, so an image is either unchanged or rotated by 180 degrees; the two mirror images never
-  occur. We use two independent layers, `RandomFlip("horizontal")` and `RandomFlip("vertical")`.
-- `RandAugment` ignores the seed passed to `get_random_transformation` (it always advances its
-  own generator), and runs all eleven operations on every batch to keep two of them. Our
-  `SeededRandAugment` subclass takes the seed and runs only the two chosen operations; like
-  Keras, it picks the operations once per batch. It leaves out posterization and solarization,
-  whose strength Keras maps backwards (a factor of 0.2 keeps 1 bit per channel and inverts
-  every pixel above a threshold of at most 51, harsher than 0.5 does).
-- `RandomErasing` fills its patches with noise only; `PatchErasing` fills a share of them with
-  one flat colour, as hands, leaves and labels are.
-- Keras has no JPEG layer; `RandomJPEG` saves a share of the photos with
-  `tf.image.adjust_jpeg_quality`, split into sampling and application like the others.
-- Nor one for several flowers in a picture; `RandomTiles` shows a share of the photos as a 2×2
-  grid of four crops of themselves (`tf.image.crop_and_resize`), the same way.
+:mod:`flowerdash.data.mixing`; the layers Keras lacks, or that needed a fix, in
+:mod:`flowerdash.data.augment_layers`.
 """
 
 from __future__ import annotations
@@ -34,223 +18,18 @@ import numpy as np
 import tensorflow as tf
 
 from flowerdash.data.augment_config import JPEG_QUALITY, TILE_SIDES, AugmentConfig
+from flowerdash.data.augment_layers import (
+    VALUE_RANGE,
+    PatchErasing,
+    RandomJPEG,
+    RandomTiles,
+    SeededRandAugment,
+    erase_scale,
+)
 from flowerdash.data.mixing import mix_layer, mix_with_layer, to_images
 from flowerdash.data.seeds import child_seed, fold_seed
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import _
-
-VALUE_RANGE = (0, 255)
-SMALLEST_PATCH = 0.02  # Keras RandomErasing's own smallest patch, as a share of the photo
-
-
-def erase_scale(largest: float) -> tuple[float, float]:
-    """RandomErasing's ``scale`` for patches up to ``largest`` of the photo (from 2%, as Keras)."""
-    return (min(SMALLEST_PATCH, largest), largest)
-
-
-class PatchErasing(keras.layers.RandomErasing):
-    """Keras' RandomErasing whose patches are noise or, for a share ``flat`` of the photos, one
-    flat colour of a random shade (real occluders such as hands and leaves are mostly smooth)."""
-
-    def __init__(self, flat: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.flat = float(flat)
-
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        """Keras' transformation with each flat photo's noise replaced by its one colour."""
-        transformation = super().get_random_transformation(data, training=training, seed=seed)
-        if transformation is None or self.flat == 0:
-            return transformation
-        seed = self.generator if seed is None else seed
-        noise = transformation["fill_value"]
-        batch = tf.shape(noise)[0]
-        colour = keras.random.uniform((batch, 1, 1, 3), *VALUE_RANGE, seed=seed)
-        flat = keras.random.uniform((batch, 1, 1, 1), seed=seed) < self.flat
-        fill = tf.where(flat, tf.broadcast_to(tf.cast(colour, noise.dtype), tf.shape(noise)), noise)
-        return {**transformation, "fill_value": fill}
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "flat": self.flat}
-
-
-class RandomJPEG(keras.layers.Layer):
-    """A share ``factor`` of the photos saved as JPEG at a quality drawn from ``quality`` and read
-    back (Keras has no such layer): web photos carry compression's blocks and ringing edges.
-
-    Sampling and application are split like Keras' image layers: ``get_random_transformation``
-    draws {"apply": [B] bool, "quality": [B] int32}; ``transform_images`` only encodes.
-    """
-
-    def __init__(
-        self,
-        factor: float,
-        quality: tuple[int, int] = JPEG_QUALITY,
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.factor, self.quality, self.seed = float(factor), tuple(map(int, quality)), seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        if not training:
-            return None
-        seed = self.generator if seed is None else seed
-        batch = tf.shape(data)[0]
-        apply = keras.random.uniform((batch,), seed=seed) < self.factor
-        low, high = self.quality
-        quality = keras.random.randint((batch,), low, high + 1, seed=seed, dtype="int32")
-        return {"apply": apply, "quality": quality}
-
-    def transform_images(self, images: Any, transformation: Any, training: bool = True):
-        images = tf.cast(images, tf.float32)
-        if not training or transformation is None:
-            return images
-
-        def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
-            image, apply, quality = args
-            # Encoding is the cost, so photos that are not compressed skip it.
-            return tf.cond(
-                apply,
-                lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, quality),
-                lambda: image,
-            )
-
-        out = tf.map_fn(
-            one,
-            (images, transformation["apply"], transformation["quality"]),
-            fn_output_signature=tf.TensorSpec(images.shape[1:], tf.float32),
-        )
-        return tf.ensure_shape(out, images.shape)
-
-    def call(self, images: Any, training: bool = True) -> Any:
-        return self.transform_images(
-            images, self.get_random_transformation(images, training=training), training=training
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "factor": self.factor,
-            "quality": self.quality,
-            "seed": self.seed,
-        }
-
-
-def tile_images(images: tf.Tensor, boxes: tf.Tensor, apply: tf.Tensor) -> tf.Tensor:
-    """The images with ``apply`` [B] set replaced by a 2×2 grid of four of their crops.
-
-    ``boxes`` [B, 4, 4] are the crops' normalised (y1, x1, y2, x2), top-left tile first, in
-    reading order; each crop is resized to a quarter of the image. Height and width must be
-    known (the pipeline's are).
-    """
-    h, w = images.shape[1], images.shape[2]
-    batch = tf.shape(images)[0]
-    crops = tf.image.crop_and_resize(
-        images, tf.reshape(boxes, [-1, 4]), tf.repeat(tf.range(batch), 4), (h // 2, w // 2)
-    )
-    crops = tf.reshape(crops, [batch, 2, 2, h // 2, w // 2, 3])
-    grid = tf.reshape(tf.transpose(crops, [0, 1, 3, 2, 4, 5]), [batch, h // 2 * 2, w // 2 * 2, 3])
-    if (h % 2, w % 2) != (0, 0):
-        grid = tf.image.resize(grid, (h, w))
-    return tf.where(apply[:, None, None, None], grid, images)
-
-
-class RandomTiles(keras.layers.Layer):
-    """A share ``factor`` of the photos shown as a 2×2 grid of four crops of themselves, each
-    side a share of the photo's drawn from ``sides``: several smaller flowers in one picture, as
-    in a bed or a bouquet (Keras has no such layer).
-
-    Sampling and application are split like Keras' image layers: ``get_random_transformation``
-    draws {"apply": [B] bool, "boxes": [B, 4, 4]}; ``transform_images`` only crops and places.
-    """
-
-    def __init__(
-        self,
-        factor: float,
-        sides: tuple[float, float] = TILE_SIDES,
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.factor, self.sides, self.seed = float(factor), tuple(map(float, sides)), seed
-        self.generator = keras.random.SeedGenerator(seed)
-
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        if not training:
-            return None
-        seed = self.generator if seed is None else seed
-        batch = tf.shape(data)[0]
-        apply = keras.random.uniform((batch,), seed=seed) < self.factor
-        side = keras.random.uniform((batch, 4, 1), *self.sides, seed=seed)
-        corner = keras.random.uniform((batch, 4, 2), seed=seed) * (1.0 - side)
-        return {"apply": apply, "boxes": tf.concat([corner, corner + side], axis=-1)}
-
-    def transform_images(self, images: Any, transformation: Any, training: bool = True):
-        images = tf.cast(images, tf.float32)
-        if not training or transformation is None:
-            return images
-        return tile_images(images, transformation["boxes"], transformation["apply"])
-
-    def call(self, images: Any, training: bool = True) -> Any:
-        return self.transform_images(
-            images, self.get_random_transformation(images, training=training), training=training
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "factor": self.factor,
-            "sides": self.sides,
-            "seed": self.seed,
-        }
-
-
-class SeededRandAugment(keras.layers.RandAugment):
-    """Keras' RandAugment that honours the sampling seed and runs only the operations it picked."""
-
-    OPERATIONS = (
-        "random_shear",
-        "random_translation",
-        "random_rotation",
-        "random_brightness",
-        "random_color_degeneration",
-        "random_contrast",
-        "random_sharpness",
-        "auto_contrast",
-        "equalization",
-    )
-
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        """{"ops": [num_ops] operation indices, "transforms": each operation's parameters}."""
-        if not training:
-            return None
-        seed = self.generator if seed is None else seed
-        ops = keras.random.randint((self.num_ops,), 0, len(self.OPERATIONS), seed=seed)
-        transforms = {
-            name: getattr(self, name).get_random_transformation(data, training=True, seed=seed)
-            for name in self.OPERATIONS
-        }
-        return {"ops": ops, "transforms": transforms}
-
-    def transform_images(self, images: Any, transformation: Any, training: bool = True):
-        """Apply the chosen operations in order (one `switch_case` each: only they run)."""
-        images = tf.cast(images, self.compute_dtype)
-        if not training or transformation is None:
-            return images
-        ops, transforms = transformation["ops"], transformation["transforms"]
-
-        def branch(name: str, x: tf.Tensor):
-            layer = getattr(self, name)
-            return lambda: tf.cast(layer.transform_images(x, transforms[name]), self.compute_dtype)
-
-        for i in range(self.num_ops):
-            x = images
-            images = tf.switch_case(
-                tf.cast(ops[i], tf.int32), [branch(name, x) for name in self.OPERATIONS]
-            )
-            images = tf.ensure_shape(images, x.shape)
-        return images
 
 
 class Augmenter:
