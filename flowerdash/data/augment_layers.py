@@ -15,9 +15,10 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
 - `RandomErasing` fills its patches with noise only; `PatchErasing` fills a share of them with
   one flat colour, as hands, leaves and labels are.
 - Keras has no JPEG layer; `RandomJPEG` saves a share of the photos with
-  `tf.image.adjust_jpeg_quality`, split into sampling and application like the others.
-- Nor one for several flowers in a picture; `RandomTiles` shows a share of the photos as a 2×2
-  grid of four crops of themselves (`tf.image.crop_and_resize`), the same way.
+  `tf.image.adjust_jpeg_quality`. Nor one for several flowers in a picture; `RandomTiles` shows
+  a share of the photos as a 2×2 grid of four crops of themselves (`tf.image.crop_and_resize`).
+  Both fill in `ShareOfPhotos`, which draws which photos change and splits sampling from
+  application like the others.
 """
 
 from __future__ import annotations
@@ -63,12 +64,52 @@ class PatchErasing(keras.layers.RandomErasing):
         return {**super().get_config(), "flat": self.flat}
 
 
-class RandomJPEG(keras.layers.Layer):
-    """A share ``factor`` of the photos saved as JPEG at a quality drawn from ``quality`` and read
-    back (Keras has no such layer): web photos carry compression's blocks and ringing edges.
+class ShareOfPhotos(keras.layers.Layer):
+    """The template of a layer that changes a share ``factor`` of the photos, each its own way
+    (Keras has no such layers): ``get_random_transformation`` draws which photos ({"apply": [B]
+    bool}) and whatever a subclass's ``draw`` adds; ``transform_images`` hands the batch and all
+    of it to the subclass's ``change``, which only applies it.
+    """
 
-    Sampling and application are split like Keras' image layers: ``get_random_transformation``
-    draws {"apply": [B] bool, "quality": [B] int32}; ``transform_images`` only encodes.
+    def __init__(self, factor: float, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.factor, self.seed = float(factor), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def draw(self, batch: tf.Tensor, seed: Any) -> dict[str, tf.Tensor]:
+        """The subclass's own random parameters for a batch of ``batch`` photos."""
+        raise NotImplementedError
+
+    def change(self, images: tf.Tensor, transformation: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The batch with the drawn change applied where ``transformation["apply"]`` is set."""
+        raise NotImplementedError
+
+    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
+        if not training:
+            return None
+        seed = self.generator if seed is None else seed
+        batch = tf.shape(data)[0]
+        apply = keras.random.uniform((batch,), seed=seed) < self.factor
+        return {"apply": apply, **self.draw(batch, seed)}
+
+    def transform_images(self, images: Any, transformation: Any, training: bool = True):
+        images = tf.cast(images, tf.float32)
+        if not training or transformation is None:
+            return images
+        return self.change(images, transformation)
+
+    def call(self, images: Any, training: bool = True) -> Any:
+        return self.transform_images(
+            images, self.get_random_transformation(images, training=training), training=training
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
+
+
+class RandomJPEG(ShareOfPhotos):
+    """A share ``factor`` of the photos saved as JPEG at a quality drawn from ``quality`` and read
+    back: web photos carry compression's blocks and ringing edges. Draws {"quality": [B] int32}.
     """
 
     def __init__(
@@ -78,25 +119,14 @@ class RandomJPEG(keras.layers.Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.factor, self.quality, self.seed = float(factor), tuple(map(int, quality)), seed
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(factor, seed, **kwargs)
+        self.quality = tuple(map(int, quality))
 
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        if not training:
-            return None
-        seed = self.generator if seed is None else seed
-        batch = tf.shape(data)[0]
-        apply = keras.random.uniform((batch,), seed=seed) < self.factor
+    def draw(self, batch: tf.Tensor, seed: Any) -> dict[str, tf.Tensor]:
         low, high = self.quality
-        quality = keras.random.randint((batch,), low, high + 1, seed=seed, dtype="int32")
-        return {"apply": apply, "quality": quality}
+        return {"quality": keras.random.randint((batch,), low, high + 1, seed=seed, dtype="int32")}
 
-    def transform_images(self, images: Any, transformation: Any, training: bool = True):
-        images = tf.cast(images, tf.float32)
-        if not training or transformation is None:
-            return images
-
+    def change(self, images: tf.Tensor, transformation: dict[str, tf.Tensor]) -> tf.Tensor:
         def one(args: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
             image, apply, quality = args
             # Encoding is the cost, so photos that are not compressed skip it.
@@ -113,18 +143,8 @@ class RandomJPEG(keras.layers.Layer):
         )
         return tf.ensure_shape(out, images.shape)
 
-    def call(self, images: Any, training: bool = True) -> Any:
-        return self.transform_images(
-            images, self.get_random_transformation(images, training=training), training=training
-        )
-
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "factor": self.factor,
-            "quality": self.quality,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "quality": self.quality}
 
 
 def tile_images(images: tf.Tensor, boxes: tf.Tensor, apply: tf.Tensor) -> tf.Tensor:
@@ -146,13 +166,10 @@ def tile_images(images: tf.Tensor, boxes: tf.Tensor, apply: tf.Tensor) -> tf.Ten
     return tf.where(apply[:, None, None, None], grid, images)
 
 
-class RandomTiles(keras.layers.Layer):
+class RandomTiles(ShareOfPhotos):
     """A share ``factor`` of the photos shown as a 2×2 grid of four crops of themselves, each
     side a share of the photo's drawn from ``sides``: several smaller flowers in one picture, as
-    in a bed or a bouquet (Keras has no such layer).
-
-    Sampling and application are split like Keras' image layers: ``get_random_transformation``
-    draws {"apply": [B] bool, "boxes": [B, 4, 4]}; ``transform_images`` only crops and places.
+    in a bed or a bouquet. Draws {"boxes": [B, 4, 4]}.
     """
 
     def __init__(
@@ -162,38 +179,19 @@ class RandomTiles(keras.layers.Layer):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.factor, self.sides, self.seed = float(factor), tuple(map(float, sides)), seed
-        self.generator = keras.random.SeedGenerator(seed)
+        super().__init__(factor, seed, **kwargs)
+        self.sides = tuple(map(float, sides))
 
-    def get_random_transformation(self, data: Any, training: bool = True, seed: Any = None):
-        if not training:
-            return None
-        seed = self.generator if seed is None else seed
-        batch = tf.shape(data)[0]
-        apply = keras.random.uniform((batch,), seed=seed) < self.factor
+    def draw(self, batch: tf.Tensor, seed: Any) -> dict[str, tf.Tensor]:
         side = keras.random.uniform((batch, 4, 1), *self.sides, seed=seed)
         corner = keras.random.uniform((batch, 4, 2), seed=seed) * (1.0 - side)
-        return {"apply": apply, "boxes": tf.concat([corner, corner + side], axis=-1)}
+        return {"boxes": tf.concat([corner, corner + side], axis=-1)}
 
-    def transform_images(self, images: Any, transformation: Any, training: bool = True):
-        images = tf.cast(images, tf.float32)
-        if not training or transformation is None:
-            return images
+    def change(self, images: tf.Tensor, transformation: dict[str, tf.Tensor]) -> tf.Tensor:
         return tile_images(images, transformation["boxes"], transformation["apply"])
 
-    def call(self, images: Any, training: bool = True) -> Any:
-        return self.transform_images(
-            images, self.get_random_transformation(images, training=training), training=training
-        )
-
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "factor": self.factor,
-            "sides": self.sides,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "sides": self.sides}
 
 
 class SeededRandAugment(keras.layers.RandAugment):
