@@ -2028,24 +2028,28 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
     assert first["clean"] == PROXIES["fold-soup3-alllong-up256@val"]["proxies"]["clean"]["top1"]
 
 
-def test_several_flowers_on_the_first_fold_are_quoted_from_their_runs_and_pass_the_rule():
-    """Rules (135-138): the shipped recipe's runs with --tiles 0.2, averaged as shipped."""
+def tiles_members_and_rows(fold: str, scored_on: str) -> None:
+    """A fold's several-flowers runs: the shipped members' recipes with --tiles 0.2 and nothing
+    else changed, each row quoting its record, and their average of exactly them."""
     members = [
-        "fold-grey-zoom-erase-flat-long-tiles",
-        "fold-grey-zoom5-erase-flat-long-tiles",
-        "fold-grey-zoom5-erase-big-flat-long-tiles",
+        f"{fold}-grey-zoom-erase-flat-long-tiles",
+        f"{fold}-grey-zoom5-erase-flat-long-tiles",
+        f"{fold}-grey-zoom5-erase-big-flat-long-tiles",
     ]
     for member in members:
-        record = run_record(member)
-        assert record["config"]["augment_overrides"]["tiles"] == 0.2
-        before = run_record(member.removesuffix("-tiles"))["config"]
-        assert {k: v for k, v in record["config"]["augment_overrides"].items() if k != "tiles"} == (
-            before["augment_overrides"]
-        )
-        row = table_line(f"`{member}`")
-        assert row[1] == f"{record['val']['top1']:.1%}", member
-        assert row[4].startswith(f"{round(record['seconds'] / 60)} min"), member
-    assert run_record("fold-soup3-alllong-tiles-up256")["members"] == members
+        record, before = (run_record(m)["config"] for m in (member, member.removesuffix("-tiles")))
+        assert record["augment_overrides"].pop("tiles") == 0.2
+        assert record["augment_overrides"] == before["augment_overrides"], member
+        assert record["train_on"] == before["train_on"], member
+        row, seconds = table_line(f"`{member}`"), run_record(member)["seconds"]
+        assert row[1] == f"{run_record(member)['val']['top1']:.1%}{scored_on}", member
+        assert row[4].startswith(f"{round(seconds / 60)} min"), member
+    assert run_record(f"{fold}-soup3-alllong-tiles-up256")["members"] == members
+
+
+def test_several_flowers_on_the_first_fold_are_quoted_from_their_runs_and_pass_the_rule():
+    """Rules (135-138): the shipped recipe's runs with --tiles 0.2, averaged as shipped."""
+    tiles_members_and_rows("fold", "")
     run, base = (
         proxies(f"{m}@val") for m in ("fold-soup3-alllong-tiles-up256", "fold-soup3-alllong-up256")
     )
@@ -2076,19 +2080,7 @@ def test_several_flowers_on_the_first_fold_are_quoted_from_their_runs_and_pass_t
 
 def test_several_flowers_on_the_second_fold_are_quoted_and_fail_the_rule():
     """Rules (139-142): the second fold of the several-flowers runs, and both folds together."""
-    members = [
-        "swap-grey-zoom-erase-flat-long-tiles",
-        "swap-grey-zoom5-erase-flat-long-tiles",
-        "swap-grey-zoom5-erase-big-flat-long-tiles",
-    ]
-    for member in members:
-        record = run_record(member)
-        assert record["config"]["augment_overrides"]["tiles"] == 0.2
-        assert record["config"]["train_on"] == "val"
-        row = table_line(f"`{member}`")
-        assert row[1] == f"{record['val']['top1']:.1%} (on train)", member
-        assert row[4].startswith(f"{round(record['seconds'] / 60)} min"), member
-    assert run_record("swap-soup3-alllong-tiles-up256")["members"] == members
+    tiles_members_and_rows("swap", " (on train)")
     run, base = (
         proxies(f"{m}@train")
         for m in ("swap-soup3-alllong-tiles-up256", "swap-soup3-alllong-up256")
