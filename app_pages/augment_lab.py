@@ -218,6 +218,10 @@ def summary(config: augment_config.AugmentConfig) -> str:
         parts.append(_("zoomed up to ±{p:.0%}").format(p=config.zoom))
     if config.translation:
         parts.append(_("shifted up to ±{p:.0%}").format(p=config.translation))
+    if config.tiles:
+        parts.append(
+            _("shown as a grid of four of its crops {p:.0%} of the time").format(p=config.tiles)
+        )
     if config.brightness:
         parts.append(_("lighter or darker by up to {p:.0%}").format(p=config.brightness))
     if config.contrast:

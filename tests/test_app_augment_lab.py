@@ -161,3 +161,16 @@ def test_jpeg_slider_reaches_the_grid_summary_and_code(lab):
     lab.slider(key="augment.jpeg").set_value(0.0).run()
     assert sample_urls(lab) == before
     assert "compress" not in lab.code[0].value
+
+
+def test_several_flowers_slider_reaches_the_grid_summary_and_code(lab):
+    before = sample_urls(lab)
+    lab.slider(key="augment.tiles").set_value(1.0).run()
+    assert sample_urls(lab) != before
+    assert any(
+        "shown as a grid of four of its crops 100% of the time" in c.value for c in lab.caption
+    )
+    assert "images = tile(images)" in lab.code[0].value
+    lab.slider(key="augment.tiles").set_value(0.0).run()
+    assert sample_urls(lab) == before
+    assert "tile(" not in lab.code[0].value
