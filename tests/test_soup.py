@@ -133,3 +133,38 @@ def test_cli_averages_weights_on_request(tmp_path, capsys):
         main(["ensemble", "a", "b", "--average", "median"])
     assert bad.value.code == 2
     assert "invalid choice: 'median'" in capsys.readouterr().err
+
+
+def test_an_average_of_averages_is_the_average_of_all_their_runs(tmp_path):
+    # The shipped model is an average, calibrated and enlarged after averaging: averaging it
+    # with more runs must weigh each of its runs once and take off what is not a weight.
+    from flowerdash.inference.calibration import with_temperature
+    from flowerdash.models.checkpoints import MODEL_FILE, update_meta
+
+    a, b, c = (save_tiny_checkpoint(tmp_path, n, seed=s) for s, n in enumerate("abc", 1))
+    ab = ensemble_checkpoint([a, b], name="ab", root=tmp_path, average="weights", backbone_size=80)
+    with_temperature(load_model(ab), 0.5).save(ab / MODEL_FILE)
+    update_meta(ab, calibration={"temperature": 0.5})
+    assert "temperature" in [layer.name for layer in load_model(ab).layers]
+
+    nested = ensemble_checkpoint([ab, c], name="ab-c", root=tmp_path, average="weights")
+    flat = ensemble_checkpoint([a, b, c], name="abc", root=tmp_path, average="weights")
+    assert [m["name"] for m in read_meta(nested)["members"]] == ["a", "b", "c"]
+    nested_model, flat_model = load_model(nested), load_model(flat)
+    assert [layer.name for layer in nested_model.layers] == [
+        layer.name for layer in flat_model.layers
+    ]
+    for got, want in zip(nested_model.get_weights(), flat_model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    x = _images()
+    np.testing.assert_allclose(nested_model(x), flat_model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_each_model_averaged_stands_for_at_least_one_run():
+    members = [make_tiny_cnn(seed=1), make_tiny_cnn(seed=2)]
+    with pytest.raises(CheckpointError, match="at least one run"):
+        average_weights(members, counts=[1, 0])
+    weighted = average_weights(members, counts=[3, 1])
+    for i, weight in enumerate(weighted.get_weights()):
+        expected = (3 * members[0].get_weights()[i] + members[1].get_weights()[i]) / 4
+        np.testing.assert_allclose(weight, expected, rtol=1e-6, atol=1e-7)

@@ -252,6 +252,24 @@ def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
     return copy
 
 
+def without_temperature(model: keras.Model) -> keras.Model:
+    """A copy of a calibrated model (``flowerdash.inference.calibration.with_temperature``)
+    answering with its uncalibrated softmax, as :func:`build_model` built it.
+
+    The temperature is not a weight, so the copy has the same weights; a model without one is
+    returned as it is.
+    """
+    import keras
+
+    if "temperature" not in [layer.name for layer in model.layers]:
+        return model
+    logits = model.get_layer("logits").output
+    probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(logits)
+    # one input tensor, not a list of one: serialised as build_model's are, so averageable
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, probs, name=model.name)
+
+
 def backbone_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers between the input/preprocessing and the head, in order."""
     skip = {"image", "upsample", "preprocess", *HEAD_LAYERS}

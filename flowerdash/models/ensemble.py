@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowerdash.errors import CheckpointError, ConfigError
 from flowerdash.i18n import _
-from flowerdash.models.backbones import with_backbone_size
+from flowerdash.models.backbones import input_size, with_backbone_size, without_temperature
 from flowerdash.models.checkpoints import (
     check_new_name,
     load_model,
@@ -134,7 +134,8 @@ def ensemble_checkpoint(
     if average == "weights":
         from flowerdash.models.soup import average_weights
 
-        model = average_weights(models)
+        runs = [_as_runs(model, meta) for model, meta in zip(models, metas, strict=True)]
+        model = average_weights([m for m, _n in runs], counts=[n for _m, n in runs])
         if backbone_size is not None:
             model = with_backbone_size(model, backbone_size)
         backbone = backbones[0]  # one architecture, checked by average_weights
@@ -150,7 +151,9 @@ def ensemble_checkpoint(
         "class_names": class_names,
         "dataset": metas[0].get("dataset"),
         "members": [
-            _member_summary(Path(path), meta) for path, meta in zip(members, metas, strict=True)
+            summary
+            for path, meta in zip(members, metas, strict=True)
+            for summary in _member_summaries(Path(path), meta, average)
         ],
         "metrics": {},
         "history": [],
@@ -162,6 +165,29 @@ def ensemble_checkpoint(
     kind = "ensemble" if average == "scores" else "soup"
     name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
+
+
+def _as_runs(model: keras.Model, meta: dict[str, Any]) -> tuple[keras.Model, int]:
+    """A member of a weight average as the runs it stands for: (a model, how many runs).
+
+    A weight average among the members counts as all its runs, so an average of averages is
+    the average of every run in them. Its calibration and enlargement, added after averaging
+    and not weights, are taken off first; the new average gets its own.
+    """
+    if meta.get("averages") != "weights":
+        return model, 1
+    model = without_temperature(model)
+    if meta.get("backbone_size") is not None:
+        model = with_backbone_size(model, input_size(model))
+    return model, max(len(meta.get("members") or []), 1)
+
+
+def _member_summaries(path: Path, meta: dict[str, Any], average: str) -> list[dict[str, Any]]:
+    """The runs a member adds to an ensemble's list: a weight average in a weight average adds
+    its own runs, as :func:`_as_runs` weighs them."""
+    if average == "weights" and meta.get("averages") == "weights" and meta.get("members"):
+        return list(meta["members"])
+    return [_member_summary(path, meta)]
 
 
 def _status(meta: dict[str, Any]) -> str:

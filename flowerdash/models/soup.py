@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     import keras
 
 
-def average_weights(models: Sequence[keras.Model], name: str = "soup") -> keras.Model:
+def average_weights(
+    models: Sequence[keras.Model],
+    name: str = "soup",
+    counts: Sequence[int] | None = None,
+) -> keras.Model:
     """A new model with the members' architecture and the mean of their weights.
 
     Floating-point weights (kernels, biases, BatchNorm statistics) are averaged; any other
     (integer random-seed states) are the first member's. The members are left untouched.
+    ``counts``: how many runs each member stands for (an average of three counts three), so
+    averaging averages gives the mean of all their runs; one each by default.
     ``ensemble_checkpoint(..., average="weights")`` checks there are at least two.
     """
     first = _architecture(models[0])
@@ -37,8 +43,13 @@ def average_weights(models: Sequence[keras.Model], name: str = "soup") -> keras.
             )
         )
     members = [m.get_weights() for m in models]
+    counts = [1] * len(models) if counts is None else list(counts)
+    if len(counts) != len(models) or min(counts) < 1:
+        raise CheckpointError(_("Each model averaged must stand for at least one run."))
     averaged = [
-        np.mean([w[i] for w in members], axis=0, dtype=np.float64).astype(tensor.dtype)
+        np.average(np.array([w[i] for w in members], np.float64), axis=0, weights=counts).astype(
+            tensor.dtype
+        )
         if np.issubdtype(tensor.dtype, np.floating)
         else tensor
         for i, tensor in enumerate(members[0])
