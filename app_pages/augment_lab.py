@@ -12,7 +12,7 @@ import streamlit as st
 
 from flowerdash.data import augment, augment_config, mixing
 from flowerdash.data.augment_config import knobs
-from flowerdash.data.images import UPLOAD_TYPES, load_image
+from flowerdash.data.images import UPLOAD_TYPES, format_list, load_image
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.i18n import _
@@ -127,8 +127,8 @@ def upload_picker(key: str, label: str, name: str) -> tuple[np.ndarray, str] | N
         label,
         type=UPLOAD_TYPES,
         key=key,
-        help=_(
-            "A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP photo; it is centre-cropped to a square."
+        help=_("A {formats} photo; it is centre-cropped to a square.").format(
+            formats=format_list()
         ),
     )
     if upload is None:

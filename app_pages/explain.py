@@ -10,7 +10,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from flowerdash.data.images import UPLOAD_TYPES, WHOLE_PHOTO, frame, load_image
+from flowerdash.data.images import (
+    UPLOAD_TYPES,
+    WHOLE_PHOTO,
+    format_list,
+    frame,
+    load_image,
+    upload_size_limit,
+)
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
 from flowerdash.explain import defaults
@@ -267,7 +274,9 @@ def main() -> None:
                 _("Flower photo"),
                 type=UPLOAD_TYPES,
                 key="explain.upload",
-                help=_("A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP picture up to 20 MB."),
+                help=_("A {formats} picture up to {limit}.").format(
+                    formats=format_list(), limit=upload_size_limit()
+                ),
             )
             if upload is not None:
                 try:

@@ -13,9 +13,11 @@ import streamlit as st
 from flowerdash.data.images import (
     UPLOAD_TYPES,
     WHOLE_PHOTO,
+    format_list,
     frame,
     load_image,
     prepare_for_model,
+    upload_size_limit,
 )
 from flowerdash.data.names_es import display_name
 from flowerdash.errors import FlowerdashError
@@ -215,9 +217,8 @@ def choose_photo() -> tuple[tuple[np.ndarray, str] | None, bool, str | None]:
                 _("Flower photo"),
                 type=UPLOAD_TYPES,
                 key="home.upload",
-                help=_(
-                    "A JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP picture up to 20 MB; the flower "
-                    "works best centred."
+                help=_("A {formats} picture up to {limit}; the flower works best centred.").format(
+                    formats=format_list(), limit=upload_size_limit()
                 ),
             )
             label = photo.name if photo is not None else ""

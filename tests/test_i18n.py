@@ -189,6 +189,22 @@ def test_upload_refusals_speak_spanish(tmp_path):
     assert _upload_refusals(tmp_path) == ENGLISH_UPLOAD_REFUSALS
 
 
+def test_the_upload_formats_are_named_from_the_list_the_fields_accept():
+    from flowerdash.data.images import (
+        UPLOAD_FORMATS,
+        UPLOAD_TYPES,
+        format_list,
+        upload_size_limit,
+    )
+
+    assert format_list() == "JPEG, PNG, HEIC, WebP, AVIF, GIF or BMP"
+    assert set(UPLOAD_TYPES) == {e for endings in UPLOAD_FORMATS.values() for e in endings}
+    assert format_list(["PNG"]) == "PNG" and upload_size_limit() == "20 MB"
+    with speaking("es"):
+        assert format_list() == "JPEG, PNG, HEIC, WebP, AVIF, GIF o BMP"
+        assert format_list(["JPEG", "PNG"]) == "JPEG o PNG"
+
+
 def test_broken_checkpoints_are_explained_in_spanish(tmp_path):
     from flowerdash.models import checkpoints
 

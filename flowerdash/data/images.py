@@ -43,8 +43,21 @@ log = logging.getLogger(__name__)
 register_heif_opener()
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-# What an upload field offers; every one decodes with Pillow (HEIC and HEIF through pillow-heif).
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "heic", "heif", "webp", "avif", "gif", "bmp")
+# What an upload field offers, as people name each format and by its file endings; every one
+# decodes with Pillow (HEIC and HEIF through pillow-heif). The fields' help texts and the
+# not-an-image error list these names, so a format added here is named everywhere.
+UPLOAD_FORMATS: dict[str, tuple[str, ...]] = {
+    "JPEG": ("jpg", "jpeg"),
+    "PNG": ("png",),
+    "HEIC": ("heic", "heif"),
+    "WebP": ("webp",),
+    "AVIF": ("avif",),
+    "GIF": ("gif",),
+    "BMP": ("bmp",),
+}
+UPLOAD_TYPES = tuple(ending for endings in UPLOAD_FORMATS.values() for ending in endings)
+# Read from files and folders too, but not offered by the upload fields.
+OTHER_FORMATS = ("TIFF",)
 # A 48-megapixel phone photo (8064 x 6048, what iPhones save as HEIF Max) fits. Beyond it JPEGs
 # are decoded at a reduced scale, and other formats refused before decoding.
 MAX_PIXELS = 50_000_000
@@ -53,10 +66,25 @@ ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 # Marked here, translated where raised (the language is only known then).
 _DAMAGED = N_("This image file is damaged and cannot be decoded. Please try another copy of it.")
-_NOT_AN_IMAGE = N_(
-    "This file is not an image we can read. Please use a JPEG, PNG, HEIC, WebP, AVIF, GIF, BMP or "
-    "TIFF photo."
-)
+_NOT_AN_IMAGE = N_("This file is not an image we can read. Please use a {formats} photo.")
+
+
+def format_list(names: tuple[str, ...] | list[str] | None = None) -> str:
+    """Format names as a sentence lists them, in the current language: "JPEG, PNG … or BMP".
+    The upload fields' formats by default."""
+    *first, last = list(UPLOAD_FORMATS) if names is None else names
+    if not first:
+        return last
+    return _("{names} or {last}").format(names=", ".join(first), last=last)
+
+
+def upload_size_limit() -> str:
+    """The upload fields' size limit as people read it ("20 MB")."""
+    return _("{count} MB").format(count=MAX_UPLOAD_BYTES // (1024 * 1024))
+
+
+def _not_an_image() -> str:
+    return _(_NOT_AN_IMAGE).format(formats=format_list([*UPLOAD_FORMATS, *OTHER_FORMATS]))
 
 
 def _megapixels(pixels: int) -> str:
@@ -136,7 +164,7 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
-        raise ImageError(_(_NOT_AN_IMAGE)) from exc
+        raise ImageError(_not_an_image()) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = _megapixels(int(found.group(1))) if found else _("too many pixels")
@@ -147,7 +175,7 @@ def _open_header(data: bytes, max_pixels: int) -> Image.Image:
             ).format(size=size, limit=_megapixels(max_pixels))
         ) from exc
     except Exception as exc:  # Pillow plugins raise many types on malformed headers
-        raise ImageError(_(_NOT_AN_IMAGE)) from exc
+        raise ImageError(_not_an_image()) from exc
 
 
 def _reduce_jpeg(im: Image.Image, max_pixels: int) -> None:
