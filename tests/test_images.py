@@ -326,6 +326,56 @@ def test_a_display_p3_photo_is_read_in_the_colours_it_is_shown_in(fmt):
     assert (a[0, 0, 0] - a[0, 0, 1]) > (raw[0, 0, 0] - raw[0, 0, 1]) + 30
 
 
+def _nclx(primaries: int, curve: int = 13) -> dict:
+    return {
+        "color_primaries": primaries,
+        "transfer_characteristics": curve,
+        "matrix_coefficients": 6,
+        "full_range_flag": 1,
+    }
+
+
+def test_a_heif_stating_display_p3_without_a_profile_is_read_in_its_colours():
+    # HEIF may state its colours by primaries alone (an nclx box, no ICC profile): the same
+    # Display P3 numbers read as the tagged photo above is.
+    src = np.zeros((16, 24, 3), np.uint8)
+    src[:, :8], src[:, 8:16], src[:, 16:] = (220, 30, 40), (40, 160, 60), (150, 40, 170)
+    stored = np.asarray(as_display_p3(src)[0])  # the numbers, not the profile
+    lossless = {"quality": -1, "chroma": 444}
+    data = _encode(Image.fromarray(stored), "HEIF", nclx_profile=_nclx(12), **lossless)
+    info = Image.open(io.BytesIO(data)).info
+    assert "icc_profile" not in info and info["nclx_profile"]["color_primaries"] == 12
+    a = load_image(data).astype(int)
+    assert np.abs(a - src).max() <= 3
+    assert np.abs(np.asarray(stored).astype(int) - src).max() > 20
+
+
+@pytest.mark.parametrize(
+    "primaries, curve", [(1, 13), (2, 13), (12, 16)], ids=["srgb", "unset", "pq"]
+)
+def test_a_heif_stating_srgb_or_an_hdr_curve_keeps_its_numbers(primaries, curve):
+    # sRGB's own primaries need nothing; an HDR curve would need tone mapping, not a profile
+    src = _rgb()
+    data = _encode(
+        Image.fromarray(src), "HEIF", nclx_profile=_nclx(primaries, curve), quality=-1, chroma=444
+    )
+    plain = _encode(Image.fromarray(src), "HEIF", quality=-1, chroma=444)
+    np.testing.assert_array_equal(load_image(data), load_image(plain))
+
+
+def test_an_impossible_colour_description_is_ignored_and_said(caplog):
+    from flowerdash.data.images import _profile_of
+
+    im = Image.new("RGB", (4, 4))
+    coords = {f"color_primary_{c}_{a}": 0.3 for c in ("red", "green", "blue") for a in "xy"}
+    im.info["nclx_profile"] = {**_nclx(9), **coords, "color_primary_white_x": 0.3127}
+    with caplog.at_level("INFO", logger="flowerdash.data.images"):
+        assert _profile_of(im) is None  # no white y
+        im.info["nclx_profile"]["color_primary_white_y"] = 0.329
+        assert _profile_of(im) is None  # three equal primaries: no matrix
+    assert caplog.text.count("Colour description ignored") == 2
+
+
 def test_srgb_tagged_untagged_and_broken_profiles_keep_the_stored_numbers(caplog):
     src = _rgb()
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

@@ -8,7 +8,8 @@ Every image that enters the product goes through :func:`load_image`, which
 * refuses truncated files instead of returning a half-grey picture;
 * reads iPhone photos (HEIC) as well as JPEG, PNG, WebP, AVIF, GIF, BMP and TIFF;
 * honours the EXIF orientation, takes the first frame of animations, converts colours tagged with
-  a profile (Display P3 from phones, Adobe RGB, CMYK) to sRGB, composites transparency over white
+  a profile (Display P3 from phones, Adobe RGB, CMYK), or a HEIF's stated primaries, to sRGB,
+  composites transparency over white
   and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
 
 There is deliberately no minimum size: a tiny image (say 8x8 pixels, an icon or a thumbnail) is a
@@ -33,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
 
+from flowerdash.data.icc import rgb_profile
 from flowerdash.errors import ConfigError, ImageError
 from flowerdash.i18n import N_, _
 
@@ -215,6 +217,38 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         return im
 
 
+# nclx colour codes (ITU-T H.273), how HEIF photos without an ICC profile state their colours.
+# Only the sRGB tone curve is converted (Display P3 uses it; HDR curves would need tone mapping);
+# sRGB's own primaries (1) and "unspecified" (2) need nothing.
+_NCLX_SRGB_CURVE = 13
+_NCLX_SRGB_PRIMARIES = (1, 2)
+
+
+def _profile_of(im: Image.Image) -> bytes | None:
+    """The image's ICC profile, or one built from its nclx colour description, if either."""
+    icc = im.info.get("icc_profile")
+    nclx = im.info.get("nclx_profile")
+    if icc or not isinstance(nclx, dict):
+        return icc or None
+    if (
+        nclx.get("transfer_characteristics") != _NCLX_SRGB_CURVE
+        or nclx.get("color_primaries") in _NCLX_SRGB_PRIMARIES
+    ):
+        return None
+    try:
+        red, green, blue, white = (
+            (
+                round(float(nclx[f"color_primary_{c}_x"]), 4),
+                round(float(nclx[f"color_primary_{c}_y"]), 4),
+            )
+            for c in ("red", "green", "blue", "white")
+        )
+        return rgb_profile((red, green, blue), f"nclx {nclx['color_primaries']}", white)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
+        log.info("Colour description ignored (%s); the image's numbers are read as sRGB.", exc)
+        return None
+
+
 def _to_rgb(im: Image.Image) -> np.ndarray:
     """Convert a loaded image of any mode to a uint8 RGB array, alpha composited over white."""
     mode = im.mode
@@ -288,7 +322,7 @@ def load_image(
         except Exception:  # a broken EXIF block is no reason to refuse the picture itself
             upright = im
         upright = upright if upright is not None else im
-        rgb = _to_rgb(_to_srgb(upright, im.info.get("icc_profile")))
+        rgb = _to_rgb(_to_srgb(upright, _profile_of(im)))
     finally:
         im.close()
     return np.array(rgb, dtype=np.uint8, order="C")  # a writable copy the caller owns
