@@ -2166,3 +2166,38 @@ def test_the_six_run_average_is_quoted_from_both_folds_and_passes_its_rule():
         f"{conditions['new']:.1f}% against {conditions['old']:.1f}% (+{-behind:.2f}; at most "
         "0.5 behind)" in text
     )
+
+
+def test_the_six_run_refits_are_quoted_from_their_records():
+    """Rules (143-145, 149): the grid-trained refits and their average with the shipped model."""
+    final = run_record("soup6-alllong-tiles-up256-final")
+    shipped = run_record(SHIPPED_RUN)["members"]
+    tiles = [m.replace("-final", "-tiles-final") for m in shipped]
+    assert final["members"] == shipped + tiles and final["backbone_size"] == 256
+    row = table_line("`soup6-alllong-tiles-up256-final`")
+    test = final["test"]
+    assert row[2:4] == [f"{test['top1']:.1%}", f"{test['top5']:.1%}"]
+    minutes = [round(run_record(m)["seconds"] / 60) for m in tiles]
+    assert (
+        row[4]
+        .replace(" and ", ", ")
+        .startswith(f"3 trainings of {', '.join(map(str, minutes))} min")
+    )
+    alone = []
+    for member in tiles:
+        own, twin = run_record(member), run_record(member.replace("-tiles", ""))
+        assert own["config"]["augment_overrides"].pop("tiles") == 0.2
+        assert own["config"]["augment_overrides"] == twin["config"]["augment_overrides"]
+        assert own["config"]["train_on"] == "train+val"
+        assert table_line(f"`{member}`")[2:4] == [
+            f"{own['test']['top1']:.1%}",
+            f"{own['test']['top5']:.1%}",
+        ]
+        alone.append(f"{own['test']['top1']:.1%}")
+    was = run_record(SHIPPED_RUN)["test"]
+    assert (
+        f"it scores {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
+        f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for the shipped model; the "
+        f"three grid-trained refits alone score {alone[0]}, {alone[1]} and {alone[2]}."
+        in flat(RESULTS)
+    )
