@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with_temperature,
     )
     from flowerdash.inference.evaluation import evaluate_checkpoint
+    from flowerdash.models.backbones import without_temperature
     from flowerdash.models.checkpoints import MODEL_FILE, load_model, read_meta, update_meta
 
     source = get_source()
@@ -94,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     temperature = fit_temperature(val_probs, val_labels)
     print(f"temperature {temperature:.4f}", flush=True)
 
-    target_model = load_model(args.target)
-    if "temperature" in [layer.name for layer in target_model.layers]:
-        raise SystemExit(f"{args.target} is calibrated already")
+    # A calibrated target (a second `accuracy_runs.sh studies` call) is fitted again from its
+    # uncalibrated softmax: the temperature is not a weight, so nothing else changes.
+    target_model = without_temperature(load_model(args.target))
     test_probs, test_labels = split_probabilities(target_model, source, "test")
     calibrated = with_temperature(target_model, temperature)
     with tempfile.TemporaryDirectory() as tmp:

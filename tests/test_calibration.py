@@ -108,6 +108,7 @@ def test_a_model_with_a_temperature_keeps_its_answers_and_saves(tmp_path, tiny_c
     import keras
 
     from flowerdash.explain.base import logits_model
+    from flowerdash.models.backbones import without_temperature
 
     hot = with_temperature(tiny_cnn, 0.5)
     x = np.asarray(flower_images[:3], np.float32)
@@ -127,6 +128,11 @@ def test_a_model_with_a_temperature_keeps_its_answers_and_saves(tmp_path, tiny_c
     assert np.allclose(twice.predict(x, verbose=0), apply_temperature(before, 2.0), atol=1e-5)
     with pytest.raises(ConfigError):
         with_temperature(tiny_cnn, 0.0)
+    # taken off again (to average a calibrated model, or fit it anew): the uncalibrated model
+    plain = without_temperature(again)
+    assert [layer.name for layer in plain.layers] == [layer.name for layer in tiny_cnn.layers]
+    assert np.allclose(plain.predict(x, verbose=0), before, atol=1e-6)
+    assert without_temperature(tiny_cnn) is tiny_cnn
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
