@@ -9,8 +9,8 @@ Every image that enters the product goes through :func:`load_image`, which
 * reads iPhone photos (HEIC) as well as JPEG, PNG, WebP, AVIF, GIF, BMP and TIFF;
 * honours the EXIF orientation, takes the first frame of animations, converts colours tagged with
   a profile (Display P3 from phones, Adobe RGB, CMYK), or a HEIF's stated primaries, to sRGB,
-  composites transparency over white
-  and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit RGB.
+  composites transparency over white and converts every mode (L, P, CMYK, 16-bit, ...) to 8-bit
+  RGB.
 
 There is deliberately no minimum size: a tiny image (say 8x8 pixels, an icon or a thumbnail) is a
 legitimate, if blurry, input. :func:`prepare_for_model` upscales it to the model's size, and the
