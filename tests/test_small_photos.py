@@ -155,6 +155,27 @@ def test_the_cross_fitted_check_tempers_each_half_with_the_other_halfs_table():
     )
 
 
+def test_pooling_two_folds_fits_the_table_on_both_answers():
+    """The second-fold rule's fallback: one table fitted on both folds' answers together."""
+    from benchmarks.small_photos import pooled
+
+    rng = np.random.default_rng(1)
+
+    def answers(scale: float) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        logits = rng.normal(size=(40, 5)) * scale
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        return {32: p, 256: p}, rng.integers(0, 5, 40)
+
+    first, second = answers(4.0), answers(1.0)
+    probs, labels = pooled(first, second)
+    assert len(labels) == 80 and all(len(p) == 80 for p in probs.values())
+    np.testing.assert_array_equal(probs[32][40:], second[0][32])
+    table_ = dict(size_temperatures(probs, labels)[1])
+    alone = [dict(size_temperatures(*a)[1])[32] for a in (first, second)]
+    assert min(alone) < table_[32] < max(alone)  # between what each fold alone would fit
+    assert dict(size_temperatures(*pooled(first, first))[1])[32] == pytest.approx(alone[0])
+
+
 def test_results_quote_the_cross_fitted_check():
     result = json.loads(RESULT.read_text())
     text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
