@@ -304,7 +304,8 @@ def main() -> None:
         return
     image, label = picked
     with left:
-        framing = widgets.framing(image, "home", find=state.flower_finder(path))
+        finder = state.flower_finder(path)  # None where the app does not offer the button
+        framing = widgets.framing(image, "home", find=finder)
     image = frame(image, *framing)
     layers, alpha, cmap = None, 0.45, "jet"
     if expert:
@@ -345,7 +346,7 @@ def main() -> None:
             )
         if is_small_photo(side):
             st.caption("📏 " + small_photo_note(side))
-        if hint := framing_hint(best[2], side, framing == WHOLE_PHOTO):
+        if hint := framing_hint(best[2], side, framing == WHOLE_PHOTO, can_find=finder is not None):
             st.caption("💡 " + hint)
         photo, heat = st.columns(2)
         photo.image(

@@ -160,6 +160,25 @@ def test_an_uploaded_photo_can_be_framed_and_each_square_is_explained_once(
     assert len(calls) == before + 1  # the whole photo again: its maps are cached
 
 
+@pytest.mark.parametrize("offered", [False, True])
+def test_an_upload_gets_the_find_button_only_where_the_app_offers_it(
+    monkeypatch, tiny_checkpoint, data_dir, flower_paths, offered
+):
+    from pathlib import Path
+
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", offered)
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {})
+    at.radio(key="explain.source").set_value("upload").run()
+    photo = Path(flower_paths[0]).read_bytes()
+    at.file_uploader(key="explain.upload").set_value(("f.jpg", photo, "image/jpeg")).run()
+    assert not at.exception and not at.error
+    keys = [b.key for b in at.button]
+    assert "explain.frame_reset" in keys and ("explain.frame_find" in keys) is offered
+    (frame,) = (e for e in at.expander if e.label == "Frame the flower")
+    assert any(c.value.startswith("The model sees one square") for c in frame.caption)
+    assert any("let the model try" in c.value for c in frame.caption) is offered
+
+
 def test_the_square_found_for_an_upload_gets_the_tempered_percentage(
     monkeypatch, tmp_path, sunflower_field
 ):
@@ -168,6 +187,8 @@ def test_the_square_found_for_an_upload_gets_the_tempered_percentage(
 
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))  # the shipped model alone
     monkeypatch.setenv("FLOWERDASH_DATA_DIR", str(tmp_path / "no-dataset"))
+    # the button as a model that passed benchmarks/find_flower.py's rule would offer it
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", True)
     square = ("zoom", "frame_x", "frame_y")
 
     def uploaded() -> AppTest:

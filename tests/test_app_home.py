@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowerdash.data.names_es import display_name
 from flowerdash.explain.reading import UNSURE_BELOW
+from flowerdash.inference.framing import OFFERED
 from flowerdash.ui import state
 
 APP = str(ROOT / "streamlit_app.py")
@@ -118,6 +119,10 @@ def test_test_image_picker_predicts(home):
     assert at.image[0].captions[0].startswith("What the model sees: image_")
 
 
+def _buttons(at: AppTest) -> list[str]:
+    return [b.key for b in at.button]
+
+
 def test_an_unsure_answer_shows_three_guesses_with_a_training_photo_each(
     home, flower_paths, monkeypatch, tmp_path
 ):
@@ -137,13 +142,40 @@ def test_an_unsure_answer_shows_three_guesses_with_a_training_photo_each(
     # and what to try: the flower may be small or off-centre, unless the photo is small itself
     # or already framed
     hints = [c.value for c in at.caption if c.value.startswith("💡")]
-    assert len(hints) == 1 and "Find the flower for me" in hints[0]
+    assert len(hints) == 1 and "“Frame the flower”" in hints[0] and "zoom in" in hints[0]
+    # the button as shipped, unpatched (tests/test_find_flower.py ties OFFERED to the benchmark)
+    assert ("home.frame_find" in _buttons(at)) is OFFERED
+    assert ("Find the flower for me" in hints[0]) is OFFERED
     at.slider(key="home.zoom").set_value(2.0).run()
     assert not any(c.value.startswith("💡") for c in at.caption)
     small, _side = thumbnail(Path(flower_paths[0]), 40, tmp_path / "small.jpg")
     at = upload(at, "small.jpg", small.read_bytes())
     assert at.subheader[0].value == "Not sure: it may be one of these"
     assert not any(c.value.startswith("💡") for c in at.caption)
+
+
+@pytest.mark.parametrize("offered", [False, True])
+def test_the_find_button_and_the_hint_naming_it_follow_whether_the_app_offers_it(
+    home, flower_paths, monkeypatch, offered
+):
+    """`framing.OFFERED` (the benchmark's rule for the shipped model) decides whether Try it shows
+    "Find the flower for me"; the frame's help and the unsure hint mention it only then."""
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", offered)
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", UNSURE_BELOW)
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not at.exception and not at.error
+    assert at.subheader[0].value == "Not sure: it may be one of these"
+    assert ("home.frame_find" in _buttons(at)) is offered
+    assert "home.frame_reset" in _buttons(at)  # framing by hand is always there
+    (frame,) = (e for e in at.expander if e.label == "Frame the flower")
+    (help_text,) = (c.value for c in frame.caption if c.value.startswith("The model sees one"))
+    assert ("let the model try a few squares" in help_text) is offered
+    (hint,) = (c.value for c in at.caption if c.value.startswith("💡"))
+    if offered:
+        assert "Try “Find the flower for me” under “Frame the flower”" in hint
+    else:
+        assert "Find the flower" not in hint
+        assert "Under “Frame the flower”, zoom in and move the square onto it." in hint
 
 
 def test_a_sure_answer_is_given_alone(home, flower_paths):
@@ -198,6 +230,8 @@ def test_find_the_flower_answers_the_surest_square_for_the_shipped_model(
     `find_flower` picks and answers it, tempered. (Which flower that square shows is the
     model's: docs/RESULTS.md measures how often it is right.)"""
     monkeypatch.setenv("FLOWERDASH_CHECKPOINT_DIR", str(tmp_path))  # the shipped model alone
+    # the button as a model that passed benchmarks/find_flower.py's rule would offer it
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", True)
     expected, name = surest_square(sunflower_field)
     flower = display_name(name, "en")
     st.cache_data.clear()

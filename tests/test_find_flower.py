@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+from conftest import ROOT
 
 from flowerdash.data.images import WHOLE_PHOTO
-from flowerdash.inference.framing import candidate_framings, find_flower
+from flowerdash.inference.framing import OFFERED, candidate_framings, find_flower
+
+RESULT = ROOT / "benchmarks" / "results" / "find-flower.json"
 
 
 def red_share(batch: np.ndarray) -> np.ndarray:
@@ -106,3 +111,8 @@ def test_a_small_square_is_tempered_for_its_size_and_then_for_being_found(monkey
     assert np.isclose(shrink(shown_probabilities(p, WHOLE_PHOTO, None, 64)), 2.0)
     assert np.isclose(shrink(shown_probabilities(p, square, square, 64)), 2.0 * FOUND_TEMPERATURE)
     assert shown_probabilities(p, WHOLE_PHOTO, None, 256) is p
+
+
+def test_the_app_offers_the_button_only_if_the_benchmark_s_first_rule_passed():
+    result = json.loads(RESULT.read_text(encoding="utf-8"))
+    assert isinstance(result["offer"], bool) and result["offer"] == OFFERED

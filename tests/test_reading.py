@@ -100,9 +100,20 @@ def test_a_percentage_never_claims_certainty(p, decimals, shown):
     assert percent(p, decimals) == shown
 
 
-def test_framing_is_suggested_only_for_an_unsure_answer_of_a_whole_photo_large_enough():
+@pytest.mark.parametrize("can_find", [True, False])
+def test_framing_is_suggested_only_for_an_unsure_answer_of_a_whole_photo_large_enough(can_find):
     unsure, sure, big = UNSURE_BELOW - 0.01, UNSURE_BELOW, SMALL_PHOTO_BELOW
-    assert "Find the flower for me" in framing_hint(unsure, big, whole_photo=True)
-    assert framing_hint(sure, big, whole_photo=True) is None
-    assert framing_hint(unsure, big - 1, whole_photo=True) is None  # zooming in shrinks it
-    assert framing_hint(unsure, big, whole_photo=False) is None  # already framed
+    assert framing_hint(unsure, big, whole_photo=True, can_find=can_find)
+    assert framing_hint(sure, big, whole_photo=True, can_find=can_find) is None
+    # zooming in shrinks a small photo further
+    assert framing_hint(unsure, big - 1, whole_photo=True, can_find=can_find) is None
+    assert framing_hint(unsure, big, whole_photo=False, can_find=can_find) is None  # framed
+
+
+def test_the_framing_hint_names_the_button_only_where_the_page_shows_it():
+    unsure, big = UNSURE_BELOW - 0.01, SMALL_PHOTO_BELOW
+    offered = framing_hint(unsure, big, whole_photo=True, can_find=True)
+    by_hand = framing_hint(unsure, big, whole_photo=True, can_find=False)
+    assert "“Find the flower for me” under “Frame the flower”" in offered
+    assert "Find the flower" not in by_hand
+    assert "Under “Frame the flower”, zoom in and move the square onto it." in by_hand

@@ -53,8 +53,8 @@ def add_framing_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--find",
         action="store_true",
-        help="let the model try about twenty squares and keep the one it is surest of (the "
-        'app\'s "Find the flower for me"); its percentage is lowered for the best of many tries',
+        help="let the model try about twenty squares and keep the one it is surest of; its "
+        "percentage is lowered for the best of many tries",
     )
 
 

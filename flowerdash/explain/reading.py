@@ -53,20 +53,27 @@ def small_photo_note(shorter_side: int) -> str:
     ).format(side=shorter_side)
 
 
-def framing_hint(p: float, shorter_side: int, whole_photo: bool) -> str | None:
+def framing_hint(p: float, shorter_side: int, whole_photo: bool, *, can_find: bool) -> str | None:
     """What to try next when the top answer ``p`` is unsure, or None.
 
-    Only for an unsure answer of a photo shown whole: on such validation photos the square
-    "Find the flower" picks is right more often than the whole photo (benchmarks/find_flower.py,
-    results/find-flower.json), and on sure ones it is not. Not for a small photo, which zooming
-    in makes smaller still, nor once the person has framed it.
+    Only for an unsure answer of a photo shown whole: on such validation photos a better-framed
+    square (the one ``framing.find_flower`` picks) is right more often than the whole photo
+    (benchmarks/find_flower.py, results/find-flower.json), and on sure ones it is not. Not for a
+    small photo, which zooming in makes smaller still, nor once the person has framed it.
+    ``can_find``: whether the page shows the "Find the flower for me" button; the hint names it
+    only then, and otherwise asks the person to frame the flower by hand.
     """
     if not is_unsure(p) or is_small_photo(shorter_side) or not whole_photo:
         return None
+    if can_find:
+        return _(
+            "The flower may be small or off-centre in the picture, or not one of the 102 flowers "
+            "the model knows. Try “Find the flower for me” under “Frame the flower”, or zoom in "
+            "on it there yourself."
+        )
     return _(
         "The flower may be small or off-centre in the picture, or not one of the 102 flowers "
-        "the model knows. Try “Find the flower for me” under “Frame the flower”, or zoom in on "
-        "it there yourself."
+        "the model knows. Under “Frame the flower”, zoom in and move the square onto it."
     )
 
 

@@ -206,8 +206,13 @@ def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> Framing:
     return found.framing
 
 
-def flower_finder(checkpoint: str) -> Callable[[np.ndarray], Framing]:
-    """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint."""
+def flower_finder(checkpoint: str) -> Callable[[np.ndarray], Framing] | None:
+    """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint, or None
+    (no button) while ``framing.OFFERED`` says the shipped model's squares do not help enough."""
+    from flowerdash.inference import framing
+
+    if not framing.OFFERED:  # read at call time: tests switch it on
+        return None
     return lambda image: found_framing(checkpoint, image_key(image), image)
 
 

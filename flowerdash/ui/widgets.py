@@ -110,6 +110,20 @@ def found_square(prefix: str) -> Framing | None:
     return found if isinstance(found, tuple) else None
 
 
+def _framing_help(can_find: bool) -> str:
+    """What "Frame the flower" is for; the model's own try only where its button is shown."""
+    if can_find:
+        return _(
+            "The model sees one square of the photo. If the flower is small or not in the "
+            "middle, zoom in and move the square onto it, or let the model try a few squares "
+            "and keep the one it is surest of."
+        )
+    return _(
+        "The model sees one square of the photo. If the flower is small or not in the "
+        "middle, zoom in and move the square onto it."
+    )
+
+
 def framing(
     image: np.ndarray,
     prefix: str,
@@ -118,8 +132,8 @@ def framing(
     """Zoom and position (0..1) of the square the model sees, for ``images.frame``.
 
     Each new photo starts whole: the sliders go back to the centre when the pixels change.
-    ``find`` (the page's model call, ``state.found_framing``) adds a button that moves the square
-    to where the model is surest.
+    ``find`` (the page's model call, ``state.flower_finder``; None when the app does not offer
+    it) adds a button that moves the square to where the model is surest.
     """
     photo = image_hash(image)
     if st.session_state.get(f"{prefix}.framed_photo") != photo:
@@ -127,13 +141,7 @@ def framing(
         _set_framing(prefix, WHOLE_PHOTO)
         st.session_state[f"{prefix}.found"] = None
     with st.expander(_("Frame the flower"), icon="🔍"):
-        st.caption(
-            _(
-                "The model sees one square of the photo. If the flower is small or not in the "
-                "middle, zoom in and move the square onto it, or let the model try a few squares "
-                "and keep the one it is surest of."
-            )
-        )
+        st.caption(_framing_help(can_find=find is not None))
         zoom = st.slider(_("Zoom"), 1.0, 4.0, step=0.25, format="%.2f×", key=f"{prefix}.zoom")
         x = st.slider(_("Left ↔ right"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_x")
         y = st.slider(_("Top ↕ bottom"), 0, 100, step=5, format="%d%%", key=f"{prefix}.frame_y")
