@@ -278,11 +278,11 @@ def test_try_it_says_when_it_is_not_sure(page, app, tmp_path):
     """A blurry, low-resolution photo: three guesses, each with a training photo to compare."""
     from PIL import Image
 
-    # A 40-px thumbnail blown up: the shipped model's top answer stays far under the unsure
-    # threshold (about 20%). Smaller thumbnails are no safer: at 16-28 px the model enlarging
-    # photos to 256 px is sure of a wrong flower, as models can be of what they never saw.
+    # A 32-px thumbnail blown up: the shipped model's top answer stays far under the unsure
+    # threshold (about 16%). Other sizes are no safer: at 24 and 36 px the model is sure of a
+    # wrong flower, as models can be of what they never saw.
     with Image.open(EXPLAIN_PHOTO) as im:
-        small = im.convert("RGB").resize((40, 40)).resize(im.size)
+        small = im.convert("RGB").resize((32, 32)).resize(im.size)
     small.save(tmp_path / "tiny-water-lily.jpg", quality=90)
     _open(page, app.url)
     _upload(page, "home-upload", tmp_path / "tiny-water-lily.jpg")

@@ -29,8 +29,8 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-SHIPPED_RUN = "soup3-alllong-up256-final"
-BEFORE = "soup3-alllong-final"  # the model shipped before, whose fits and studies are kept
+SHIPPED_RUN = "soup6-alllong-tiles-up256-final"
+BEFORE = "soup3-alllong-up256-final"  # the model shipped before, whose fits and studies are kept
 SHIPPED_META = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
 PROXIES = result("proxies.json")["models"]
 # RESULTS' robustness table, column by column
@@ -52,6 +52,7 @@ COLUMNS = (
     "soup4-allflat-long-final",
     "soup3-alllong-final",
     "soup3-alllong-up256-final",
+    SHIPPED_RUN,
 )
 ROWS = {
     "rotation": "rotation",
@@ -164,6 +165,8 @@ def _labels() -> list[str]:
         ("soup3-allflat-final", "occlusion"),
         ("soup4-allflat-long-final", "occlusion"),
         ("soup3-alllong-final", "occlusion"),
+        ("soup3-alllong-up256-final", "occlusion"),
+        (SHIPPED_RUN, "occlusion"),
     ],
 )
 def test_readme_quotes_what_each_model_scores_under_a_corruption(run, corruption):
@@ -199,7 +202,8 @@ def first_fold_averages(until: str | None = None) -> list[str]:
 def test_readme_quotes_each_model_shipped_before_from_its_record():
     readme = flat(README)
     for words, run in (
-        ("the same average without enlarging, scored", "soup3-alllong-final"),
+        ("the same average without the grid-trained runs, scored", "soup3-alllong-up256-final"),
+        ("the same average without enlarging,", "soup3-alllong-final"),
         ("of which only one was trained as long,", "soup4-allflat-long-final"),
         ("without the longer-trained run,", "soup3-allflat-final"),
         ("with noise patches only,", "soup3-final"),
@@ -234,7 +238,8 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
         assert row[2:4] == [f"{own['test']['top1']:.1%}", f"{own['test']['top5']:.1%}"], member
         assert row[4].startswith(f"{round(own['seconds'] / 60)} min"), member
     for previous, until in (
-        ("soup3-alllong-final", SHIPPED_RUN),
+        (BEFORE, SHIPPED_RUN),
+        ("soup3-alllong-final", BEFORE),
         ("soup4-allflat-long-final", "soup3-alllong-final"),
         ("soup3-allflat-final", "soup4-allflat-long-final"),
         ("soup3-final", "soup3-allflat-final"),
@@ -281,7 +286,8 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
         assert config == {**refit_config, **fold_only(config)}, member
         assert config["train_on"] == "train" and run_record(member)["test"] is None
     val = fit["fold_val_before"]["top1"]
-    quoted = f"(`{fold['name']}`, the mean of the weights of the three train-only runs, "
+    count = {3: "three", 4: "four", 6: "six"}[len(fold["members"])]
+    quoted = f"(`{fold['name']}`, the mean of the weights of the {count} train-only runs, "
     assert f"{quoted}{val:.1%} on validation)" in flat(RESULTS)
 
 
@@ -322,18 +328,21 @@ def test_the_proxy_table_is_the_committed_results():
     folds = ("fold-train", "fold-grey-zoom", "fold-grey-zoom-erase", "fold-grey-zoom5-erase")
     # the shipped recipe's fold is the last column
     folds += ("fold-soup3", "fold-soup3-allflat", "fold-soup4-allflat-long", "fold-soup3-alllong")
-    folds += (calibration_fold(),)
-    assert folds[-1] == "fold-soup3-alllong-up256"
+    folds += ("fold-soup3-alllong-up256", calibration_fold())
+    assert folds[-1] == "fold-soup6-alllong-tiles-up256"
     columns = [proxies(f"{m}@val") for m in folds]
     text = section("## Photos unlike the benchmark's")
     lines = [ln for ln in text.splitlines() if ln.startswith("| ") and "%" in ln]
     assert len(lines) == len(columns[0]) == 10
+    behind = []
     for line, key in zip(lines, columns[0], strict=True):
         top1 = [100 * c[key]["top1"] for c in columns]
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
-        assert cells[:9] == [f"{v:.1f}%" for v in top1], key
-        assert cells[9] == points(top1[8], top1[7]), key
-        assert top1[8] > top1[7], key  # "ahead on every version"
+        assert cells[:10] == [f"{v:.1f}%" for v in top1], key
+        assert cells[10] == points(top1[9], top1[8]), key
+        behind += [key] if top1[9] < top1[8] else []
+    assert behind == ["jpeg", "occluded"]  # "ahead on every version but JPEG and covered photos"
+    assert "ahead on every version but JPEG and covered photos" in flat(text)
     a, b, c, d = (f"{100 * run_record(r)['val']['top1']:.1f}%" for r in folds[:4])
     assert all(run_record(r)["val"]["top1"] is None for r in folds[4:])  # averages: not trained
     assert f"validation scores (the training pipeline's crop): {a}, {b}, {c} and {d};" in flat(text)
@@ -343,6 +352,7 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
     """The figures RESULTS gives for the models shipped before, from their kept artefacts."""
     text = flat(section("## Can its percentages be read as chances?"))
     names = (
+        BEFORE,
         "soup3-alllong-final",
         "soup4-allflat-long-final",
         "soup3-allflat-final",
@@ -367,16 +377,17 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
         f"`{last['fold']['name']}`" in text
     )
     old = result(f"unsure-{BEFORE}.json")["unsure_below"]
+    assert result("unsure-soup3-alllong-final.json")["unsure_below"] == old
     older = result("unsure-soup4-allflat-long-final.json")["unsure_below"]
     now = result("unsure.json")
     picked = now["unsure_below"]
-    assert picked == old < older  # "as for the model shipped before, lower than the ..."
+    assert picked < old < older  # "lower than the ... of the two models shipped before"
     below = next(r for r in now["val"] if abs(r["threshold"] - (picked - 0.05)) < 1e-9)
     text = flat(section("## When does Try it say it is not sure?"))
     assert (
-        f"The rule picks {picked:.0%}, as for the model shipped before "
-        f"(`benchmarks/results/unsure-{BEFORE}.json`), lower than the {older:.0%} of the ones "
-        "before that" in text
+        f"The rule picks {picked:.0%}, lower than the {old:.0%} of the two models shipped before "
+        f"(`benchmarks/results/unsure-{BEFORE}.json`, `unsure-soup3-alllong-final.json`) and "
+        f"the {older:.0%} of the ones before those" in text
     )
     assert below["sure_accuracy"] < 0.95
     assert f"At {picked - 0.05:.0%} the sure answers are right {below['sure_accuracy']:.2%}" in text
@@ -1187,19 +1198,26 @@ def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
         (
             "occluded",
             "of photos with a quarter covered",
-            "fold-soup3-alllong",
+            "fold-soup3-alllong-up256",
             "for the one shipped before",
         ),
         ("wide", "of photos framed wider and off-centre", "fold-grey-zoom-erase", "for the recipe"),
-        ("wide", "of photos framed wider and off-centre", "fold-soup3-alllong", "for the one"),
+        (
+            "wide",
+            "of photos framed wider and off-centre",
+            "fold-soup3-alllong-up256",
+            "for the one",
+        ),
     ):
         now, then = (100 * proxies(f"{m}@val")[key]["top1"] for m in (calibration_fold(), earlier))
         assert f"{now:.1f}% {words}" in readme, key
         assert f"{then:.1f}% {shipped}" in readme, earlier
     # the accuracy bullet: how many fewer changed photos the model shipped before recognised
-    before = both_folds(("fold-soup3-alllong@val", "swap-soup3-alllong@train"), "mean_changed")
+    before = both_folds(
+        ("fold-soup3-alllong-up256@val", "swap-soup3-alllong-up256@train"), "mean_changed"
+    )
     after = both_folds(
-        (f"{calibration_fold()}@val", "swap-soup3-alllong-up256@train"), "mean_changed"
+        (f"{calibration_fold()}@val", "swap-soup6-alllong-tiles-up256@train"), "mean_changed"
     )
     fewer = f"{after - before:.1f}"
     assert f"recognises {fewer} points fewer changed validation photos (over both folds)" in readme
@@ -1245,15 +1263,14 @@ def test_the_explanation_figures_are_the_committed_studies():
     assert [k for k in insertion if insertion[k] > insertion["centre"]] == ["gradcam"]
     deletion = {k: auc[k]["deletion"]["mean"] for k in ("gradcam", "ig", "random")}
     assert min(deletion, key=deletion.get) == "ig"
-    # "even a random map beats Grad-CAM": lower, by more than two standard errors
+    # "even a random map does a little better than Grad-CAM": lower, within two standard errors
     diff = np.subtract(*(auc[k]["per_image"]["deletion"] for k in ("random", "gradcam")))
-    assert diff.mean() < -2 * diff.std(ddof=1) / np.sqrt(len(diff))
-    assert "on which even a random map beats Grad-CAM" in readme
-    # "the only map above a 'look at the centre' control (by about two and a half standard
-    # errors)"
+    assert -2 * diff.std(ddof=1) / np.sqrt(len(diff)) < diff.mean() < 0
+    assert "on which even a random map does a little better than Grad-CAM" in readme
+    # "the only map above a 'look at the centre' control (by nearly three standard errors)"
     diff = np.subtract(*(auc[k]["per_image"]["insertion"] for k in ("gradcam", "centre")))
-    assert 2.25 < diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff))) < 2.75
-    assert "(by about two and a half standard errors on this model)" in readme
+    assert 2.75 < diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff))) < 3
+    assert "(by nearly three standard errors on this model)" in readme
     adaptive = rules["configs"]["blur/adaptive"]
     assert (
         f"within 5% on {adaptive['share_at_most_5pct']:.0%} of {len(rules['images'])} test "
@@ -1272,7 +1289,7 @@ def test_the_explanation_study_compares_with_the_model_shipped_before():
         f"{then['wrong']['mean']:.2f} with {then['share_below_0.3_wrong']:.0%} for mistakes" in text
     )
     right = round(focus["share_below_0.3_right"] * focus["right"]["n"])
-    answers = "one right answer" if right == 1 else f"{right} right answers"
+    answers = {0: "no right answer", 1: "one right answer"}.get(right, f"{right} right answers")
     assert f"against {answers} in {focus['right']['n']}" in text
 
     def paired(run: dict, metric: str, a: str, b: str) -> float:
@@ -1294,11 +1311,11 @@ def test_the_explanation_study_compares_with_the_model_shipped_before():
     assert f"({rho['logits']:.2f} and {rho['Conv1']:.2f} on `{BEFORE}`" in text
     assert f"(T = {result('calibration.json')['temperature']:.3f}, sharper" in text
     gap = study["ig_completeness_gap"]
-    assert f"the same share: {gap['share_at_most_5pct']:.0%} on the shipped model" in flat(
+    assert f"about the same share: {gap['share_at_most_5pct']:.0%} on the shipped model" in flat(
         section("## Is the IG map exact?")
     )
     rules = result("ig-rules.json")["configs"]["blur/adaptive"]
-    assert f"{gap['share_at_most_5pct']:.0%}" == f"{rules['share_at_most_5pct']:.0%}"
+    assert abs(gap["share_at_most_5pct"] - rules["share_at_most_5pct"]) <= 0.03
 
 
 def test_the_two_models_explanations_on_the_same_photos_are_the_committed_run():
@@ -1321,10 +1338,11 @@ def test_the_two_models_explanations_on_the_same_photos_are_the_committed_run():
     ):
         assert table_line(label, table) == [fmt.format(m[key][field]) for m in (before, after)]
     change = run["focus_both_right_change"]
-    # "looks at the centre a little more": higher by more than two standard errors, paired
-    assert change["mean"] > 2 * change["se"]
-    for key in ("focus_right", "focus_wrong"):  # "right or wrong": fewer flagged either way
-        assert after[key]["away"] < before[key]["away"], key
+    # "on its right answers it looks where the model before looked": within 0.01, paired
+    assert abs(change["mean"]) < 0.01
+    flagged = [after["focus_right"]["away"], before["focus_right"]["away"]]
+    assert f"{flagged[0]:.1%}" == f"{flagged[1]:.1%}"  # "flags as many right answers"
+    assert after["focus_wrong"]["away"] < before["focus_wrong"]["away"]  # "fewer of the mistakes"
     assert (
         f"On the {run['both_right']:,} photos both get right the shipped model's focus is "
         f"{abs(change['mean']):.3f} ± {change['se']:.3f} "
@@ -1436,7 +1454,7 @@ def test_the_ig_section_compares_its_runs_from_their_files():
     assert f"{min(seconds):.2f}–{max(seconds):.2f} s in the run on `{BEFORE}`" in text
 
 
-def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
+def test_find_the_flower_is_quoted_from_its_run_and_judged_by_its_rule():
     run = result("find-flower.json")
     text = section('## Does "Find the flower" help?')
     pooled = run["pooled"]
@@ -1453,14 +1471,16 @@ def test_find_the_flower_is_quoted_from_its_run_and_passes_its_rule():
             f"{scores['found_sure_and_wrong']:.1%}",
         ], label
     gain = pooled["found_top1"] - pooled["whole_top1"]
-    assert run["offer"] and gain >= run["rule_gain"]
-    assert f"It passes ({100 * gain:+.1f} points)" in text
+    assert run["offer"] == (gain >= run["rule_gain"])
+    verdict = "It passes" if run["offer"] else "It fails"
+    rule = "" if run["offer"] else f", the rule asks for {100 * run['rule_gain']:.0f}"
+    assert f"{verdict} ({100 * gain:+.1f} points{rule})" in text
     assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
     was = result(f"find-flower-{BEFORE}.json")
     then = was["pooled"]
     assert (
         f"passed by {100 * (then['found_top1'] - then['whole_top1']):+.1f} points, on {then['n']} "
-        f"photos unsure at its {was['unsure_below']:.0%} too" in flat(text)
+        f"photos unsure at its {was['unsure_below']:.0%}" in flat(text)
     )
     # "fewer photos unsure, and on those the square found helps less"
     assert pooled["n"] < then["n"] and gain < then["found_top1"] - then["whole_top1"]
@@ -1487,7 +1507,7 @@ def test_the_button_on_sure_answers_is_quoted_from_its_run_and_its_rule():
             f"{scores['found_top1']:.1%}",
         ], label
     gain = sure["pooled"]["found_top1"] - sure["pooled"]["whole_top1"]
-    assert sure["offer"] and -gain < sure["rule_loss"]
+    assert sure["offer"] == (-gain < sure["rule_loss"])
     clean = sure["versions"]["clean"]
     loss = clean["whole_top1"] - clean["found_top1"]
     ahead = f"{100 * gain:.1f} points ahead" if gain >= 0 else f"{-100 * gain:.1f} points behind"
@@ -1581,8 +1601,24 @@ def quoted_moves(text: str, new: str, old: str, quoted: dict[str, str]) -> None:
 
 def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index("- The shipped model (the same average, enlarging") :]
+    text = text[text.index("- The shipped model (the six runs' average") :]
     new, old = SHIPPED_RUN, BEFORE
+    clean, was = (100 * robustness(r)["clean"] for r in (new, old))
+    assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
+    assert round(clean * 2) - round(was * 2) == 3  # "three photos of 200"
+    a, b = overall_mean(new), overall_mean(old)
+    assert f"{b - a:.1f} points less on average under the variations ({a:.1f}% vs {b:.1f}%)" in text
+    moves = {c: mean_of(new, c) - mean_of(old, c) for c in robustness(new)["accuracy"]}
+    # "Noise and darkening lose most"
+    assert sorted(moves, key=moves.get)[:2] == ["noise", "brightness"]
+    quoted_moves(text, new, old, {"noise": "noise ", "brightness": "darker "})
+    assert max(abs(v) for v in moves.values()) < 5
+
+
+def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+    text = flat(ROBUSTNESS_SECTION)
+    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the same average") :]
+    new, old = BEFORE, "soup3-alllong-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     a, b = overall_mean(new), overall_mean(old)
@@ -1597,10 +1633,10 @@ def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     assert max(abs(v) for v in moves.values()) < 5  # "No change reaches the 5 points"
 
 
-def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the three runs") :]
-    new, old = BEFORE, "soup4-allflat-long-final"
+    text = text[text.index(f"- The model shipped until `{BEFORE}` (the three runs") :]
+    new, old = "soup3-alllong-final", "soup4-allflat-long-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     a, b = overall_mean(new), overall_mean(old)
@@ -1725,13 +1761,18 @@ def test_the_colour_profile_figures_are_the_committed_run():
         f"the shipped recipe's fold recognises {top1['p3_numbers_as_srgb']:.1%} when the numbers "
         f"are read as they are, what `load_image` did until it converted profiles to sRGB, and "
         f"{top1['p3_file_read']:.1%} reading the file now, against {top1['srgb']:.1%} for the "
-        "photos as they were (one photo apart" in text
+        "photos as they were (as many photos;" in text
     )
-    assert abs(top1["p3_file_read"] - top1["srgb"]) * run["photos"] == pytest.approx(1)
+    assert top1["p3_file_read"] == top1["srgb"]
     assert (
         f"the same way from `{Path(was['checkpoint']).name}`: {then['p3_numbers_as_srgb']:.1%}, "
         f"{then['p3_file_read']:.1%} and {then['srgb']:.1%} (`colour-profile-{BEFORE}.json`)"
         in text
+    )
+    older = result("colour-profile-soup3-alllong-final.json")["top1"]
+    assert (
+        f"from `fold-soup3-alllong`: {older['p3_numbers_as_srgb']:.1%}, "
+        f"{older['p3_file_read']:.1%} and {older['srgb']:.1%}" in text
     )
     assert (
         f"on validation photos stored that way the shipped recipe, trained without them, recognises "
@@ -1803,8 +1844,8 @@ def test_every_member_trained_longer_passes_the_second_fold():
         row = table_line(f"`{refit}`")
         assert row[2:4] == [f"{own['test']['top1']:.1%}", f"{own['test']['top5']:.1%}"], refit
         assert row[4].startswith(f"{round(own['seconds'] / 60)} min"), refit
-    assert "replace the shipped model; it ships now (below)" in decision
-    assert run_record(SHIPPED_RUN)["members"] == [
+    assert "replaced the model shipped then; it shipped (below) until" in decision
+    assert run_record("soup3-alllong-up256-final")["members"] == [
         m.replace("fold-", "") + "-final" for m in run_record("fold-soup3-alllong")["members"]
     ]  # so the refits were shipped
 
@@ -1818,8 +1859,8 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
         ("fold-soup3-alllong-up288", "fold-soup3-alllong", 288),
         ("swap-soup3-alllong-up288", "swap-soup3-alllong", 288),
         ("swap-soup3-alllong-up256", "swap-soup3-alllong", 256),
-        ("soup3-alllong-up288-final", BEFORE, 288),
-        (SHIPPED_RUN, BEFORE, 256),
+        ("soup3-alllong-up288-final", "soup3-alllong-final", 288),
+        ("soup3-alllong-up256-final", "soup3-alllong-final", 256),
     ):
         record = run_record(run)
         assert record["members"] == run_record(average)["members"], run
@@ -1879,7 +1920,7 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
     final = run_record("soup3-alllong-up288-final")["test"]  # the shipped row is checked above
     row = table_line("`soup3-alllong-up288-final`")
     assert row[2:4] == [f"{final['top1']:.1%}", f"{final['top5']:.1%}"]
-    new, old = "soup3-alllong-up288-final", BEFORE
+    new, old = "soup3-alllong-up288-final", "soup3-alllong-final"
     assert (
         f"{overall_mean(new):.1f}% over the 33 conditions against {overall_mean(old):.1f}%" in text
     )
@@ -1914,7 +1955,7 @@ def test_the_enlarged_photos_are_quoted_from_their_runs_and_judged_by_their_rule
         value = both_folds(after[256], key)
         assert f"{value:.1f}%" in text and (value >= target) == met, key
     # and its test robustness, read after the choice
-    now, was = overall_mean(SHIPPED_RUN), overall_mean(BEFORE)
+    now, was = overall_mean("soup3-alllong-up256-final"), overall_mean("soup3-alllong-final")
     assert f"it is {was - now:.1f} points behind over the 33 conditions, as on the folds" in text
     assert f"({now:.1f}% against {was:.1f}%)" in text
 
@@ -1926,22 +1967,27 @@ def by_folder(entries: dict[str, dict], folder: str) -> dict:
 
 def test_the_flowerless_images_are_quoted_from_their_run():
     """How sure the shipped model and the one before are of images with no flower."""
+    from flowerdash.explain.reading import UNSURE_BELOW
+
     run = result("flowerless.json")
     now, before = (by_folder(run["models"], wanted) for wanted in ("default", BEFORE))
     assert now["model_hash"] == file_hash(ROOT / "checkpoints" / "default" / "model.keras")
     text = flat(section("## Can its percentages be read as chances?"))
-    for kind in ("flat", "gradient"):  # "no sure answer from either model"
-        assert now["kinds"][kind]["sure"] == before["kinds"][kind]["sure"] == 0, kind
-    noise, blurred = (
-        [m["kinds"][k]["sure"] for m in (now, before)] for k in ("noise", "blurred_noise")
+    # "flat colours get no sure answer from either model"
+    assert now["kinds"]["flat"]["sure"] == before["kinds"]["flat"]["sure"] == 0
+    noise, blurred, gradient = (
+        [m["kinds"][k]["sure"] for m in (now, before)]
+        for k in ("noise", "blurred_noise", "gradient")
     )
     assert (
-        f"pixel noise gets one {noise[0]:.0%} of the time from the shipped model "
-        f"({noise[1]:.0%} from the model shipped before), and blurred noise {blurred[0]:.0%} "
-        f"({blurred[1]:.0%})" in text
+        f"gradients one {gradient[0]:.0%} of the time from the shipped model ({gradient[1]:.0%} "
+        f"from the model shipped before), but pixel noise gets one {noise[0]:.0%} of the time "
+        f"from the shipped model ({noise[1]:.0%} from the model shipped before), and blurred "
+        f"noise {blurred[0]:.0%} ({blurred[1]:.0%})" in text
     )
+    assert f"sure answer ({UNSURE_BELOW:.0%} or more)" in text
     assert f"is sure of one for {noise[0]:.0%} of pixel-noise images" in flat(README)
-    assert run["unsure_below"] == 0.5 and run["per_kind"] == 64
+    assert run["unsure_below"] == UNSURE_BELOW and run["per_kind"] == 64
     # the top raw logit: held-out flowers on the fold, against the flowerless images
     fold = by_folder(run["models"], calibration_fold())
     p5 = fold["flowers"]["top_logit"]["p5"]
@@ -1957,6 +2003,12 @@ def test_the_flowerless_images_are_quoted_from_their_run():
         f"{below['p5'][3]:.0%} of the gradients (below the 1st percentile, {p1:.2f}: "
         f"{', '.join(f'{v:.0%}' for v in below['p1'][:3])} and {below['p1'][3]:.0%})" in text
     )
+    was = by_folder(run["models"], "fold-soup3-alllong-up256")["kinds"]
+    assert (
+        f"({'`fold-soup3-alllong-up256`'}) {was['flat']['below_flowers']['p5']:.0%} of the flat "
+        f"colours and {was['gradient']['below_flowers']['p5']:.0%} of the gradients scored below"
+        in text
+    )
     medians = [m["kinds"]["noise"]["top_logit"]["median"] for m in (now, fold)]
     assert f"(median {medians[0]:.2f} on noise, against {medians[1]:.2f} on the" in text
 
@@ -1964,7 +2016,8 @@ def test_the_flowerless_images_are_quoted_from_their_run():
 def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
     """docs/PERFORMANCE.md's before/after of enlarging photos to 256 px, one alternating run."""
     runs = result("backbone-size-timing.json")["runs"]
-    before, after = (by_folder(runs, wanted) for wanted in (BEFORE, "default"))
+    # "default" was soup3-alllong-up256-final then; the shipped model has the same layers
+    before, after = (by_folder(runs, wanted) for wanted in ("soup3-alllong-final", "default"))
     text = flat((ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8"))
     answer, cam = (
         (1000 * before[m]["median"], 1000 * after[m]["median"]) for m in ("predict", "gradcam")
@@ -2005,7 +2058,7 @@ def test_the_views_study_is_quoted_from_its_run_and_fails_its_rule():
 def test_the_watermarks_are_quoted_from_both_folds_runs():
     """What a date stamp and a watermark across the photo cost each fold of the shipped recipe."""
     first, second = (result(f)["top1"] for f in ("watermarks.json", "watermarks-second-fold.json"))
-    assert result("watermarks.json")["fold"] == "fold-soup3-alllong-up256"
+    assert result("watermarks.json")["fold"] == calibration_fold()
     assert result("watermarks-second-fold.json")["split"] == "train"
     text = flat(RESULTS)
     assert (
@@ -2017,7 +2070,7 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
     cost = [100 * (f["clean"] - f["across"]) for f in (first, second)]
     smaller = [
         100 * (PROXIES[k]["proxies"]["clean"]["top1"] - PROXIES[k]["proxies"]["low_res"]["top1"])
-        for k in ("fold-soup3-alllong-up256@val", "swap-soup3-alllong-up256@train")
+        for k in (f"{calibration_fold()}@val", "swap-soup6-alllong-tiles-up256@train")
     ]
     assert all(c < s for c, s in zip(cost, smaller, strict=True))
     assert (
@@ -2025,7 +2078,14 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
         f"smaller photo costs either fold ({smaller[0]:.1f} and {smaller[1]:.1f} points)" in text
     )
     # the clean photos agree with the proxies of the same folds
-    assert first["clean"] == PROXIES["fold-soup3-alllong-up256@val"]["proxies"]["clean"]["top1"]
+    assert first["clean"] == PROXIES[f"{calibration_fold()}@val"]["proxies"]["clean"]["top1"]
+    was = result(f"watermarks-{BEFORE}.json")["top1"]
+    assert (
+        f"`fold-soup3-alllong-up256`: {was['clean']:.1%}, {was['corner']:.1%} and "
+        f"{was['across']:.1%} (`watermarks-{BEFORE}.json`)" in text
+    )
+    stamp = max(100 * (f["clean"] - f["corner"]) for f in (first, second))
+    assert f"A stamp costs at most {stamp:.1f} points" in text
 
 
 def tiles_members_and_rows(fold: str, scored_on: str) -> None:
@@ -2169,21 +2229,12 @@ def test_the_six_run_average_is_quoted_from_both_folds_and_passes_its_rule():
 
 
 def test_the_six_run_refits_are_quoted_from_their_records():
-    """Rules (143-145, 149): the grid-trained refits and their average with the shipped model."""
-    final = run_record("soup6-alllong-tiles-up256-final")
-    shipped = run_record(SHIPPED_RUN)["members"]
+    """Rules (143-145, 149): the grid-trained refits and their average with the model shipped
+    before, now shipped (its row and minutes: test_run_records_back_the_shipped_row...)."""
+    final = run_record(SHIPPED_RUN)
+    shipped = run_record(BEFORE)["members"]
     tiles = [m.replace("-final", "-tiles-final") for m in shipped]
     assert final["members"] == shipped + tiles and final["backbone_size"] == 256
-    row = table_line("`soup6-alllong-tiles-up256-final`")
-    test = final["test"]
-    assert row[2:4] == [f"{test['top1']:.1%}", f"{test['top5']:.1%}"]
-    minutes = [round(run_record(m)["seconds"] / 60) for m in tiles]
-    assert (
-        row[4]
-        .replace(" and ", ", ")
-        .startswith(f"3 trainings of {', '.join(map(str, minutes))} min")
-    )
-    alone = []
     for member in tiles:
         own, twin = run_record(member), run_record(member.replace("-tiles", ""))
         assert own["config"]["augment_overrides"].pop("tiles") == 0.2
@@ -2193,11 +2244,8 @@ def test_the_six_run_refits_are_quoted_from_their_records():
             f"{own['test']['top1']:.1%}",
             f"{own['test']['top5']:.1%}",
         ]
-        alone.append(f"{own['test']['top1']:.1%}")
-    was = run_record(SHIPPED_RUN)["test"]
+    test, was = final["test"], run_record(BEFORE)["test"]
     assert (
-        f"it scores {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
-        f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for the shipped model; the "
-        f"three grid-trained refits alone score {alone[0]}, {alone[1]} and {alone[2]}."
-        in flat(RESULTS)
+        f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
+        f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for `{BEFORE}`;" in flat(RESULTS)
     )
