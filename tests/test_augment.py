@@ -340,6 +340,8 @@ def test_augmenter_call_works_inside_dataset_map(batch):
         AugmentConfig(flip="horizontal_and_vertical", cutmix_alpha=0.5),
         AugmentConfig(flip="vertical", zoom=0, mixup_alpha=0.4),
         AugmentConfig(rand_augment=0.1),
+        AugmentConfig(flip="none", zoom=0, blur=0.3, noise=0.3),
+        AugmentConfig(flip="none", rotation=0, zoom=0, translation=0, noise=0.5),
         AugmentConfig(
             flip="none",
             rotation=0,
@@ -354,7 +356,8 @@ def test_augmenter_call_works_inside_dataset_map(batch):
 def test_keras_code_is_valid_python_naming_the_layers(cfg):
     code = keras_code(cfg)
     compile(code, "<keras_code>", "exec")
-    per_photo = set(Augmenter(cfg).layers) - {"jpeg"}  # JPEG is a function, not a Keras layer
+    # JPEG and grain are functions, not Keras layers
+    per_photo = set(Augmenter(cfg).layers) - {"jpeg", "noise"}
     assert ("keras.Sequential" in code) == bool(per_photo)
     ns: dict = {}  # and it runs, also with no per-photo layer (Keras cannot call an empty one)
     exec(compile(code, "<keras_code>", "exec"), ns)
@@ -364,6 +367,8 @@ def test_keras_code_is_valid_python_naming_the_layers(cfg):
     assert ("MixUp" in code) == (cfg.mixup_alpha > 0)
     assert ("RandAugment" in code) == (cfg.rand_augment > 0)
     assert ("CutMix" in code) == (cfg.cutmix_alpha > 0)
+    assert ("RandomGaussianBlur" in code) == (cfg.blur > 0)
+    assert ("add_grain(images)" in code) == (cfg.noise > 0)
 
 
 def test_keras_code_runs_and_augments_a_batch():
@@ -618,6 +623,58 @@ def test_jpeg_compresses_that_share_of_photos_at_their_drawn_quality(batch):
     images, _labels = ns["augment_batch"](photos[:4], np.eye(4, dtype=np.float32))
     assert np.abs(np.asarray(images) - photos[:4]).mean(axis=(1, 2, 3)).min() > 0.5
     assert "compress" not in keras_code(AugmentConfig())
+
+
+def test_blur_and_grain_change_that_share_of_photos_after_the_scene_and_before_jpeg(batch):
+    """`blur` (Keras' RandomGaussianBlur, one width per batch) and `noise` (grain of a strength
+    drawn for each photo) change the share of photos they drew, as a pure function of the seed,
+    between the covered patches and the compression, and the exported Keras code does the same."""
+    from flowerdash.cli.train import config_of
+    from flowerdash.data.augment_config import BLUR_SIGMA, NOISE_SIGMA, knobs
+    from flowerdash.data.augment_layers import RandomNoise
+
+    still = dict(flip="none", rotation=0, zoom=0, translation=0, brightness=0, contrast=0)
+    photos = np.random.default_rng(0).uniform(0, 255, (200, 24, 24, 3)).astype(np.float32)
+    for name, drawn in (("blur", "should_apply_blur"), ("noise", "apply")):
+        aug = Augmenter(AugmentConfig(**still, **{name: 0.5}))
+        assert list(aug.layers) == [name]
+        params = aug.sample(photos, seed=5)
+        out = aug.apply(photos, params).numpy()
+        again = aug.apply(photos, aug.sample(photos, seed=5)).numpy()
+        np.testing.assert_array_equal(out, again)
+        changed = np.abs(out - photos).mean(axis=(1, 2, 3)) > 0.5
+        np.testing.assert_array_equal(changed, params[name][drawn].numpy())
+        assert 0.4 < changed.mean() < 0.6 and out.min() >= 0 and out.max() <= 255
+    sigma = params["noise"]["sigma"].numpy()
+    assert NOISE_SIGMA[0] <= sigma.min() and sigma.max() <= NOISE_SIGMA[1]
+    assert len(set(sigma.round(3))) > 100  # a strength of its own for each photo
+    # stronger grain moves a real photo further
+    layer, flat = RandomNoise(1.0), np.full((8, 24, 24, 3), 128.0, np.float32)
+    moved = []
+    for strength in NOISE_SIGMA:
+        fixed = {
+            "apply": tf.ones([8], bool),
+            "sigma": tf.fill([8], strength),
+            "grain": tf.constant([1, 2], tf.int32),
+        }
+        moved.append(np.abs(layer.transform_images(flat, fixed).numpy() - flat).mean())
+    assert moved[1] > 5 * moved[0] > 0
+    blurred = Augmenter(AugmentConfig(**still, blur=1.0))(batch, seed=1).numpy()
+    assert np.abs(np.diff(blurred, axis=2)).mean() < np.abs(np.diff(batch, axis=2)).mean()
+    order = list(Augmenter(AugmentConfig(erase=0.5, blur=0.5, noise=0.5, jpeg=0.5)).layers)
+    assert order[-4:] == ["erase", "blur", "noise", "jpeg"]
+    assert AugmentConfig(**still, blur=0.0, noise=0.0).is_identity
+    assert not {"blur", "noise"} & set(Augmenter(AugmentConfig()).layers)  # runs before unchanged
+    assert "between 0.5 and 2.5 pixels" in knobs()["blur"].explain and BLUR_SIGMA == (0.5, 2.5)
+    assert "between 2 and 25 on the 0-255 scale" in knobs()["noise"].explain
+    assert NOISE_SIGMA == (2.0, 25.0)
+    config = config_of(["train", "--blur", "0.2", "--noise", "0.3"]).augment_config()
+    assert (config.blur, config.noise) == (0.2, 0.3)
+    code = keras_code(AugmentConfig(**still, blur=1.0, noise=1.0))
+    ns: dict = {}
+    exec(compile(code, "<keras_code>", "exec"), ns)
+    images, _labels = ns["augment_batch"](photos[:4], np.eye(4, dtype=np.float32))
+    assert np.abs(np.asarray(images) - photos[:4]).mean(axis=(1, 2, 3)).min() > 0.5
 
 
 def test_every_knob_default_and_limit_lie_on_its_slider_grid():

@@ -17,11 +17,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from flowerdash.data.augment_config import JPEG_QUALITY, TILE_SIDES, AugmentConfig
+from flowerdash.data.augment_config import (
+    BLUR_KERNEL,
+    BLUR_SIGMA,
+    JPEG_QUALITY,
+    NOISE_SIGMA,
+    TILE_SIDES,
+    AugmentConfig,
+)
 from flowerdash.data.augment_layers import (
     VALUE_RANGE,
     PatchErasing,
     RandomJPEG,
+    RandomNoise,
     RandomTiles,
     SeededRandAugment,
     erase_scale,
@@ -85,6 +93,18 @@ class Augmenter:
                 value_range=VALUE_RANGE,
                 seed=s + 11,
             )
+        if c.blur > 0:
+            # After the scene, covering patches included: the lens blurs all it sees.
+            self.layers["blur"] = L.RandomGaussianBlur(
+                factor=(c.blur, c.blur),
+                kernel_size=BLUR_KERNEL,
+                sigma=BLUR_SIGMA,
+                value_range=VALUE_RANGE,
+                seed=s + 14,
+            )
+        if c.noise > 0:
+            # The sensor's grain: after the lens, before compression.
+            self.layers["noise"] = RandomNoise(c.noise, seed=s + 15)
         if c.jpeg > 0:
             # Last: a camera compresses the whole scene, whatever covers the flower included.
             self.layers["jpeg"] = RandomJPEG(c.jpeg, seed=s + 12)
@@ -253,9 +273,14 @@ def keras_code(config: AugmentConfig) -> str:
             f"keras.layers.RandomErasing(factor=({c.erase!r}, {c.erase!r}), "
             f"scale={erase_scale(c.erase_size)!r}),"
         )
+    if c.blur > 0:
+        layers.append(
+            f"keras.layers.RandomGaussianBlur(factor=({c.blur!r}, {c.blur!r}), "
+            f"kernel_size={BLUR_KERNEL}, sigma={BLUR_SIGMA!r}),"
+        )
     lines = [
         "import keras",
-        *(["import tensorflow as tf"] if c.jpeg > 0 or c.tiles > 0 else []),
+        *(["import tensorflow as tf"] if c.jpeg > 0 or c.tiles > 0 or c.noise > 0 else []),
         "",
         "# Images: float32 [batch, height, width, 3] in 0..255; labels: one-hot float32.",
     ]
@@ -274,6 +299,19 @@ def keras_code(config: AugmentConfig) -> str:
         lines += [
             "# factor=(a, a) samples the box from Beta(a, a), as in the CutMix paper.",
             f"cut_mix = keras.layers.CutMix(factor=({c.cutmix_alpha!r}, {c.cutmix_alpha!r}))",
+        ]
+    if c.noise > 0:
+        low, high = NOISE_SIGMA
+        lines += [
+            "",
+            "",
+            f"def add_grain(images, share={c.noise!r}, sigma=({low!r}, {high!r})):",
+            '    """Give a share of the photos Gaussian grain of a strength of their own."""',
+            "    images = tf.cast(images, tf.float32)",
+            "    b = tf.shape(images)[0]",
+            "    strength = tf.random.uniform((b, 1, 1, 1), sigma[0], sigma[1])",
+            "    noisy = tf.clip_by_value(images + tf.random.normal(tf.shape(images)) * strength, 0, 255)",
+            "    return tf.where(tf.random.uniform((b, 1, 1, 1)) < share, noisy, images)",
         ]
     if c.jpeg > 0:
         low, high = JPEG_QUALITY
@@ -319,6 +357,7 @@ def keras_code(config: AugmentConfig) -> str:
         "def augment_batch(images, labels):",
         *(["    images = tile(images)"] if c.tiles > 0 else []),
         *(["    images = augment(images, training=True)"] if layers else []),
+        *(["    images = add_grain(images)"] if c.noise > 0 else []),
         *(["    images = compress(images)"] if c.jpeg > 0 else []),
     ]
     if c.mixup_alpha > 0 and c.cutmix_alpha > 0:

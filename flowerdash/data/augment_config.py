@@ -25,6 +25,14 @@ JPEG_QUALITY = (15, 90)
 # A tile's side as a share of the photo's, for photos shown as several flowers: crops large
 # enough to hold a flower, small enough that the four differ.
 TILE_SIDES = (0.6, 0.9)
+# How blurred a blurred training photo is: a Gaussian's width in pixels, from a slightly soft
+# phone photo to a shaken or misfocused one (Keras draws one width per batch), and the kernel
+# that holds the widest (odd, as Keras needs; 2.4 widths either side).
+BLUR_SIGMA = (0.5, 2.5)
+BLUR_KERNEL = 13
+# How grainy a grainy training photo is: the noise's standard deviation on the 0-255 scale, from
+# a daylight phone photo to one taken in dim light, drawn for each photo.
+NOISE_SIGMA = (2.0, 25.0)
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,28 @@ class AugmentConfig:
             "The share of covered patches filled with one flat colour of a random shade instead of noise: most things that hide a flower in a real photo (a hand, a leaf, a label) are smooth, not speckled. It only matters when covered patches are on."
         ),
         shapes="erase",
+    )
+    blur: float = knob(
+        0.0,
+        label=N_("Blurred photos"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the share of photos blurred, e.g. 0.2 means one in five"),
+        help=N_("The share of photos blurred, as by a shaky hand or a missed focus."),
+        explain=N_(
+            "The share of photos blurred by a Gaussian between 0.5 and 2.5 pixels wide (one width for each batch): a shaky hand, a missed focus or an enlarged small photo loses fine detail, and the model must still know the flower. 0 turns it off."
+        ),
+    )
+    noise: float = knob(
+        0.0,
+        label=N_("Grainy photos"),
+        upper=1.0,
+        step=0.05,
+        meaning=N_("the share of photos given random grain, e.g. 0.2 means one in five"),
+        help=N_("The share of photos given random grain, as a phone adds in dim light."),
+        explain=N_(
+            "The share of photos given random grain, as a phone camera adds in dim light: noise of a strength between 2 and 25 on the 0-255 scale, drawn for each photo. 0 turns it off."
+        ),
     )
     jpeg: float = knob(
         0.0,

@@ -18,7 +18,8 @@ Where Keras' behaviour did not fit, the minimal fix and its reason:
   `tf.image.adjust_jpeg_quality`. Nor one for several flowers in a picture; `RandomTiles` shows
   a share of the photos as a 2×2 grid of four crops of themselves (`tf.image.crop_and_resize`).
   Both fill in `ShareOfPhotos`, which draws which photos change and splits sampling from
-  application like the others.
+  application like the others, as does `RandomNoise`: Keras' `GaussianNoise` is a regularising
+  layer that adds one strength of noise to every input, not grain of its own to a share of photos.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from flowerdash.data.augment_config import JPEG_QUALITY, TILE_SIDES
+from flowerdash.data.augment_config import JPEG_QUALITY, NOISE_SIGMA, TILE_SIDES
 
 VALUE_RANGE = (0, 255)
 SMALLEST_PATCH = 0.02  # Keras RandomErasing's own smallest patch, as a share of the photo
@@ -145,6 +146,38 @@ class RandomJPEG(ShareOfPhotos):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "quality": self.quality}
+
+
+class RandomNoise(ShareOfPhotos):
+    """A share ``factor`` of the photos given Gaussian grain of a strength drawn for each photo
+    from ``sigma`` (on the 0-255 scale), as a phone camera adds in dim light. Draws {"sigma": [B],
+    "grain": [2] int32}, the stateless seed of the batch's noise.
+    """
+
+    def __init__(
+        self,
+        factor: float,
+        sigma: tuple[float, float] = NOISE_SIGMA,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(factor, seed, **kwargs)
+        self.sigma = tuple(map(float, sigma))
+
+    def draw(self, batch: tf.Tensor, seed: Any) -> dict[str, tf.Tensor]:
+        return {
+            "sigma": keras.random.uniform((batch,), *self.sigma, seed=seed),
+            "grain": keras.random.randint((2,), 0, 2**31 - 1, seed=seed, dtype="int32"),
+        }
+
+    def change(self, images: tf.Tensor, transformation: dict[str, tf.Tensor]) -> tf.Tensor:
+        grain = tf.random.stateless_normal(tf.shape(images), seed=transformation["grain"])
+        noisy = images + grain * transformation["sigma"][:, None, None, None]
+        noisy = tf.clip_by_value(noisy, *map(float, VALUE_RANGE))
+        return tf.where(transformation["apply"][:, None, None, None], noisy, images)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "sigma": self.sigma}
 
 
 def tile_images(images: tf.Tensor, boxes: tf.Tensor, apply: tf.Tensor) -> tf.Tensor:
