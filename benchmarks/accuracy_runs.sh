@@ -782,6 +782,18 @@ for r in "${runs[@]}"; do case $r in
           soup soup6-alllong-tiles-up256-final --backbone-size=256 soup3-alllong-up256-final \
             grey-zoom-erase-flat-long-tiles-final grey-zoom5-erase-flat-long-tiles-final \
             grey-zoom5-erase-big-flat-long-tiles-final ;;
+  # (150) (91), one of the shipped recipes (fold-grey-zoom5-erase-flat-long), with a fifth of
+  #      its photos blurred and a fifth given grain while fine-tuning (--blur 0.2 --noise 0.2):
+  #      over the 33 conditions' three strengths the shipped model loses 55 points to pixel
+  #      noise and 36 to blur (docs/RESULTS.md), which the issue's corruptions include and no run
+  #      has trained on; phones blur and add grain in dim light. The proxies have neither, so
+  #      this screen reads both: the 33 conditions on the val photos (robustness-folds, for
+  #      (150) and for (91)) and the proxies. Set before its numbers. Rule: the other two
+  #      recipes follow, each with the same change, only if (150) alone is at least 1.0 point
+  #      ahead of (91) over the 33 conditions, at most 0.3 behind on the mean of the changed
+  #      versions and at most 0.5 behind on clean photos
+  fold-grey-zoom5-erase-flat-long-grain) train fold-grey-zoom5-erase-flat-long-grain \
+            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train --no-test ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
