@@ -2249,3 +2249,37 @@ def test_the_six_run_refits_are_quoted_from_their_records():
         f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
         f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for `{BEFORE}`;" in flat(RESULTS)
     )
+
+
+def test_the_grain_screen_is_quoted_from_its_runs_and_passes_its_rule():
+    """Rule (150): one shipped recipe trained on blurred and grainy photos, against its twin."""
+    run, twin = "fold-grey-zoom5-erase-flat-long-grain", "fold-grey-zoom5-erase-flat-long"
+    record, before = (run_record(r)["config"] for r in (run, twin))
+    overrides = record["augment_overrides"]
+    assert (overrides.pop("blur"), overrides.pop("noise")) == (0.2, 0.2)
+    assert overrides == before["augment_overrides"] and record["train_on"] == "train"
+    row, own = table_line(f"`{run}`"), run_record(run)
+    assert row[1] == f"{own['val']['top1']:.1%}" and row[4].startswith(
+        f"{round(own['seconds'] / 60)} min"
+    )
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**Blurred and grainy photos: a screen passes**") :]
+    shipped = "soup6-alllong-tiles-up256-final"
+    lost = [100 * robustness(shipped)["clean"] - mean_of(shipped, c) for c in ("noise", "blur")]
+    assert f"loses {lost[0]:.1f} points to pixel noise and {lost[1]:.1f} to blur" in text
+    new, old = (f"{r}@val" for r in (run, twin))
+    a, b = overall_mean(new), overall_mean(old)
+    assert a - b >= 1.0  # the rule's first test
+    assert f"conditions {a:.1f}% against {b:.1f}% ({points(a, b)};" in text
+    for words, key in (
+        ("noise", "noise"),
+        ("blur", "blur"),
+        ("JPEG", "jpeg"),
+        ("darkening", "brightness"),
+        ("contrast", "contrast"),
+    ):
+        assert f"{words} {mean_of(new, key):.1f}% against {mean_of(old, key):.1f}%" in text, key
+    grain, was = proxies(new), proxies(old)
+    assert ahead(grain, was) >= -0.3 and ahead(grain, was, "clean") >= -0.5  # the rule's others
+    assert quote("the mean of the changed versions", grain, was, "mean_changed") + ")" in text
+    assert quote("clean photos", grain, was, "clean") + ")" in text
