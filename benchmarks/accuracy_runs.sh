@@ -819,6 +819,22 @@ for r in "${runs[@]}"; do case $r in
             fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain \
             fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles \
             fold-grey-zoom5-erase-big-flat-long-tiles ;;
+  # (155-158) the second fold of (154), chosen by (151-154)'s rule (both passed; (154) was
+  #      further ahead on the changed versions): the three grainy runs trained on val, and their
+  #      average with (148)'s six, judged on the train photos as (154) was on val
+  swap-grey-zoom-erase-flat-long-grain) train swap-grey-zoom-erase-flat-long-grain \
+            "${FLAT3[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val --no-test ;;
+  swap-grey-zoom5-erase-flat-long-grain) train swap-grey-zoom5-erase-flat-long-grain \
+            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val --no-test ;;
+  swap-grey-zoom5-erase-big-flat-long-grain) train swap-grey-zoom5-erase-big-flat-long-grain \
+            "${FLAT5BIG[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val \
+            --no-test ;;
+  swap-soup9-grain-tiles-up256) soup swap-soup9-grain-tiles-up256 --backbone-size=256 \
+            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
+            swap-grey-zoom5-erase-big-flat-long swap-grey-zoom-erase-flat-long-grain \
+            swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
+            swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
+            swap-grey-zoom5-erase-big-flat-long-tiles ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
