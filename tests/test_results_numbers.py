@@ -2283,3 +2283,50 @@ def test_the_grain_screen_is_quoted_from_its_runs_and_passes_its_rule():
     assert ahead(grain, was) >= -0.3 and ahead(grain, was, "clean") >= -0.5  # the rule's others
     assert quote("the mean of the changed versions", grain, was, "mean_changed") + ")" in text
     assert quote("clean photos", grain, was, "clean") + ")" in text
+
+
+def test_the_grainy_averages_are_quoted_from_their_runs_and_judged_by_their_rule():
+    """Rules (151-154): the other two grainy runs, and their averages with the grid-trained runs
+    in place of their twins (six) or beside them (nine), against the shipped recipe's fold."""
+    grainy = [
+        f"fold-{r}-flat-long-grain"
+        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
+    ]
+    tiles = [m.replace("-grain", "-tiles") for m in grainy]
+    assert run_record("fold-soup6-grain-tiles-up256")["members"] == grainy + tiles
+    twins = [m.removesuffix("-grain") for m in grainy]
+    assert run_record("fold-soup9-grain-tiles-up256")["members"] == twins + grainy + tiles
+    for member in grainy:
+        row, own = table_line(f"`{member}`"), run_record(member)
+        assert row[1] == f"{own['val']['top1']:.1%}", member
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("It passes, so the other two recipes are trained the same way") :]
+    base = "fold-soup6-alllong-tiles-up256@val"
+    was, rob = proxies(base), overall_mean(base)
+    passing = {}
+    for name in ("fold-soup6-grain-tiles-up256@val", "fold-soup9-grain-tiles-up256@val"):
+        now = proxies(name)
+        passing[name] = (
+            overall_mean(name) - rob >= 1.0
+            and ahead(now, was) >= -0.3
+            and ahead(now, was, "clean") >= -0.5
+        )
+        assert (
+            f"{100 * now['clean']['top1']:.1f}% ({points(100 * now['clean']['top1'], 100 * was['clean']['top1'])})"
+            in text
+        )
+    assert all(passing.values())  # "Both pass"
+    six, nine = (proxies(n) for n in passing)
+    assert ahead(nine, six) > 0  # "the one further ahead on the changed versions, the nine-run"
+    assert f"by {ahead(nine, six):.2f} points" in text
+    six_rob, nine_rob = (overall_mean(n) for n in passing)
+    assert f"{six_rob:.1f}% ({points(six_rob, rob)};" in text
+    assert f"and {nine_rob:.1f}% ({points(nine_rob, rob)})" in text
+    changed = [100 * p["mean_changed"]["top1"] for p in (six, nine, was)]
+    assert f"versions {changed[0]:.2f}% and {changed[1]:.2f}% against {changed[2]:.2f}%" in text
+    for words, key in (("noise", "noise"), ("blur", "blur")):
+        new, old = (mean_of(n, key) for n in ("fold-soup6-grain-tiles-up256@val", base))
+        assert f"{words} {new:.1f}% against {old:.1f}%" in text, key
+    assert (
+        f"recognises {100 * nine['occluded']['top1']:.1f}% of covered photos on this fold" in text
+    )
