@@ -835,6 +835,23 @@ for r in "${runs[@]}"; do case $r in
             swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
             swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
             swap-grey-zoom5-erase-big-flat-long-tiles ;;
+  # (159-161) the three grainy recipes refitted on train+val, and (162) their average with the
+  #      shipped model at 256 px (a copy of checkpoints/default, which counts as its six runs,
+  #      so (162) is the mean of nine runs as (154) and (158) were). Set before (158)'s numbers.
+  #      Rule: (162) replaces the shipped model only if, averaged over both folds, (154) and
+  #      (158) are at least 1.0 point ahead of (147) and (148) over the 33 conditions, at most
+  #      0.3 behind on the mean of the changed versions and at most 0.5 behind on clean photos
+  grey-zoom-erase-flat-long-grain-final) train grey-zoom-erase-flat-long-grain-final \
+            "${FLAT3[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+  grey-zoom5-erase-flat-long-grain-final) train grey-zoom5-erase-flat-long-grain-final \
+            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+  grey-zoom5-erase-big-flat-long-grain-final) train grey-zoom5-erase-big-flat-long-grain-final \
+            "${FLAT5BIG[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+  soup9-grain-tiles-up256-final) [ -e "$OUT/soup6-alllong-tiles-up256-final" ] \
+            || cp -r checkpoints/default "$OUT/soup6-alllong-tiles-up256-final"
+          soup soup9-grain-tiles-up256-final --backbone-size=256 soup6-alllong-tiles-up256-final \
+            grey-zoom-erase-flat-long-grain-final grey-zoom5-erase-flat-long-grain-final \
+            grey-zoom5-erase-big-flat-long-grain-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
