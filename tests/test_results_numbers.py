@@ -2330,3 +2330,43 @@ def test_the_grainy_averages_are_quoted_from_their_runs_and_judged_by_their_rule
     assert (
         f"recognises {100 * nine['occluded']['top1']:.1f}% of covered photos on this fold" in text
     )
+
+
+def test_the_grainy_second_fold_is_quoted_from_its_runs_and_judged_by_the_refit_rule():
+    """Rules (155-162): the nine-run grainy average's second fold, and the refit rule that reads
+    both folds averaged against the shipped recipe's two folds."""
+    grainy = [
+        f"swap-{r}-flat-long-grain"
+        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
+    ]
+    twins = [m.removesuffix("-grain") for m in grainy]
+    tiles = [m.replace("-grain", "-tiles") for m in grainy]
+    assert run_record("swap-soup9-grain-tiles-up256")["members"] == twins + grainy + tiles
+    for member in grainy:
+        row, own = table_line(f"`{member}`"), run_record(member)
+        assert row[1] == f"{own['val']['top1']:.1%} (on train)", member
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("Its second fold, `swap-soup9-grain-tiles-up256`") :]
+    new, base = "swap-soup9-grain-tiles-up256@train", "swap-soup6-alllong-tiles-up256@train"
+    now, was = proxies(new), proxies(base)
+    rob, rob_was = overall_mean(new), overall_mean(base)
+    assert f"conditions {rob:.1f}% ({points(rob, rob_was)};" in text
+    for words, key in (("noise", "noise"), ("blur", "blur")):
+        assert f"{words} {mean_of(new, key):.1f}% against {mean_of(base, key):.1f}%" in text, key
+    changed = [100 * p["mean_changed"]["top1"] for p in (now, was)]
+    assert f"versions {changed[0]:.2f}% against {changed[1]:.2f}% (−{-ahead(now, was):.2f})" in text
+    clean = 100 * now["clean"]["top1"]
+    assert f"clean photos {clean:.1f}% ({points(clean, 100 * was['clean']['top1'])})" in text
+    covered = [100 * p["occluded"]["top1"] for p in (now, was)]
+    assert f"covered photos {covered[0]:.1f}% against {covered[1]:.1f}%" in text
+    folds = (
+        ("fold-soup9-grain-tiles-up256@val", "fold-soup6-alllong-tiles-up256@val"),
+        (new, base),
+    )
+    conditions = np.mean([overall_mean(n) - overall_mean(b) for n, b in folds])
+    changed_gap = np.mean([ahead(proxies(n), proxies(b)) for n, b in folds])
+    clean_gap = np.mean([ahead(proxies(n), proxies(b), "clean") for n, b in folds])
+    assert f"+{conditions:.2f} points over the 33 conditions" in text
+    assert f"−{-changed_gap:.2f} on the changed versions" in text
+    assert f"+{clean_gap:.2f} on clean photos" in text
+    assert conditions >= 1.0 and changed_gap >= -0.3 and clean_gap >= -0.5  # "It passes"
