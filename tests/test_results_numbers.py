@@ -2285,20 +2285,26 @@ def test_the_grain_screen_is_quoted_from_its_runs_and_passes_its_rule():
     assert quote("clean photos", grain, was, "clean") + ")" in text
 
 
+def grainy_runs(fold: str) -> tuple[list[str], list[str], list[str]]:
+    """A fold's three grainy runs (their table rows checked), their twins and grid-trained runs."""
+    grainy = [
+        f"{fold}-{r}-flat-long-grain"
+        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
+    ]
+    on = "" if fold == "fold" else " (on train)"
+    for member in grainy:
+        row, own = table_line(f"`{member}`"), run_record(member)
+        assert row[1] == f"{own['val']['top1']:.1%}{on}", member
+    twins = [m.removesuffix("-grain") for m in grainy]
+    return grainy, twins, [m.replace("-grain", "-tiles") for m in grainy]
+
+
 def test_the_grainy_averages_are_quoted_from_their_runs_and_judged_by_their_rule():
     """Rules (151-154): the other two grainy runs, and their averages with the grid-trained runs
     in place of their twins (six) or beside them (nine), against the shipped recipe's fold."""
-    grainy = [
-        f"fold-{r}-flat-long-grain"
-        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
-    ]
-    tiles = [m.replace("-grain", "-tiles") for m in grainy]
+    grainy, twins, tiles = grainy_runs("fold")
     assert run_record("fold-soup6-grain-tiles-up256")["members"] == grainy + tiles
-    twins = [m.removesuffix("-grain") for m in grainy]
     assert run_record("fold-soup9-grain-tiles-up256")["members"] == twins + grainy + tiles
-    for member in grainy:
-        row, own = table_line(f"`{member}`"), run_record(member)
-        assert row[1] == f"{own['val']['top1']:.1%}", member
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("It passes, so the other two recipes are trained the same way") :]
     base = "fold-soup6-alllong-tiles-up256@val"
@@ -2335,16 +2341,8 @@ def test_the_grainy_averages_are_quoted_from_their_runs_and_judged_by_their_rule
 def test_the_grainy_second_fold_is_quoted_from_its_runs_and_judged_by_the_refit_rule():
     """Rules (155-162): the nine-run grainy average's second fold, and the refit rule that reads
     both folds averaged against the shipped recipe's two folds."""
-    grainy = [
-        f"swap-{r}-flat-long-grain"
-        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
-    ]
-    twins = [m.removesuffix("-grain") for m in grainy]
-    tiles = [m.replace("-grain", "-tiles") for m in grainy]
+    grainy, twins, tiles = grainy_runs("swap")
     assert run_record("swap-soup9-grain-tiles-up256")["members"] == twins + grainy + tiles
-    for member in grainy:
-        row, own = table_line(f"`{member}`"), run_record(member)
-        assert row[1] == f"{own['val']['top1']:.1%} (on train)", member
     text = flat(section("## Photos unlike the benchmark's"))
     text = text[text.index("Its second fold, `swap-soup9-grain-tiles-up256`") :]
     new, base = "swap-soup9-grain-tiles-up256@train", "swap-soup6-alllong-tiles-up256@train"
