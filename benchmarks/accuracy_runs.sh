@@ -107,6 +107,9 @@ LONG=(--no-head-augment --epochs 30 --fine-tune-epochs 24 --fine-tune-layers 100
 FLAT3=(--augment basic --grayscale 0.2 --zoom 0.3 --erase 0.5 --erase-flat 0.5 "${LONG[@]}")
 FLAT5=(--augment basic --grayscale 0.2 --zoom 0.5 --erase 0.5 --erase-flat 0.5 "${LONG[@]}")
 FLAT5BIG=("${FLAT5[@]}" --erase-size 0.5)
+# The "-grain" runs from (150) on: a fifth of the photos blurred and a fifth grainy, with the 36
+# fine-tuning epochs of the "-long" runs they change.
+GRAIN=(--blur 0.2 --noise 0.2 --fine-tune-epochs 36)
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2 fullft-lr3-long-ls2-final fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final ensemble4-final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
@@ -793,7 +796,7 @@ for r in "${runs[@]}"; do case $r in
   #      ahead of (91) over the 33 conditions, at most 0.3 behind on the mean of the changed
   #      versions and at most 0.5 behind on clean photos
   fold-grey-zoom5-erase-flat-long-grain) train fold-grey-zoom5-erase-flat-long-grain \
-            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train --no-test ;;
+            "${FLAT5[@]}" "${GRAIN[@]}" --train-on train --no-test ;;
   # (151, 152) the other two shipped recipes, (93) and (80) (fold-grey-zoom-erase-flat-long,
   #      fold-grey-zoom5-erase-big-flat-long), with the same
   #      change: trained because (150) passed (+4.35 points over the 33 conditions, +0.3 on the
@@ -805,9 +808,9 @@ for r in "${runs[@]}"; do case $r in
   #      behind on clean photos go on; of those, the one further ahead on the mean of the
   #      changed versions is trained on the second fold, judged there the same way
   fold-grey-zoom-erase-flat-long-grain) train fold-grey-zoom-erase-flat-long-grain \
-            "${FLAT3[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train --no-test ;;
+            "${FLAT3[@]}" "${GRAIN[@]}" --train-on train --no-test ;;
   fold-grey-zoom5-erase-big-flat-long-grain) train fold-grey-zoom5-erase-big-flat-long-grain \
-            "${FLAT5BIG[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train \
+            "${FLAT5BIG[@]}" "${GRAIN[@]}" --train-on train \
             --no-test ;;
   fold-soup6-grain-tiles-up256) soup fold-soup6-grain-tiles-up256 --backbone-size=256 \
             fold-grey-zoom-erase-flat-long-grain fold-grey-zoom5-erase-flat-long-grain \
@@ -823,11 +826,11 @@ for r in "${runs[@]}"; do case $r in
   #      further ahead on the changed versions): the three grainy runs trained on val, and their
   #      average with (148)'s six, judged on the train photos as (154) was on val
   swap-grey-zoom-erase-flat-long-grain) train swap-grey-zoom-erase-flat-long-grain \
-            "${FLAT3[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val --no-test ;;
+            "${FLAT3[@]}" "${GRAIN[@]}" --train-on val --no-test ;;
   swap-grey-zoom5-erase-flat-long-grain) train swap-grey-zoom5-erase-flat-long-grain \
-            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val --no-test ;;
+            "${FLAT5[@]}" "${GRAIN[@]}" --train-on val --no-test ;;
   swap-grey-zoom5-erase-big-flat-long-grain) train swap-grey-zoom5-erase-big-flat-long-grain \
-            "${FLAT5BIG[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on val \
+            "${FLAT5BIG[@]}" "${GRAIN[@]}" --train-on val \
             --no-test ;;
   swap-soup9-grain-tiles-up256) soup swap-soup9-grain-tiles-up256 --backbone-size=256 \
             swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
@@ -842,11 +845,11 @@ for r in "${runs[@]}"; do case $r in
   #      (158) are at least 1.0 point ahead of (147) and (148) over the 33 conditions, at most
   #      0.3 behind on the mean of the changed versions and at most 0.5 behind on clean photos
   grey-zoom-erase-flat-long-grain-final) train grey-zoom-erase-flat-long-grain-final \
-            "${FLAT3[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+            "${FLAT3[@]}" "${GRAIN[@]}" --train-on train+val ;;
   grey-zoom5-erase-flat-long-grain-final) train grey-zoom5-erase-flat-long-grain-final \
-            "${FLAT5[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+            "${FLAT5[@]}" "${GRAIN[@]}" --train-on train+val ;;
   grey-zoom5-erase-big-flat-long-grain-final) train grey-zoom5-erase-big-flat-long-grain-final \
-            "${FLAT5BIG[@]}" --blur 0.2 --noise 0.2 --fine-tune-epochs 36 --train-on train+val ;;
+            "${FLAT5BIG[@]}" "${GRAIN[@]}" --train-on train+val ;;
   soup9-grain-tiles-up256-final) [ -e "$OUT/soup6-alllong-tiles-up256-final" ] \
             || cp -r checkpoints/default "$OUT/soup6-alllong-tiles-up256-final"
           soup soup9-grain-tiles-up256-final --backbone-size=256 soup6-alllong-tiles-up256-final \
