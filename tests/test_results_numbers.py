@@ -29,8 +29,10 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-SHIPPED_RUN = "soup6-alllong-tiles-up256-final"
-BEFORE = "soup3-alllong-up256-final"  # the model shipped before, whose fits and studies are kept
+SHIPPED_RUN = "soup9-grain-tiles-up256-final"
+BEFORE = (
+    "soup6-alllong-tiles-up256-final"  # the model shipped before, whose fits and studies are kept
+)
 SHIPPED_META = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
 PROXIES = result("proxies.json")["models"]
 # RESULTS' robustness table, column by column
@@ -52,6 +54,7 @@ COLUMNS = (
     "soup4-allflat-long-final",
     "soup3-alllong-final",
     "soup3-alllong-up256-final",
+    "soup6-alllong-tiles-up256-final",
     SHIPPED_RUN,
 )
 ROWS = {
@@ -166,7 +169,10 @@ def _labels() -> list[str]:
         ("soup4-allflat-long-final", "occlusion"),
         ("soup3-alllong-final", "occlusion"),
         ("soup3-alllong-up256-final", "occlusion"),
+        ("soup6-alllong-tiles-up256-final", "occlusion"),
         (SHIPPED_RUN, "occlusion"),
+        (BEFORE, "noise"),
+        (SHIPPED_RUN, "noise"),
     ],
 )
 def test_readme_quotes_what_each_model_scores_under_a_corruption(run, corruption):
@@ -202,7 +208,8 @@ def first_fold_averages(until: str | None = None) -> list[str]:
 def test_readme_quotes_each_model_shipped_before_from_its_record():
     readme = flat(README)
     for words, run in (
-        ("the same average without the grid-trained runs, scored", "soup3-alllong-up256-final"),
+        ("the same average without the grainy runs, scored", "soup6-alllong-tiles-up256-final"),
+        ("without the grid-trained runs,", "soup3-alllong-up256-final"),
         ("the same average without enlarging,", "soup3-alllong-final"),
         ("of which only one was trained as long,", "soup4-allflat-long-final"),
         ("without the longer-trained run,", "soup3-allflat-final"),
@@ -214,7 +221,7 @@ def test_readme_quotes_each_model_shipped_before_from_its_record():
     ):
         assert f"{words} {run_record(run)['test']['top1']:.1%}" in readme, run
     minutes = [round(run_record(m)["seconds"] / 60) for m in run_record(SHIPPED_RUN)["members"]]
-    count = {3: "three", 4: "four", 5: "five", 6: "six"}[len(minutes)]
+    count = {3: "three", 4: "four", 5: "five", 6: "six", 9: "nine"}[len(minutes)]
     assert f"({count} trainings of {min(minutes)} to {max(minutes)} minutes" in readme
 
 
@@ -239,7 +246,8 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
         assert row[4].startswith(f"{round(own['seconds'] / 60)} min"), member
     for previous, until in (
         (BEFORE, SHIPPED_RUN),
-        ("soup3-alllong-final", BEFORE),
+        ("soup3-alllong-up256-final", BEFORE),
+        ("soup3-alllong-final", "soup3-alllong-up256-final"),
         ("soup4-allflat-long-final", "soup3-alllong-final"),
         ("soup3-allflat-final", "soup4-allflat-long-final"),
         ("soup3-final", "soup3-allflat-final"),
@@ -281,12 +289,15 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
     fold = run_record(fit["fold"]["name"])
     assert fold["averages"] == "weights" and fold["test"] is None
     assert [m["name"] for m in fit["fold"]["members"]] == fold["members"]
-    for member, refit in zip(fold["members"], shipped["members"], strict=True):
+    # the same runs, listed in the order each average was made in
+    refits = {m: m.removeprefix("fold-") + "-final" for m in fold["members"]}
+    assert sorted(refits.values()) == sorted(shipped["members"])
+    for member, refit in refits.items():
         config, refit_config = (with_defaults(run_record(r)["config"]) for r in (member, refit))
         assert config == {**refit_config, **fold_only(config)}, member
         assert config["train_on"] == "train" and run_record(member)["test"] is None
     val = fit["fold_val_before"]["top1"]
-    count = {3: "three", 4: "four", 6: "six"}[len(fold["members"])]
+    count = {3: "three", 4: "four", 6: "six", 9: "nine"}[len(fold["members"])]
     quoted = f"(`{fold['name']}`, the mean of the weights of the {count} train-only runs, "
     assert f"{quoted}{val:.1%} on validation)" in flat(RESULTS)
 
@@ -328,21 +339,31 @@ def test_the_proxy_table_is_the_committed_results():
     folds = ("fold-train", "fold-grey-zoom", "fold-grey-zoom-erase", "fold-grey-zoom5-erase")
     # the shipped recipe's fold is the last column
     folds += ("fold-soup3", "fold-soup3-allflat", "fold-soup4-allflat-long", "fold-soup3-alllong")
-    folds += ("fold-soup3-alllong-up256", calibration_fold())
-    assert folds[-1] == "fold-soup6-alllong-tiles-up256"
+    folds += ("fold-soup3-alllong-up256", "fold-soup6-alllong-tiles-up256", calibration_fold())
+    assert folds[-1] == "fold-soup9-grain-tiles-up256"
     columns = [proxies(f"{m}@val") for m in folds]
     text = section("## Photos unlike the benchmark's")
     lines = [ln for ln in text.splitlines() if ln.startswith("| ") and "%" in ln]
     assert len(lines) == len(columns[0]) == 10
-    behind = []
+    behind, behind_before = [], []
     for line, key in zip(lines, columns[0], strict=True):
         top1 = [100 * c[key]["top1"] for c in columns]
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
-        assert cells[:10] == [f"{v:.1f}%" for v in top1], key
-        assert cells[10] == points(top1[9], top1[8]), key
-        behind += [key] if top1[9] < top1[8] else []
-    assert behind == ["jpeg", "occluded"]  # "ahead on every version but JPEG and covered photos"
-    assert "ahead on every version but JPEG and covered photos" in flat(text)
+        assert cells[:11] == [f"{v:.1f}%" for v in top1], key
+        assert cells[11] == points(top1[10], top1[9]), key
+        behind += [key] if top1[10] < top1[9] else []
+        behind_before += [key] if top1[9] < top1[8] else []
+    # "behind on zoomed-out photos, four flowers in a grid, half the colour and grey photos"
+    assert behind == ["wide", "several", "desaturated", "grayscale"]
+    assert behind_before == ["jpeg", "occluded"]
+    assert (
+        "was ahead of `fold-soup3-alllong-up256` on every version but JPEG and covered photos"
+        in flat(text)
+    )
+    changed = [f"{100 * c['mean_changed']['top1']:.2f}%" for c in columns[-1:-3:-1]]
+    assert f"level on the mean of the changed versions, {changed[0]} against {changed[1]}" in flat(
+        text
+    )
     a, b, c, d = (f"{100 * run_record(r)['val']['top1']:.1f}%" for r in folds[:4])
     assert all(run_record(r)["val"]["top1"] is None for r in folds[4:])  # averages: not trained
     assert f"validation scores (the training pipeline's crop): {a}, {b}, {c} and {d};" in flat(text)
@@ -353,6 +374,7 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
     text = flat(section("## Can its percentages be read as chances?"))
     names = (
         BEFORE,
+        "soup3-alllong-up256-final",
         "soup3-alllong-final",
         "soup4-allflat-long-final",
         "soup3-allflat-final",
@@ -376,17 +398,19 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
         f"gave {temperatures} and {last['temperature']:.3f} the same way, from {folds} and "
         f"`{last['fold']['name']}`" in text
     )
-    old = result(f"unsure-{BEFORE}.json")["unsure_below"]
+    last = result(f"unsure-{BEFORE}.json")["unsure_below"]
+    old = result("unsure-soup3-alllong-up256-final.json")["unsure_below"]
     assert result("unsure-soup3-alllong-final.json")["unsure_below"] == old
     older = result("unsure-soup4-allflat-long-final.json")["unsure_below"]
     now = result("unsure.json")
     picked = now["unsure_below"]
-    assert picked < old < older  # "lower than the ... of the two models shipped before"
+    assert picked < last < old < older  # "lower than the ... of the model shipped before"
     below = next(r for r in now["val"] if abs(r["threshold"] - (picked - 0.05)) < 1e-9)
     text = flat(section("## When does Try it say it is not sure?"))
     assert (
-        f"The rule picks {picked:.0%}, lower than the {old:.0%} of the two models shipped before "
-        f"(`benchmarks/results/unsure-{BEFORE}.json`, `unsure-soup3-alllong-final.json`) and "
+        f"The rule picks {picked:.0%}, lower than the {last:.0%} of the model shipped before "
+        f"(`benchmarks/results/unsure-{BEFORE}.json`), the {old:.0%} of the two before it "
+        "(`unsure-soup3-alllong-up256-final.json`, `unsure-soup3-alllong-final.json`) and "
         f"the {older:.0%} of the ones before those" in text
     )
     assert below["sure_accuracy"] < 0.95
@@ -923,6 +947,16 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
         f"{100 * was_fold['occluded']['top1']:.1f}% of covered photos and "
         f"{100 * was_fold['mean_changed']['top1']:.1f}% on the changed versions." in summary
     )
+    # the changed-versions target: met on the shipped recipe's first fold only
+    fold = calibration_fold()
+    changed = 100 * proxies(f"{fold}@val")["mean_changed"]["top1"]
+    both = both_folds((f"{fold}@val", f"{fold.replace('fold-', 'swap-')}@train"), "mean_changed")
+    assert changed >= 88 > both
+    assert (
+        f"Met on that fold only: its mean over the eight changed versions is {changed:.1f}% on "
+        f"that fold, {changed:.3f}% before rounding (88; {both:.1f}% over both folds, which does "
+        "not meet it;" in summary
+    )
 
 
 BOTH_FLAT_FOLDS = ("fold-soup3-allflat@val", "swap-soup3-allflat@train")
@@ -1181,7 +1215,8 @@ def test_the_best_preset_is_named_for_the_shipped_runs_measured_time():
     assert PRESETS["best"].title == f"Best accuracy: about {minutes} minutes"
     text = flat(section("## The Train page's quick preset"))
     assert f"**Best accuracy: about {minutes} minutes**" in text
-    assert f"the recipe of `{best_run}`, one of the three runs averaged into the shipped" in text
+    count = {3: "three", 6: "six", 9: "nine"}[len(SHIPPED_META["members"])]
+    assert f"the recipe of `{best_run}`, one of the {count} runs averaged into the shipped" in text
     assert f"That run took {seconds:,} s" in text
 
 
@@ -1198,29 +1233,34 @@ def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
         (
             "occluded",
             "of photos with a quarter covered",
-            "fold-soup3-alllong-up256",
+            "fold-soup6-alllong-tiles-up256",
             "for the one shipped before",
         ),
         ("wide", "of photos framed wider and off-centre", "fold-grey-zoom-erase", "for the recipe"),
         (
             "wide",
             "of photos framed wider and off-centre",
-            "fold-soup3-alllong-up256",
+            "fold-soup6-alllong-tiles-up256",
             "for the one",
         ),
     ):
         now, then = (100 * proxies(f"{m}@val")[key]["top1"] for m in (calibration_fold(), earlier))
         assert f"{now:.1f}% {words}" in readme, key
         assert f"{then:.1f}% {shipped}" in readme, earlier
-    # the accuracy bullet: how many fewer changed photos the model shipped before recognised
-    before = both_folds(
-        ("fold-soup3-alllong-up256@val", "swap-soup3-alllong-up256@train"), "mean_changed"
+    # the accuracy bullet: what the model shipped before recognised, over both folds
+    folds = {
+        "before": ("fold-soup6-alllong-tiles-up256@val", "swap-soup6-alllong-tiles-up256@train"),
+        "after": (f"{calibration_fold()}@val", "swap-soup9-grain-tiles-up256@train"),
+    }
+    changed = {k: both_folds(f, "mean_changed") for k, f in folds.items()}
+    conditions = {k: np.mean([overall_mean(r) for r in f]) for k, f in folds.items()}
+    more, fewer = changed["before"] - changed["after"], conditions["after"] - conditions["before"]
+    assert more > 0 and fewer > 0
+    assert (
+        f"recognises {more:.1f} points more changed validation photos but {fewer:.1f} points "
+        "fewer under the robustness table's blur, noise and other variations (both over both "
+        "folds)" in readme
     )
-    after = both_folds(
-        (f"{calibration_fold()}@val", "swap-soup6-alllong-tiles-up256@train"), "mean_changed"
-    )
-    fewer = f"{after - before:.1f}"
-    assert f"recognises {fewer} points fewer changed validation photos (over both folds)" in readme
 
 
 def test_the_explanation_figures_are_the_committed_studies():
@@ -1311,11 +1351,11 @@ def test_the_explanation_study_compares_with_the_model_shipped_before():
     assert f"({rho['logits']:.2f} and {rho['Conv1']:.2f} on `{BEFORE}`" in text
     assert f"(T = {result('calibration.json')['temperature']:.3f}, sharper" in text
     gap = study["ig_completeness_gap"]
-    assert f"about the same share: {gap['share_at_most_5pct']:.0%} on the shipped model" in flat(
+    assert f"a lower share: {gap['share_at_most_5pct']:.0%} on the shipped model" in flat(
         section("## Is the IG map exact?")
     )
     rules = result("ig-rules.json")["configs"]["blur/adaptive"]
-    assert abs(gap["share_at_most_5pct"] - rules["share_at_most_5pct"]) <= 0.03
+    assert 0.9 <= gap["share_at_most_5pct"] < rules["share_at_most_5pct"]
 
 
 def test_the_two_models_explanations_on_the_same_photos_are_the_committed_run():
@@ -1341,8 +1381,13 @@ def test_the_two_models_explanations_on_the_same_photos_are_the_committed_run():
     # "on its right answers it looks where the model before looked": within 0.01, paired
     assert abs(change["mean"]) < 0.01
     flagged = [after["focus_right"]["away"], before["focus_right"]["away"]]
-    assert f"{flagged[0]:.1%}" == f"{flagged[1]:.1%}"  # "flags as many right answers"
-    assert after["focus_wrong"]["away"] < before["focus_wrong"]["away"]  # "fewer of the mistakes"
+    assert abs(flagged[0] - flagged[1]) < 0.01  # "flags about as many right answers"
+    mistakes = [round(m["focus_wrong"]["away"] * m["focus_wrong"]["n"]) for m in (after, before)]
+    assert mistakes[0] > mistakes[1]  # "finds a few more of the mistakes"
+    assert (
+        f"{mistakes[0]} of {after['focus_wrong']['n']} against {mistakes[1]} of "
+        f"{before['focus_wrong']['n']}" in text
+    )
     assert (
         f"On the {run['both_right']:,} photos both get right the shipped model's focus is "
         f"{abs(change['mean']):.3f} ± {change['se']:.3f} "
@@ -1478,12 +1523,21 @@ def test_find_the_flower_is_quoted_from_its_run_and_judged_by_its_rule():
     assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
     was = result(f"find-flower-{BEFORE}.json")
     then = was["pooled"]
+    then_gain = then["found_top1"] - then["whole_top1"]
+    assert not was["offer"] and f"{100 * then_gain:+.1f}" == f"{100 * gain:+.1f}"
     assert (
-        f"passed by {100 * (then['found_top1'] - then['whole_top1']):+.1f} points, on {then['n']} "
-        f"photos unsure at its {was['unsure_below']:.0%}" in flat(text)
+        f"The model shipped before failed by the same {100 * then_gain:+.1f} points, on "
+        f"{then['n']} photos unsure at its {was['unsure_below']:.0%}" in flat(text)
     )
-    # "fewer photos unsure, and on those the square found helps less"
-    assert pooled["n"] < then["n"] and gain < then["found_top1"] - then["whole_top1"]
+    older = result("find-flower-soup3-alllong-up256-final.json")
+    first = older["pooled"]
+    first_gain = first["found_top1"] - first["whole_top1"]
+    assert older["offer"] and (
+        f"the one before that passed by {100 * first_gain:+.1f}, on {first['n']} photos unsure at "
+        f"its {older['unsure_below']:.0%}" in flat(text)
+    )
+    # "these models leave fewer photos unsure, and on those the square found helps less"
+    assert pooled["n"] < then["n"] < first["n"] and max(gain, then_gain) < first_gain
     assert (
         f"that square was right {pooled['found_top1']:.0%} of the time, the whole photo "
         f"{pooled['whole_top1']:.0%}" in flat(README)
@@ -1601,8 +1655,30 @@ def quoted_moves(text: str, new: str, old: str, quoted: dict[str, str]) -> None:
 
 def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index("- The shipped model (the six runs' average") :]
+    text = text[text.index("- The shipped model (the nine runs' average") :]
     new, old = SHIPPED_RUN, BEFORE
+    clean, was = (100 * robustness(r)["clean"] for r in (new, old))
+    assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
+    assert round(clean * 2) - round(was * 2) == -5  # "five photos of 200"
+    a, b = overall_mean(new), overall_mean(old)
+    assert f"{a - b:.1f} points more on average under the variations ({a:.1f}% vs {b:.1f}%)" in text
+    assert a == max(overall_mean(r) for r in COLUMNS)  # "the most of any column"
+    moves = {c: mean_of(new, c) - mean_of(old, c) for c in robustness(new)["accuracy"]}
+    # "Noise and blur, which three of its runs trained on, gain most"
+    assert sorted(moves, key=moves.get, reverse=True)[:2] == ["noise", "blur"]
+    quoted = {"noise": "noise ", "blur": "blur ", "jpeg": "none trained on, ", "flip": "flip "}
+    quoted |= {"occlusion": "occlusion "}
+    for key, words in quoted.items():
+        new_old = f"{mean_of(new, key):.1f}% vs {mean_of(old, key):.1f}%"
+        assert f"{words}{new_old} ({points(mean_of(new, key), mean_of(old, key))})" in text, key
+    # "nothing else moves by more than 1 point"
+    assert max(abs(v) for c, v in moves.items() if c not in quoted) <= 1.0
+
+
+def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+    text = flat(ROBUSTNESS_SECTION)
+    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the six runs' average") :]
+    new, old = BEFORE, "soup3-alllong-up256-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     assert round(clean * 2) - round(was * 2) == 3  # "three photos of 200"
@@ -1615,10 +1691,10 @@ def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     assert max(abs(v) for v in moves.values()) < 5
 
 
-def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the same average") :]
-    new, old = BEFORE, "soup3-alllong-final"
+    text = text[text.index(f"- The model shipped until `{BEFORE}` (the same average") :]
+    new, old = "soup3-alllong-up256-final", "soup3-alllong-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     a, b = overall_mean(new), overall_mean(old)
@@ -1633,9 +1709,11 @@ def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run(
     assert max(abs(v) for v in moves.values()) < 5  # "No change reaches the 5 points"
 
 
-def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_three_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index(f"- The model shipped until `{BEFORE}` (the three runs") :]
+    text = text[
+        text.index("- The model shipped until `soup3-alllong-up256-final` (the three runs") :
+    ]
     new, old = "soup3-alllong-final", "soup4-allflat-long-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
@@ -1761,19 +1839,23 @@ def test_the_colour_profile_figures_are_the_committed_run():
         f"the shipped recipe's fold recognises {top1['p3_numbers_as_srgb']:.1%} when the numbers "
         f"are read as they are, what `load_image` did until it converted profiles to sRGB, and "
         f"{top1['p3_file_read']:.1%} reading the file now, against {top1['srgb']:.1%} for the "
-        "photos as they were (as many photos;" in text
+        "photos as they were (one photo more;" in text
     )
-    assert top1["p3_file_read"] == top1["srgb"]
+    assert round((top1["p3_file_read"] - top1["srgb"]) * run["photos"]) == 1
     assert (
         f"the same way from `{Path(was['checkpoint']).name}`: {then['p3_numbers_as_srgb']:.1%}, "
         f"{then['p3_file_read']:.1%} and {then['srgb']:.1%} (`colour-profile-{BEFORE}.json`)"
         in text
     )
-    older = result("colour-profile-soup3-alllong-final.json")["top1"]
-    assert (
-        f"from `fold-soup3-alllong`: {older['p3_numbers_as_srgb']:.1%}, "
-        f"{older['p3_file_read']:.1%} and {older['srgb']:.1%}" in text
-    )
+    for fold, run in (
+        ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
+        ("fold-soup3-alllong", "soup3-alllong-final"),
+    ):
+        older = result(f"colour-profile-{run}.json")["top1"]
+        assert (
+            f"from `{fold}`: {older['p3_numbers_as_srgb']:.1%}, {older['p3_file_read']:.1%} and "
+            f"{older['srgb']:.1%}" in text
+        ), run
     assert (
         f"on validation photos stored that way the shipped recipe, trained without them, recognises "
         f"{top1['p3_file_read']:.1%} through the profile and {top1['p3_numbers_as_srgb']:.1%} "
@@ -1973,17 +2055,17 @@ def test_the_flowerless_images_are_quoted_from_their_run():
     now, before = (by_folder(run["models"], wanted) for wanted in ("default", BEFORE))
     assert now["model_hash"] == file_hash(ROOT / "checkpoints" / "default" / "model.keras")
     text = flat(section("## Can its percentages be read as chances?"))
-    # "flat colours get no sure answer from either model"
-    assert now["kinds"]["flat"]["sure"] == before["kinds"]["flat"]["sure"] == 0
-    noise, blurred, gradient = (
-        [m["kinds"][k]["sure"] for m in (now, before)]
-        for k in ("noise", "blurred_noise", "gradient")
+    # "flat colours and gradients get no sure answer from the shipped model"
+    assert now["kinds"]["flat"]["sure"] == now["kinds"]["gradient"]["sure"] == 0
+    noise, blurred = (
+        [m["kinds"][k]["sure"] for m in (now, before)] for k in ("noise", "blurred_noise")
     )
+    plain = [before["kinds"][k]["sure"] for k in ("flat", "gradient")]
     assert (
-        f"gradients one {gradient[0]:.0%} of the time from the shipped model ({gradient[1]:.0%} "
-        f"from the model shipped before), but pixel noise gets one {noise[0]:.0%} of the time "
-        f"from the shipped model ({noise[1]:.0%} from the model shipped before), and blurred "
-        f"noise {blurred[0]:.0%} ({blurred[1]:.0%})" in text
+        f"({plain[0]:.0%} and {plain[1]:.0%} of the time from the model shipped before, at the "
+        f"same {UNSURE_BELOW:.0%}), but pixel noise gets one {noise[0]:.0%} of the time from the "
+        f"shipped model ({noise[1]:.0%} from the model shipped before), and blurred noise "
+        f"{blurred[0]:.0%} ({blurred[1]:.0%})" in text
     )
     assert f"sure answer ({UNSURE_BELOW:.0%} or more)" in text
     assert f"is sure of one for {noise[0]:.0%} of pixel-noise images" in flat(README)
@@ -2003,11 +2085,12 @@ def test_the_flowerless_images_are_quoted_from_their_run():
         f"{below['p5'][3]:.0%} of the gradients (below the 1st percentile, {p1:.2f}: "
         f"{', '.join(f'{v:.0%}' for v in below['p1'][:3])} and {below['p1'][3]:.0%})" in text
     )
-    was = by_folder(run["models"], "fold-soup3-alllong-up256")["kinds"]
+    was = by_folder(run["models"], "fold-soup6-alllong-tiles-up256")["kinds"]
+    moved = [was[k]["below_flowers"]["p5"] for k in ("noise", "blurred_noise", "flat", "gradient")]
+    assert moved[2] == moved[3] == 0  # "and 0% of the flat colours and gradients"
     assert (
-        f"({'`fold-soup3-alllong-up256`'}) {was['flat']['below_flowers']['p5']:.0%} of the flat "
-        f"colours and {was['gradient']['below_flowers']['p5']:.0%} of the gradients scored below"
-        in text
+        f"(`fold-soup6-alllong-tiles-up256`) {moved[0]:.0%} of the noise images and "
+        f"{moved[1]:.0%} of the blurred noise scored below its 5th percentile" in text
     )
     medians = [m["kinds"]["noise"]["top_logit"]["median"] for m in (now, fold)]
     assert f"(median {medians[0]:.2f} on noise, against {medians[1]:.2f} on the" in text
@@ -2070,19 +2153,29 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
     cost = [100 * (f["clean"] - f["across"]) for f in (first, second)]
     smaller = [
         100 * (PROXIES[k]["proxies"]["clean"]["top1"] - PROXIES[k]["proxies"]["low_res"]["top1"])
-        for k in (f"{calibration_fold()}@val", "swap-soup6-alllong-tiles-up256@train")
+        for k in (f"{calibration_fold()}@val", "swap-soup9-grain-tiles-up256@train")
     ]
-    assert all(c < s for c, s in zip(cost, smaller, strict=True))
+    # "about what a smaller photo costs the same folds, on the first fold a little more"
+    assert cost[0] > smaller[0] and cost[1] < smaller[1]
+    assert all(abs(c - s) < 1 for c, s in zip(cost, smaller, strict=True))
     assert (
-        f"a watermark across the flower {cost[0]:.1f} and {cost[1]:.1f} points, less than a "
-        f"smaller photo costs either fold ({smaller[0]:.1f} and {smaller[1]:.1f} points)" in text
+        f"a watermark across the flower {cost[0]:.1f} and {cost[1]:.1f} points, about what a "
+        f"smaller photo costs the same folds ({smaller[0]:.1f} and {smaller[1]:.1f} points)" in text
     )
     # the clean photos agree with the proxies of the same folds
     assert first["clean"] == PROXIES[f"{calibration_fold()}@val"]["proxies"]["clean"]["top1"]
+    for fold, run in (
+        ("fold-soup6-alllong-tiles-up256", BEFORE),
+        ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
+    ):
+        was = result(f"watermarks-{run}.json")["top1"]
+        assert (
+            f"`{fold}`: {was['clean']:.1%}, {was['corner']:.1%} and {was['across']:.1%} "
+            f"(`watermarks-{run}.json`)" in text
+        ), run
     was = result(f"watermarks-{BEFORE}.json")["top1"]
     assert (
-        f"`fold-soup3-alllong-up256`: {was['clean']:.1%}, {was['corner']:.1%} and "
-        f"{was['across']:.1%} (`watermarks-{BEFORE}.json`)" in text
+        f"a watermark across costing it {100 * (was['clean'] - was['across']):.1f} points" in text
     )
     stamp = max(100 * (f["clean"] - f["corner"]) for f in (first, second))
     assert f"A stamp costs at most {stamp:.1f} points" in text
@@ -2230,9 +2323,9 @@ def test_the_six_run_average_is_quoted_from_both_folds_and_passes_its_rule():
 
 def test_the_six_run_refits_are_quoted_from_their_records():
     """Rules (143-145, 149): the grid-trained refits and their average with the model shipped
-    before, now shipped (its row and minutes: test_run_records_back_the_shipped_row...)."""
-    final = run_record(SHIPPED_RUN)
-    shipped = run_record(BEFORE)["members"]
+    before it, shipped until the grainy refits joined them."""
+    final = run_record(BEFORE)
+    shipped = run_record("soup3-alllong-up256-final")["members"]
     tiles = [m.replace("-final", "-tiles-final") for m in shipped]
     assert final["members"] == shipped + tiles and final["backbone_size"] == 256
     for member in tiles:
@@ -2244,11 +2337,44 @@ def test_the_six_run_refits_are_quoted_from_their_records():
             f"{own['test']['top1']:.1%}",
             f"{own['test']['top5']:.1%}",
         ]
-    test, was = final["test"], run_record(BEFORE)["test"]
+    test, was = final["test"], run_record("soup3-alllong-up256-final")["test"]
     assert (
         f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
-        f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for `{BEFORE}`;" in flat(RESULTS)
+        f"photos, against {was['top1']:.1%} and {was['top5']:.1%} for "
+        "`soup3-alllong-up256-final`;" in flat(RESULTS)
     )
+
+
+def test_the_grainy_refits_are_quoted_from_their_records():
+    """Rules (159-162): the grainy recipes refit on train + val and their average with the model
+    shipped before, now shipped (its row and minutes: test_run_records_back_the_shipped_row...)."""
+    final = run_record(SHIPPED_RUN)
+    before = run_record(BEFORE)["members"]
+    grainy = [
+        f"{r}-flat-long-grain-final"
+        for r in ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
+    ]
+    assert final["members"] == before + grainy and final["backbone_size"] == 256
+    alone = []
+    for member in grainy:
+        own, twin = run_record(member), run_record(member.replace("-grain", ""))
+        overrides = own["config"]["augment_overrides"]
+        assert (overrides.pop("blur"), overrides.pop("noise")) == (0.2, 0.2)
+        assert overrides == twin["config"]["augment_overrides"]
+        assert own["config"]["train_on"] == "train+val"
+        assert own["config"]["fine_tune_epochs"] == twin["config"]["fine_tune_epochs"] == 36
+        test = own["test"]
+        assert table_line(f"`{member}`")[2:4] == [f"{test['top1']:.1%}", f"{test['top5']:.1%}"]
+        alone.append(f"{test['top1']:.1%}")
+    test, was = final["test"], run_record(BEFORE)["test"]
+    assert (
+        f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test photos "
+        f"({test['top1']:.2%} and {test['top5']:.2%}), against {was['top1']:.1%} and "
+        f"{was['top5']:.1%} for `{BEFORE}` ({was['top1']:.2%} and {was['top5']:.2%})"
+        in flat(RESULTS)
+    )
+    # the nine members' sentence: test_run_records_back_the_shipped_row...
+    assert f"{', '.join(alone[:-1])} and {alone[-1]}." in flat(RESULTS)
 
 
 def test_the_grain_screen_is_quoted_from_its_runs_and_passes_its_rule():

@@ -39,15 +39,15 @@ TOLERANCE = 0.03
 #: fold's table fails on the second: ``pooled_with`` in results/small-photos.json; a test keeps
 #: the two equal). The last size is the calibration photos' own, where the temperature is 1.
 SIZE_TEMPERATURES: tuple[tuple[int, float], ...] = (
-    (16, 8.756),
-    (24, 4.51),
-    (32, 2.881),
-    (48, 1.803),
-    (64, 1.444),
-    (96, 1.188),
-    (128, 1.085),
-    (160, 1.025),
-    (192, 1.016),
+    (16, 5.818),
+    (24, 3.206),
+    (32, 2.231),
+    (48, 1.561),
+    (64, 1.36),
+    (96, 1.162),
+    (128, 1.084),
+    (160, 1.038),
+    (192, 1.013),
     (256, 1.0),
 )
 
