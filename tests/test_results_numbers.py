@@ -1829,6 +1829,13 @@ def test_every_member_trained_longer_passes_the_first_fold():
     assert max(proxies(f"{n}@val")["occluded"]["top1"] for n in then) == three["occluded"]["top1"]
 
 
+def kept_figures(study: str, run: str, keys: tuple[str, ...]) -> str:
+    """An earlier model's top-1 figures from the study file kept under its name, listed as
+    RESULTS lists them ("a%, b% and c%")."""
+    top1 = result(f"{study}-{run}.json")["top1"]
+    return ", ".join(f"{top1[k]:.1%}" for k in keys[:-1]) + f" and {top1[keys[-1]]:.1%}"
+
+
 def test_the_colour_profile_figures_are_the_committed_run():
     run, was = result("colour-profile.json"), result(f"colour-profile-{BEFORE}.json")
     top1, then = run["top1"], was["top1"]
@@ -1851,11 +1858,10 @@ def test_the_colour_profile_figures_are_the_committed_run():
         ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
         ("fold-soup3-alllong", "soup3-alllong-final"),
     ):
-        older = result(f"colour-profile-{run}.json")["top1"]
-        assert (
-            f"from `{fold}`: {older['p3_numbers_as_srgb']:.1%}, {older['p3_file_read']:.1%} and "
-            f"{older['srgb']:.1%}" in text
-        ), run
+        figures = kept_figures(
+            "colour-profile", run, ("p3_numbers_as_srgb", "p3_file_read", "srgb")
+        )
+        assert f"from `{fold}`: {figures}" in text, run
     assert (
         f"on validation photos stored that way the shipped recipe, trained without them, recognises "
         f"{top1['p3_file_read']:.1%} through the profile and {top1['p3_numbers_as_srgb']:.1%} "
@@ -2168,11 +2174,8 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
         ("fold-soup6-alllong-tiles-up256", BEFORE),
         ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
     ):
-        was = result(f"watermarks-{run}.json")["top1"]
-        assert (
-            f"`{fold}`: {was['clean']:.1%}, {was['corner']:.1%} and {was['across']:.1%} "
-            f"(`watermarks-{run}.json`)" in text
-        ), run
+        figures = kept_figures("watermarks", run, ("clean", "corner", "across"))
+        assert f"`{fold}`: {figures} (`watermarks-{run}.json`)" in text, run
     was = result(f"watermarks-{BEFORE}.json")["top1"]
     assert (
         f"a watermark across costing it {100 * (was['clean'] - was['across']):.1f} points" in text
