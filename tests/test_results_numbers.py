@@ -2497,3 +2497,36 @@ def test_the_grainy_second_fold_is_quoted_from_its_runs_and_judged_by_the_refit_
     assert f"−{-changed_gap:.2f} on the changed versions" in text
     assert f"+{clean_gap:.2f} on clean photos" in text
     assert conditions >= 1.0 and changed_gap >= -0.3 and clean_gap >= -0.5  # "It passes"
+
+
+def test_the_grey_screen_is_quoted_from_its_run_and_fails_its_rule():
+    """Rule (163): the grainy recipe with two fifths of its photos grey, against its twin."""
+    run, twin = (
+        "fold-grey-zoom5-erase-flat-long-grain-grey4",
+        "fold-grey-zoom5-erase-flat-long-grain",
+    )
+    record, before = (run_record(r)["config"] for r in (run, twin))
+    overrides = record["augment_overrides"]
+    assert overrides.pop("grayscale") == 0.4 and before["augment_overrides"]["grayscale"] == 0.2
+    assert overrides == {k: v for k, v in before["augment_overrides"].items() if k != "grayscale"}
+    assert record["train_on"] == "train"
+    row, own = table_line(f"`{run}`"), run_record(run)
+    assert row[1] == f"{own['val']['top1']:.1%}" and row[4].startswith(
+        f"{round(own['seconds'] / 60)} min"
+    )
+    text = flat(section("## Photos unlike the benchmark's"))
+    text = text[text.index("**More grey photos: a screen fails**") :]
+    grey, was = (proxies(f"{r}@val") for r in (run, twin))
+    for words, key in (
+        ("grey photos", "grayscale"),
+        ("half the colour", "desaturated"),
+        ("zoomed-out photos", "wide"),
+        ("four flowers in a grid", "several"),
+        ("covered ones", "occluded"),
+        ("the mean of the changed versions", "mean_changed"),
+        ("clean photos", "clean"),
+    ):
+        assert quote(words, grey, was, key) + ")" in text, key
+    # "it gives" the grey point, "does not" give the changed versions' 0.3: the rule fails
+    assert ahead(grey, was, "grayscale") >= 1.0 and ahead(grey, was) < 0.3
+    assert ahead(grey, was, "clean") >= -0.5
