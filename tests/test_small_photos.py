@@ -102,9 +102,14 @@ def test_predict_says_a_thumbnail_is_small_and_lowers_its_percentages(tmp_path, 
     assert "pixels" not in capsys.readouterr().out  # a photo of ordinary size: no note
 
 
+def results_text() -> str:
+    """docs/RESULTS.md with its line breaks as spaces, as sentences are quoted."""
+    return " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+
+
 def test_results_quote_the_committed_table():
     result = json.loads(RESULT.read_text())
-    text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+    text = results_text()
     assert f"below **{result['small_photo_below']} pixels**" in text
     temperatures = dict(calibration.SIZE_TEMPERATURES)
     for row, after in zip(result["val"], result["val_after"], strict=True):
@@ -178,7 +183,7 @@ def test_pooling_two_folds_fits_the_table_on_both_answers():
 
 def test_results_quote_the_cross_fitted_check():
     result = json.loads(RESULT.read_text())
-    text = " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
+    text = results_text()
     small = [r for r in result["val_crossfitted"] if r["shorter_side"] <= 96]
     listed = ", ".join(f"{r['ece']:.3f}" for r in small[:-1]) + f" and {small[-1]['ece']:.3f}"
     assert f"(`val_crossfitted`): {listed} from 16 to 96 px." in text
@@ -208,10 +213,6 @@ def listed(values: list[float]) -> str:
 def eces(rows: list[dict]) -> str:
     by_size = {r["shorter_side"]: r["ece"] for r in rows}
     return listed([by_size[s] for s in SMALL])
-
-
-def results_text() -> str:
-    return " ".join((ROOT / "docs" / "RESULTS.md").read_text(encoding="utf-8").split())
 
 
 def test_the_first_folds_table_holds_on_the_second_fold_by_its_rule():
