@@ -37,6 +37,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="weights only: enlarge every photo to this side before the backbone, for runs "
         "trained on random zooms (their flowers look larger than in a centre crop)",
     )
+    n.add_argument(
+        "--also-size",
+        type=int,
+        action="append",
+        default=[],
+        metavar="PIXELS",
+        help="weights only, repeatable: also answer every photo enlarged to this side, and "
+        "average the answers (explanations read the smallest size)",
+    )
+    n.add_argument(
+        "--mirror",
+        action="store_true",
+        help="weights only: also answer every photo mirrored (left and right swapped), and "
+        "average the answers",
+    )
     n.add_argument("--name", default=None, help="name of the new checkpoint")
     n.add_argument("--checkpoint-dir", default=None)
     n.add_argument("--no-test", action="store_true", help="do not evaluate on the test split")
@@ -66,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         root=args.checkpoint_dir,
         average=args.average,
         backbone_size=args.backbone_size,
+        also_sizes=args.also_size,
+        mirror=args.mirror,
     )
     result: dict[str, Any] = {"checkpoint": str(folder), "members": [str(m) for m in members]}
     if source is not None:

@@ -29,6 +29,7 @@ from flowerdash.i18n import N_, _
 from flowerdash.models.cache import per_model
 from flowerdash.models.ensemble import MEMBER_PATTERN
 from flowerdash.models.logits import logits_model, model_input_shape
+from flowerdash.models.views import single_view
 
 __all__ = [
     "BatchResult",
@@ -100,7 +101,11 @@ def gradient_logits_model(model: keras.Model, rewrites: Sequence[str]) -> keras.
 
 
 def conv_layer_names(model: keras.Model) -> list[str]:
-    """Names of the layers whose output is a 4-D feature map (candidates for Grad-CAM)."""
+    """Names of the layers whose output is a 4-D feature map (candidates for Grad-CAM).
+
+    A views model's are those of the view its explanations read (``single_view``).
+    """
+    model = single_view(model)
     names = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
@@ -134,6 +139,7 @@ def ensemble_layers(model: keras.Model) -> tuple[str, ...]:
     Empty for any other model. Members are recognised by their ``m1_``, ``m2_``... prefixes and
     the ``logits`` layer that averages them.
     """
+    model = single_view(model)  # a views model's logits average its views, not members
     names = [layer.name for layer in model.layers]
     if "logits" not in names or not isinstance(model.get_layer("logits"), keras.layers.Average):
         return ()
@@ -207,7 +213,8 @@ class Explainer(abc.ABC):
         batch_size: int = BATCH_SIZE,
         rewrites: Sequence[str] = (),
     ) -> None:
-        _check_model(model)
+        # A views model is explained through one view: each has its own feature maps.
+        model = single_view(_check_model(model))
         if int(batch_size) < 1:
             raise ExplainError(
                 _("batch_size must be at least 1, got {value}.").format(value=batch_size)

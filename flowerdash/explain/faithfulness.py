@@ -186,6 +186,9 @@ def sanity_check(
     ``explainer_factory(model)`` must return a callable ``(images, targets) -> maps``.
     The original model is never modified.
     """
+    from flowerdash.models.views import single_view
+
+    model = single_view(model)  # the layers the explanations read
     imgs = np.asarray(images, dtype=np.float32)
     if imgs.ndim == 3:
         imgs = imgs[None]

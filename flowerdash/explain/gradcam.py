@@ -40,6 +40,7 @@ class GradCAM(Explainer):
         batch_size: int = BATCH_SIZE,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
+        model = self.model  # the one explained (flowerdash.models.views.single_view)
         self.layers = check_layers(model, layers)
         self.plus_plus = bool(plus_plus)
         self._grad_model = keras.Model(

@@ -155,7 +155,8 @@ def _weights_help(spec: BackboneSpec) -> str:
     )
 
 
-def _check_backbone_size(backbone_size: int, size: int) -> None:
+def check_backbone_size(backbone_size: int, size: int) -> None:
+    """ConfigError unless the backbone sees at least the model's input side."""
     if backbone_size < size:
         raise ConfigError(
             _(
@@ -164,7 +165,8 @@ def _check_backbone_size(backbone_size: int, size: int) -> None:
         )
 
 
-def _upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
+def upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
+    """The ``upsample`` layer (bilinear) enlarging ``x`` to ``side`` pixels, in inference."""
     import keras
 
     # Resizing's call defaults to training=True, and Keras hands a layer's default on to every
@@ -195,12 +197,12 @@ def build_model(
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(_("Dropout must be in [0, 1)."))
     if backbone_size is not None:
-        _check_backbone_size(backbone_size, size)
+        check_backbone_size(backbone_size, size)
     resolved = resolve_weights(spec.name, weights)
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
     if backbone_size is not None and backbone_size > size:
-        x = _upsample(x, backbone_size)
+        x = upsample(x, backbone_size)
     x = spec.preprocess()(x)
     try:
         features = spec.build(x, resolved)
@@ -233,7 +235,7 @@ def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
     import keras
 
     size = input_size(model)
-    _check_backbone_size(backbone_size, size)
+    check_backbone_size(backbone_size, size)
     names = [layer.name for layer in model.layers]
     if "preprocess" not in names:
         raise ConfigError(_("Only flowerdash's own classifiers can change their backbone size."))
@@ -242,9 +244,9 @@ def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
     def call(layer, *args, **kwargs):
         if layer.name == "upsample":
             # no resizing at all at the input size, not a resize to the same size
-            return args[0] if backbone_size == size else _upsample(args[0], backbone_size)
+            return args[0] if backbone_size == size else upsample(args[0], backbone_size)
         if layer.name == "preprocess" and not has_upsample and backbone_size > size:
-            args = (_upsample(args[0], backbone_size),)
+            args = (upsample(args[0], backbone_size),)
         return layer(*args, **kwargs)
 
     copy = keras.models.clone_model(model, call_function=call)

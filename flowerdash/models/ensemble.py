@@ -25,6 +25,7 @@ from flowerdash.models.checkpoints import (
     read_meta,
     save_checkpoint,
 )
+from flowerdash.models.views import single_view, view_sizes, with_views
 
 if TYPE_CHECKING:
     import keras
@@ -103,13 +104,17 @@ def ensemble_checkpoint(
     root: str | Path | None = None,
     average: str = "scores",
     backbone_size: int | None = None,
+    also_sizes: Sequence[int] = (),
+    mirror: bool = False,
 ) -> Path:
     """Build the ensemble of checkpoint folders and save it as a checkpoint (atomically).
 
     ``average`` is "scores" (one model running every member) or "weights" (one model of a
     member's size whose weights are the members' mean: see ``flowerdash.models.soup``).
     ``backbone_size`` (weights only): the average enlarges every photo to this side before its
-    backbone (``flowerdash.models.backbones.with_backbone_size``).
+    backbone (``flowerdash.models.backbones.with_backbone_size``). ``also_sizes`` and ``mirror``
+    (weights only): it answers the mean over these views too, at each further backbone size and
+    mirrored (``flowerdash.models.views``).
     """
     if average not in AVERAGES:
         raise CheckpointError(
@@ -117,8 +122,9 @@ def ensemble_checkpoint(
                 choices=" or ".join(AVERAGES), average=average
             )
         )
-    if backbone_size is not None and average != "weights":
-        raise ConfigError(_("Only a weight average can change its backbone size."))
+    views = bool(also_sizes) or mirror
+    if (backbone_size is not None or views) and average != "weights":
+        raise ConfigError(_("Only a weight average can change its backbone size or views."))
     check_member_count(len(members))
     if name is not None:
         check_new_name(name, root)
@@ -136,7 +142,10 @@ def ensemble_checkpoint(
 
         runs = [_as_runs(model, meta) for model, meta in zip(models, metas, strict=True)]
         model = average_weights([m for m, _n in runs], counts=[n for _m, n in runs])
-        if backbone_size is not None:
+        if views:
+            sizes = [backbone_size or input_size(model), *also_sizes]
+            model = with_views(model, sizes, mirror=mirror)
+        elif backbone_size is not None:
             model = with_backbone_size(model, backbone_size)
         backbone = backbones[0]  # one architecture, checked by average_weights
     else:
@@ -162,6 +171,8 @@ def ensemble_checkpoint(
     }
     if backbone_size is not None:
         meta["backbone_size"] = backbone_size
+    if views:
+        meta["views"] = {"sizes": view_sizes(model), "mirror": bool(mirror)}
     kind = "ensemble" if average == "scores" else "soup"
     name = name or f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{kind}-{len(members)}"
     return save_checkpoint(model, meta, root=root, name=name)
@@ -171,12 +182,12 @@ def _as_runs(model: keras.Model, meta: dict[str, Any]) -> tuple[keras.Model, int
     """A member of a weight average as the runs it stands for: (a model, how many runs).
 
     A weight average among the members counts as all its runs, so an average of averages is
-    the average of every run in them. Its calibration and enlargement, added after averaging
-    and not weights, are taken off first; the new average gets its own.
+    the average of every run in them. Its calibration, enlargement and views, added after
+    averaging and not weights, are taken off first; the new average gets its own.
     """
     if meta.get("averages") != "weights":
         return model, 1
-    model = without_temperature(model)
+    model = without_temperature(single_view(model))
     if meta.get("backbone_size") is not None:
         model = with_backbone_size(model, input_size(model))
     return model, max(len(meta.get("members") or []), 1)
