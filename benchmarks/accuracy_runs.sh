@@ -898,6 +898,31 @@ for r in "${runs[@]}"; do case $r in
             swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
             swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
             swap-grey-zoom5-erase-big-flat-long-tiles ;;
+  # (166-168) rule (165) passed with all four views (the photo and its mirror image at 256 and
+  #      288 px; 88.03% on the changed versions over both folds, clean photos 0.34 behind), so
+  #      they are built into the model (flowerdash.models.views): one network, the mean of the
+  #      views' logits where benchmarks.views averaged probabilities. (166, 167) the shipped
+  #      recipe's folds built so; set before their numbers. Rule: (168), the nine refits built
+  #      so, replaces the shipped model only if (166) and (167) on the proxies pass (165)'s rule
+  #      again against fold- and swap-soup9-grain-tiles-up256 (averaged over both folds, at
+  #      least 88.0% on the changed versions, at most 0.5 behind on clean photos)
+  fold-soup9-views) soup fold-soup9-views --backbone-size=256 --also-size=288 --mirror \
+            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
+            fold-grey-zoom5-erase-big-flat-long fold-grey-zoom-erase-flat-long-grain \
+            fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain \
+            fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles \
+            fold-grey-zoom5-erase-big-flat-long-tiles ;;
+  swap-soup9-views) soup swap-soup9-views --backbone-size=256 --also-size=288 --mirror \
+            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
+            swap-grey-zoom5-erase-big-flat-long swap-grey-zoom-erase-flat-long-grain \
+            swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
+            swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
+            swap-grey-zoom5-erase-big-flat-long-tiles ;;
+  soup9-views-final) [ -e "$OUT/soup6-alllong-tiles-up256-final" ] \
+            || { echo "soup6-alllong-tiles-up256-final missing in $OUT" >&2; exit 1; }
+          soup soup9-views-final --backbone-size=256 --also-size=288 --mirror \
+            soup6-alllong-tiles-up256-final grey-zoom-erase-flat-long-grain-final \
+            grey-zoom5-erase-flat-long-grain-final grey-zoom5-erase-big-flat-long-grain-final ;;
   # (83) recipe (59) (fold-grey-zoom5-erase-flat) with half the photos saved as JPEG at a
   #      random quality of 15-90 (--jpeg 0.5), last after the covered patch: people's web photos
   #      are small, hard-saved JPEGs, and JPEG costs (60) fold-soup3-allflat 3.7 points (86.5%
