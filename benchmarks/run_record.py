@@ -61,6 +61,8 @@ def record(meta: dict[str, Any], name: str) -> dict[str, Any]:
         out["members"] = [m.get("name") for m in meta["members"]]
     if meta.get("backbone_size"):  # photos enlarged inside the model before the backbone
         out["backbone_size"] = meta["backbone_size"]
+    if meta.get("views"):  # answers averaged over views of each photo (flowerdash.models.views)
+        out["views"] = meta["views"]
     return out
 
 

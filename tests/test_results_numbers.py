@@ -2159,6 +2159,27 @@ def test_the_views_study_of_the_shipped_recipe_chooses_four_views():
     _views_quoted(run)
 
 
+def test_the_views_built_into_the_folds_pass_rule_165_again():
+    """Rules (166-168): the folds answering four views in one model, against one view."""
+    views, single = (
+        [
+            PROXIES[f"{p}-{suffix}@{split}"]["proxies"]
+            for p, split in (("fold", "val"), ("swap", "train"))
+        ]
+        for suffix in ("soup9-views", "soup9-grain-tiles-up256")
+    )
+    changed = [v["mean_changed"]["top1"] for v in views]
+    clean, was = (float(np.mean([v["clean"]["top1"] for v in r])) for r in (views, single))
+    assert np.mean(changed) >= 0.88 and 0 < was - clean <= 0.005
+    for name in ("fold-soup9-views", "swap-soup9-views"):
+        assert run_record(name)["views"] == {"sizes": [256, 288], "mirror": True}
+    assert (
+        f"the mean of the eight changed versions is {np.mean(changed):.2%} ({changed[0]:.1%} on "
+        f"the first fold, {changed[1]:.1%} on the second) and clean photos {clean:.1%}, "
+        f"{(was - clean) * 100:.2f} points behind one view (at most 0.5)" in flat(RESULTS)
+    )
+
+
 def test_the_watermarks_are_quoted_from_both_folds_runs():
     """What a date stamp and a watermark across the photo cost each fold of the shipped recipe."""
     first, second = (result(f)["top1"] for f in ("watermarks.json", "watermarks-second-fold.json"))
