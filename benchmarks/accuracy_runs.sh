@@ -110,6 +110,13 @@ FLAT5BIG=("${FLAT5[@]}" --erase-size 0.5)
 # The "-grain" runs from (150) on: a fifth of the photos blurred and a fifth grainy, with the 36
 # fine-tuning epochs of the "-long" runs they change.
 GRAIN=(--blur 0.2 --noise 0.2 --fine-tune-epochs 36)
+# The nine runs of the shipped recipe's first fold (rule (154)), in the order they are averaged;
+# its second fold's are the same names with swap- for fold-.
+SOUP9=(fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long
+       fold-grey-zoom5-erase-big-flat-long fold-grey-zoom-erase-flat-long-grain
+       fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain
+       fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles
+       fold-grey-zoom5-erase-big-flat-long-tiles)
 runs=("$@"); [ ${#runs[@]} -gt 0 ] || runs=(notebook-noaug notebook-aug best mixcut final fullft fullft-mix fullft-lr3 fullft-final fullft-lr3-final fullft-lr6 fullft-lr3-strong fullft-lr3-long fullft-lr3-long-final fullft-lr3-long-mix fullft-lr3-long-wd fullft-lr3-long-ra fullft-lr3-up288 fullft-lr3-long-b16 fullft-lr3-long-ra-b16 swap-lr3-long swap-lr3-long-ra-b16 fullft-lr3-long-ema swap-lr3-long-ema fullft-lr3-long-ls2 swap-lr3-long-ls2 fullft-lr3-long-ls2-final fullft-lr3-long-ema-final fullft-lr3-long-ra-b16-final ensemble4-final)
 for r in "${runs[@]}"; do case $r in
   # (1) the course notebooks' recipe: frozen backbone, 8 epochs, Adam 1e-3; without / with augmentation
@@ -817,11 +824,7 @@ for r in "${runs[@]}"; do case $r in
             fold-grey-zoom5-erase-big-flat-long-grain fold-grey-zoom-erase-flat-long-tiles \
             fold-grey-zoom5-erase-flat-long-tiles fold-grey-zoom5-erase-big-flat-long-tiles ;;
   fold-soup9-grain-tiles-up256) soup fold-soup9-grain-tiles-up256 --backbone-size=256 \
-            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
-            fold-grey-zoom5-erase-big-flat-long fold-grey-zoom-erase-flat-long-grain \
-            fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain \
-            fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles \
-            fold-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]}" ;;
   # (155-158) the second fold of (154), chosen by (151-154)'s rule (both passed; (154) was
   #      further ahead on the changed versions): the three grainy runs trained on val, and their
   #      average with (148)'s six, judged on the train photos as (154) was on val
@@ -833,11 +836,7 @@ for r in "${runs[@]}"; do case $r in
             "${FLAT5BIG[@]}" "${GRAIN[@]}" --train-on val \
             --no-test ;;
   swap-soup9-grain-tiles-up256) soup swap-soup9-grain-tiles-up256 --backbone-size=256 \
-            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
-            swap-grey-zoom5-erase-big-flat-long swap-grey-zoom-erase-flat-long-grain \
-            swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
-            swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
-            swap-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]/#fold-/swap-}" ;;
   # (159-161) the three grainy recipes refitted on train+val, and (162) their average with the
   #      shipped model at 256 px (a copy of checkpoints/default, which counts as its six runs,
   #      so (162) is the mean of nine runs as (154) and (158) were). Set before (158)'s numbers.
@@ -887,17 +886,9 @@ for r in "${runs[@]}"; do case $r in
   #      photos, the fewest views). A candidate that passes is built into the shipped model's
   #      answers; its explanations stay on the photo as given
   fold-soup9-grain-tiles-up288) soup fold-soup9-grain-tiles-up288 --backbone-size=288 \
-            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
-            fold-grey-zoom5-erase-big-flat-long fold-grey-zoom-erase-flat-long-grain \
-            fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain \
-            fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles \
-            fold-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]}" ;;
   swap-soup9-grain-tiles-up288) soup swap-soup9-grain-tiles-up288 --backbone-size=288 \
-            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
-            swap-grey-zoom5-erase-big-flat-long swap-grey-zoom-erase-flat-long-grain \
-            swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
-            swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
-            swap-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]/#fold-/swap-}" ;;
   # (166-168) rule (165) passed with all four views (the photo and its mirror image at 256 and
   #      288 px; 88.03% on the changed versions over both folds, clean photos 0.34 behind), so
   #      they are built into the model (flowerdash.models.views): one network, the mean of the
@@ -907,17 +898,9 @@ for r in "${runs[@]}"; do case $r in
   #      again against fold- and swap-soup9-grain-tiles-up256 (averaged over both folds, at
   #      least 88.0% on the changed versions, at most 0.5 behind on clean photos)
   fold-soup9-views) soup fold-soup9-views --backbone-size=256 --also-size=288 --mirror \
-            fold-grey-zoom-erase-flat-long fold-grey-zoom5-erase-flat-long \
-            fold-grey-zoom5-erase-big-flat-long fold-grey-zoom-erase-flat-long-grain \
-            fold-grey-zoom5-erase-flat-long-grain fold-grey-zoom5-erase-big-flat-long-grain \
-            fold-grey-zoom-erase-flat-long-tiles fold-grey-zoom5-erase-flat-long-tiles \
-            fold-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]}" ;;
   swap-soup9-views) soup swap-soup9-views --backbone-size=256 --also-size=288 --mirror \
-            swap-grey-zoom-erase-flat-long swap-grey-zoom5-erase-flat-long \
-            swap-grey-zoom5-erase-big-flat-long swap-grey-zoom-erase-flat-long-grain \
-            swap-grey-zoom5-erase-flat-long-grain swap-grey-zoom5-erase-big-flat-long-grain \
-            swap-grey-zoom-erase-flat-long-tiles swap-grey-zoom5-erase-flat-long-tiles \
-            swap-grey-zoom5-erase-big-flat-long-tiles ;;
+            "${SOUP9[@]/#fold-/swap-}" ;;
   soup9-views-final) [ -e "$OUT/soup6-alllong-tiles-up256-final" ] \
             || { echo "soup6-alllong-tiles-up256-final missing in $OUT" >&2; exit 1; }
           soup soup9-views-final --backbone-size=256 --also-size=288 --mirror \
