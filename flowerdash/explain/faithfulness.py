@@ -25,6 +25,7 @@ from flowerdash.errors import ExplainError
 from flowerdash.explain.baselines import make_baseline
 from flowerdash.i18n import _
 from flowerdash.inference.predict import predict_batch
+from flowerdash.models.views import single_view
 
 if TYPE_CHECKING:  # pages import this module for the focus score: no TensorFlow at import
     import keras
@@ -186,8 +187,6 @@ def sanity_check(
     ``explainer_factory(model)`` must return a callable ``(images, targets) -> maps``.
     The original model is never modified.
     """
-    from flowerdash.models.views import single_view
-
     model = single_view(model)  # the layers the explanations read
     imgs = np.asarray(images, dtype=np.float32)
     if imgs.ndim == 3:
