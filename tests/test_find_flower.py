@@ -57,6 +57,21 @@ def test_the_benchmark_summary_scores_the_square_against_the_whole_photo():
     assert out["found_sure_and_right_tempered"] == 1 / 3
 
 
+def test_the_rules_pass_a_gain_of_exactly_their_bar_in_photos():
+    from benchmarks.find_flower import rules
+
+    def pooled(whole: int, found: int, n: int) -> dict:
+        return {"n": n, "whole_top1": whole / n, "found_top1": found / n}
+
+    sure = pooled(90, 90, 100)
+    # 6 photos of 120 more is 5.0 points (their float shares differ by 0.0499...): offered
+    assert rules(pooled(34, 40, 120), sure) == (True, True)
+    assert rules(pooled(34, 39, 120), sure) == (False, True)
+    # on sure answers, a loss of exactly 2 points takes the button away; 1.9 does not
+    assert rules(pooled(34, 40, 120), pooled(98, 96, 100)) == (True, False)
+    assert rules(pooled(34, 40, 120), pooled(981, 962, 1000)) == (True, True)
+
+
 def test_the_found_temperature_is_fitted_on_moved_squares_and_judged_on_the_other_half():
     from benchmarks.find_flower import VERSIONS, temper
     from flowerdash.inference.framing import FoundSquare
@@ -114,5 +129,12 @@ def test_a_small_square_is_tempered_for_its_size_and_then_for_being_found(monkey
 
 
 def test_the_app_offers_the_button_only_if_the_benchmark_s_first_rule_passed():
+    from benchmarks.find_flower import rules
+
     result = json.loads(RESULT.read_text(encoding="utf-8"))
     assert isinstance(result["offer"], bool) and result["offer"] == OFFERED
+    # the committed verdicts are the rules' on the committed figures
+    assert rules(result["pooled"], result["sure"]["pooled"]) == (
+        result["offer"],
+        result["sure"]["offer"],
+    )
