@@ -165,8 +165,7 @@ def check_backbone_size(backbone_size: int, size: int) -> None:
         )
 
 
-def upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
-    """The ``upsample`` layer (bilinear) enlarging ``x`` to ``side`` pixels, in inference."""
+def _upsample(x: keras.KerasTensor, side: int) -> keras.KerasTensor:
     import keras
 
     # Resizing's call defaults to training=True, and Keras hands a layer's default on to every
@@ -202,7 +201,7 @@ def build_model(
     inputs = keras.Input((size, size, 3), name="image")
     x = inputs
     if backbone_size is not None and backbone_size > size:
-        x = upsample(x, backbone_size)
+        x = _upsample(x, backbone_size)
     x = spec.preprocess()(x)
     try:
         features = spec.build(x, resolved)
@@ -244,9 +243,9 @@ def with_backbone_size(model: keras.Model, backbone_size: int) -> keras.Model:
     def call(layer, *args, **kwargs):
         if layer.name == "upsample":
             # no resizing at all at the input size, not a resize to the same size
-            return args[0] if backbone_size == size else upsample(args[0], backbone_size)
+            return args[0] if backbone_size == size else _upsample(args[0], backbone_size)
         if layer.name == "preprocess" and not has_upsample and backbone_size > size:
-            args = (upsample(args[0], backbone_size),)
+            args = (_upsample(args[0], backbone_size),)
         return layer(*args, **kwargs)
 
     copy = keras.models.clone_model(model, call_function=call)

@@ -23,7 +23,7 @@ from flowerdash.i18n import _
 from flowerdash.models.backbones import (
     check_backbone_size,
     input_size,
-    upsample,
+    with_backbone_size,
     without_temperature,
 )
 from flowerdash.models.cache import per_model
@@ -57,23 +57,20 @@ def with_views(model: keras.Model, sizes: Sequence[int], mirror: bool = False) -
     if "preprocess" not in names or "logits" not in names or NETWORK in names:
         raise ConfigError(_("Only flowerdash's own single-view classifiers can answer views."))
 
-    def without_upsample(layer, *args, **kwargs):
-        return args[0] if layer.name == "upsample" else layer(*args, **kwargs)
-
-    # The network at any side: its layers are all convolutions and a global pool.
+    # The network at any side (its layers are all convolutions and a global pool), with no
+    # enlarging of its own: each view enlarges the photo first.
+    own_size = with_backbone_size(model, size)
     clone = keras.models.clone_model(
-        model,
-        input_tensors=keras.Input((None, None, 3), name="view"),
-        call_function=without_upsample,
+        own_size, input_tensors=keras.Input((None, None, 3), name="view")
     )
-    clone.set_weights(model.get_weights())  # resizing has no weights: the order is unchanged
+    clone.set_weights(own_size.get_weights())
     network = keras.Model(clone.inputs[0], clone.get_layer("logits").output, name=NETWORK)
 
     image = keras.Input((size, size, 3), name="image")
     scores = []
     for side in sides:
         name = f"view_{side}"
-        # Resizing's training default would reach every later layer (see upsample)
+        # Resizing's training default would reach every later layer (see backbones._upsample)
         x = (
             keras.layers.Identity(name=name)(image)
             if side == size
@@ -110,16 +107,11 @@ def _flat(model: keras.Model) -> keras.Model:
     import keras
 
     network = model.get_layer(NETWORK)
-    size, side = input_size(model), view_sizes(model)[0]
-
-    def upsampled(layer, *args, **kwargs):
-        if layer.name == "preprocess" and side > size:
-            args = (upsample(args[0], side),)
-        return layer(*args, **kwargs)
-
     flat = keras.models.clone_model(
-        network, input_tensors=keras.Input((size, size, 3), name="image"), call_function=upsampled
+        network, input_tensors=keras.Input((input_size(model),) * 2 + (3,), name="image")
     )
     flat.set_weights(network.get_weights())
     probs = keras.layers.Activation("softmax", name="probs", dtype="float32")(flat.outputs[0])
-    return keras.Model(flat.inputs[0], probs, name=model.name)
+    return with_backbone_size(
+        keras.Model(flat.inputs[0], probs, name=model.name), view_sizes(model)[0]
+    )
