@@ -121,3 +121,15 @@ def test_a_weight_average_answers_views_and_averages_again_as_its_runs(tmp_path)
     assert "views" not in read_meta(again) and view_sizes(load_model(again)) == []
     with pytest.raises(ConfigError, match="Only a weight average"):
         ensemble_checkpoint([a, b], name="scores", root=tmp_path, mirror=True)
+
+
+def test_explainers_explain_the_views_answer_by_default_not_the_one_view_s():
+    model = _model()
+    views = with_views(model, (40, 48), mirror=True)
+    x = np.random.default_rng(1).uniform(0, 255, (40, 32, 32, 3)).astype("float32")
+    answers = np.asarray(views(x)).argmax(axis=1)
+    one_view = np.asarray(single_view(views)(x)).argmax(axis=1)
+    assert (answers != one_view).any()  # photos where the view explained answers otherwise
+    for explainer in (GradCAM(views), IntegratedGradients(views, steps=4)):
+        np.testing.assert_array_equal(explainer.explain(x).targets, answers)
+    np.testing.assert_array_equal(GradCAM(model).explain(x).targets, np.asarray(model(x)).argmax(1))

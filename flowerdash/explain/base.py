@@ -213,8 +213,11 @@ class Explainer(abc.ABC):
         batch_size: int = BATCH_SIZE,
         rewrites: Sequence[str] = (),
     ) -> None:
-        # A views model is explained through one view: each has its own feature maps.
-        model = single_view(_check_model(model))
+        # A views model is explained through one view: each has its own feature maps. Its
+        # answer is still the mean of its views, so that is the class explained by default.
+        answering = _check_model(model)
+        model = single_view(answering)
+        self._answering = None if model is answering else weakref.ref(answering)
         if int(batch_size) < 1:
             raise ExplainError(
                 _("batch_size must be at least 1, got {value}.").format(value=batch_size)
@@ -331,11 +334,23 @@ class Explainer(abc.ABC):
         ]
         return np.concatenate(out, axis=0)
 
+    def predicted_classes(self, images: np.ndarray) -> np.ndarray:
+        """The model's answer for prepared images, int32 [N]: for a views model, the class its
+        views' mean answers, which the view explained may not."""
+        if self._answering is None:
+            return self.predict_logits(images).argmax(axis=1).astype(np.int32)
+        from flowerdash.inference.predict import predict_batch
+
+        answering = self._answering()
+        if answering is None:
+            raise ExplainError(_("The model was unloaded; load it again to explain it."))
+        return predict_batch(answering, images, self.batch_size).argmax(axis=1).astype(np.int32)
+
     def resolve_targets(self, images: np.ndarray, targets: Any) -> np.ndarray:
         """Targets as int32 [N]: None = predicted class, an int for all, or one per image."""
         n = len(images)
         if targets is None:
-            return self.predict_logits(images).argmax(axis=1).astype(np.int32)
+            return self.predicted_classes(images)
         arr = np.asarray(targets)
         if arr.ndim == 0:
             arr = np.full(n, arr)
