@@ -284,8 +284,13 @@ def main() -> None:
                 except FlowerdashError as exc:
                     state.show_error(exc, _("We could not use that file"))
                 else:
-                    framing = widgets.framing(photo, "explain", state.flower_finder(path))
-                    picked = (frame(photo, *framing), upload.name)
+                    try:
+                        finder = state.flower_finder(path, photo)
+                    except FlowerdashError as exc:
+                        state.show_error(exc, _("The model could not look at this photo"))
+                    else:
+                        framing = widgets.framing(photo, "explain", finder)
+                        picked = (frame(photo, *framing), upload.name)
 
         modes = ["predicted", "true", "other"] if true_label is not None else ["predicted", "other"]
         if st.session_state.get("explain.target_mode") not in modes:

@@ -303,8 +303,13 @@ def main() -> None:
             gallery(per_row=6)
         return
     image, label = picked
+    try:
+        finder = state.flower_finder(path, image)  # None where the app does not offer the button
+    except FlowerdashError as exc:
+        with right:
+            state.show_error(exc, _("The model could not look at this photo"))
+        return
     with left:
-        finder = state.flower_finder(path)  # None where the app does not offer the button
         framing = widgets.framing(image, "home", find=finder)
     image = frame(image, *framing)
     layers, alpha, cmap = None, 0.45, "jet"

@@ -179,6 +179,26 @@ def test_an_upload_gets_the_find_button_only_where_the_app_offers_it(
     assert any("let the model try" in c.value for c in frame.caption) is offered
 
 
+@pytest.mark.parametrize("unsure", [False, True])
+def test_an_upload_the_model_is_sure_of_gets_no_button_where_it_is_offered_for_unsure_only(
+    monkeypatch, tiny_checkpoint, data_dir, flower_paths, unsure
+):
+    from pathlib import Path
+
+    from flowerdash.explain.reading import UNSURE_BELOW
+
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", True)
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED_ON_SURE", False)
+    # the tiny model's answers are all far below the real threshold, and above 0
+    monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", UNSURE_BELOW if unsure else 0.0)
+    at = open_explain(monkeypatch, tiny_checkpoint, data_dir, {})
+    at.radio(key="explain.source").set_value("upload").run()
+    photo = Path(flower_paths[0]).read_bytes()
+    at.file_uploader(key="explain.upload").set_value(("f.jpg", photo, "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert ("explain.frame_find" in [b.key for b in at.button]) is unsure
+
+
 def test_the_square_found_for_an_upload_gets_the_tempered_percentage(
     monkeypatch, tmp_path, sunflower_field
 ):

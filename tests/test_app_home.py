@@ -178,6 +178,45 @@ def test_the_find_button_and_the_hint_naming_it_follow_whether_the_app_offers_it
         assert "Under “Frame the flower”, zoom in and move the square onto it." in hint
 
 
+@pytest.mark.parametrize(("on_sure", "unsure"), [(True, False), (False, False), (False, True)])
+def test_where_squares_lose_on_sure_answers_the_button_is_offered_only_for_unsure_ones(
+    home, flower_paths, monkeypatch, on_sure, unsure
+):
+    """`framing.OFFERED_ON_SURE` (the benchmark's third rule): off, the button is there only
+    while the whole photo's answer is unsure, and stays while the person frames it."""
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", True)
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED_ON_SURE", on_sure)
+    if unsure:  # the tiny model's answers, all far below the real threshold
+        monkeypatch.setattr("flowerdash.explain.reading.UNSURE_BELOW", UNSURE_BELOW)
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("Not sure" if unsure else "Most likely: ")
+    shown = on_sure or unsure
+    assert ("home.frame_find" in _buttons(at)) is shown
+    (frame,) = (e for e in at.expander if e.label == "Frame the flower")
+    assert any("let the model try" in c.value for c in frame.caption) is shown
+    at.slider(key="home.zoom").set_value(2.0).run()  # framed: the whole photo decides still
+    assert not at.exception and ("home.frame_find" in _buttons(at)) is shown
+
+
+def test_a_model_that_fails_on_the_whole_photo_gets_a_plain_message(
+    home, flower_paths, monkeypatch
+):
+    """Where the button depends on the whole photo's answer, that model call can fail first."""
+    from flowerdash.errors import CheckpointError
+
+    def fails(checkpoint, image):
+        raise CheckpointError("The model file is damaged.")
+
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED", True)
+    monkeypatch.setattr("flowerdash.inference.framing.OFFERED_ON_SURE", False)
+    monkeypatch.setattr("flowerdash.ui.state.whole_photo_unsure", fails)
+    at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
+    assert not at.exception
+    assert any("could not look at this photo" in e.value for e in at.error)
+    assert any("damaged" in e.value for e in at.error)
+
+
 def test_a_sure_answer_is_given_alone(home, flower_paths):
     at = upload(home, "flower.jpg", Path(flower_paths[0]).read_bytes())
     assert at.subheader[0].value.startswith("Most likely: ")

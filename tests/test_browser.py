@@ -30,7 +30,7 @@ from conftest import EXAMPLES, REAL_DATA, ROOT, SUNFLOWER_FRAMING, surest_square
 from benchmarks.chromium import ChromiumNotFoundError, find_chromium
 from benchmarks.server import free_port, stop_server, streamlit_args, wait_until_healthy
 from flowerdash.data.names_es import display_name
-from flowerdash.inference.framing import OFFERED
+from flowerdash.inference.framing import OFFERED, OFFERED_ON_SURE
 
 pytestmark = pytest.mark.browser
 
@@ -245,6 +245,8 @@ def test_a_shared_link_opens_the_whole_app(page, app):
 
 
 def test_try_it_predicts_an_uploaded_photo(page, app):
+    """A photo the shipped model is sure of: "Find the flower for me" is offered for it only
+    where the benchmark's rules let it be offered on sure answers too."""
     _open(page, app.url)
     _upload(page, "home-upload", TRY_PHOTO)
     page.get_by_text("Most likely:").wait_for()
@@ -253,6 +255,11 @@ def test_try_it_predicts_an_uploaded_photo(page, app):
     assert page.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 2
     _no_errors(page)
     _shot(page, "try-it.png")
+    frame = page.locator('[data-testid="stExpander"]').filter(has_text="Frame the flower")
+    frame.locator("summary").click()
+    frame.get_by_role("button", name="Whole photo again").wait_for()
+    find = frame.get_by_role("button", name="Find the flower for me")
+    assert find.count() == (1 if OFFERED and OFFERED_ON_SURE else 0)
 
 
 def test_try_it_reads_an_iphone_photo(page, app, tmp_path):

@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import ROOT
 
 from flowerdash.data.images import WHOLE_PHOTO
-from flowerdash.inference.framing import OFFERED, candidate_framings, find_flower
+from flowerdash.inference.framing import (
+    OFFERED,
+    OFFERED_ON_SURE,
+    candidate_framings,
+    find_flower,
+)
 
 RESULT = ROOT / "benchmarks" / "results" / "find-flower.json"
 
@@ -128,13 +134,43 @@ def test_a_small_square_is_tempered_for_its_size_and_then_for_being_found(monkey
     assert shown_probabilities(p, WHOLE_PHOTO, None, 256) is p
 
 
-def test_the_app_offers_the_button_only_if_the_benchmark_s_first_rule_passed():
+def test_the_app_offers_the_button_as_the_benchmark_s_first_and_third_rules_say():
     from benchmarks.find_flower import rules
 
     result = json.loads(RESULT.read_text(encoding="utf-8"))
     assert isinstance(result["offer"], bool) and result["offer"] == OFFERED
+    assert result["sure"]["offer"] == OFFERED_ON_SURE
     # the committed verdicts are the rules' on the committed figures
     assert rules(result["pooled"], result["sure"]["pooled"]) == (
         result["offer"],
         result["sure"]["offer"],
     )
+
+
+@pytest.mark.parametrize(
+    ("offered", "on_sure", "unsure", "shown"),
+    [
+        (False, True, True, False),
+        (False, False, True, False),
+        (True, True, False, True),
+        (True, True, True, True),
+        (True, False, False, False),
+        (True, False, True, True),
+    ],
+)
+def test_the_button_is_offered_as_the_rules_say_and_asks_the_model_only_when_needed(
+    monkeypatch, offered, on_sure, unsure, shown
+):
+    from flowerdash.inference import framing
+
+    monkeypatch.setattr(framing, "OFFERED", offered)
+    monkeypatch.setattr(framing, "OFFERED_ON_SURE", on_sure)
+    asked = []
+
+    def whole_photo_unsure() -> bool:
+        asked.append(True)
+        return unsure
+
+    assert framing.offered(whole_photo_unsure) is shown
+    # the whole photo's answer costs a model call: asked only where it decides
+    assert bool(asked) == (offered and not on_sure)

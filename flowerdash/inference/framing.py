@@ -31,6 +31,20 @@ FOUND_TEMPERATURE = 1.873
 #: for the shipped model (``offer`` in benchmarks/results/find-flower.json; a test keeps the two
 #: equal). Unoffered, ``find_flower`` still serves ``--find``, and a later model that passes.
 OFFERED = False
+#: Whether it is offered also for a photo the model is already sure of, whole: the third rule of
+#: ``benchmarks/find_flower.py`` (``sure.offer`` in find-flower.json; a test keeps the two equal).
+#: Where the squares found lose on sure answers, the button is only offered while the whole
+#: photo's answer is unsure.
+OFFERED_ON_SURE = True
+
+
+def offered(whole_photo_unsure: Callable[[], bool]) -> bool:
+    """Whether a page offers "Find the flower for me" for a photo. ``whole_photo_unsure`` says
+    whether the whole photo's answer is below the unsure threshold; asked only when the rules
+    leave that to decide, as answering it costs a model call."""
+    if not OFFERED:
+        return False
+    return OFFERED_ON_SURE or whole_photo_unsure()
 
 
 def candidate_framings(height: int, width: int) -> list[Framing]:

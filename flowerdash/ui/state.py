@@ -206,12 +206,37 @@ def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> Framing:
     return found.framing
 
 
-def flower_finder(checkpoint: str) -> Callable[[np.ndarray], Framing] | None:
-    """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint, or None
-    (no button) while ``framing.OFFERED`` says the shipped model's squares do not help enough."""
+@st.cache_data(show_spinner=False, max_entries=16)
+def probabilities(checkpoint: str, key: str, _image: np.ndarray) -> np.ndarray:
+    """The model's probabilities for a model-sized uint8 image, cached by checkpoint and key."""
+    from flowerdash.inference.predict import predict_batch
+
+    wait_for_warmup(checkpoint)
+    model, _meta = load_checkpoint(checkpoint)
+    return predict_batch(model, _image[None].astype(np.float32))[0]
+
+
+def whole_photo_unsure(checkpoint: str, image: np.ndarray) -> bool:
+    """Whether the answer for the whole photo, as the page shows it, is unsure."""
+    from flowerdash.data.images import WHOLE_PHOTO, frame
+    from flowerdash.explain.reading import is_unsure
+    from flowerdash.inference.framing import shown_probabilities
+
+    whole = frame(image, *WHOLE_PHOTO)
+    small = model_image(checkpoint, whole)
+    p = probabilities(checkpoint, image_key(small), small)
+    return is_unsure(float(shown_probabilities(p, WHOLE_PHOTO, None, min(whole.shape[:2])).max()))
+
+
+def flower_finder(checkpoint: str, image: np.ndarray) -> Callable[[np.ndarray], Framing] | None:
+    """What ``widgets.framing``'s "Find the flower" button calls for this checkpoint and photo,
+    or None (no button) where ``framing.offered`` says the shipped model's squares do not help
+    enough, for any photo or for one it is already sure of. May raise FlowerdashError (a model
+    call, where the rules need the whole photo's answer)."""
     from flowerdash.inference import framing
 
-    if not framing.OFFERED:  # read at call time: tests switch it on
+    # framing's switches are read at call time: tests turn them
+    if not framing.offered(lambda: whole_photo_unsure(checkpoint, image)):
         return None
     return lambda image: found_framing(checkpoint, image_key(image), image)
 
