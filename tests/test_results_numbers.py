@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import ROOT, best_preset_run
 
+from benchmarks.find_flower import at_least
 from flowerdash.inference.evaluation import file_hash
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -29,10 +30,11 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-SHIPPED_RUN = "soup9-grain-tiles-up256-final"
+SHIPPED_RUN = "soup9-views-final"
 BEFORE = (
-    "soup6-alllong-tiles-up256-final"  # the model shipped before, whose fits and studies are kept
+    "soup9-grain-tiles-up256-final"  # the model shipped before, whose fits and studies are kept
 )
+SOUP6 = "soup6-alllong-tiles-up256-final"  # the one shipped before that
 SHIPPED_META = json.loads((ROOT / "checkpoints" / "default" / "meta.json").read_text())
 PROXIES = result("proxies.json")["models"]
 # RESULTS' robustness table, column by column
@@ -55,6 +57,7 @@ COLUMNS = (
     "soup3-alllong-final",
     "soup3-alllong-up256-final",
     "soup6-alllong-tiles-up256-final",
+    BEFORE,
     SHIPPED_RUN,
 )
 ROWS = {
@@ -205,10 +208,15 @@ def first_fold_averages(until: str | None = None) -> list[str]:
     return [n for n in averages if run_record(n)["created"] <= run_record(until)["created"]]
 
 
+# each fold's key prefix and the photos it is measured on
+FOLDS = (("fold", "val"), ("swap", "train"))
+
+
 def test_readme_quotes_each_model_shipped_before_from_its_record():
     readme = flat(README)
     for words, run in (
-        ("the same average without the grainy runs, scored", "soup6-alllong-tiles-up256-final"),
+        ("the same average answering one view, scored", BEFORE),
+        ("without the grainy runs,", "soup6-alllong-tiles-up256-final"),
         ("without the grid-trained runs,", "soup3-alllong-up256-final"),
         ("the same average without enlarging,", "soup3-alllong-final"),
         ("of which only one was trained as long,", "soup4-allflat-long-final"),
@@ -220,6 +228,17 @@ def test_readme_quotes_each_model_shipped_before_from_its_record():
         ("without grey photos and with less zoom,", "fullft-lr3-long-final"),
     ):
         assert f"{words} {run_record(run)['test']['top1']:.1%}" in readme, run
+    views, one = (
+        np.mean(
+            [proxies(f"{key}-{recipe}@{split}")["mean_changed"]["top1"] for key, split in FOLDS]
+        )
+        for recipe in ("soup9-views", "soup9-grain-tiles-up256")
+    )
+    assert (
+        f"the same average answering one view, scored {run_record(BEFORE)['test']['top1']:.1%} "
+        f"on test, and recognises {100 * (views - one):.1f} points fewer changed validation "
+        "photos (over both folds)" in readme
+    )
     minutes = [round(run_record(m)["seconds"] / 60) for m in run_record(SHIPPED_RUN)["members"]]
     count = {3: "three", 4: "four", 5: "five", 6: "six", 9: "nine"}[len(minutes)]
     assert f"({count} trainings of {min(minutes)} to {max(minutes)} minutes" in readme
@@ -246,7 +265,8 @@ def test_run_records_back_the_shipped_row_and_the_calibration_fold():
         assert row[4].startswith(f"{round(own['seconds'] / 60)} min"), member
     for previous, until in (
         (BEFORE, SHIPPED_RUN),
-        ("soup3-alllong-up256-final", BEFORE),
+        ("soup6-alllong-tiles-up256-final", BEFORE),
+        ("soup3-alllong-up256-final", "soup6-alllong-tiles-up256-final"),
         ("soup3-alllong-final", "soup3-alllong-up256-final"),
         ("soup4-allflat-long-final", "soup3-alllong-final"),
         ("soup3-allflat-final", "soup4-allflat-long-final"),
@@ -339,29 +359,42 @@ def test_the_proxy_table_is_the_committed_results():
     folds = ("fold-train", "fold-grey-zoom", "fold-grey-zoom-erase", "fold-grey-zoom5-erase")
     # the shipped recipe's fold is the last column
     folds += ("fold-soup3", "fold-soup3-allflat", "fold-soup4-allflat-long", "fold-soup3-alllong")
-    folds += ("fold-soup3-alllong-up256", "fold-soup6-alllong-tiles-up256", calibration_fold())
-    assert folds[-1] == "fold-soup9-grain-tiles-up256"
+    folds += ("fold-soup3-alllong-up256", "fold-soup6-alllong-tiles-up256")
+    folds += ("fold-soup9-grain-tiles-up256", calibration_fold())
+    assert folds[-1] == "fold-soup9-views"
     columns = [proxies(f"{m}@val") for m in folds]
     text = section("## Photos unlike the benchmark's")
     lines = [ln for ln in text.splitlines() if ln.startswith("| ") and "%" in ln]
     assert len(lines) == len(columns[0]) == 10
-    behind, behind_before = [], []
+    behind, behind_then, behind_before = [], [], []
     for line, key in zip(lines, columns[0], strict=True):
         top1 = [100 * c[key]["top1"] for c in columns]
         cells = [c.strip() for c in line.strip("|").split("|")][1:]
-        assert cells[:11] == [f"{v:.1f}%" for v in top1], key
-        assert cells[11] == points(top1[10], top1[9]), key
-        behind += [key] if top1[10] < top1[9] else []
+        assert cells[:12] == [f"{v:.1f}%" for v in top1], key
+        assert cells[12] == points(top1[11], top1[10]), key
+        behind += [key] if top1[11] < top1[10] else []
+        behind_then += [key] if top1[10] < top1[9] else []
         behind_before += [key] if top1[9] < top1[8] else []
+    assert behind == ["clean"]  # "ahead on every changed version ... behind on clean photos"
+    moves = {
+        k: points(100 * columns[-1][k]["top1"], 100 * columns[-2][k]["top1"]) for k in columns[0]
+    }
+    most = sorted(columns[0], key=lambda k: columns[-1][k]["top1"] - columns[-2][k]["top1"])
+    assert most[-2:] == ["occluded", "wide"]
+    assert (
+        f"most on zoomed-out photos ({moves['wide']}) and covered ones ({moves['occluded']}), and "
+        f"behind on clean photos ({moves['clean']})" in flat(text)
+    )
     # "behind on zoomed-out photos, four flowers in a grid, half the colour and grey photos"
-    assert behind == ["wide", "several", "desaturated", "grayscale"]
+    assert behind_then == ["wide", "several", "desaturated", "grayscale"]
     assert behind_before == ["jpeg", "occluded"]
     assert (
         "was ahead of `fold-soup3-alllong-up256` on every version but JPEG and covered photos"
         in flat(text)
     )
-    changed = [f"{100 * c['mean_changed']['top1']:.2f}%" for c in columns[-1:-3:-1]]
-    assert f"level on the mean of the changed versions, {changed[0]} against {changed[1]}" in flat(
+    changed = [f"{100 * c['mean_changed']['top1']:.2f}%" for c in columns[::-1][:3]]
+    assert f"{changed[0]} against {changed[1]} on the mean of the changed versions" in flat(text)
+    assert f"level on the mean of the changed versions, {changed[1]} against {changed[2]}" in flat(
         text
     )
     a, b, c, d = (f"{100 * run_record(r)['val']['top1']:.1f}%" for r in folds[:4])
@@ -374,6 +407,7 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
     text = flat(section("## Can its percentages be read as chances?"))
     names = (
         BEFORE,
+        "soup6-alllong-tiles-up256-final",
         "soup3-alllong-up256-final",
         "soup3-alllong-final",
         "soup4-allflat-long-final",
@@ -399,17 +433,20 @@ def test_results_quote_the_previous_models_calibration_and_threshold():
         f"`{last['fold']['name']}`" in text
     )
     last = result(f"unsure-{BEFORE}.json")["unsure_below"]
+    same = result("unsure-soup6-alllong-tiles-up256-final.json")["unsure_below"]
     old = result("unsure-soup3-alllong-up256-final.json")["unsure_below"]
     assert result("unsure-soup3-alllong-final.json")["unsure_below"] == old
     older = result("unsure-soup4-allflat-long-final.json")["unsure_below"]
     now = result("unsure.json")
     picked = now["unsure_below"]
-    assert picked < last < old < older  # "lower than the ... of the model shipped before"
+    assert last < picked == same < old < older  # "higher than ... the same as ... lower than"
     below = next(r for r in now["val"] if abs(r["threshold"] - (picked - 0.05)) < 1e-9)
     text = flat(section("## When does Try it say it is not sure?"))
     assert (
-        f"The rule picks {picked:.0%}, lower than the {last:.0%} of the model shipped before "
-        f"(`benchmarks/results/unsure-{BEFORE}.json`), the {old:.0%} of the two before it "
+        f"The rule picks {picked:.0%}, higher than the {last:.0%} of the model shipped before "
+        f"(`benchmarks/results/unsure-{BEFORE}.json`) and the same as the {same:.0%} of the one "
+        "before that (`unsure-soup6-alllong-tiles-up256-final.json`), lower than the "
+        f"{old:.0%} of the two before those "
         "(`unsure-soup3-alllong-up256-final.json`, `unsure-soup3-alllong-final.json`) and "
         f"the {older:.0%} of the ones before those" in text
     )
@@ -939,24 +976,33 @@ def test_flat_colour_in_every_member_is_quoted_from_its_runs_and_average():
     gain = ahead(soup, was)
     assert gain < 0.5 and f"{gain:.2f} points before rounding, short of the rule's 0.5" in text
     summary = flat(section("## Photos unlike the benchmark's"))
-    summary = summary[summary.index("The issue's targets are not all met") :]
+    summary = summary[summary.index("The issue's targets are met on these proxies and on test") :]
     before = run_record(BEFORE)["test"]["top1"]
-    was_fold = proxies(f"{result(f'calibration-{BEFORE}.json')['fold']['name']}@val")
+    was_fold = result(f"calibration-{BEFORE}.json")["fold"]["name"]
+    was = proxies(f"{was_fold}@val")
+    was_both = both_folds((f"{was_fold}@val", f"{swap(was_fold)}@train"), "mean_changed")
     assert (
         f"The model shipped before scored {before:.2%} on test, with "
-        f"{100 * was_fold['occluded']['top1']:.1f}% of covered photos and "
-        f"{100 * was_fold['mean_changed']['top1']:.1f}% on the changed versions." in summary
+        f"{100 * was['occluded']['top1']:.1f}% of covered photos on the fold and "
+        f"{100 * was['mean_changed']['top1']:.1f}% on the changed versions there, "
+        f"{was_both:.1f}% over both folds." in summary
     )
-    # the changed-versions target: met on the shipped recipe's first fold only
+    # the changed-versions target, on the shipped recipe's first fold and over both
     fold = calibration_fold()
     changed = 100 * proxies(f"{fold}@val")["mean_changed"]["top1"]
-    both = both_folds((f"{fold}@val", f"{fold.replace('fold-', 'swap-')}@train"), "mean_changed")
-    assert changed >= 88 > both
+    both = both_folds((f"{fold}@val", f"{swap(fold)}@train"), "mean_changed")
+    assert changed >= both >= 88 > was_both
     assert (
-        f"Met on that fold only: its mean over the eight changed versions is {changed:.1f}% on "
-        f"that fold, {changed:.3f}% before rounding (88; {both:.1f}% over both folds, which does "
-        "not meet it;" in summary
+        f"its mean over the eight changed versions is {changed:.1f}% on that fold and {both:.2f}% "
+        "over both folds (88). Over both folds that is met narrowly, by a twentieth of a point"
+        in summary
     )
+    assert round(both - 88, 2) == 0.05  # "a twentieth of a point"
+
+
+def swap(fold: str) -> str:
+    """The second fold of a first fold's average (trained on val, measured on train)."""
+    return fold.replace("fold-", "swap-", 1)
 
 
 BOTH_FLAT_FOLDS = ("fold-soup3-allflat@val", "swap-soup3-allflat@train")
@@ -1233,34 +1279,20 @@ def test_readme_quotes_the_proxies_of_the_shipped_recipe_and_the_earlier_ones():
         (
             "occluded",
             "of photos with a quarter covered",
-            "fold-soup6-alllong-tiles-up256",
+            "fold-soup9-grain-tiles-up256",
             "for the one shipped before",
         ),
         ("wide", "of photos framed wider and off-centre", "fold-grey-zoom-erase", "for the recipe"),
         (
             "wide",
             "of photos framed wider and off-centre",
-            "fold-soup6-alllong-tiles-up256",
+            "fold-soup9-grain-tiles-up256",
             "for the one",
         ),
     ):
         now, then = (100 * proxies(f"{m}@val")[key]["top1"] for m in (calibration_fold(), earlier))
         assert f"{now:.1f}% {words}" in readme, key
         assert f"{then:.1f}% {shipped}" in readme, earlier
-    # the accuracy bullet: what the model shipped before recognised, over both folds
-    folds = {
-        "before": ("fold-soup6-alllong-tiles-up256@val", "swap-soup6-alllong-tiles-up256@train"),
-        "after": (f"{calibration_fold()}@val", "swap-soup9-grain-tiles-up256@train"),
-    }
-    changed = {k: both_folds(f, "mean_changed") for k, f in folds.items()}
-    conditions = {k: np.mean([overall_mean(r) for r in f]) for k, f in folds.items()}
-    more, fewer = changed["before"] - changed["after"], conditions["after"] - conditions["before"]
-    assert more > 0 and fewer > 0
-    assert (
-        f"recognises {more:.1f} points more changed validation photos but {fewer:.1f} points "
-        "fewer under the robustness table's blur, noise and other variations (both over both "
-        "folds)" in readme
-    )
 
 
 def test_the_explanation_figures_are_the_committed_studies():
@@ -1307,10 +1339,10 @@ def test_the_explanation_figures_are_the_committed_studies():
     diff = np.subtract(*(auc[k]["per_image"]["deletion"] for k in ("random", "gradcam")))
     assert -2 * diff.std(ddof=1) / np.sqrt(len(diff)) < diff.mean() < 0
     assert "on which even a random map does a little better than Grad-CAM" in readme
-    # "the only map above a 'look at the centre' control (by nearly three standard errors)"
+    # "the only map above a 'look at the centre' control (by about one standard error)"
     diff = np.subtract(*(auc[k]["per_image"]["insertion"] for k in ("gradcam", "centre")))
-    assert 2.75 < diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff))) < 3
-    assert "(by nearly three standard errors on this model)" in readme
+    assert 0.75 < diff.mean() / (diff.std(ddof=1) / np.sqrt(len(diff))) < 1.25
+    assert "(by about one standard error on this model)" in readme
     adaptive = rules["configs"]["blur/adaptive"]
     assert (
         f"within 5% on {adaptive['share_at_most_5pct']:.0%} of {len(rules['images'])} test "
@@ -1388,13 +1420,20 @@ def test_the_two_models_explanations_on_the_same_photos_are_the_committed_run():
         f"{mistakes[0]} of {after['focus_wrong']['n']} against {mistakes[1]} of "
         f"{before['focus_wrong']['n']}" in text
     )
+    # a views model's maps are its one view's: the model before's, where both answer alike
+    moved = (
+        "the same (paired: 0.000 ± 0.000)"
+        if change["mean"] == change["se"] == 0
+        else f"{abs(change['mean']):.3f} ± {change['se']:.3f} "
+        f"{'higher' if change['mean'] > 0 else 'lower'} (paired)"
+    )
     assert (
-        f"On the {run['both_right']:,} photos both get right the shipped model's focus is "
-        f"{abs(change['mean']):.3f} ± {change['se']:.3f} "
-        f"{'higher' if change['mean'] > 0 else 'lower'} (paired) and looks away on "
-        f"{after['focus_both_right']['away']:.1%} of them against "
+        f"On the {run['both_right']:,} photos both get right the shipped model's focus is {moved} "
+        f"and looks away on {after['focus_both_right']['away']:.1%} of them against "
         f"{before['focus_both_right']['away']:.1%}" in text
     )
+    changed = [m["focus_right"]["n"] - run["both_right"] for m in (after, before)]
+    assert f"the answer ({changed[0]} photos now right, {changed[1]} now wrong)" in text
     readme = flat(README)
     assert (
         f"On {run['photos']:,} test photos, the same for both, it looks away on "
@@ -1516,28 +1555,39 @@ def test_find_the_flower_is_quoted_from_its_run_and_judged_by_its_rule():
             f"{scores['found_sure_and_wrong']:.1%}",
         ], label
     gain = pooled["found_top1"] - pooled["whole_top1"]
-    assert run["offer"] == (gain >= run["rule_gain"])
-    verdict = "It passes" if run["offer"] else "It fails"
-    rule = "" if run["offer"] else f", the rule asks for {100 * run['rule_gain']:.0f}"
-    assert f"{verdict} ({100 * gain:+.1f} points{rule})" in text
-    assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
-    was = result(f"find-flower-{BEFORE}.json")
-    then = was["pooled"]
-    then_gain = then["found_top1"] - then["whole_top1"]
-    assert not was["offer"] and f"{100 * then_gain:+.1f}" == f"{100 * gain:+.1f}"
+    assert run["offer"] == at_least(gain, run["rule_gain"])
+    assert run["offer"] and f"It passes ({100 * gain:+.1f} points), exactly at the rule's bar" in (
+        flat(text)
+    )
+    right = [round(pooled[k] * pooled["n"]) for k in ("found_top1", "whole_top1")]
+    assert right[0] - right[1] == 6 == round(run["rule_gain"] * pooled["n"])  # exactly the bar
     assert (
-        f"The model shipped before failed by the same {100 * then_gain:+.1f} points, on "
-        f"{then['n']} photos unsure at its {was['unsure_below']:.0%}" in flat(text)
+        f"the square found is right for {right[0]} of the {pooled['n']} unsure photos, the whole "
+        f"photo for {right[1]}" in flat(text)
     )
-    older = result("find-flower-soup3-alllong-up256-final.json")
-    first = older["pooled"]
-    first_gain = first["found_top1"] - first["whole_top1"]
-    assert older["offer"] and (
-        f"the one before that passed by {100 * first_gain:+.1f}, on {first['n']} photos unsure at "
-        f"its {older['unsure_below']:.0%}" in flat(text)
+    # "helps most where the photo holds several flowers, less where one flower is small and
+    # off-centre, and hurts on the benchmark's own framing"
+    helps = {k: v["found_top1"] - v["whole_top1"] for k, v in run["versions"].items()}
+    assert helps["several"] > helps["wide"] > 0 > helps["clean"]
+    assert f"{pooled['found_sure_and_wrong']:.1%} of the unsure photos got a square" in flat(text)
+
+    def pooled_gain(name: str) -> tuple[dict, float]:
+        was = result(f"find-flower-{name}.json")
+        return was, 100 * (was["pooled"]["found_top1"] - was["pooled"]["whole_top1"])
+
+    (before, before_gain), (soup6, _), (soup3, soup3_gain) = (
+        pooled_gain(n) for n in (BEFORE, SOUP6, "soup3-alllong-up256-final")
     )
-    # "these models leave fewer photos unsure, and on those the square found helps less"
-    assert pooled["n"] < then["n"] < first["n"] and max(gain, then_gain) < first_gain
+    assert not before["offer"] and not soup6["offer"] and soup3["offer"]
+    for quoted in (
+        f"The model shipped before failed by {before_gain:+.1f} points, on "
+        f"{before['pooled']['n']} photos unsure at its {before['unsure_below']:.0%}",
+        f"and so did the one before it, on {soup6['pooled']['n']} photos unsure at its "
+        f"{soup6['unsure_below']:.0%}",
+        f"the one before that passed by {soup3_gain:+.1f}, on {soup3['pooled']['n']} photos "
+        f"unsure at its {soup3['unsure_below']:.0%}",
+    ):
+        assert quoted in flat(text), quoted
     assert (
         f"that square was right {pooled['found_top1']:.0%} of the time, the whole photo "
         f"{pooled['whole_top1']:.0%}" in flat(README)
@@ -1561,7 +1611,15 @@ def test_the_button_on_sure_answers_is_quoted_from_its_run_and_its_rule():
             f"{scores['found_top1']:.1%}",
         ], label
     gain = sure["pooled"]["found_top1"] - sure["pooled"]["whole_top1"]
-    assert sure["offer"] == (-gain < sure["rule_loss"])
+    assert sure["offer"] == (not at_least(-gain, sure["rule_loss"]))
+    fewer = round(-gain * sure["pooled"]["n"])
+    assert f"behind ({fewer} photos of {sure['pooled']['n']:,}), at the rule's bar" in flat(table)
+    assert not sure[
+        "offer"
+    ] and "is offered for unsure answers only (`framing.OFFERED_ON_SURE`" in (flat(table))
+    was = result(f"find-flower-{BEFORE}.json")["sure"]["pooled"]
+    then = 100 * (was["whole_top1"] - was["found_top1"])
+    assert f"The model shipped before was {then:.1f} points behind." in flat(table)
     clean = sure["versions"]["clean"]
     loss = clean["whole_top1"] - clean["found_top1"]
     ahead = f"{100 * gain:.1f} points ahead" if gain >= 0 else f"{-100 * gain:.1f} points behind"
@@ -1614,10 +1672,10 @@ def test_the_calibration_on_changed_photos_is_quoted_from_its_run():
         f"fitted on its clean answers ({run['temperatures']['clean']:.3f};",
         f"ECE {clean['clean']['ece']:.3f} on clean photos and {clean['mean_changed']['ece']:.3f} "
         "on average over the eight changed versions",
-        f"({clean['several']['mean_confidence']:.1%} mean confidence at "
-        f"{clean['several']['top1']:.1%} right, ECE {clean['several']['ece']:.3f})",
-        f"({clean['occluded']['mean_confidence']:.1%} at {clean['occluded']['top1']:.1%}, ECE "
-        f"{clean['occluded']['ece']:.3f})",
+        f"on four flowers in a grid ({clean['several']['mean_confidence']:.1%} mean confidence "
+        f"at {clean['several']['top1']:.1%} right, ECE {clean['several']['ece']:.3f}) and on "
+        f"covered photos ({clean['occluded']['mean_confidence']:.1%} at "
+        f"{clean['occluded']['top1']:.1%}, ECE {clean['occluded']['ece']:.3f})",
         f"({run['temperatures']['pooled']:.3f}) lowers that average only to "
         f"{pooled['mean_changed']['ece']:.3f} and raises the clean ECE to "
         f"{pooled['clean']['ece']:.3f}",
@@ -1625,13 +1683,13 @@ def test_the_calibration_on_changed_photos_is_quoted_from_its_run():
         assert quoted in text, quoted
     assert (
         f"calibration error is {clean['mean_changed']['ece']:.3f} on average "
-        f"({clean['clean']['ece']:.3f} on the clean ones), most over-sure on covered photos"
+        f"({clean['clean']['ece']:.3f} on the clean ones), most over-sure on four flowers in a grid"
         in flat(README)
     )
     worst = max(
         (k for k in clean if k not in ("clean", "mean_changed")), key=lambda k: clean[k]["ece"]
     )
-    assert worst == "occluded"
+    assert worst == "several"
     assert run["fold"] == calibration_fold()  # the shipped recipe's fold
     was = result(f"proxy-calibration-{BEFORE}.json")
     assert (
@@ -1655,8 +1713,24 @@ def quoted_moves(text: str, new: str, old: str, quoted: dict[str, str]) -> None:
 
 def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index("- The shipped model (the nine runs' average") :]
+    text = text[text.index("- The shipped model (the same nine runs' average answering four") :]
     new, old = SHIPPED_RUN, BEFORE
+    clean, was = (100 * robustness(r)["clean"] for r in (new, old))
+    assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
+    assert round(clean * 2) - round(was * 2) == 2  # "two photos of 200"
+    a, b = overall_mean(new), overall_mean(old)
+    assert f"{b - a:.1f} points less on average under the variations ({a:.1f}% vs {b:.1f}%)" in text
+    moves = {c: mean_of(new, c) - mean_of(old, c) for c in robustness(new)["accuracy"]}
+    assert min(moves, key=moves.get) == "noise"  # "Noise loses most"
+    quoted = {"noise": "noise ", "jpeg": "JPEG ", "blur": "blur ", "occlusion": "occlusion "}
+    quoted_moves(text, new, old, quoted)
+    assert max(abs(v) for v in moves.values()) < 5  # "no change reaches the 5 points"
+
+
+def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+    text = flat(ROBUSTNESS_SECTION)
+    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the nine runs' average") :]
+    new, old = BEFORE, SOUP6
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     assert round(clean * 2) - round(was * 2) == -5  # "five photos of 200"
@@ -1670,10 +1744,10 @@ def test_the_shipped_models_robustness_bullet_is_its_committed_run():
     quoted_moves(text, new, old, quoted | {"occlusion": "occlusion "})
 
 
-def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index(f"- The model shipped until `{SHIPPED_RUN}` (the six runs' average") :]
-    new, old = BEFORE, "soup3-alllong-up256-final"
+    text = text[text.index(f"- The model shipped until `{BEFORE}` (the six runs' average") :]
+    new, old = SOUP6, "soup3-alllong-up256-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
     assert round(clean * 2) - round(was * 2) == 3  # "three photos of 200"
@@ -1686,9 +1760,9 @@ def test_the_robustness_bullet_of_the_model_shipped_before_is_its_committed_run(
     assert max(abs(v) for v in moves.values()) < 5
 
 
-def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_three_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
-    text = text[text.index(f"- The model shipped until `{BEFORE}` (the same average") :]
+    text = text[text.index(f"- The model shipped until `{SOUP6}` (the same average") :]
     new, old = "soup3-alllong-up256-final", "soup3-alllong-final"
     clean, was = (100 * robustness(r)["clean"] for r in (new, old))
     assert f"scores {clean:.1f}% on the clean images ({points(clean, was)})" in text
@@ -1704,7 +1778,7 @@ def test_the_robustness_bullet_of_the_model_shipped_two_before_is_its_committed_
     assert max(abs(v) for v in moves.values()) < 5  # "No change reaches the 5 points"
 
 
-def test_the_robustness_bullet_of_the_model_shipped_three_before_is_its_committed_run():
+def test_the_robustness_bullet_of_the_model_shipped_four_before_is_its_committed_run():
     text = flat(ROBUSTNESS_SECTION)
     text = text[
         text.index("- The model shipped until `soup3-alllong-up256-final` (the three runs") :
@@ -1833,23 +1907,24 @@ def kept_figures(study: str, run: str, keys: tuple[str, ...]) -> str:
 
 def test_the_colour_profile_figures_are_the_committed_run():
     run, was = result("colour-profile.json"), result(f"colour-profile-{BEFORE}.json")
-    top1, then = run["top1"], was["top1"]
-    assert run["split"] == "val" and run["photos"] == 1020
+    top1, then, photos = run["top1"], was["top1"], run["photos"]
+    assert run["split"] == "val" and photos == 1020
     assert Path(run["checkpoint"]).name == calibration_fold()
     text = flat(section("## Photos unlike the benchmark's"))
     assert (
         f"the shipped recipe's fold recognises {top1['p3_numbers_as_srgb']:.1%} when the numbers "
         f"are read as they are, what `load_image` did until it converted profiles to sRGB, and "
         f"{top1['p3_file_read']:.1%} reading the file now, against {top1['srgb']:.1%} for the "
-        "photos as they were (one photo more;" in text
+        "photos as they were (three photos fewer;" in text
     )
-    assert round((top1["p3_file_read"] - top1["srgb"]) * run["photos"]) == 1
+    assert round((top1["p3_file_read"] - top1["srgb"]) * run["photos"]) == -3
     assert (
         f"the same way from `{Path(was['checkpoint']).name}`: {then['p3_numbers_as_srgb']:.1%}, "
         f"{then['p3_file_read']:.1%} and {then['srgb']:.1%} (`colour-profile-{BEFORE}.json`)"
         in text
     )
     for fold, run in (
+        ("fold-soup6-alllong-tiles-up256", SOUP6),
         ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
         ("fold-soup3-alllong", "soup3-alllong-final"),
     ):
@@ -1863,9 +1938,10 @@ def test_the_colour_profile_figures_are_the_committed_run():
         f"without it; the one shipped before, {then['p3_file_read']:.1%} and "
         f"{then['p3_numbers_as_srgb']:.1%})" in flat(README)
     )
-    # reading the profile recovers what ignoring it loses, on both recipes
+    # reading the profile recovers what ignoring it loses, on both recipes, to within three photos
     for figures in (top1, then):
         assert figures["p3_file_read"] > figures["p3_numbers_as_srgb"]
+        assert figures["p3_file_read"] >= figures["srgb"] - 3 / photos
     assert f"`python -m benchmarks.colour_profile /tmp/cand/{calibration_fold()}`" in text
 
 
@@ -2086,13 +2162,15 @@ def test_the_flowerless_images_are_quoted_from_their_run():
         f"{below['p5'][3]:.0%} of the gradients (below the 1st percentile, {p1:.2f}: "
         f"{', '.join(f'{v:.0%}' for v in below['p1'][:3])} and {below['p1'][3]:.0%})" in text
     )
-    was = by_folder(run["models"], "fold-soup6-alllong-tiles-up256")["kinds"]
+    was = by_folder(run["models"], "fold-soup9-grain-tiles-up256")["kinds"]
     moved = [was[k]["below_flowers"]["p5"] for k in ("noise", "blurred_noise", "flat", "gradient")]
-    assert moved[2] == moved[3] == 0  # "and 0% of the flat colours and gradients"
     assert (
-        f"(`fold-soup6-alllong-tiles-up256`) {moved[0]:.0%} of the noise images and "
-        f"{moved[1]:.0%} of the blurred noise scored below its 5th percentile" in text
+        f"(`fold-soup9-grain-tiles-up256`) {moved[0]:.0%} of the noise images and "
+        f"{moved[1]:.0%} of the blurred noise scored below its 5th percentile, {moved[2]:.0%} of "
+        f"the flat colours and {moved[3]:.0%} of the gradients" in text
     )
+    # "averaging four views lowered the raw logits of these images against those of flowers"
+    assert all(a > b for a, b in zip(below["p5"], moved, strict=True))
     medians = [m["kinds"]["noise"]["top_logit"]["median"] for m in (now, fold)]
     assert f"(median {medians[0]:.2f} on noise, against {medians[1]:.2f} on the" in text
 
@@ -2114,6 +2192,28 @@ def test_the_enlarged_models_cost_is_quoted_from_its_timing_run():
         f"({ig[1] / ig[0]:.2f}×)" in text
     )
     assert f"about {ig[1] / ig[0]:.1f}× that for the shipped one" in flat(README)
+
+
+def test_the_views_cost_is_quoted_from_its_timing_run():
+    """docs/PERFORMANCE.md's before/after of answering four views, one alternating run."""
+    runs = result("views-timing.json")["runs"]
+    before, after = (by_folder(runs, wanted) for wanted in (BEFORE, "default"))
+    text = flat((ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8"))
+    answer, cam = (
+        (1000 * before[m]["median"], 1000 * after[m]["median"]) for m in ("predict", "gradcam")
+    )
+    ig = before["ig"]["median"], after["ig"]["median"]
+    assert before["ig"]["n"] == after["ig"]["n"] == 32
+    times = f"{answer[1] / answer[0]:.1f}×"
+    assert (
+        f"an answer (the LiteRT predictor Try it uses) {answer[0]:.1f} → {answer[1]:.1f} ms "
+        f"({times}), Grad-CAM {cam[0]:.0f} → {cam[1]:.0f} ms, IG at 64 steps {ig[0]:.2f} → "
+        f"{ig[1]:.2f} s" in text
+    )
+    assert f"Grad-CAM's extra {cam[1] - cam[0]:.0f} ms is the four views'" in text
+    assert abs(ig[1] / ig[0] - 1) < 0.1  # "IG costs what it did"
+    assert f"four times ({times} the time per answer" in flat(RESULTS)
+    assert f"an answer takes {times} as long as one view's, {answer[1]:.0f} ms" in flat(README)
 
 
 def _views_quoted(run: dict) -> None:
@@ -2162,11 +2262,8 @@ def test_the_views_study_of_the_shipped_recipe_chooses_four_views():
 def test_the_views_built_into_the_folds_pass_rule_165_again():
     """Rules (166-168): the folds answering four views in one model, against one view."""
     views, single = (
-        [
-            PROXIES[f"{p}-{suffix}@{split}"]["proxies"]
-            for p, split in (("fold", "val"), ("swap", "train"))
-        ]
-        for suffix in ("soup9-views", "soup9-grain-tiles-up256")
+        [proxies(f"{key}-{recipe}@{split}") for key, split in FOLDS]
+        for recipe in ("soup9-views", "soup9-grain-tiles-up256")
     )
     changed = [v["mean_changed"]["top1"] for v in views]
     clean, was = (float(np.mean([v["clean"]["top1"] for v in r])) for r in (views, single))
@@ -2195,19 +2292,18 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
     cost = [100 * (f["clean"] - f["across"]) for f in (first, second)]
     smaller = [
         100 * (PROXIES[k]["proxies"]["clean"]["top1"] - PROXIES[k]["proxies"]["low_res"]["top1"])
-        for k in (f"{calibration_fold()}@val", "swap-soup9-grain-tiles-up256@train")
+        for k in (f"{calibration_fold()}@val", f"{swap(calibration_fold())}@train")
     ]
-    # "about what a smaller photo costs the same folds, on the first fold a little more"
-    assert cost[0] > smaller[0] and cost[1] < smaller[1]
-    assert all(abs(c - s) < 1 for c, s in zip(cost, smaller, strict=True))
+    assert all(c > s for c, s in zip(cost, smaller, strict=True))  # "more than a smaller photo"
     assert (
-        f"a watermark across the flower {cost[0]:.1f} and {cost[1]:.1f} points, about what a "
+        f"a watermark across the flower {cost[0]:.1f} and {cost[1]:.1f} points, more than a "
         f"smaller photo costs the same folds ({smaller[0]:.1f} and {smaller[1]:.1f} points)" in text
     )
     # the clean photos agree with the proxies of the same folds
     assert first["clean"] == PROXIES[f"{calibration_fold()}@val"]["proxies"]["clean"]["top1"]
     for fold, run in (
-        ("fold-soup6-alllong-tiles-up256", BEFORE),
+        ("fold-soup9-grain-tiles-up256", BEFORE),
+        ("fold-soup6-alllong-tiles-up256", SOUP6),
         ("fold-soup3-alllong-up256", "soup3-alllong-up256-final"),
     ):
         figures = kept_figures("watermarks", run, ("clean", "corner", "across"))
@@ -2216,8 +2312,14 @@ def test_the_watermarks_are_quoted_from_both_folds_runs():
     assert (
         f"a watermark across costing it {100 * (was['clean'] - was['across']):.1f} points" in text
     )
-    stamp = max(100 * (f["clean"] - f["corner"]) for f in (first, second))
-    assert f"A stamp costs at most {stamp:.1f} points" in text
+    gain = 100 * (first["corner"] - first["clean"])
+    assert max(f["clean"] - f["corner"] for f in (first, second)) <= 0  # "A stamp costs nothing"
+    photos = round(gain / 100 * result("watermarks.json")["n"])
+    words = {7: "seven"}[photos]
+    assert (
+        f"A stamp costs nothing (the first fold even gains {gain:.1f} points, {words} photos)"
+        in text
+    )
 
 
 def tiles_members_and_rows(fold: str, scored_on: str) -> None:
@@ -2363,7 +2465,7 @@ def test_the_six_run_average_is_quoted_from_both_folds_and_passes_its_rule():
 def test_the_six_run_refits_are_quoted_from_their_records():
     """Rules (143-145, 149): the grid-trained refits and their average with the model shipped
     before it, shipped until the grainy refits joined them."""
-    final = run_record(BEFORE)
+    final = run_record(SOUP6)
     shipped = run_record("soup3-alllong-up256-final")["members"]
     tiles = [m.replace("-final", "-tiles-final") for m in shipped]
     assert final["members"] == shipped + tiles and final["backbone_size"] == 256
@@ -2390,9 +2492,9 @@ GRAINY_RECIPES = ("grey-zoom-erase", "grey-zoom5-erase", "grey-zoom5-erase-big")
 
 def test_the_grainy_refits_are_quoted_from_their_records():
     """Rules (159-162): the grainy recipes refit on train + val and their average with the model
-    shipped before, now shipped (its row and minutes: test_run_records_back_the_shipped_row...)."""
-    final = run_record(SHIPPED_RUN)
-    before = run_record(BEFORE)["members"]
+    shipped then, shipped until the views were built in."""
+    final = run_record(BEFORE)
+    before = run_record(SOUP6)["members"]
     grainy = [f"{r}-flat-long-grain-final" for r in GRAINY_RECIPES]
     assert final["members"] == before + grainy and final["backbone_size"] == 256
     for member in grainy:
@@ -2404,13 +2506,17 @@ def test_the_grainy_refits_are_quoted_from_their_records():
         assert own["config"]["fine_tune_epochs"] == twin["config"]["fine_tune_epochs"] == 36
         test = own["test"]
         assert table_line(f"`{member}`")[2:4] == [f"{test['top1']:.1%}", f"{test['top5']:.1%}"]
-    test, was = final["test"], run_record(BEFORE)["test"]
-    assert (
-        f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test photos "
-        f"({test['top1']:.2%} and {test['top5']:.2%}), against {was['top1']:.1%} and "
-        f"{was['top5']:.1%} for `{BEFORE}` ({was['top1']:.2%} and {was['top5']:.2%})"
-        in flat(RESULTS)
-    )
+    shipped = run_record(SHIPPED_RUN)  # rule (168): the same nine answering four views
+    assert shipped["members"] == final["members"]
+    assert shipped["views"] == {"sizes": [256, 288], "mirror": True}
+    for new, old in ((final, run_record(SOUP6)), (shipped, final)):
+        test, was = new["test"], old["test"]
+        assert (
+            f"choice: {test['top1']:.1%} top-1 and {test['top5']:.1%} top-5 on all 6,149 test "
+            f"photos ({test['top1']:.2%} and {test['top5']:.2%}), against {was['top1']:.1%} and "
+            f"{was['top5']:.1%} for `{old['name']}` ({was['top1']:.2%} and {was['top5']:.2%})"
+            in flat(RESULTS)
+        ), new["name"]
 
 
 def test_the_grain_screen_is_quoted_from_its_runs_and_passes_its_rule():

@@ -218,7 +218,7 @@ def eces(rows: list[dict]) -> str:
 def test_the_first_folds_table_holds_on_the_second_fold_by_its_rule():
     """The shipped table, fitted on the first fold alone, passes on the second fold."""
     shipped, check = json.loads(RESULT.read_text()), load("small-photos-second-fold.json")
-    assert check["fold"] == "swap-soup9-grain-tiles-up256" and check["train_n"] == 1020
+    assert check["fold"] == "swap-soup9-views" and check["train_n"] == 1020
     assert check["small_photo_below"] == reading.SMALL_PHOTO_BELOW
     assert shipped.get("pooled_with") is None and holds(check)
     assert [list(r) for r in calibration.SIZE_TEMPERATURES] == shipped["size_temperatures"]

@@ -12,7 +12,7 @@ VERY_SURE = 0.9
 # Below this the top answer is called unsure and Try it shows the three best guesses instead.
 # Chosen on validation photos by benchmarks/unsure.py (results/unsure.json; a test keeps the two
 # equal): the smallest threshold above which answers are right at least 95% of the time.
-UNSURE_BELOW = 0.40
+UNSURE_BELOW = 0.45
 FAIRLY_SURE = UNSURE_BELOW
 # Below this shorter side (pixels) Try it says the photo is small: chosen on shrunk validation
 # photos by benchmarks/small_photos.py (results/small-photos.json; a test keeps the two equal),
