@@ -121,6 +121,10 @@ def test_a_weight_average_answers_views_and_averages_again_as_its_runs(tmp_path)
     assert "views" not in read_meta(again) and view_sizes(load_model(again)) == []
     with pytest.raises(ConfigError, match="Only a weight average"):
         ensemble_checkpoint([a, b], name="scores", root=tmp_path, mirror=True)
+    # an ensemble of scores would answer right, but Grad-CAM cannot reach a nested view's maps
+    with pytest.raises(ConfigError, match="^ab-views: a model answering several views"):
+        ensemble_checkpoint([a, folder], name="mixed", root=tmp_path)
+    assert not (tmp_path / "mixed").exists()
 
 
 def test_explainers_explain_the_views_answer_by_default_not_the_one_view_s():

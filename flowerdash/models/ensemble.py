@@ -129,6 +129,18 @@ def ensemble_checkpoint(
     if name is not None:
         check_new_name(name, root)
     metas = [read_meta(m) for m in members]
+    # Its views are nested networks, whose feature maps Grad-CAM cannot reach from outside.
+    answering_views = [
+        Path(m).name for m, meta in zip(members, metas, strict=True) if meta.get("views")
+    ]
+    if average == "scores" and answering_views:
+        raise ConfigError(
+            _(
+                "{names}: a model answering several views of each photo cannot be explained "
+                "inside an ensemble of scores. Average it by weights instead, where it counts "
+                "as the runs it averages."
+            ).format(names=", ".join(answering_views))
+        )
     class_names = metas[0]["class_names"]
     if any(meta["class_names"] != class_names for meta in metas[1:]):
         raise CheckpointError(
