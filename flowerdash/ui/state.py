@@ -208,12 +208,13 @@ def found_framing(checkpoint: str, key: str, _image: np.ndarray) -> Framing:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def probabilities(checkpoint: str, key: str, _image: np.ndarray) -> np.ndarray:
-    """The model's probabilities for a model-sized uint8 image, cached by checkpoint and key."""
-    from flowerdash.inference.predict import predict_batch
+    """``predict.predict_probabilities`` for a model-sized uint8 image, cached by checkpoint and
+    key."""
+    from flowerdash.inference.predict import predict_probabilities
 
     wait_for_warmup(checkpoint)
     model, _meta = load_checkpoint(checkpoint)
-    return predict_batch(model, _image[None].astype(np.float32))[0]
+    return predict_probabilities(model, _image)
 
 
 def whole_photo_unsure(checkpoint: str, image: np.ndarray) -> bool:
